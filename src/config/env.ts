@@ -1,0 +1,44 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { resolve } from 'node:path';
+import { ConfigError } from '../shared/errors.ts';
+
+/** Process settings from the environment, validated once at boot. */
+const EnvSchema = Type.Object({
+  HOST: Type.String({ default: '127.0.0.1' }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  EMBOSS_DATA_DIR: Type.String({ default: './.emboss' }),
+  EMBOSS_CONFIG: Type.Optional(Type.String()),
+  EMBOSS_MASTER_KEY: Type.Optional(Type.String()),
+  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
+  /** Requests per client per minute before 429. */
+  RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 1, default: 6000 }),
+  /** Allowed clock difference for signed requests, seconds. */
+  SIGNATURE_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 300 }),
+  DB_POOL_SIZE: Type.Integer({ minimum: 1, default: 10 }),
+  /** Run the background job worker in this process. */
+  EMBOSS_WORKER: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on' }),
+});
+
+export type Env = Static<typeof EnvSchema>;
+
+export interface Settings extends Env {
+  dataDir: string;
+}
+
+export function loadSettings(source: NodeJS.ProcessEnv = process.env): Settings {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(EnvSchema.properties)) {
+    const value = source[key];
+    if (value !== undefined && value !== '') raw[key] = value;
+  }
+  const converted = Value.Default(EnvSchema, Value.Convert(EnvSchema, raw));
+  const errors = [...Value.Errors(EnvSchema, converted)];
+  if (errors.length > 0) {
+    const first = errors[0]!;
+    throw new ConfigError(`environment variable ${first.path.slice(1)}: ${first.message}`);
+  }
+  const env = converted as Env;
+  return { ...env, dataDir: resolve(env.EMBOSS_DATA_DIR) };
+}

@@ -1,0 +1,129 @@
+import type PgBoss from 'pg-boss';
+import { join } from 'node:path';
+import type { Settings } from './config/env.ts';
+import { parseBootstrap, readBootstrapFile, type ParsedBootstrap } from './config/bootstrap.ts';
+import { demoBootstrap } from './config/demo.ts';
+import { openStorage, type StorageHandle } from './db/database.ts';
+import { migrateToLatest } from './db/migrate.ts';
+import { startQueue } from './jobs/queue.ts';
+import { registerHousekeeping } from './jobs/housekeeping.ts';
+import { SoftwareSecurityModule } from './security-module/software/software-security-module.ts';
+import { loadMasterKey } from './security-module/software/master-key.ts';
+import type { SecurityModule } from './security-module/port.ts';
+import { KeysService, SYSTEM_KEYS } from './modules/keys/index.ts';
+import { OrganizationsService } from './modules/organizations/index.ts';
+import { ClientsService } from './modules/clients/index.ts';
+import { CustomersService } from './modules/customers/index.ts';
+import { AccountsService } from './modules/accounts/index.ts';
+import { IdempotencyService } from './modules/idempotency/index.ts';
+import { applyBootstrap, type SetupReport } from './modules/setup/index.ts';
+import { systemClock, type Clock } from './shared/clock.ts';
+import type { Logger } from './shared/logger.ts';
+
+/** Everything the HTTP app, the CLI and the job worker use: built and wired here only. */
+export interface Container {
+  settings: Settings;
+  logger: Logger;
+  clock: Clock;
+  storage: StorageHandle;
+  sm: SecurityModule;
+  keys: KeysService;
+  organizations: OrganizationsService;
+  clients: ClientsService;
+  customers: CustomersService;
+  accounts: AccountsService;
+  idempotency: IdempotencyService;
+  queue: PgBoss | undefined;
+  setup: SetupReport | undefined;
+  /** Where the demo client's credentials are, when running the demo set-up. */
+  demoCredentialsFile: string | undefined;
+  close(): Promise<void>;
+}
+
+export interface ContainerOptions {
+  settings: Settings;
+  logger: Logger;
+  clock?: Clock;
+  /** An already open store (tests); otherwise opened from the settings. */
+  storage?: StorageHandle;
+  /** Bootstrap text to apply instead of EMBOSS_CONFIG or the demo set-up (tests). */
+  bootstrapText?: string;
+  /** Environment for `secretEnv` references in the bootstrap file. */
+  env?: NodeJS.ProcessEnv;
+  /** Start pg-boss (and with EMBOSS_WORKER=on, its workers). Default true. */
+  jobs?: boolean;
+  /** pg-boss schema (tests isolate by schema). */
+  jobSchema?: string;
+  /** Skip migrations (a template store that is already migrated). */
+  migrate?: boolean;
+}
+
+export async function createContainer(options: ContainerOptions): Promise<Container> {
+  const { settings, logger } = options;
+  const clock = options.clock ?? systemClock;
+  const storage = options.storage ?? await openStorage({
+    ...(settings.DATABASE_URL ? { databaseUrl: settings.DATABASE_URL } : { dataDir: join(settings.dataDir, 'pgdata') }),
+    poolSize: settings.DB_POOL_SIZE,
+  });
+  try {
+    if (options.migrate !== false) {
+      const applied = await migrateToLatest(storage.db);
+      if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
+    }
+
+    const masterKey = loadMasterKey({
+      fromEnv: settings.EMBOSS_MASTER_KEY,
+      keyFile: options.storage && !settings.EMBOSS_MASTER_KEY ? undefined : join(settings.dataDir, 'master.key'),
+      warn: (m) => logger.warn(m),
+    });
+    const sm = new SoftwareSecurityModule(masterKey);
+    const db = storage.db;
+    const keys = new KeysService(db, sm);
+    const organizations = new OrganizationsService(db);
+    const clients = new ClientsService(db, sm, clock);
+    const customers = new CustomersService(db, organizations, clock);
+    const accounts = new AccountsService(db, organizations, customers, clock);
+    customers.useAccountOwnerLookup((org, account) => accounts.ownerOf(org, account));
+
+    // Bootstrap: the given text, the operator's file, or the demo set-up.
+    let parsed: ParsedBootstrap;
+    let demoCredentialsFile: string | undefined;
+    let env = options.env ?? process.env;
+    if (options.bootstrapText !== undefined) {
+      parsed = parseBootstrap(options.bootstrapText, 'bootstrap');
+    } else if (settings.EMBOSS_CONFIG) {
+      parsed = readBootstrapFile(settings.EMBOSS_CONFIG);
+    } else {
+      const demo = demoBootstrap(settings.dataDir);
+      parsed = parseBootstrap(demo.yaml, 'demo-bootstrap');
+      env = { ...env, EMBOSS_DEMO_SECRET: demo.credentials.secret };
+      demoCredentialsFile = demo.credentialsFile;
+    }
+    const setup = await applyBootstrap({ db, sm, keys, organizations, clients, env }, parsed);
+    logger.info({ keysCreated: setup.keysCreated.length, organizations: setup.organizations, logos: setup.logos, clients: setup.clients }, 'configuration applied');
+
+    const dek = await keys.require(SYSTEM_KEYS[0]!.name, 'DEK');
+    const idempotency = new IdempotencyService(db, clock, {
+      seal: (clear) => sm.encryptData(dek.keyBlock, clear),
+      open: (sealed) => sm.decryptData(dek.keyBlock, sealed),
+    });
+
+    let queue: PgBoss | undefined;
+    if (options.jobs !== false) {
+      queue = await startQueue(storage, logger, options.jobSchema ? { schema: options.jobSchema } : {});
+      await registerHousekeeping(queue, { clients, idempotency, logger }, { work: settings.EMBOSS_WORKER === 'on' });
+    }
+
+    return {
+      settings, logger, clock, storage, sm, keys, organizations, clients, customers, accounts, idempotency, queue, setup,
+      demoCredentialsFile,
+      async close() {
+        if (queue) await queue.stop({ graceful: false, wait: true, close: true } as PgBoss.StopOptions);
+        if (!options.storage) await storage.close();
+      },
+    };
+  } catch (err) {
+    if (!options.storage) await storage.close();
+    throw err;
+  }
+}

@@ -1,0 +1,145 @@
+import type { ColumnType, Generated, JSONColumnType } from 'kysely';
+
+/** Table types for Kysely. Each table belongs to one module (named beside it). */
+
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+type UpdatedAt = ColumnType<Date, Date | string | undefined, Date | string>;
+/** NUMERIC: pg returns strings; written as number or string. */
+type Numeric = ColumnType<string, number | string, number | string>;
+
+// organizations module
+export interface OrganizationTable {
+  number: number;
+  name: string;
+  pan_token_enabled: boolean;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface LogoTable {
+  organization: number;
+  number: number;
+  description: string;
+  bin: string;
+  pan_length: number;
+  expiry_months: number;
+  service_code: string;
+  pin_method: 'IBM3624' | 'PVV';
+  pin_length: number;
+  decimalization_table: string;
+  pvki: number;
+  max_pin_tries: number;
+  pin_tries_exceeded_action: string;
+  dcvv2_validity_minutes: number;
+  currency: number;
+  card_type: string;
+  cvk_name: string | null;
+  pvk_name: string | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+// keys module: key blocks, each encrypted under the master key by the security module
+export interface SecurityKeyTable {
+  name: string;
+  type: string;
+  kcv: string;
+  key_block: string;
+  origin: 'components' | 'generated';
+  created_at: CreatedAt;
+}
+
+// clients module
+export interface ApiClientTable {
+  client_id: string;
+  apikey: string;
+  secret_block: string;
+  secret_fingerprint: string;
+  organizations: JSONColumnType<number[]>;
+  scopes: JSONColumnType<string[]>;
+  key_associations: JSONColumnType<Record<string, string>>;
+  card_number_key: string | null;
+  token_ttl_seconds: number;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface AccessTokenTable {
+  token_hash: string;
+  client_id: string;
+  issued_at: ColumnType<Date, Date, never>;
+  expires_at: ColumnType<Date, Date, never>;
+}
+
+// customers module
+export interface CustomerTable {
+  customer_number: string;
+  organization: number;
+  status: number;
+  name_line_1: string;
+  first_name: string;
+  last_name: string;
+  date_of_birth: string | null;
+  identification_number: string;
+  profile: JSONColumnType<Record<string, unknown>>;
+  created_by: string;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+// accounts module
+export interface AccountTable {
+  account_number: string;
+  organization: number;
+  logo: number;
+  customer_number: string;
+  status: string;
+  block_code_1: string;
+  block_code_2: string;
+  credit_limit: Numeric;
+  billing_cycle: number;
+  currency: number;
+  short_name: string;
+  relationship_number: string;
+  date_opened: ColumnType<string, string, string>;
+  profile: JSONColumnType<Record<string, unknown>>;
+  created_by: string;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+// audit module
+export interface AuditEventTable {
+  id: Generated<string>;
+  at: CreatedAt;
+  actor: string;
+  request_id: string;
+  action: string;
+  entity_type: string;
+  entity_id: string;
+  organization: number | null;
+  details: JSONColumnType<Record<string, unknown>>;
+}
+
+// idempotency module
+export interface IdempotencyKeyTable {
+  client_id: string;
+  request_id: string;
+  fingerprint: string;
+  status_code: number | null;
+  /** The stored response, encrypted under the system DEK (it may carry card data). */
+  response_sealed: string | null;
+  created_at: CreatedAt;
+}
+
+export interface DB {
+  organizations: OrganizationTable;
+  logos: LogoTable;
+  security_keys: SecurityKeyTable;
+  api_clients: ApiClientTable;
+  access_tokens: AccessTokenTable;
+  customers: CustomerTable;
+  accounts: AccountTable;
+  audit_events: AuditEventTable;
+  idempotency_keys: IdempotencyKeyTable;
+}

@@ -1,0 +1,93 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import type { ApiClient, ClientsService, Scope } from '../../modules/clients/index.ts';
+import type { Actor } from '../../shared/actor.ts';
+import { AppError, forbidden, unauthorized } from '../../shared/errors.ts';
+import { HttpCodes } from '../codes.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    client: ApiClient | undefined;
+    clientRequestId: string | undefined;
+    rawBody: string;
+  }
+  interface FastifyContextConfig {
+    /** false: no token or signature (POST /token, health, docs). */
+    auth?: boolean;
+    /** Scope the client must hold. Default: cards. */
+    scope?: Scope;
+  }
+}
+
+const fail = (c: readonly [string, string], status = 401) => (status === 403 ? forbidden(c[0], c[1]) : unauthorized(c[0], c[1]));
+
+/** The first non-empty header of the spellings given. */
+export function header(request: FastifyRequest, ...names: string[]): string | undefined {
+  for (const name of names) {
+    const v = request.headers[name];
+    const value = Array.isArray(v) ? v[0] : v;
+    if (value !== undefined && value !== '') return value;
+  }
+  return undefined;
+}
+
+export const TIMESTAMP_HEADERS = ['x-timestamp', 'timestamp'];
+export const REQUEST_ID_HEADERS = ['x-request-id', 'x-client-request-id'];
+export const SIGNATURE_HEADERS = ['x-hmac-signature', 'signature'];
+
+/**
+ * Authentication as FirstVision clients send it: a bearer token from POST /token, the client's
+ * apikey, a timestamp (epoch milliseconds), a request id, and
+ * `Base64(HMAC-SHA256(secret, apikey + timestamp + body + path))` where path is the request
+ * target as sent (path and query string) and body is the raw body ('' when there is none).
+ * Runs before schema validation and before any handler, so a refused request writes nothing.
+ */
+export const authPlugin = fp(async (app: FastifyInstance, opts: { clients: ClientsService; windowSeconds: number; now: () => number }) => {
+  app.decorateRequest('client', undefined);
+  app.decorateRequest('clientRequestId', undefined);
+  app.decorateRequest('rawBody', '');
+
+  app.addHook('preValidation', async (request) => {
+    if (request.routeOptions.config?.auth === false) return;
+    const authorization = header(request, 'authorization');
+    const match = authorization && /^Bearer ([A-Za-z0-9._~+/=-]{16,512})$/.exec(authorization);
+    if (!match) throw fail(HttpCodes.tokenMissing);
+    const client = await opts.clients.clientForToken(match[1]!);
+    if (!client) throw fail(HttpCodes.tokenInvalid);
+    const apikey = header(request, 'apikey');
+    if (apikey !== client.apikey) throw fail(HttpCodes.apikeyMismatch);
+
+    const timestamp = header(request, ...TIMESTAMP_HEADERS);
+    if (!timestamp || !/^[0-9]{10,13}$/.test(timestamp)) throw fail(HttpCodes.timestampInvalid);
+    const ms = timestamp.length === 13 ? Number(timestamp) : Number(timestamp) * 1000;
+    if (Math.abs(opts.now() - ms) > opts.windowSeconds * 1000) throw fail(HttpCodes.timestampOutOfWindow);
+
+    const requestId = header(request, ...REQUEST_ID_HEADERS);
+    if (!requestId || requestId.length > 128) throw fail(HttpCodes.requestIdMissing);
+
+    const signature = header(request, ...SIGNATURE_HEADERS);
+    if (!signature) throw fail(HttpCodes.signatureMissing);
+    const message = apikey + timestamp + request.rawBody + request.url;
+    if (!(await opts.clients.verifySignature(client, message, signature))) throw fail(HttpCodes.signatureInvalid);
+
+    const scope = request.routeOptions.config?.scope ?? 'cards';
+    if (!client.scopes.includes(scope)) throw fail(HttpCodes.scopeForbidden, 403);
+
+    request.client = client;
+    request.clientRequestId = requestId;
+  });
+});
+
+/** The authenticated actor of a request (after the auth hook). */
+export function actorOf(request: FastifyRequest): Actor {
+  if (!request.client || !request.clientRequestId) throw new AppError(500, HttpCodes.internal[0], HttpCodes.internal[1]);
+  return { clientId: request.client.clientId, requestId: request.clientRequestId };
+}
+
+/** Refuses (403) an organization the client may not use. Call before any work. */
+export function requireOrganization(request: FastifyRequest, organization: number): void {
+  if (!request.client?.organizations.includes(organization)) throw fail(HttpCodes.organizationForbidden, 403);
+}
+
+/** Whether the client may see clear card numbers. */
+export const hasPciScope = (request: FastifyRequest) => request.client?.scopes.includes('pci') ?? false;

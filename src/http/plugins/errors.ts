@@ -1,0 +1,44 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { AppError } from '../../shared/errors.ts';
+import { errorBody } from '../envelope.ts';
+import { HttpCodes } from '../codes.ts';
+
+/**
+ * One error handler for every route: the envelope with a code for everything a client can
+ * cause (400, 401, 403, 404, 409, 422, 429), and a generic 500 with a trace id for the rest,
+ * whose details go only to the (redacting) log.
+ */
+export const errorsPlugin = fp(async (app: FastifyInstance) => {
+  app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
+    if (error instanceof AppError) {
+      for (const [k, v] of Object.entries(error.headers)) reply.header(k, v);
+      return reply.code(error.status).send(errorBody(error.code, error.description));
+    }
+    const fe = error as FastifyError;
+    if (fe.validation) {
+      // Ajv messages name the field and the rule, never the value sent.
+      const first = fe.validation[0];
+      const field = first ? `${fe.validationContext ?? 'body'}${first.instancePath || ''}` : fe.validationContext ?? 'body';
+      const detail = first ? `${field} ${first.message ?? 'is invalid'}` : 'invalid request';
+      return reply.code(400).send(errorBody(HttpCodes.schema[0], `${HttpCodes.schema[1]}: ${detail}`.slice(0, 300)));
+    }
+    if (fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || error instanceof SyntaxError) {
+      return reply.code(400).send(errorBody(...HttpCodes.badJson));
+    }
+    if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || fe.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') {
+      return reply.code(415).send(errorBody(...HttpCodes.mediaType));
+    }
+    if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.code(413).send(errorBody(...HttpCodes.bodyTooLarge));
+    if (fe.statusCode === 429) return reply.code(429).send(errorBody(...HttpCodes.rateLimited));
+    if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
+      return reply.code(fe.statusCode).send(errorBody(HttpCodes.schema[0], HttpCodes.schema[1]));
+    }
+    request.log.error({ err: error, traceId: request.id }, 'request failed');
+    return reply.code(500).send(errorBody(HttpCodes.internal[0], HttpCodes.internal[1], { traceId: request.id }));
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send(errorBody(...HttpCodes.notFound));
+  });
+});

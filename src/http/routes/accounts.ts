@@ -1,0 +1,41 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Container } from '../../container.ts';
+import {
+  AccountInquiryHeaders, AccountInquiryResponse, AddAccountRequest, AddAccountResponse, BlockCodeRequest, BlockCodeResponse,
+} from '../../modules/accounts/index.ts';
+import { ok, responses } from '../envelope.ts';
+import { actorOf, requireOrganization } from '../plugins/auth.ts';
+
+export const accountRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = async (app, { container }) => {
+  const { accounts } = container;
+
+  app.post('/account/add-L8V3', {
+    schema: {
+      tags: ['Accounts'], summary: 'Account Add for an existing customer of the same organization',
+      body: AddAccountRequest, response: responses(AddAccountResponse, 422),
+    },
+  }, async (request) => {
+    requireOrganization(request, request.body.accountData.organization);
+    return ok(await accounts.add(actorOf(request), request.body));
+  });
+
+  app.get('/account/v2/accounts', {
+    schema: {
+      tags: ['Accounts'], summary: 'Account inquiry by account number (header account-number)',
+      headers: AccountInquiryHeaders, response: responses(AccountInquiryResponse, 422),
+    },
+  }, async (request) => {
+    requireOrganization(request, request.headers['organization-number']);
+    return ok(await accounts.inquire(actorOf(request), request.headers));
+  });
+
+  app.put('/account/block-code', {
+    schema: {
+      tags: ['Accounts'], summary: 'Block or unblock an account (block code 1 or 2)',
+      body: BlockCodeRequest, response: responses(BlockCodeResponse, 422),
+    },
+  }, async (request) => {
+    requireOrganization(request, request.body.organizationNumber);
+    return ok(await accounts.updateBlockCode(actorOf(request), request.body));
+  });
+};

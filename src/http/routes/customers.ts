@@ -1,0 +1,53 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Container } from '../../container.ts';
+import {
+  AddCustomerRequest, AddCustomerResponse, DemographicInquiryRequest, DemographicInquiryResponse,
+  UpdateCustomerRequest, UpdateCustomerResponse,
+} from '../../modules/customers/index.ts';
+import { CustomerAccountsRequest, CustomerAccountsResponse } from '../../modules/accounts/index.ts';
+import { ok, responses } from '../envelope.ts';
+import { actorOf, requireOrganization } from '../plugins/auth.ts';
+
+export const customerRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = async (app, { container }) => {
+  const { customers, accounts } = container;
+
+  app.post('/customer/l8v2', {
+    schema: {
+      tags: ['Customers'], summary: 'Customer Add: the number is generated when empty or zeros',
+      body: AddCustomerRequest, response: responses(AddCustomerResponse, 422),
+    },
+  }, async (request) => {
+    requireOrganization(request, request.body.customerData.customerKeyData.organizationNumber);
+    return ok(await customers.add(actorOf(request), request.body));
+  });
+
+  app.post('/customer/demographicData-l8v2', {
+    schema: {
+      tags: ['Customers'], summary: 'Customer demographic inquiry by customer or account number',
+      body: DemographicInquiryRequest, response: responses(DemographicInquiryResponse, 422),
+    },
+  }, async (request) => {
+    requireOrganization(request, request.body.organizationNumber);
+    return ok(await customers.demographics(actorOf(request), request.body));
+  });
+
+  app.put('/customer/', {
+    schema: {
+      tags: ['Customers'], summary: 'Customer Update: demographic and user data',
+      body: UpdateCustomerRequest, response: responses(UpdateCustomerResponse, 422),
+    },
+  }, async (request) => {
+    requireOrganization(request, request.body.organizationNumber);
+    return ok(await customers.update(actorOf(request), request.body));
+  });
+
+  app.post('/customer/accountNumber', {
+    schema: {
+      tags: ['Customers'], summary: 'Accounts of a customer, 20 at a time',
+      body: CustomerAccountsRequest, response: responses(CustomerAccountsResponse, 422),
+    },
+  }, async (request) => {
+    requireOrganization(request, request.body.organizationNumber);
+    return ok(await accounts.listByCustomer(actorOf(request), request.body));
+  });
+};

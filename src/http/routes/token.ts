@@ -1,0 +1,59 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { Container } from '../../container.ts';
+import { badRequest, unauthorized } from '../../shared/errors.ts';
+import { ErrorEnvelope } from '../envelope.ts';
+import { HttpCodes } from '../codes.ts';
+import { header } from '../plugins/auth.ts';
+
+const TokenRequest = Type.Object({
+  grant_type: Type.Optional(Type.String({ maxLength: 64 })),
+  client_id: Type.Optional(Type.String({ maxLength: 128 })),
+  client_secret: Type.Optional(Type.String({ maxLength: 256 })),
+}, { additionalProperties: true });
+
+/** The token response as FirstVision's gateway (Apigee) gives it: numbers as strings, status "approved". */
+const TokenResponse = Type.Object({
+  token_type: Type.String(),
+  access_token: Type.String(),
+  expires_in: Type.String({ description: 'Seconds the token stays valid.' }),
+  issued_at: Type.String({ description: 'Epoch milliseconds.' }),
+  client_id: Type.String(),
+  status: Type.String(),
+});
+
+export const tokenRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = async (app, { container }) => {
+  app.post('/token', {
+    config: { auth: false },
+    schema: {
+      tags: ['Authentication'],
+      summary: 'Client credentials grant: Basic auth or form fields client_id / client_secret',
+      security: [],
+      body: Type.Optional(TokenRequest),
+      response: { 200: TokenResponse, 400: ErrorEnvelope, 401: ErrorEnvelope, 429: ErrorEnvelope },
+    },
+  }, async (request) => {
+    const body = request.body ?? {};
+    if (body.grant_type !== undefined && body.grant_type !== 'client_credentials') throw badRequest(...HttpCodes.badGrant);
+    let id = body.client_id;
+    let secret = body.client_secret;
+    const basic = /^Basic ([A-Za-z0-9+/=]+)$/.exec(header(request, 'authorization') ?? '');
+    if (basic) {
+      const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      if (colon > 0) { id = decoded.slice(0, colon); secret = decoded.slice(colon + 1); }
+    }
+    if (!id || !secret) throw unauthorized(...HttpCodes.badCredentials);
+    const client = await container.clients.authenticate(id, secret);
+    if (!client) throw unauthorized(...HttpCodes.badCredentials);
+    const token = await container.clients.issueToken(client);
+    return {
+      token_type: 'BearerToken',
+      access_token: token.accessToken,
+      expires_in: String(token.expiresIn),
+      issued_at: String(token.issuedAt.getTime()),
+      client_id: client.clientId,
+      status: 'approved',
+    };
+  });
+};

@@ -1,0 +1,116 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { IsoDate, LogoNumber, Open, OrganizationNumber, RecordNumber, Text } from '../../shared/schema.ts';
+
+/** Wire schemas of the account endpoints, after the upstream FirstVision Accounts API 1.3.0. */
+
+export const AddAccountRequest = Type.Object({
+  accountData: Open({
+    organization: OrganizationNumber,
+    logo: LogoNumber,
+    accountNumber: Type.Optional(RecordNumber('Account number; empty or zeros: emboss generates one.')),
+    customerNumber: Type.String({ pattern: '^[0-9]{0,19}$', maxLength: 19, description: 'Owner: an existing customer of the same organization.' }),
+    billingAccountType: Type.Optional(Type.Integer({ description: 'Billing account type: 0–3.' })),
+    primaryAccount: Type.Optional(Type.String({ maxLength: 1, description: 'Space or P.' })),
+    relationshipNumber: Type.Optional(RecordNumber('Relationship the account belongs to.')),
+    shortName: Type.Optional(Text(20)),
+    creditLimit: Type.Optional(Type.Number({ minimum: 0, maximum: 99999999999999.99 })),
+    billingCurrency: Type.Optional(Type.String({ pattern: '^[0-9]{0,3}$' })),
+    billingCycle: Type.Optional(Type.Integer({ description: 'Cycle day, 1–31.' })),
+    blockCode1: Type.Optional(Type.String({ maxLength: 1 })),
+    blockCode2: Type.Optional(Type.String({ maxLength: 1 })),
+    customerStatement: Type.Optional(Type.Integer()),
+    customerLetter: Type.Optional(Type.Integer()),
+    dateOpened: Type.Optional(IsoDate()),
+    cardExpirationDate: Type.Optional(Type.String({ pattern: '^([0-9]{4}|)$', description: 'MMYY.' })),
+  }),
+}, { additionalProperties: true });
+export type AddAccountRequest = Static<typeof AddAccountRequest>;
+
+export const AddAccountResponse = Type.Object({
+  organization: Type.Integer(),
+  foreignOrganization: Type.String(),
+  accountNumber: Type.String(),
+});
+
+export const AccountInquiryHeaders = Type.Object({
+  'organization-number': Type.Integer({ minimum: 1, maximum: 998 }),
+  'account-number': Type.Optional(Type.String({ pattern: '^[0-9]{1,19}$' })),
+  'card-number': Type.Optional(Type.String({ pattern: '^[0-9A-Za-z]{1,19}$' })),
+}, { additionalProperties: true });
+export type AccountInquiryHeaders = Static<typeof AccountInquiryHeaders>;
+
+export const AccountInquiryResponse = Type.Object({
+  currencyCode: Type.Integer(),
+  accountData: Type.Object({
+    organization: Type.Integer(),
+    accountNumber: Type.String(),
+    logo: Type.Integer(),
+    shortName: Type.String(),
+    customerNumber: Type.String(),
+    internalStatus: Type.String(),
+    blockCode1: Type.String(),
+    blockCode2: Type.String(),
+    billingCycle: Type.Integer(),
+    creditLimit: Type.Number(),
+    availableCredit: Type.Number(),
+    currentBalance: Type.Number(),
+    dateOpened: Type.String(),
+    relationshipNumber: Type.String(),
+  }),
+  customerData: Type.Object({
+    customerNumber: Type.String(),
+    nameLine1: Type.String(),
+  }),
+});
+
+export const BlockCodeRequest = Open({
+  organizationNumber: OrganizationNumber,
+  accountNumber: Type.String({ pattern: '^[0-9]{1,19}$', maxLength: 19 }),
+  functionCode: Type.String({ maxLength: 1, description: 'B: block, U: unblock.' }),
+  blockCode: Type.Optional(Type.String({ maxLength: 1, description: 'A–Z to block; space to unblock.' })),
+  blockCodeIndicator: Type.Integer({ description: '0: best fitting slot (block only), 1: block code 1, 2: block code 2.' }),
+  foreignUse: Type.String({ maxLength: 1 }),
+});
+export type BlockCodeRequest = Static<typeof BlockCodeRequest>;
+
+export const BlockCodeResponse = Type.Object({
+  localOrganization: Type.Integer(),
+  accountNumber: Type.String(),
+  foreignUse: Type.String(),
+  functionCode: Type.String(),
+  blockCode1Local: Type.String(),
+  blockCode2Local: Type.String(),
+});
+
+export const CustomerAccountsRequest = Open({
+  organizationNumber: OrganizationNumber,
+  customerNumber: Type.String({ pattern: '^[0-9]{1,19}$', maxLength: 19 }),
+  functionCode: Type.Optional(Type.String({ maxLength: 1, description: 'Space/empty: first 20; N: next 20 after startToken; P: the 20 before startToken.' })),
+  startToken: Type.Optional(Open({
+    accountOrganizationNumber: Type.Optional(Type.Integer({ minimum: 0, maximum: 998 })),
+    accountNumber: Type.Optional(Type.String({ pattern: '^[0-9]{0,19}$' })),
+    associationType: Type.Optional(Type.Integer()),
+  })),
+});
+export type CustomerAccountsRequest = Static<typeof CustomerAccountsRequest>;
+
+const Token = (suffix: 'Next' | 'Prev') => Type.Object({
+  [`accountOrganization${suffix}`]: Type.Integer(),
+  [`accountNumber${suffix}`]: Type.String(),
+  [`accountType${suffix}`]: Type.Integer(),
+});
+export const CustomerAccountsResponse = Type.Object({
+  nextToken: Token('Next'),
+  prevToken: Token('Prev'),
+  more: Type.String(),
+  numberOfOccurrences: Type.Integer(),
+  acctTable: Type.Array(Type.Object({
+    organizationNumber: Type.Integer(),
+    accountNumber: Type.String(),
+    associationType: Type.Integer(),
+    organizationName: Type.String(),
+    logo: Type.Integer(),
+    logoDescription: Type.String(),
+    accountInternalStatus: Type.String(),
+  })),
+});

@@ -1,0 +1,298 @@
+import type { Kysely } from 'kysely';
+import type { DB } from '../../db/schema.ts';
+import type { Actor } from '../../shared/actor.ts';
+import type { Clock } from '../../shared/clock.ts';
+import { businessRule } from '../../shared/errors.ts';
+import { isBlankNumber, pad19, randomRecordNumber } from '../../shared/ids.ts';
+import { isUniqueViolation } from '../../shared/db-errors.ts';
+import { recordAudit } from '../audit/index.ts';
+import type { OrganizationsService } from '../organizations/index.ts';
+import type { CustomersService } from '../customers/index.ts';
+import type { AccountInquiryHeaders, AddAccountRequest, BlockCodeRequest, CustomerAccountsRequest } from './accounts.schemas.ts';
+
+/** Upstream codes (FirstVision Accounts 1.3.0, Customers 1.3.0) used by this module. */
+export const AccountCodes = {
+  orgNotFound: ['VPL5SAA08S', 'REQUESTED ORG NUMBER IS NOT FOUND'],
+  logoNotFound: ['VPL5SAA12S', 'LOGO RECORD NOT FOUND'],
+  accountExists: ['VPL5SAA14S', 'ACCOUNT NUMBER ALREADY ON FILE'],
+  badAccountType: ['VPL5SAA16E', 'ACCOUNT TYPE MUST = 0, 1, 2, OR 3'],
+  badPrimary: ['VPL5SAA17E', 'PRIMARY ACCOUNT FLAG MUST EQUAL SPACE OR P'],
+  customerRequired: ['VPL5SAA19E', 'CUSTOMER NUMBER REQUIRED'],
+  customerNotFound: ['VPL5SIC13S', 'CUSTOMER RECORD NOT FOUND OR ADD PENDING'],
+  cycleZero: ['VPL5SAA1PE', 'CYCLE FIELD MUST BE GREATER THAN ZEROS'],
+  badCycle: ['VPL5SAA31E', 'CYCLE VALUE INVALID - MUST BE BETWEEN ZEROS AND 31'],
+  badBlock1: ['VPL5SAA33E', 'BLOCK CODE 1 VALID VALUES ARE SPACE OR A - Z'],
+  badBlock2: ['VPL5SAA34E', 'BLOCK CODE 2 VALID VALUES ARE SPACE OR A - Z'],
+  badStatement: ['VPL5SAA35E', 'CUSTOMER STATEMENT FIELD MUST = 0 OR 1'],
+  badLetter: ['VPL5SAA36E', 'CUSTOMER LETTER FIELD MUST = 0, 1 OR 2'],
+  inquiryOrgNotFound: ['VPL5SAI07S', 'ORGANIZATION NOT FOUND ON FILE'],
+  inquiryNumberMissing: ['VPL5SAI04E', 'REQUESTED CARD/ACCT NUMBER IS NOT NUMERIC OR EQUAL SPACES'],
+  accountNotFound: ['VPL5SAI09S', 'ACCOUNT NUMBER NOT FOUND'],
+  blockOrgNotFound: ['VPL5SAB10S', 'ORGANIZATION NUMBER NOT FOUND'],
+  blockBadForeignUse: ['VPL5SAB21E', 'INVALID FOREIGN USE IND SPECIFIED - VALID VALUES ARE 0-2'],
+  blockBadFunction: ['VPL5SAB22E', 'INVALID FUNCTION CODE - VALID VALUES ARE B OR U'],
+  blockBadCode: ['VPL5SAB23E', 'INVALID BLOCK CODE'],
+  unblockNeedsSpace: ['VPL5SAB24E', 'BLOCK CODE MUST EQUAL SPACE TO UNBLOCK ACCOUNT'],
+  unblockNeedsSlot: ['VPL5SAB25E', 'MUST SPECIFY ACCOUNT BLOCK CODE 1 OR 2 TO UNBLOCK ACCOUNT'],
+  blockBadIndicator: ['VPL5SAB26E', 'BLOCK CODE INDICATOR MUST BE NUMERIC AND EQUAL 0 1 OR 2'],
+  listOrgNotFound: ['VPL5SCA14S', 'ORGANIZATION NOT FOUND ON FILE'],
+  listCustomerInvalid: ['VPL5SCA07E', 'CUSTOMER NUMBER IS INVALID'],
+  listBadToken: ['VPL5SCA08E', 'INVALID TOKEN DATA PASSED TO SERVICE'],
+  listBadFunction: ['VPL5SCA09E', 'SERVICE FUNCTION CODE IS INVALID'],
+} as const satisfies Record<string, readonly [string, string]>;
+
+const fail = (c: readonly [string, string]) => businessRule(c[0], c[1]);
+const BLOCK_CODE = /^[A-Z ]?$/;
+const PAGE_SIZE = 20;
+
+/** Account internal status: A active (the only status emboss sets today), C closed. */
+export type AccountStatus = 'A' | 'C';
+
+export interface Account {
+  accountNumber: string;
+  organization: number;
+  logo: number;
+  customerNumber: string;
+  status: string;
+  blockCode1: string;
+  blockCode2: string;
+  creditLimit: number;
+  billingCycle: number;
+  currency: number;
+  shortName: string;
+  relationshipNumber: string;
+  dateOpened: string;
+}
+
+/** Resolves a card number or PAN token to its account; given by the cards module once it exists. */
+export type CardAccountLookup = (organization: number, card: string) => Promise<string | undefined>;
+
+export class AccountsService {
+  private cardAccount: CardAccountLookup = async () => undefined;
+
+  constructor(
+    private readonly db: Kysely<DB>,
+    private readonly organizations: OrganizationsService,
+    private readonly customers: CustomersService,
+    private readonly clock: Clock,
+  ) {}
+
+  useCardAccountLookup(lookup: CardAccountLookup) { this.cardAccount = lookup; }
+
+  async add(actor: Actor, request: AddAccountRequest, db: Kysely<DB> = this.db) {
+    const a = request.accountData;
+    if (!(await this.organizations.organization(a.organization))) throw fail(AccountCodes.orgNotFound);
+    const logo = await this.organizations.logo(a.organization, a.logo);
+    if (!logo) throw fail(AccountCodes.logoNotFound);
+    if (isBlankNumber(a.customerNumber)) throw fail(AccountCodes.customerRequired);
+    if (a.billingAccountType !== undefined && (a.billingAccountType < 0 || a.billingAccountType > 3)) throw fail(AccountCodes.badAccountType);
+    if (a.primaryAccount !== undefined && !['', ' ', 'P'].includes(a.primaryAccount)) throw fail(AccountCodes.badPrimary);
+    if (a.billingCycle !== undefined && a.billingCycle === 0) throw fail(AccountCodes.cycleZero);
+    if (a.billingCycle !== undefined && (a.billingCycle < 0 || a.billingCycle > 31)) throw fail(AccountCodes.badCycle);
+    if (a.blockCode1 !== undefined && !BLOCK_CODE.test(a.blockCode1)) throw fail(AccountCodes.badBlock1);
+    if (a.blockCode2 !== undefined && !BLOCK_CODE.test(a.blockCode2)) throw fail(AccountCodes.badBlock2);
+    if (a.customerStatement !== undefined && ![0, 1].includes(a.customerStatement)) throw fail(AccountCodes.badStatement);
+    if (a.customerLetter !== undefined && ![0, 1, 2].includes(a.customerLetter)) throw fail(AccountCodes.badLetter);
+
+    const customerNumber = pad19(a.customerNumber);
+    const given = isBlankNumber(a.accountNumber) ? undefined : pad19(a.accountNumber!);
+    const {
+      organization, logo: _l, accountNumber: _a, customerNumber: _c, relationshipNumber, shortName, creditLimit,
+      billingCurrency, billingCycle, blockCode1, blockCode2, dateOpened, ...profile
+    } = a;
+
+    for (let attempt = 0; ; attempt++) {
+      const accountNumber = given ?? randomRecordNumber();
+      try {
+        await runInTransaction(db, async (trx) => {
+          // The customer is checked inside the transaction: a concurrent purge cannot slip between.
+          if (!(await this.customers.find(organization, customerNumber, trx))) throw fail(AccountCodes.customerNotFound);
+          await trx.insertInto('accounts').values({
+            account_number: accountNumber,
+            organization,
+            logo: logo.number,
+            customer_number: customerNumber,
+            status: 'A',
+            block_code_1: (blockCode1 ?? '').trim(),
+            block_code_2: (blockCode2 ?? '').trim(),
+            credit_limit: creditLimit ?? 0,
+            billing_cycle: billingCycle ?? 1,
+            currency: billingCurrency && billingCurrency !== '' ? Number(billingCurrency) : logo.currency,
+            short_name: shortName ?? '',
+            relationship_number: isBlankNumber(relationshipNumber) ? '' : pad19(relationshipNumber!),
+            date_opened: dateOpened ?? this.clock.now().toISOString().slice(0, 10),
+            profile: JSON.stringify(profile),
+            created_by: actor.clientId,
+          }).execute();
+          await recordAudit(trx, actor, {
+            action: 'account.add', entityType: 'account', entityId: accountNumber, organization,
+            details: { customerNumber, logo: logo.number, creditLimit: creditLimit ?? 0 },
+          });
+        });
+        return { organization, foreignOrganization: '0', accountNumber };
+      } catch (err) {
+        if (!isUniqueViolation(err)) throw err;
+        if (given || attempt >= 5) throw fail(AccountCodes.accountExists);
+      }
+    }
+  }
+
+  async find(organization: number, accountNumber: string, db: Kysely<DB> = this.db): Promise<Account | undefined> {
+    const row = await db.selectFrom('accounts').selectAll()
+      .where('account_number', '=', pad19(accountNumber)).where('organization', '=', organization).executeTakeFirst();
+    return row ? toAccount(row) : undefined;
+  }
+
+  /** The customer who owns an account of the organization. */
+  async ownerOf(organization: number, accountNumber: string): Promise<string | undefined> {
+    return (await this.find(organization, accountNumber))?.customerNumber;
+  }
+
+  async inquire(actor: Actor, headers: AccountInquiryHeaders) {
+    const org = headers['organization-number'];
+    if (!(await this.organizations.organization(org))) throw fail(AccountCodes.inquiryOrgNotFound);
+    const number = headers['account-number'] && !isBlankNumber(headers['account-number'])
+      ? headers['account-number']
+      : headers['card-number'] ? await this.cardAccount(org, headers['card-number']) : undefined;
+    if (number === undefined && !headers['card-number']) throw fail(AccountCodes.inquiryNumberMissing);
+    const account = number ? await this.find(org, number) : undefined;
+    if (!account) throw fail(AccountCodes.accountNotFound);
+    const owner = await this.customers.find(org, account.customerNumber);
+    await recordAudit(this.db, actor, { action: 'account.read', entityType: 'account', entityId: account.accountNumber, organization: org });
+    return {
+      currencyCode: account.currency,
+      accountData: {
+        organization: account.organization,
+        accountNumber: account.accountNumber,
+        logo: account.logo,
+        shortName: account.shortName,
+        customerNumber: account.customerNumber,
+        internalStatus: account.status,
+        blockCode1: account.blockCode1,
+        blockCode2: account.blockCode2,
+        billingCycle: account.billingCycle,
+        creditLimit: account.creditLimit,
+        availableCredit: account.creditLimit,
+        currentBalance: 0,
+        dateOpened: account.dateOpened,
+        relationshipNumber: account.relationshipNumber,
+      },
+      customerData: {
+        customerNumber: account.customerNumber,
+        nameLine1: String(owner?.profile.owner?.nameLine1 ?? ''),
+      },
+    };
+  }
+
+  async updateBlockCode(actor: Actor, request: BlockCodeRequest) {
+    const org = request.organizationNumber;
+    if (!(await this.organizations.organization(org))) throw fail(AccountCodes.blockOrgNotFound);
+    if (!['B', 'U'].includes(request.functionCode)) throw fail(AccountCodes.blockBadFunction);
+    if (![0, 1, 2].includes(request.blockCodeIndicator)) throw fail(AccountCodes.blockBadIndicator);
+    if (!['', ' ', '0', '1', '2'].includes(request.foreignUse)) throw fail(AccountCodes.blockBadForeignUse);
+    const code = (request.blockCode ?? '').trim();
+    if (request.functionCode === 'B' && !/^[A-Z]$/.test(code)) throw fail(AccountCodes.blockBadCode);
+    if (request.functionCode === 'U' && code !== '') throw fail(AccountCodes.unblockNeedsSpace);
+    if (request.functionCode === 'U' && request.blockCodeIndicator === 0) throw fail(AccountCodes.unblockNeedsSlot);
+
+    return this.db.transaction().execute(async (trx) => {
+      // Row lock: two block-code updates on one account apply one after the other.
+      const row = await trx.selectFrom('accounts').selectAll()
+        .where('account_number', '=', pad19(request.accountNumber)).where('organization', '=', org)
+        .forUpdate().executeTakeFirst();
+      if (!row) throw fail(AccountCodes.accountNotFound);
+      let slot = request.blockCodeIndicator;
+      // Indicator 0: the first free slot; with both taken, block code 2 is replaced.
+      if (slot === 0) slot = row.block_code_1 === '' ? 1 : 2;
+      const value = request.functionCode === 'B' ? code : '';
+      const change = slot === 1 ? { block_code_1: value } : { block_code_2: value };
+      await trx.updateTable('accounts').set({ ...change, updated_at: this.clock.now() })
+        .where('account_number', '=', row.account_number).execute();
+      await recordAudit(trx, actor, {
+        action: request.functionCode === 'B' ? 'account.block' : 'account.unblock', entityType: 'account',
+        entityId: row.account_number, organization: org, details: { slot, blockCode: value, previous: slot === 1 ? row.block_code_1 : row.block_code_2 },
+      });
+      return {
+        localOrganization: org,
+        accountNumber: row.account_number,
+        foreignUse: request.foreignUse,
+        functionCode: request.functionCode,
+        blockCode1Local: slot === 1 ? value : row.block_code_1,
+        blockCode2Local: slot === 2 ? value : row.block_code_2,
+      };
+    });
+  }
+
+  /** The accounts of a customer, 20 at a time, in account-number order (POST /customer/accountNumber). */
+  async listByCustomer(actor: Actor, request: CustomerAccountsRequest) {
+    const org = await this.organizations.organization(request.organizationNumber);
+    if (!org) throw fail(AccountCodes.listOrgNotFound);
+    const fn = (request.functionCode ?? '').trim();
+    if (!['', 'N', 'P'].includes(fn)) throw fail(AccountCodes.listBadFunction);
+    const customerNumber = pad19(request.customerNumber);
+    if (!(await this.customers.find(org.number, customerNumber))) throw fail(AccountCodes.listCustomerInvalid);
+    const start = request.startToken?.accountNumber;
+    if (fn !== '' && isBlankNumber(start)) throw fail(AccountCodes.listBadToken);
+
+    let q = this.db.selectFrom('accounts').select(['account_number', 'organization', 'logo', 'status'])
+      .where('customer_number', '=', customerNumber).where('organization', '=', org.number);
+    if (fn === 'N') q = q.where('account_number', '>', pad19(start!)).orderBy('account_number', 'asc');
+    else if (fn === 'P') q = q.where('account_number', '<', pad19(start!)).orderBy('account_number', 'desc');
+    else q = q.orderBy('account_number', 'asc');
+    const rows = await q.limit(PAGE_SIZE + 1).execute();
+    const more = rows.length > PAGE_SIZE;
+    const page = rows.slice(0, PAGE_SIZE);
+    if (fn === 'P') page.reverse();
+
+    const logoNames = new Map<number, string>();
+    for (const r of page) {
+      if (!logoNames.has(r.logo)) logoNames.set(r.logo, (await this.organizations.logo(r.organization, r.logo))?.description ?? '');
+    }
+    await recordAudit(this.db, actor, { action: 'customer.accounts.read', entityType: 'customer', entityId: customerNumber, organization: org.number });
+    const first = page[0];
+    const last = page[page.length - 1];
+    return {
+      nextToken: { accountOrganizationNext: last?.organization ?? 0, accountNumberNext: last?.account_number ?? '', accountTypeNext: 0 },
+      prevToken: { accountOrganizationPrev: first?.organization ?? 0, accountNumberPrev: first?.account_number ?? '', accountTypePrev: 0 },
+      more: more ? 'Y' : 'N',
+      numberOfOccurrences: page.length,
+      acctTable: page.map((r) => ({
+        organizationNumber: r.organization,
+        accountNumber: r.account_number,
+        associationType: 0,
+        organizationName: org.name,
+        logo: r.logo,
+        logoDescription: logoNames.get(r.logo) ?? '',
+        accountInternalStatus: r.status,
+      })),
+    };
+  }
+}
+
+/** Runs in the caller's transaction when given one, otherwise in a new one. */
+async function runInTransaction<T>(db: Kysely<DB>, work: (trx: Kysely<DB>) => Promise<T>): Promise<T> {
+  if (db.isTransaction) return work(db);
+  return db.transaction().execute(work);
+}
+
+function toAccount(row: {
+  account_number: string; organization: number; logo: number; customer_number: string; status: string; block_code_1: string;
+  block_code_2: string; credit_limit: string; billing_cycle: number; currency: number; short_name: string; relationship_number: string;
+  date_opened: string | Date;
+}): Account {
+  return {
+    accountNumber: row.account_number,
+    organization: row.organization,
+    logo: row.logo,
+    customerNumber: row.customer_number,
+    status: row.status,
+    blockCode1: row.block_code_1,
+    blockCode2: row.block_code_2,
+    creditLimit: Number(row.credit_limit),
+    billingCycle: row.billing_cycle,
+    currency: row.currency,
+    shortName: row.short_name,
+    relationshipNumber: row.relationship_number,
+    dateOpened: typeof row.date_opened === 'string' ? row.date_opened.slice(0, 10) : row.date_opened.toISOString().slice(0, 10),
+  };
+}

@@ -1,0 +1,2 @@
+export { AccountsService, AccountCodes, type Account, type CardAccountLookup } from './accounts.service.ts';
+export * from './accounts.schemas.ts';

@@ -1,0 +1,54 @@
+import type { Kysely } from 'kysely';
+import type { DB } from '../../db/schema.ts';
+import type { Actor } from '../../shared/actor.ts';
+import { redact } from '../../shared/redact.ts';
+
+export interface AuditEvent {
+  /** What happened, e.g. `customer.add`, `account.read`. */
+  action: string;
+  entityType: string;
+  entityId: string;
+  organization?: number | null;
+  /** Extra facts; passed through the redaction rule before they are stored. */
+  details?: Record<string, unknown>;
+}
+
+/**
+ * The audit trail: who did what, when, under which request id. State changes are recorded in
+ * the same transaction as the change itself (pass the transaction), so there is no change
+ * without its record and no record of a change that rolled back.
+ */
+export async function recordAudit(db: Kysely<DB>, actor: Actor, event: AuditEvent): Promise<void> {
+  await db.insertInto('audit_events').values({
+    actor: actor.clientId,
+    request_id: actor.requestId,
+    action: event.action,
+    entity_type: event.entityType,
+    entity_id: event.entityId,
+    organization: event.organization ?? null,
+    details: JSON.stringify(redact(event.details ?? {})),
+  }).execute();
+}
+
+export interface AuditRecord {
+  at: Date;
+  actor: string;
+  requestId: string;
+  action: string;
+  entityType: string;
+  entityId: string;
+  organization: number | null;
+  details: Record<string, unknown>;
+}
+
+export async function listAudit(db: Kysely<DB>, filter: { entityType?: string; entityId?: string; requestId?: string; limit?: number }): Promise<AuditRecord[]> {
+  let q = db.selectFrom('audit_events').selectAll().orderBy('id', 'asc').limit(filter.limit ?? 100);
+  if (filter.entityType) q = q.where('entity_type', '=', filter.entityType);
+  if (filter.entityId) q = q.where('entity_id', '=', filter.entityId);
+  if (filter.requestId) q = q.where('request_id', '=', filter.requestId);
+  const rows = await q.execute();
+  return rows.map((r) => ({
+    at: r.at, actor: r.actor, requestId: r.request_id, action: r.action, entityType: r.entity_type,
+    entityId: r.entity_id, organization: r.organization, details: r.details,
+  }));
+}

@@ -1,0 +1,140 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { IsoDate, Open, OrganizationNumber, RecordNumber, Text } from '../../shared/schema.ts';
+
+/** Wire schemas of the customer endpoints, after the upstream FirstVision Customers API 1.3.0. */
+
+const Email = Type.String({ maxLength: 60, pattern: '^([a-zA-Z0-9_.+-]+@[a-zA-Z0-9-]+(\\.[a-zA-Z0-9-]+)+|)$' });
+const Digit = (max: number, description: string) => Type.Integer({ minimum: 0, maximum: max, description });
+
+/** The person fields emboss keeps (owner or co-owner); other upstream fields are accepted and kept as sent. */
+export const PersonData = Open({
+  title: Type.Optional(Text(20)),
+  firstName: Type.Optional(Text(40)),
+  middleName: Type.Optional(Text(40)),
+  lastName: Type.Optional(Text(40)),
+  suffix: Type.Optional(Text(20)),
+  nameLine1: Type.Optional(Text(40)),
+  nameLine2: Type.Optional(Text(40)),
+  nameLine3: Type.Optional(Text(40)),
+  nameTypeIndicator1: Type.Optional(Digit(2, 'Name type indicator 1.')),
+  maritalStatus: Type.Optional(Type.String({ maxLength: 1 })),
+  genderCode: Type.Optional(Digit(9, 'Gender code: 0 unspecified, 1 male, 2 female.')),
+  dateOfBirth: Type.Optional(IsoDate('Date of birth (ISO 8601).')),
+  identificationNumberFlag: Type.Optional(Digit(9, 'Identification number flag.')),
+  identificationNumber: Type.Optional(Text(25)),
+  houseNumber: Type.Optional(Text(20)),
+  houseName: Type.Optional(Text(40)),
+  houseAddress1: Type.Optional(Text(40)),
+  houseAddress2: Type.Optional(Text(40)),
+  houseAddress3: Type.Optional(Text(40)),
+  houseAddress4: Type.Optional(Text(40)),
+  city: Type.Optional(Text(30)),
+  state: Type.Optional(Text(3)),
+  postalCode: Type.Optional(Text(10)),
+  countryCode: Type.Optional(Text(3)),
+  languageIndicator: Type.Optional(Text(3)),
+  homePhoneNumber: Type.Optional(Text(20)),
+  mobilePhoneNumber: Type.Optional(Text(20)),
+  homeFaxPhoneNumber: Type.Optional(Text(20)),
+  email: Type.Optional(Email),
+  employerName: Type.Optional(Text(40)),
+  statement2Indicator: Type.Optional(Type.String({ maxLength: 1 })),
+}, 'Owner or co-owner name and address data.');
+
+export const AddCustomerRequest = Type.Object({
+  customerData: Open({
+    customerKeyData: Open({
+      organizationNumber: OrganizationNumber,
+      customerNumber: Type.Optional(RecordNumber('Customer number; empty or zeros: emboss generates one.')),
+      accountNumber: Type.Optional(RecordNumber('Accepted for compatibility; accounts are linked by Account Add.')),
+      coOwnerIndicator: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 })),
+      dualFlag: Type.Optional(Type.String({ maxLength: 1 })),
+    }),
+    customerMiscellaneousData: Type.Optional(Open({
+      vipStatus: Type.Optional(Type.Integer({ minimum: 0, maximum: 9 })),
+      sicCode: Type.Optional(Type.Integer({ minimum: 0, maximum: 999999 })),
+    })),
+    ownerCoOwnerData: Type.Optional(Open({
+      ownerData: Type.Optional(PersonData),
+      coOwnerData: Type.Optional(PersonData),
+    })),
+  }),
+  resvData: Type.Optional(Type.Object({}, { additionalProperties: true })),
+}, { additionalProperties: true });
+export type AddCustomerRequest = Static<typeof AddCustomerRequest>;
+
+export const AddCustomerResponse = Type.Object({
+  organizationNumber: Type.Integer(),
+  accountNumber: Type.String(),
+  customerNumber: Type.String(),
+});
+
+export const DemographicInquiryRequest = Open({
+  organizationNumber: OrganizationNumber,
+  customerAccountCardNumber: Type.String({ pattern: '^[0-9]{1,19}$', description: 'Customer number (numberType 1) or account number (0 or space).' }),
+  numberType: Type.String({ pattern: '^[ 01]?$', description: 'Space or 0: account number; 1: customer number.' }),
+  foreignUseIndicator: Type.Optional(Type.String({ maxLength: 1 })),
+});
+export type DemographicInquiryRequest = Static<typeof DemographicInquiryRequest>;
+
+const NameAddress = Type.Object({ sequence: Type.Integer() }, { additionalProperties: true });
+export const DemographicInquiryResponse = Type.Object({
+  organizationNumber: Type.Integer(),
+  customerNumber: Type.String(),
+  status: Type.Integer(),
+  vipStatus: Type.String(),
+  sicCode: Type.Integer(),
+  makerCoMakerIndicator: Type.String(),
+  dateLastMaintenance: Type.String(),
+  nameAddrData: Type.Array(NameAddress),
+});
+
+export const UpdateCustomerRequest = Open({
+  organizationNumber: OrganizationNumber,
+  customerNumber: Type.String({ pattern: '^[0-9]{1,19}$', description: 'Customer number (numberType 1) or account number (0 or space).' }),
+  numberType: Type.Optional(Type.String({ pattern: '^[ 01]?$' })),
+  foreignUseIndicator: Type.Optional(Type.String({ maxLength: 1 })),
+  demographicDataIndicator: Type.Optional(Type.String({ maxLength: 1 })),
+  userDataIndicator: Type.Optional(Type.String({ maxLength: 1 })),
+  vipStatus: Type.Optional(Type.Integer()),
+  status: Type.Optional(Type.Integer()),
+  sicCode: Type.Optional(Type.Integer({ minimum: 0, maximum: 999999 })),
+  title: Type.Optional(Text(40)),
+  maritalStatus: Type.Optional(Type.String({ maxLength: 1 })),
+  nameLine1: Type.Optional(Text(40)),
+  nameLine2: Type.Optional(Text(40)),
+  nameLine3: Type.Optional(Text(40)),
+  houseNumber: Type.Optional(Text(20)),
+  houseName: Type.Optional(Text(40)),
+  houseAddress1: Type.Optional(Text(40)),
+  houseAddress2: Type.Optional(Text(40)),
+  houseAddress3: Type.Optional(Text(40)),
+  houseAddress4: Type.Optional(Text(40)),
+  city: Type.Optional(Text(30)),
+  state: Type.Optional(Text(3)),
+  postalCode: Type.Optional(Text(10)),
+  countryCode: Type.Optional(Text(30)),
+  languageIndicator: Type.Optional(Text(3)),
+  genderCode: Type.Optional(Type.Integer()),
+  homePhoneNumber: Type.Optional(Text(20)),
+  faxPhoneNumber: Type.Optional(Text(20)),
+  mobilePhoneNumber: Type.Optional(Text(20)),
+  dateOfBirth: Type.Optional(IsoDate()),
+  email: Type.Optional(Email),
+  firstName: Type.Optional(Text(40)),
+  middleName: Type.Optional(Text(40)),
+  lastName: Type.Optional(Text(40)),
+});
+export type UpdateCustomerRequest = Static<typeof UpdateCustomerRequest>;
+
+export const UpdateCustomerResponse = Type.Object({
+  outputArea: Type.Object({
+    organizationNumber: Type.Integer(),
+    customerNumber: Type.String(),
+    numberType: Type.String(),
+    demographicDataIndicator: Type.String(),
+    userDataIndicator: Type.String(),
+    cmsOrganizationNumber: Type.Integer(),
+    accountNumber: Type.String(),
+  }),
+});

@@ -1,0 +1,212 @@
+import type { Kysely } from 'kysely';
+import type { DB } from '../../db/schema.ts';
+import type { Actor } from '../../shared/actor.ts';
+import type { Clock } from '../../shared/clock.ts';
+import { businessRule } from '../../shared/errors.ts';
+import { isBlankNumber, pad19, randomRecordNumber } from '../../shared/ids.ts';
+import { isUniqueViolation } from '../../shared/db-errors.ts';
+import { recordAudit } from '../audit/index.ts';
+import type { OrganizationsService } from '../organizations/index.ts';
+import type { AddCustomerRequest, DemographicInquiryRequest, UpdateCustomerRequest } from './customers.schemas.ts';
+
+/** Upstream codes (FirstVision Customers 1.3.0) used by this module. */
+export const CustomerCodes = {
+  orgNotFound: ['VPL5SGCZ4S', 'REQUESTED ORG NUMBER IS NOT FOUND'],
+  alreadyExists: ['VPL5SAL15E', 'RECORD ALREADY EXISTS'],
+  customerNotFound: ['VPL5SIC13S', 'CUSTOMER RECORD NOT FOUND OR ADD PENDING'],
+  updateCustomerNotFound: ['VPL5SGC04S', 'CUSTOMER NUMBER NOT FOUND'],
+  updateAccountNotFound: ['VPL5SGC03S', 'ACCOUNT NUMBER NOT FOUND'],
+  badStatus: ['VPL5SGC09E', 'STATUS MUST BE NUMERIC AND VALID VALUES ARE 0, 1 OR 2 ONLY'],
+  badVip: ['VPL5SGC10E', 'VIP STATUS MUST BE NUMERIC AND VALID VALUES ARE 0 OR 1 ONLY'],
+  badMarital: ['VPL5SGC12E', 'MARITAL STATUS MUST BE NUMERIC AND VALUES ARE 0 THRU 4'],
+  badGender: ['VPL5SGC40E', 'GENDER CODE MUST BE NUMERIC AND VALID VALUES ARE 0, 1 OR 2'],
+  badBirthDate: ['VPL5SGC53E', 'DATE OF BIRTH MUST BE LESS THAN NEXT PROCESSING DATE'],
+  badStatementIndicator: ['VPL5SNA24E', 'VALID VALUES 1 2 3 FOR STMT IND'],
+  badDemographicIndicator: ['VPL5SGC06E', 'INVALID DEMOGRAPHIC DATA INDICATOR - VALID VALUES ARE SPACE,0,1,2'],
+} as const satisfies Record<string, readonly [string, string]>;
+
+const fail = (c: readonly [string, string]) => businessRule(c[0], c[1]);
+
+export interface Customer {
+  customerNumber: string;
+  organization: number;
+  status: number;
+  profile: CustomerProfile;
+  updatedAt: Date;
+}
+
+interface CustomerProfile {
+  keyData?: Record<string, unknown>;
+  miscellaneous?: Record<string, unknown>;
+  owner?: Record<string, unknown>;
+  coOwner?: Record<string, unknown>;
+  reserved?: Record<string, unknown>;
+}
+
+/** Finds the customer an account belongs to; given by the accounts module (which depends on this one). */
+export type AccountOwnerLookup = (organization: number, accountNumber: string) => Promise<string | undefined>;
+
+export class CustomersService {
+  private accountOwner: AccountOwnerLookup = async () => undefined;
+
+  constructor(
+    private readonly db: Kysely<DB>,
+    private readonly organizations: OrganizationsService,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Wires the account look-up used when a request names an account instead of a customer. */
+  useAccountOwnerLookup(lookup: AccountOwnerLookup) { this.accountOwner = lookup; }
+
+  async add(actor: Actor, request: AddCustomerRequest) {
+    const key = request.customerData.customerKeyData;
+    const org = key.organizationNumber;
+    if (!(await this.organizations.organization(org))) throw fail(CustomerCodes.orgNotFound);
+    const owner = request.customerData.ownerCoOwnerData?.ownerData ?? {};
+    const coOwner = request.customerData.ownerCoOwnerData?.coOwnerData;
+    this.checkPerson(owner);
+    if (coOwner) this.checkPerson(coOwner);
+
+    const given = isBlankNumber(key.customerNumber) ? undefined : pad19(key.customerNumber!);
+    const profile: CustomerProfile = {
+      keyData: { coOwnerIndicator: key.coOwnerIndicator ?? 1, dualFlag: key.dualFlag ?? '0' },
+      miscellaneous: request.customerData.customerMiscellaneousData ?? {},
+      owner,
+      ...(coOwner ? { coOwner } : {}),
+      ...(request.resvData ? { reserved: request.resvData } : {}),
+    };
+
+    // A generated number is retried on the (rare) collision; a given one must be new.
+    for (let attempt = 0; ; attempt++) {
+      const customerNumber = given ?? randomRecordNumber();
+      try {
+        await this.db.transaction().execute(async (trx) => {
+          await trx.insertInto('customers').values({
+            customer_number: customerNumber,
+            organization: org,
+            status: 0,
+            name_line_1: str(owner.nameLine1),
+            first_name: str(owner.firstName),
+            last_name: str(owner.lastName),
+            date_of_birth: owner.dateOfBirth ?? null,
+            identification_number: str(owner.identificationNumber),
+            profile: JSON.stringify(profile),
+            created_by: actor.clientId,
+          }).execute();
+          await recordAudit(trx, actor, { action: 'customer.add', entityType: 'customer', entityId: customerNumber, organization: org });
+        });
+        return { organizationNumber: org, accountNumber: pad19(key.accountNumber ?? ''), customerNumber };
+      } catch (err) {
+        if (!isUniqueViolation(err)) throw err;
+        if (given || attempt >= 5) throw fail(CustomerCodes.alreadyExists);
+      }
+    }
+  }
+
+  /** A customer of the organization, or undefined. */
+  async find(organization: number, customerNumber: string, db: Kysely<DB> = this.db): Promise<Customer | undefined> {
+    const row = await db.selectFrom('customers').select(['customer_number', 'organization', 'status', 'profile', 'updated_at'])
+      .where('customer_number', '=', pad19(customerNumber)).where('organization', '=', organization).executeTakeFirst();
+    return row ? {
+      customerNumber: row.customer_number, organization: row.organization, status: row.status,
+      profile: row.profile as CustomerProfile, updatedAt: new Date(row.updated_at),
+    } : undefined;
+  }
+
+  async demographics(actor: Actor, request: DemographicInquiryRequest) {
+    const org = request.organizationNumber;
+    if (!(await this.organizations.organization(org))) throw fail(CustomerCodes.orgNotFound);
+    const customerNumber = await this.resolve(org, request.customerAccountCardNumber, request.numberType);
+    const customer = customerNumber ? await this.find(org, customerNumber) : undefined;
+    if (!customer) throw fail(CustomerCodes.customerNotFound);
+    await recordAudit(this.db, actor, { action: 'customer.read', entityType: 'customer', entityId: customer.customerNumber, organization: org });
+    const people = [customer.profile.owner, customer.profile.coOwner].filter((p): p is Record<string, unknown> => p !== undefined);
+    const misc = customer.profile.miscellaneous ?? {};
+    return {
+      organizationNumber: org,
+      customerNumber: customer.customerNumber,
+      status: customer.status,
+      vipStatus: String(misc.vipStatus ?? 0),
+      sicCode: Number(misc.sicCode ?? 0),
+      makerCoMakerIndicator: String(customer.profile.keyData?.coOwnerIndicator ?? 1),
+      dateLastMaintenance: customer.updatedAt.toISOString().slice(0, 10),
+      nameAddrData: people.map((p, i) => ({ sequence: i + 1, ...p })),
+    };
+  }
+
+  async update(actor: Actor, request: UpdateCustomerRequest) {
+    const org = request.organizationNumber;
+    if (!(await this.organizations.organization(org))) throw fail(CustomerCodes.orgNotFound);
+    const numberType = request.numberType ?? '1';
+    const customerNumber = await this.resolve(org, request.customerNumber, numberType);
+    if (!customerNumber) throw fail(numberType === '1' ? CustomerCodes.updateCustomerNotFound : CustomerCodes.updateAccountNotFound);
+    if (request.status !== undefined && ![0, 1, 2].includes(request.status)) throw fail(CustomerCodes.badStatus);
+    if (request.vipStatus !== undefined && ![0, 1].includes(request.vipStatus)) throw fail(CustomerCodes.badVip);
+    if (request.demographicDataIndicator !== undefined && !['', ' ', '0', '1', '2'].includes(request.demographicDataIndicator)) {
+      throw fail(CustomerCodes.badDemographicIndicator);
+    }
+    this.checkPerson(request);
+
+    const {
+      organizationNumber: _o, customerNumber: _c, numberType: _n, foreignUseIndicator: _f, demographicDataIndicator: _d,
+      userDataIndicator: _u, status, vipStatus, sicCode, ...ownerChanges
+    } = request;
+
+    const accountNumber = numberType === '1' ? '' : request.customerNumber;
+    await this.db.transaction().execute(async (trx) => {
+      const current = await this.find(org, customerNumber, trx);
+      if (!current) throw fail(CustomerCodes.updateCustomerNotFound);
+      const profile: CustomerProfile = {
+        ...current.profile,
+        owner: { ...(current.profile.owner ?? {}), ...ownerChanges },
+        miscellaneous: {
+          ...(current.profile.miscellaneous ?? {}),
+          ...(vipStatus !== undefined ? { vipStatus } : {}),
+          ...(sicCode !== undefined ? { sicCode } : {}),
+        },
+      };
+      const owner = profile.owner!;
+      await trx.updateTable('customers').set({
+        ...(status !== undefined ? { status } : {}),
+        name_line_1: str(owner.nameLine1),
+        first_name: str(owner.firstName),
+        last_name: str(owner.lastName),
+        date_of_birth: (owner.dateOfBirth as string | undefined) ?? null,
+        profile: JSON.stringify(profile),
+        updated_at: this.clock.now(),
+      }).where('customer_number', '=', customerNumber).execute();
+      await recordAudit(trx, actor, {
+        action: 'customer.update', entityType: 'customer', entityId: customerNumber, organization: org,
+        details: { fields: Object.keys(ownerChanges).concat(status !== undefined ? ['status'] : [], vipStatus !== undefined ? ['vipStatus'] : []) },
+      });
+    });
+    return {
+      outputArea: {
+        organizationNumber: org,
+        customerNumber,
+        numberType,
+        demographicDataIndicator: request.demographicDataIndicator ?? '1',
+        userDataIndicator: request.userDataIndicator ?? '0',
+        cmsOrganizationNumber: org,
+        accountNumber: pad19(accountNumber),
+      },
+    };
+  }
+
+  /** numberType 1: the number is a customer number; otherwise an account number whose owner is wanted. */
+  private async resolve(org: number, number: string, numberType: string): Promise<string | undefined> {
+    if (numberType === '1') return pad19(number);
+    return this.accountOwner(org, pad19(number));
+  }
+
+  private checkPerson(p: { dateOfBirth?: string | undefined; maritalStatus?: string | undefined; genderCode?: number | undefined; statement2Indicator?: string | undefined }) {
+    if (p.maritalStatus !== undefined && p.maritalStatus !== '' && !/^[0-4]$/.test(p.maritalStatus)) throw fail(CustomerCodes.badMarital);
+    if (p.genderCode !== undefined && ![0, 1, 2].includes(p.genderCode)) throw fail(CustomerCodes.badGender);
+    if (p.dateOfBirth !== undefined && p.dateOfBirth >= this.clock.now().toISOString().slice(0, 10)) throw fail(CustomerCodes.badBirthDate);
+    if (p.statement2Indicator !== undefined && p.statement2Indicator !== '' && !/^[123]$/.test(p.statement2Indicator)) {
+      throw fail(CustomerCodes.badStatementIndicator);
+    }
+  }
+}
+
+const str = (v: unknown) => (typeof v === 'string' ? v : '');
