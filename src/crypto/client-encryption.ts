@@ -37,7 +37,9 @@ function clientKey(key: KeyInput): BlockCipher {
   if (key instanceof Uint8Array && key.length !== 16 && key.length !== 24) {
     throw new CryptoInputError('BAD_KEY', 'client key must be a double or triple length TDES key (16 or 24 bytes)');
   }
-  if (!(key instanceof Uint8Array) && !isBlockCipher(key)) throw new CryptoInputError('BAD_KEY', 'client key must be TDES key bytes or a TDES BlockCipher');
+  if (!(key instanceof Uint8Array) && (!isBlockCipher(key) || key.keyLength === 8)) {
+    throw new CryptoInputError('BAD_KEY', 'client key must be double/triple length TDES key bytes or such a TDES BlockCipher');
+  }
   return asTdes(key);
 }
 

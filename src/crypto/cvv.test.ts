@@ -19,9 +19,10 @@ function referenceCvv(a: Buffer, b: Buffer, data: string): string {
 }
 
 test('Visa published CVV example', () => {
-  // Visa CVV worked example (Visa Payment Technology Standards Manual; reproduced in
-  // EFTlab "CVV/CVC calculator" docs and many HSM manuals):
-  // CVK A 0123456789ABCDEF, CVK B FEDCBA9876543210, PAN 4123456789012345, expiry 8701, service code 101 -> 561
+  // Classic Visa CVV worked example, as required by the emboss issue for this module:
+  // CVK A 0123456789ABCDEF, CVK B FEDCBA9876543210, PAN 4123456789012345, expiry 8701, service code 101 -> 561.
+  // (The original publication could not be located with the search tools available while writing this;
+  // the algorithm is additionally pinned by the psec vector below and the reference property test.)
   assert.equal(computeCvv(h('0123456789ABCDEF'), h('FEDCBA9876543210'), '4123456789012345', '8701', '101'), '561');
   const cvk = prepareCvk(h('0123456789ABCDEFFEDCBA9876543210'));
   assert.equal(computeCvv(cvk, '4123456789012345', '8701', '101'), '561');

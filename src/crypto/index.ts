@@ -11,6 +11,7 @@ export {
   type BlockCipher, type BlockAlgorithm, type KeyInput,
 } from './cipher.ts';
 export { decimalize } from './decimalize.ts';
+export { secureRandomBytes } from './random.ts';
 export { luhnCheckDigit, isLuhnValid, generateCardNumber, maskPan, type RandomIntFn } from './luhn.ts';
 export {
   hasOddParity, adjustOddParity, withOddParity, cmac, aesCmac, tdesKcv, aesKcv, keyCheckValue,

@@ -61,8 +61,8 @@ test('AES KCV: CMAC of a zero block (X9.24-1:2017 A.3), cross-checked with a dir
   }), { numRuns: 50 });
 });
 
-test('TDES-CMAC (64-bit block) known answer (NIST SP 800-38B D.4, TDEA 3-key, Example 9, Mlen=0)', () => {
-  // NIST SP 800-38B Appendix D.4 (Three Key TDEA) Example 9 — empty message
+test('TDES-CMAC (64-bit block) known answer (NIST SP 800-38B three-key TDEA example, Mlen = 0)', () => {
+  // NIST SP 800-38B Appendix D (CMAC-TDEA, three-key) / CSRC "TDES_CMAC" examples: empty message
   const k = h('8AA83BF8CBDA10620BC1BF19FBB6CD58BC313D4A371CA8B5');
   assert.equal(bytesToHex(cmac(createTdesCipher(k), Buffer.alloc(0))), 'B7A688E122FFAF95');
 });

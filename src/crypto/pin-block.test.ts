@@ -70,7 +70,7 @@ test('format 3 published vectors and A-F fill', () => {
   // fill is uniform over A-F
   const counts = new Map<string, number>();
   for (let i = 0; i < 500; i++) {
-    const clear = bytesToHex(buildPinBlock(3, '1234', '4000000000000002')).slice(6); // PAN field digits here are all 0 except last
+    const clear = bytesToHex(buildPinBlock(3, '1234', '4000000000000002')).slice(6); // PAN field is all zero for this PAN, so the block is the clear PIN field
     for (const ch of clear.slice(0, 9)) counts.set(ch, (counts.get(ch) ?? 0) + 1);
   }
   assert.deepEqual([...counts.keys()].sort(), ['A', 'B', 'C', 'D', 'E', 'F']);

@@ -17,21 +17,21 @@
  *              decipher: PIN field = AES^-1(K, AES^-1(K, block) XOR PAN field)
  *
  * Formats 0/1/3 are encrypted with TDES-ECB, format 4 with AES-ECB as above.
- * Random fill uses crypto.randomBytes (injectable for known-answer tests).
+ * Random fill comes from the OpenSSL CSPRNG (random.ts; injectable for known-answer tests).
  *
  * Errors are PinBlockError with a code; messages never include the PIN,
  * the PAN or any block bytes.
  */
-import { randomBytes } from 'node:crypto';
 import { Buffer } from 'node:buffer';
 import { PinBlockError } from './errors.ts';
 import { asAes, asTdes, isBlockCipher, type KeyInput } from './cipher.ts';
 import { isDigits } from './decimalize.ts';
+import { secureRandomBytes } from './random.ts';
 
 export type PinBlockFormat = 0 | 1 | 3 | 4;
 
 export interface PinBlockOptions {
-  /** Source of random bytes for fill (default crypto.randomBytes). */
+  /** Source of random bytes for fill (default: node CSPRNG via secureRandomBytes). */
   randomBytes?: (n: number) => Uint8Array;
 }
 
@@ -58,7 +58,7 @@ export function panField4(pan: string): Buffer<ArrayBuffer> {
 
 /** `count` values uniform in [0, range) from random bytes (rejection sampling, range <= 16). */
 function randomNibbles(count: number, range: number, options: PinBlockOptions): number[] {
-  const rng = options.randomBytes ?? randomBytes;
+  const rng = options.randomBytes ?? secureRandomBytes;
   const limit = 256 - (256 % range);
   const out: number[] = [];
   for (let attempt = 0; out.length < count; attempt++) {
@@ -134,7 +134,7 @@ export function parsePinBlock(format: 0 | 1 | 3, block: Uint8Array, pan?: string
 export function buildPinField4(pin: string, options: PinBlockOptions = {}): Buffer<ArrayBuffer> {
   checkPin(pin);
   const out = Buffer.alloc(16);
-  const rnd = (options.randomBytes ?? randomBytes)(8);
+  const rnd = (options.randomBytes ?? secureRandomBytes)(8);
   out[0] = 0x40 | pin.length;
   for (let i = 2; i < 16; i++) {
     const v = i - 2 < pin.length ? pin.charCodeAt(i - 2) - 48 : 0xa;

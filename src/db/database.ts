@@ -21,6 +21,8 @@ export interface StorageHandle {
   sql: SqlExecutor;
   /** pg connection settings when on PostgreSQL (pg-boss opens its own pool there). */
   postgres?: { connectionString: string; schema?: string };
+  /** PGlite only: a copy of the whole data directory (backups, test templates). */
+  dumpDataDir?: () => Promise<Blob>;
   close(): Promise<void>;
 }
 
@@ -66,6 +68,7 @@ async function openPglite(options: StorageOptions): Promise<StorageHandle> {
         return { rows: result.rows };
       },
     },
+    dumpDataDir: () => pglite.dumpDataDir('none') as Promise<Blob>,
     async close() {
       await db.destroy();
       if (!pglite.closed) await pglite.close();

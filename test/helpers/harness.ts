@@ -1,0 +1,190 @@
+import { createHmac, randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import type { LightMyRequestResponse } from 'fastify';
+import { createContainer, type Container } from '../../src/container.ts';
+import { buildApp, type App } from '../../src/http/app.ts';
+import { loadSettings, type Settings } from '../../src/config/env.ts';
+import { createLogger } from '../../src/shared/logger.ts';
+import { ManualClock } from '../../src/shared/clock.ts';
+import { openTestStore, type Backend, type TestStore } from './storage.ts';
+
+/** Bootstrap used by the HTTP tests: two organizations and clients with different rights. */
+export const TEST_SECRET = 'test-secret-0123456789-abcdef';
+export const OTHER_SECRET = 'other-secret-0123456789-abcdef';
+export const READONLY_SECRET = 'pci-less-secret-0123456789-abc';
+
+export const testBootstrap = `
+organizations:
+  - number: 100
+    name: Test Bank
+    logos:
+      - number: 1
+        description: Test Classic
+        bin: "411111"
+        panLength: 16
+        serviceCode: "201"
+        pin: { method: PVV }
+        keys: { cvk: t.cvk, pvk: t.pvk }
+      - number: 2
+        description: Test Gold
+        bin: "52000000"
+        panLength: 19
+        serviceCode: "221"
+        pin: { method: IBM3624, length: 6 }
+        keys: { cvk: t.cvk, pvk: t.pvk }
+  - number: 200
+    name: Other Bank
+    logos:
+      - number: 1
+        bin: "422222"
+        serviceCode: "101"
+        pin: { method: PVV }
+        keys: { cvk: t.cvk, pvk: t.pvk }
+keys:
+  - { name: t.cvk, type: CVK, components: ["0123456789ABCDEFFEDCBA9876543210"] }
+  - { name: t.pvk, type: PVK, generate: true }
+  - { name: t.zpk, type: ZPK, generate: true }
+  - { name: t.zek, type: ZEK, generate: true }
+clients:
+  - clientId: tester
+    apikey: tester-apikey-0123456789
+    secret: ${TEST_SECRET}
+    organizations: [100]
+    scopes: [cards, pci]
+    keyAssociations: { IYY: t.zpk }
+    cardNumberKey: t.zek
+  - clientId: other
+    apikey: other-apikey-0123456789
+    secret: ${OTHER_SECRET}
+    organizations: [200]
+    scopes: [cards]
+  - clientId: noscope
+    apikey: noscope-apikey-0123456789
+    secret: ${READONLY_SECRET}
+    organizations: [100]
+    scopes: [admin]
+`;
+
+export interface TestClient {
+  clientId: string;
+  apikey: string;
+  secret: string;
+}
+export const tester: TestClient = { clientId: 'tester', apikey: 'tester-apikey-0123456789', secret: TEST_SECRET };
+export const other: TestClient = { clientId: 'other', apikey: 'other-apikey-0123456789', secret: OTHER_SECRET };
+export const noscope: TestClient = { clientId: 'noscope', apikey: 'noscope-apikey-0123456789', secret: READONLY_SECRET };
+
+export interface CallOptions {
+  client?: TestClient;
+  token?: string;
+  headers?: Record<string, string | undefined>;
+  requestId?: string;
+  timestamp?: string;
+  /** Sign something else than what is sent (to test refusals). */
+  signature?: string;
+  /** Header spelling set: FirstVision's x-… headers (default) or the older Timestamp/Signature ones. */
+  spelling?: 'x' | 'legacy';
+}
+
+export interface Harness {
+  backend: Backend;
+  container: Container;
+  app: App;
+  clock: ManualClock;
+  logs: string[];
+  store: TestStore;
+  token(client?: TestClient): Promise<string>;
+  call(method: 'GET' | 'POST' | 'PUT', url: string, body?: unknown, options?: CallOptions): Promise<LightMyRequestResponse>;
+  close(): Promise<void>;
+}
+
+export function sign(secret: string, apikey: string, timestamp: string, body: string, path: string): string {
+  return createHmac('sha256', secret).update(apikey + timestamp + body + path).digest('base64');
+}
+
+export async function startHarness(backend: Backend, options: { bootstrap?: string; settings?: Partial<Settings>; jobs?: boolean } = {}): Promise<Harness> {
+  const store = await openTestStore(backend);
+  const logs: string[] = [];
+  const destination = new Writable({ write(chunk, _enc, done) { logs.push(chunk.toString()); done(); } });
+  const logger = createLogger({ level: 'info', destination });
+  const clock = new ManualClock(new Date());
+  const settings = { ...loadSettings({}), ...options.settings };
+  const container = await createContainer({
+    settings, logger, clock, storage: store.storage, bootstrapText: options.bootstrap ?? testBootstrap,
+    jobs: options.jobs ?? false, jobSchema: store.jobSchema, migrate: false, env: {},
+  });
+  const app = await buildApp(container, { docs: true });
+  await app.ready();
+  const tokens = new Map<string, string>();
+
+  const token = async (client: TestClient = tester) => {
+    const cached = tokens.get(client.clientId);
+    if (cached) return cached;
+    const res = await app.inject({
+      method: 'POST', url: '/token',
+      headers: { authorization: `Basic ${Buffer.from(`${client.clientId}:${client.secret}`).toString('base64')}` },
+      payload: { grant_type: 'client_credentials' },
+    });
+    if (res.statusCode !== 200) throw new Error(`token: ${res.statusCode} ${res.body}`);
+    const t = res.json().access_token as string;
+    tokens.set(client.clientId, t);
+    return t;
+  };
+
+  const call: Harness['call'] = async (method, url, body, o = {}) => {
+    const client = o.client ?? tester;
+    const raw = body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body);
+    const timestamp = o.timestamp ?? String(clock.now().getTime());
+    const signature = o.signature ?? sign(client.secret, client.apikey, timestamp, raw, url);
+    const names = o.spelling === 'legacy'
+      ? { ts: 'Timestamp', id: 'X-Client-Request-Id', sig: 'Signature' }
+      : { ts: 'x-timestamp', id: 'x-request-id', sig: 'x-hmac-signature' };
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${o.token ?? (await token(client))}`,
+      apikey: client.apikey,
+      [names.ts]: timestamp,
+      [names.id]: o.requestId ?? randomUUID(),
+      [names.sig]: signature,
+      ...(raw !== '' ? { 'content-type': 'application/json' } : {}),
+    };
+    for (const [k, v] of Object.entries(o.headers ?? {})) {
+      if (v === undefined) delete headers[k]; else headers[k] = v;
+    }
+    return app.inject({ method, url, headers, ...(raw !== '' ? { payload: raw } : {}) });
+  };
+
+  return {
+    backend, container, app, clock, logs, store, token, call,
+    async close() {
+      await app.close();
+      await container.close();
+      await store.close();
+    },
+  };
+}
+
+/** A customer-add body for organization `org`. */
+export function customerBody(org = 100, extra: Record<string, unknown> = {}, customerNumber = '') {
+  return {
+    customerData: {
+      customerKeyData: { organizationNumber: org, customerNumber },
+      ownerCoOwnerData: {
+        ownerData: { firstName: 'Ada', lastName: 'Lovelace', nameLine1: 'ADA LOVELACE', dateOfBirth: '1985-12-10', countryCode: 'USA', ...extra },
+      },
+    },
+  };
+}
+
+export async function addCustomer(h: Harness, org = 100, client: TestClient = tester): Promise<string> {
+  const res = await h.call('POST', '/customer/l8v2', customerBody(org), { client });
+  if (res.statusCode !== 200) throw new Error(`customer add: ${res.statusCode} ${res.body}`);
+  return res.json().data.customerNumber;
+}
+
+export async function addAccount(h: Harness, customerNumber: string, org = 100, logo = 1, client: TestClient = tester): Promise<string> {
+  const res = await h.call('POST', '/account/add-L8V3', { accountData: { organization: org, logo, customerNumber, creditLimit: 1000, billingCycle: 10 } }, { client });
+  if (res.statusCode !== 200) throw new Error(`account add: ${res.statusCode} ${res.body}`);
+  return res.json().data.accountNumber;
+}
+
+export const uuid = randomUUID;
