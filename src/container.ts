@@ -67,7 +67,7 @@ export async function createContainer(options: ContainerOptions): Promise<Contai
   });
   try {
     if (options.migrate !== false) {
-      const applied = await migrateToLatest(storage.db);
+      const applied = await migrateToLatest(storage.db, storage.postgres?.schema);
       if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
     }
 

@@ -45,7 +45,7 @@ export async function runCli(argv: string[], ctx: { settings: Settings; logger: 
     }
     case 'migrate': {
       const storage = await openStorage(settings.DATABASE_URL ? { databaseUrl: settings.DATABASE_URL } : { dataDir: join(settings.dataDir, 'pgdata') });
-      const applied = await migrateToLatest(storage.db);
+      const applied = await migrateToLatest(storage.db, storage.postgres?.schema);
       logger.info({ migrations: applied }, 'migrations applied');
       await storage.close();
       return 0;

@@ -11,8 +11,12 @@ class StaticProvider implements MigrationProvider {
   async getMigrations() { return migrations; }
 }
 
-export async function migrateToLatest(db: Database): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: new StaticProvider() });
+/**
+ * Applies pending migrations. `schema` pins Kysely's own bookkeeping tables to the schema the
+ * store works in (otherwise Kysely may find another schema's tables and skip creating its own).
+ */
+export async function migrateToLatest(db: Database, schema?: string): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: new StaticProvider(), ...(schema ? { migrationTableSchema: schema } : {}) });
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);

@@ -51,7 +51,7 @@ export async function openTestStore(backend: Backend): Promise<TestStore> {
   const suffix = randomBytes(6).toString('hex');
   if (backend === 'pglite') {
     const storage = await openStorage({ loadDataDir: await pgliteTemplate() });
-    await migrateToLatest(storage.db); // no-op on a current template
+    await migrateToLatest(storage.db, storage.postgres?.schema); // no-op on a current template
     return { backend, storage, jobSchema: 'pgboss', close: () => storage.close() };
   }
   const url = process.env.TEST_DATABASE_URL!;
@@ -61,7 +61,7 @@ export async function openTestStore(backend: Backend): Promise<TestStore> {
   await admin.query(`create schema ${schema}`);
   await admin.end();
   const storage = await openStorage({ databaseUrl: url, schema, poolSize: 10 });
-  await migrateToLatest(storage.db);
+  await migrateToLatest(storage.db, storage.postgres?.schema);
   const jobSchema = `pgboss_${suffix}`;
   return {
     backend,

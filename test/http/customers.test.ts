@@ -1,0 +1,167 @@
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { backends } from '../helpers/storage.ts';
+import { startHarness, customerBody, addCustomer, addAccount, type Harness } from '../helpers/harness.ts';
+import { listAudit } from '../../src/modules/audit/index.ts';
+
+for (const backend of backends) {
+  describe(`customers (${backend})`, () => {
+    let h: Harness;
+    before(async () => { h = await startHarness(backend); });
+    after(async () => { await h.close(); });
+
+    const count = async () => Number((await h.container.storage.db.selectFrom('customers').select((e) => e.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+
+    test('Customer Add generates a 19-digit number when none is given, and audits it', async () => {
+      const res = await h.call('POST', '/customer/l8v2', customerBody(), { requestId: 'cust-add-audit' });
+      assert.equal(res.statusCode, 200, res.body);
+      const body = res.json();
+      assert.equal(body.hasError, false);
+      assert.deepEqual(body.errors, []);
+      assert.match(body.data.customerNumber, /^[0-9]{19}$/);
+      assert.equal(body.data.organizationNumber, 100);
+      const audit = await listAudit(h.container.storage.db, { requestId: 'cust-add-audit' });
+      assert.equal(audit.length, 1);
+      assert.equal(audit[0]!.action, 'customer.add');
+      assert.equal(audit[0]!.actor, 'tester');
+      assert.equal(audit[0]!.entityId, body.data.customerNumber);
+    });
+
+    test('generated numbers are distinct', async () => {
+      const numbers = await Promise.all(Array.from({ length: 40 }, () => addCustomer(h)));
+      assert.equal(new Set(numbers).size, 40);
+    });
+
+    test('a given customer number is kept, zero-padded, and never accepted twice', async () => {
+      const given = String(Date.now()).padStart(19, '7').slice(-19);
+      const first = await h.call('POST', '/customer/l8v2', customerBody(100, {}, given));
+      assert.equal(first.statusCode, 200, first.body);
+      assert.equal(first.json().data.customerNumber, given);
+      const before = await count();
+      const dup = await h.call('POST', '/customer/l8v2', customerBody(100, {}, given));
+      assert.equal(dup.statusCode, 422);
+      assert.equal(dup.json().errors[0].code, 'VPL5SAL15E');
+      assert.equal(await count(), before);
+      const short = await h.call('POST', '/customer/l8v2', customerBody(100, {}, '12345'));
+      assert.equal(short.json().data.customerNumber, '0000000000000012345');
+      const zeros = await h.call('POST', '/customer/l8v2', customerBody(100, {}, '0000000000000000000'));
+      assert.notEqual(zeros.json().data.customerNumber, '0000000000000000000');
+    });
+
+    test('business rules answer 422 with the upstream codes and write nothing', async () => {
+      const before = await count();
+      const cases: Array<[unknown, string]> = [
+        [customerBody(100, { dateOfBirth: '2999-01-01' }), 'VPL5SGC53E'],
+        [customerBody(100, { maritalStatus: '7' }), 'VPL5SGC12E'],
+        [customerBody(100, { genderCode: 5 }), 'VPL5SGC40E'],
+        [customerBody(100, { statement2Indicator: '9' }), 'VPL5SNA24E'],
+      ];
+      for (const [body, code] of cases) {
+        const res = await h.call('POST', '/customer/l8v2', body);
+        assert.equal(res.statusCode, 422, res.body);
+        assert.equal(res.json().errors[0].code, code);
+      }
+      // An organization the client may use but which does not exist.
+      const h2missing = await h.container.customers.add({ clientId: 'tester', requestId: 'x' }, customerBody(555) as never).catch((e) => e);
+      assert.equal(h2missing.code, 'VPL5SGCZ4S');
+      assert.equal(await count(), before);
+    });
+
+    test('schema failures are 400: lengths, types, patterns, missing organization', async () => {
+      const before = await count();
+      const bodies = [
+        customerBody(100, { nameLine1: 'X'.repeat(41) }),
+        customerBody(100, { email: 'not-an-email' }),
+        customerBody(100, { dateOfBirth: '10/12/1985' }),
+        customerBody(100, {}, '12345678901234567890'),
+        customerBody(100, {}, 'ABC'),
+        { customerData: { customerKeyData: {} } },
+        { customerData: { customerKeyData: { organizationNumber: 999 } } },
+        {},
+      ];
+      for (const body of bodies) {
+        const res = await h.call('POST', '/customer/l8v2', body);
+        assert.equal(res.statusCode, 400, JSON.stringify(body));
+        assert.equal(res.json().errors[0].code, 'EMBV01E');
+      }
+      assert.equal(await count(), before);
+    });
+
+    test('fields emboss does not model are accepted and kept', async () => {
+      const res = await h.call('POST', '/customer/l8v2', customerBody(100, { employerName: 'Analytical Engines', user1: 'U1', demographic1: 'D1' }));
+      assert.equal(res.statusCode, 200, res.body);
+      const number = res.json().data.customerNumber;
+      const inq = await h.call('POST', '/customer/demographicData-l8v2', { organizationNumber: 100, customerAccountCardNumber: number, numberType: '1' });
+      assert.equal(inq.statusCode, 200, inq.body);
+      const owner = inq.json().data.nameAddrData[0];
+      assert.equal(owner.sequence, 1);
+      assert.equal(owner.user1, 'U1');
+      assert.equal(owner.demographic1, 'D1');
+      assert.equal(owner.nameLine1, 'ADA LOVELACE');
+    });
+
+    test('demographic inquiry by customer number or by account number; unknown is 422', async () => {
+      const customer = await addCustomer(h);
+      const account = await addAccount(h, customer);
+      for (const [number, numberType] of [[customer, '1'], [account, '0'], [account, ' ']]) {
+        const res = await h.call('POST', '/customer/demographicData-l8v2', { organizationNumber: 100, customerAccountCardNumber: number, numberType });
+        assert.equal(res.statusCode, 200, res.body);
+        assert.equal(res.json().data.customerNumber, customer);
+        assert.equal(res.json().data.organizationNumber, 100);
+      }
+      const unknown = await h.call('POST', '/customer/demographicData-l8v2', { organizationNumber: 100, customerAccountCardNumber: '1234', numberType: '1' });
+      assert.equal(unknown.statusCode, 422);
+      assert.equal(unknown.json().errors[0].code, 'VPL5SIC13S');
+      const badType = await h.call('POST', '/customer/demographicData-l8v2', { organizationNumber: 100, customerAccountCardNumber: customer, numberType: '7' });
+      assert.equal(badType.statusCode, 400);
+      const reads = await listAudit(h.container.storage.db, { entityType: 'customer', entityId: customer });
+      assert.ok(reads.filter((r) => r.action === 'customer.read').length >= 3);
+    });
+
+    test('a customer of another organization is not visible', async () => {
+      const customer = await addCustomer(h);
+      // Client "tester" may not ask for organization 200 at all.
+      const res = await h.call('POST', '/customer/demographicData-l8v2', { organizationNumber: 200, customerAccountCardNumber: customer, numberType: '1' });
+      assert.equal(res.statusCode, 403);
+    });
+
+    test('Customer Update changes the given fields only and records which', async () => {
+      const customer = await addCustomer(h);
+      const res = await h.call('PUT', '/customer/', {
+        organizationNumber: 100, customerNumber: customer, numberType: '1', demographicDataIndicator: '1',
+        nameLine1: 'ADA KING', city: 'LONDON', vipStatus: 1, status: 1,
+      }, { requestId: `upd-${customer}` });
+      assert.equal(res.statusCode, 200, res.body);
+      assert.equal(res.json().data.outputArea.customerNumber, customer);
+      const inq = await h.call('POST', '/customer/demographicData-l8v2', { organizationNumber: 100, customerAccountCardNumber: customer, numberType: '1' });
+      const data = inq.json().data;
+      assert.equal(data.nameAddrData[0].nameLine1, 'ADA KING');
+      assert.equal(data.nameAddrData[0].city, 'LONDON');
+      assert.equal(data.nameAddrData[0].firstName, 'Ada');
+      assert.equal(data.vipStatus, '1');
+      assert.equal(data.status, 1);
+      const audit = await listAudit(h.container.storage.db, { requestId: `upd-${customer}` });
+      assert.equal(audit[0]!.action, 'customer.update');
+      assert.deepEqual((audit[0]!.details.fields as string[]).sort(), ['city', 'nameLine1', 'status', 'vipStatus']);
+    });
+
+    test('Customer Update refusals', async () => {
+      const customer = await addCustomer(h);
+      const cases: Array<[Record<string, unknown>, string]> = [
+        [{ customerNumber: '4242', numberType: '1' }, 'VPL5SGC04S'],
+        [{ customerNumber: '4242', numberType: '0' }, 'VPL5SGC03S'],
+        [{ customerNumber: customer, numberType: '1', status: 5 }, 'VPL5SGC09E'],
+        [{ customerNumber: customer, numberType: '1', vipStatus: 3 }, 'VPL5SGC10E'],
+        [{ customerNumber: customer, numberType: '1', dateOfBirth: '2999-01-01' }, 'VPL5SGC53E'],
+        [{ customerNumber: customer, numberType: '1', demographicDataIndicator: '9' }, 'VPL5SGC06E'],
+      ];
+      for (const [fields, code] of cases) {
+        const res = await h.call('PUT', '/customer/', { organizationNumber: 100, ...fields });
+        assert.equal(res.statusCode, 422, res.body);
+        assert.equal(res.json().errors[0].code, code);
+      }
+      const inq = await h.call('POST', '/customer/demographicData-l8v2', { organizationNumber: 100, customerAccountCardNumber: customer, numberType: '1' });
+      assert.equal(inq.json().data.status, 0);
+    });
+  });
+}
