@@ -56,13 +56,167 @@ export interface GenerateKeyRequest {
   length?: number;
 }
 
-/** Why an operation refused its input; the message is always safe to show. */
+/**
+ * Why an operation refused its input; the message is always safe to show (it never contains a
+ * key, PIN, PIN block, card number or card security value).
+ * - KCV_MISMATCH: imported components do not give the expected key check value.
+ * - BAD_KEY: key length/shape not usable (e.g. a CVK that is not double-length 3DES).
+ * - BAD_KEY_BLOCK: not a key block of this module, or it failed authentication (tampered, other master key).
+ * - WRONG_KEY_TYPE: a key of another type (or algorithm) than the operation needs.
+ * - BAD_INPUT: any other malformed argument (card number, expiry, token, ciphertext, …).
+ * - BAD_PIN_BLOCK: a PIN block (from a client, or a stored one) that is malformed, was made with
+ *   another key or for another card number; callers answer 422.
+ * - WEAK_PIN: `importPin` refused a PIN of repeated or sequential digits.
+ */
+export type SecurityModuleErrorCode =
+  | 'KCV_MISMATCH' | 'BAD_KEY' | 'BAD_KEY_BLOCK' | 'WRONG_KEY_TYPE' | 'BAD_INPUT' | 'BAD_PIN_BLOCK' | 'WEAK_PIN';
+
 export class SecurityModuleError extends Error {
-  constructor(readonly code: 'KCV_MISMATCH' | 'BAD_KEY' | 'BAD_KEY_BLOCK' | 'WRONG_KEY_TYPE' | 'BAD_INPUT', message: string) {
+  constructor(readonly code: SecurityModuleErrorCode, message: string) {
     super(message);
     this.name = 'SecurityModuleError';
   }
 }
+
+// --- PINs ---------------------------------------------------------------------------------
+
+/** ISO 9564-1 PIN block formats: 0, 1, 3 under a 3DES ZPK (8 bytes), 4 under an AES ZPK (16 bytes). */
+export type PinBlockFormat = 0 | 1 | 3 | 4;
+
+/**
+ * A PIN as the issuer stores it: `EMBP1.` followed by 32 uppercase hex digits, an ISO 9564-1
+ * format 4 PIN block for the card's PAN enciphered under a PIN-storage key held by the module
+ * (see the software module for the exact construction). Safe to store; usable only by the module
+ * that made it and only together with the card number it was made for.
+ */
+export type StoredPinBlock = string;
+
+/**
+ * How an issuer verifies PINs for a card range.
+ * - PVV: Visa PIN Verification Value; 4-digit PINs; `pvki` is the PVK index, one digit 0-9.
+ * - IBM3624: IBM 3624 PIN offset. `decimalizationTable`: 16 decimal digits (e.g.
+ *   '0123456789012345'). `pinLength` (4-12) is the length of PINs `generatePin` draws.
+ *   `validationData`: up to 16 hex digits; default the 12 rightmost PAN digits excluding the
+ *   check digit. Pad character 'F'.
+ */
+export type PinVerificationMethod =
+  | { kind: 'PVV'; pvki: string }
+  | { kind: 'IBM3624'; decimalizationTable: string; pinLength: number; validationData?: string };
+
+/** A PIN issued or changed: what the card record keeps. The clear PIN is not part of it. */
+export interface IssuedPin {
+  storedPinBlock: StoredPinBlock;
+  /** 4 digits, when the method is PVV. */
+  pvv?: string;
+  /** As many digits as the PIN, when the method is IBM3624. */
+  offset?: string;
+}
+
+export interface GeneratePinRequest {
+  /** PVK key block (3DES). */
+  pvk: KeyBlock;
+  /** 12 to 19 digits. */
+  pan: string;
+  method: PinVerificationMethod;
+}
+
+export interface VerifyPinRequest {
+  /** The client's ZPK key block: 3DES for formats 0, 1, 3; AES for format 4. */
+  zpk: KeyBlock;
+  /** Encrypted PIN block, hex (16 digits for formats 0/1/3, 32 for format 4). */
+  pinBlock: string;
+  format: PinBlockFormat;
+  pan: string;
+  pvk: KeyBlock;
+  method: PinVerificationMethod;
+  /** The card's PVV (method PVV). */
+  pvv?: string;
+  /** The card's IBM 3624 offset (method IBM3624). */
+  offset?: string;
+}
+
+export interface TranslatePinRequest {
+  storedPinBlock: StoredPinBlock;
+  pan: string;
+  /** The receiving client's ZPK: 3DES for formats 0, 1, 3; AES for format 4. */
+  zpk: KeyBlock;
+  /** Default 0. */
+  format?: PinBlockFormat;
+}
+
+export interface ImportPinRequest {
+  /** The ZPK the new PIN block is encrypted under (3DES for formats 0/1/3, AES for 4). */
+  zpk: KeyBlock;
+  pinBlock: string;
+  format: PinBlockFormat;
+  pan: string;
+  pvk: KeyBlock;
+  method: PinVerificationMethod;
+  /** Accept PINs of repeated or sequential digits (e.g. when migrating existing cards). Default false. */
+  allowWeak?: boolean;
+}
+
+// --- card security values -------------------------------------------------------------------
+
+export type CardSecurityValueKind = 'CVV' | 'CVV2' | 'ICVV';
+
+export interface CardSecurityValuesRequest {
+  /** CVK key block (double-length 3DES: CVK A | CVK B). */
+  cvk: KeyBlock;
+  pan: string;
+  /** 4 digits, YYMM. */
+  expiryYYMM: string;
+  /** 3 digits; needed when `which` includes 'CVV' (CVV2 uses 000, iCVV 999). */
+  serviceCode?: string;
+  /** The receiving client's ZPK (3DES): every value comes back encrypted under it. */
+  zpk: KeyBlock;
+  which: CardSecurityValueKind[];
+}
+
+/**
+ * Each requested value encrypted under the ZPK: the digits right-padded with 'F' to 16 hex digits,
+ * 3DES-ECB, 16 uppercase hex digits (e.g. 561 → 561FFFFFFFFFFFFF before encryption).
+ */
+export type CardSecurityValues = Partial<Record<CardSecurityValueKind, string>>;
+
+export interface VerifyCvv2Request { cvk: KeyBlock; pan: string; expiryYYMM: string; cvv2: string }
+
+export interface GenerateDcvv2Request {
+  cvk: KeyBlock;
+  pan: string;
+  /** Milliseconds since the epoch (the caller's clock). */
+  nowMs: number;
+  /** 1 to 1440. */
+  validityMinutes: number;
+  /** The receiving client's ZPK (3DES). */
+  zpk: KeyBlock;
+}
+
+export interface Dcvv2Issued {
+  /** The dCVV2 under the ZPK, encoded as card security values are (16 hex digits). */
+  encryptedValue: string;
+  windowIndex: number;
+  validFromMs: number;
+  /** First millisecond at which the value is no longer valid. */
+  expiresAtMs: number;
+}
+
+export interface VerifyDcvv2Request {
+  cvk: KeyBlock;
+  pan: string;
+  dcvv2: string;
+  nowMs: number;
+  validityMinutes: number;
+  /** Also accept the window just before the current one. Default false. */
+  acceptPreviousWindow?: boolean;
+}
+
+// --- card numbers ---------------------------------------------------------------------------
+
+export interface TokenizePanRequest { tok: KeyBlock; pan: string; /** Default 6. */ binLength?: 6 | 8 }
+export interface DetokenizePanRequest { tok: KeyBlock; token: string; /** Default 6. */ binLength?: 6 | 8 }
+export interface EncryptPanForClientRequest { zek: KeyBlock; pan: string }
+export interface DecryptPanFromClientRequest { zek: KeyBlock; encrypted: string }
 
 export interface SecurityModule {
   importKey(request: ImportKeyRequest): Promise<ProtectedKey>;
@@ -85,4 +239,50 @@ export interface SecurityModule {
   decryptData(dek: KeyBlock, stored: string): Promise<string>;
   /** Keyed look-up hash of a card number under an HMK (hex): for uniqueness and search. */
   panLookupHash(hmk: KeyBlock, pan: string): Promise<string>;
+
+  // --- PINs (the clear PIN never leaves the module) ---
+
+  /**
+   * Draws a random PIN (crypto.randomInt; 4 digits for PVV, `pinLength` for IBM3624), never one of
+   * repeated digits (1111) or a run (1234, 8901, 4321), and returns it stored plus its PVV/offset.
+   */
+  generatePin(request: GeneratePinRequest): Promise<IssuedPin>;
+  /** True when the PIN in the client's PIN block matches the PVV/offset; false for a wrong PIN. */
+  verifyPin(request: VerifyPinRequest): Promise<boolean>;
+  /** The stored PIN as an ISO 9564-1 PIN block (hex) under a client's ZPK: PIN mailers, PIN inquiry. */
+  translatePin(request: TranslatePinRequest): Promise<string>;
+  /** Takes a new PIN (PIN change, PIN selection, migration) from a client's PIN block. */
+  importPin(request: ImportPinRequest): Promise<IssuedPin>;
+
+  // --- card security values (never returned in clear) ---
+
+  cardSecurityValues(request: CardSecurityValuesRequest): Promise<CardSecurityValues>;
+  /** Timing-safe check of a presented CVV2. */
+  verifyCvv2(request: VerifyCvv2Request): Promise<boolean>;
+  generateDcvv2(request: GenerateDcvv2Request): Promise<Dcvv2Issued>;
+  verifyDcvv2(request: VerifyDcvv2Request): Promise<boolean>;
+
+  // --- card numbers ---
+
+  /** 19-character PAN token under a TOK key (AES, FF1); deterministic. */
+  tokenizePan(request: TokenizePanRequest): Promise<string>;
+  detokenizePan(request: DetokenizePanRequest): Promise<string>;
+  /** PAN under a client's ZEK: PAN right-padded with 'F' to 32 hex digits, 3DES-ECB, 32 hex digits. */
+  encryptPanForClient(request: EncryptPanForClientRequest): Promise<string>;
+  decryptPanFromClient(request: DecryptPanFromClientRequest): Promise<string>;
 }
+
+/** Every operation of the interface, for generic wrappers and contract coverage checks. */
+export const SECURITY_MODULE_OPERATIONS = [
+  'importKey', 'generateKey', 'keyCheckValue', 'importSecret', 'verifySecret', 'verifyHmac',
+  'encryptData', 'decryptData', 'panLookupHash',
+  'generatePin', 'verifyPin', 'translatePin', 'importPin',
+  'cardSecurityValues', 'verifyCvv2', 'generateDcvv2', 'verifyDcvv2',
+  'tokenizePan', 'detokenizePan', 'encryptPanForClient', 'decryptPanFromClient',
+] as const satisfies readonly (keyof SecurityModule)[];
+
+export type SecurityModuleOperation = (typeof SECURITY_MODULE_OPERATIONS)[number];
+
+/** Compile-time check that SECURITY_MODULE_OPERATIONS names every method of SecurityModule. */
+type MustBeNever<T extends never> = T;
+export type AllOperationsListed = MustBeNever<Exclude<keyof SecurityModule, SecurityModuleOperation>>;

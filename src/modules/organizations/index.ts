@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 import { TtlCache } from '../../shared/ttl-cache.ts';
 
@@ -29,6 +29,11 @@ export interface Logo {
   dcvv2ValidityMinutes: number;
   keys: { cvk: string; pvk: string };
 }
+
+const LOGO_COLUMNS = [
+  'description', 'bin', 'pan_length', 'expiry_months', 'service_code', 'pin_method', 'pin_length', 'decimalization_table', 'pvki',
+  'max_pin_tries', 'pin_tries_exceeded_action', 'dcvv2_validity_minutes', 'currency', 'card_type', 'cvk_name', 'pvk_name',
+] as const;
 
 /** Organizations and their logos (products): configuration, written by the bootstrap file. */
 export class OrganizationsService {
@@ -79,9 +84,12 @@ export class OrganizationsService {
 
   /** Inserts or updates an organization (bootstrap). */
   async upsertOrganization(db: Kysely<DB>, org: Organization): Promise<void> {
+    const values = { name: org.name, pan_token_enabled: org.panTokenEnabled };
+    // Re-applying an unchanged file leaves rows (and their updated_at) as they are.
     await db.insertInto('organizations')
-      .values({ number: org.number, name: org.name, pan_token_enabled: org.panTokenEnabled })
-      .onConflict((oc) => oc.column('number').doUpdateSet({ name: org.name, pan_token_enabled: org.panTokenEnabled, updated_at: new Date() }))
+      .values({ number: org.number, ...values })
+      .onConflict((oc) => oc.column('number').doUpdateSet({ ...values, updated_at: new Date() })
+        .where(sql`(organizations.name, organizations.pan_token_enabled)`, 'is distinct from', sql`(excluded.name, excluded.pan_token_enabled)`))
       .execute();
     this.orgs.clear();
   }
@@ -105,10 +113,11 @@ export class OrganizationsService {
       card_type: logo.cardType,
       cvk_name: logo.keys.cvk,
       pvk_name: logo.keys.pvk,
-    };
+    } satisfies Record<(typeof LOGO_COLUMNS)[number], unknown>;
     await db.insertInto('logos')
       .values({ organization: logo.organization, number: logo.number, ...values })
-      .onConflict((oc) => oc.columns(['organization', 'number']).doUpdateSet({ ...values, updated_at: new Date() }))
+      .onConflict((oc) => oc.columns(['organization', 'number']).doUpdateSet({ ...values, updated_at: new Date() })
+        .where(sql.raw(`(${LOGO_COLUMNS.map((c) => `logos.${c}`).join(', ')})`), 'is distinct from', sql.raw(`(${LOGO_COLUMNS.map((c) => `excluded.${c}`).join(', ')})`)))
       .execute();
     this.logos.clear();
   }
