@@ -1,15 +1,45 @@
-import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import {
   SecurityModuleError,
+  type CardSecurityValueKind,
+  type CardSecurityValues,
+  type CardSecurityValuesRequest,
+  type DecryptPanFromClientRequest,
+  type Dcvv2Issued,
+  type DetokenizePanRequest,
+  type EncryptPanForClientRequest,
+  type GenerateDcvv2Request,
   type GenerateKeyRequest,
+  type GeneratePinRequest,
   type ImportKeyRequest,
+  type ImportPinRequest,
+  type IssuedPin,
   type KeyAlgorithm,
   type KeyBlock,
   type KeyType,
+  type PinBlockFormat,
+  type PinVerificationMethod,
   type ProtectedKey,
   type SecurityModule,
+  type StoredPinBlock,
+  type TokenizePanRequest,
+  type TranslatePinRequest,
+  type VerifyCvv2Request,
+  type VerifyDcvv2Request,
+  type VerifyPinRequest,
 } from '../port.ts';
-import { combineComponents, keyCheckValue, withOddParity } from '../../crypto/index.ts';
+import {
+  combineComponents, keyCheckValue, withOddParity,
+  createAesCipher, createTdesCipher, bytesToHex, secureRandomBytes,
+  prepareCvk, computeCvv, computeCvv2, computeIcvv, verifyCvv, CVV2_SERVICE_CODE,
+  computePvv, verifyPvv, ibm3624ValidationData, ibm3624Offset, ibm3624Verify,
+  encryptPinBlock, decryptPinBlock,
+  Ff1, tokenizePan, detokenizePan,
+  generateDcvv2, verifyDcvv2,
+  encryptCvvForClient, encryptPanForClient, decryptPanFromClient,
+  CryptoInputError, PinBlockError,
+  type BlockCipher, type CvkPair,
+} from '../../crypto/index.ts';
 
 const BLOCK_VERSION = 'EMB1';
 
@@ -19,18 +49,71 @@ const DEFAULT_ALGORITHM: Record<KeyType, KeyAlgorithm> = {
 const DEFAULT_LENGTH: Record<KeyAlgorithm, number> = { '3DES': 16, AES: 32, HMAC: 32 };
 const VALID_LENGTHS: Record<KeyAlgorithm, number[]> = { '3DES': [16, 24], AES: [16, 24, 32], HMAC: [16, 24, 32, 48, 64] };
 
-interface ClearKey { type: KeyType; algorithm: KeyAlgorithm; key: Buffer }
+/**
+ * An unwrapped key with the cipher objects made from it, created on first use and kept with the
+ * key (node:crypto cipher set-up costs several µs; reusing one object costs well under 1 µs per
+ * block). Mass issuance runs thousands of cards through the same few key blocks, so every op after
+ * the first one on a key block reuses these.
+ */
+interface ClearKey {
+  type: KeyType;
+  algorithm: KeyAlgorithm;
+  key: Buffer;
+  tdes?: BlockCipher;
+  aes?: BlockCipher;
+  cvk?: CvkPair;
+  ff1?: Ff1;
+}
+
+/** Stored PIN block tag (version 1: ISO 9564-1 format 4 under the PIN-storage key). */
+const STORED_PIN_TAG = 'EMBP1.';
+const STORED_PIN_RE = /^EMBP1\.[0-9A-F]{32}$/;
+const PAN_RE = /^[0-9]{12,19}$/;
+const CVV_KINDS: readonly CardSecurityValueKind[] = ['CVV', 'CVV2', 'ICVV'];
+const CACHE_LIMIT = 10_000;
 
 /**
  * Software security module. Keys are held as key blocks: AES-256-GCM under the master key, the
  * header (version, type, algorithm) as additional authenticated data, so a block cannot be
- * altered or re-labelled as another key type. Unwrapped keys are cached in memory only.
+ * altered or re-labelled as another key type. Unwrapped keys (and the cipher objects made from
+ * them) are cached in memory only.
+ *
+ * Encodings (so that a client can check every value with any 3DES/AES tool):
+ *
+ * - Key block: `EMB1.<TYPE>.<ALG>.<iv>.<ciphertext>.<tag>` (base64url parts), AES-256-GCM under the
+ *   master key, AAD = `EMB1.<TYPE>.<ALG>`.
+ * - Stored PIN block: `EMBP1.` + 32 uppercase hex digits =
+ *     ISO 9564-1:2017 format 4 encipherment of the PIN for the card's PAN under
+ *     K_PIN = HMAC-SHA-256(master key, "emboss/pin-storage/v1") (an AES-256 key, never stored):
+ *       PIN field (16 bytes) = 4 | N | PIN digits | 'A' fill to nibble 15 | 8 random bytes
+ *       PAN field (16 bytes) = M (PAN length − 12) | PAN | '0' fill
+ *       block = AES(K_PIN, AES(K_PIN, PIN field) XOR PAN field)
+ *   Randomised (fresh fill each time), bound to the PAN (another PAN gives a block that fails the
+ *   format check) and separate from the key-wrapping use of the master key (own derived key).
+ * - Client PIN blocks (verifyPin, translatePin, importPin): ISO 9564-1 format 0, 1, 3 under a
+ *   3DES ZPK (TDES-ECB, 16 hex digits), format 4 under an AES ZPK (the encipherment above with the
+ *   ZPK, 32 hex digits). Format 0/3 PAN field = 0000 | 12 rightmost PAN digits excluding the
+ *   check digit; format 1 carries no PAN.
+ * - CVV, CVV2, iCVV, dCVV2 for a client: digits right-padded with 'F' to 16 hex digits, TDES-ECB
+ *   under the 3DES ZPK (K1K2K1 for double length), 16 uppercase hex digits. E.g. CVV 561 →
+ *   561FFFFFFFFFFFFF → encrypt. OpenSSL: `xxd -r -p | openssl enc -d -des-ede-ecb -K <zpk> -nopad`.
+ * - PAN for a client: PAN right-padded with 'F' to 32 hex digits, TDES-ECB under the 3DES ZEK,
+ *   32 uppercase hex digits.
+ * - PAN token: see crypto/pan-token.ts (FF1 over AES, 19 characters, BIN and last four kept).
+ *
+ * Errors: every refusal is a SecurityModuleError with a fixed, safe message; the primitives'
+ * CryptoInputError messages (which never echo inputs) are passed on as BAD_INPUT.
  */
 export class SoftwareSecurityModule implements SecurityModule {
   private readonly unwrapped = new Map<KeyBlock, ClearKey>();
+  /** AES-256 cipher under K_PIN (see above): stored PIN blocks. */
+  private readonly pinStorage: BlockCipher;
 
   constructor(private readonly masterKey: Buffer) {
     if (masterKey.length !== 32) throw new SecurityModuleError('BAD_KEY', 'master key must be 32 bytes');
+    const kPin = createHmac('sha256', masterKey).update('emboss/pin-storage/v1').digest();
+    this.pinStorage = createAesCipher(kPin);
+    kPin.fill(0);
   }
 
   async importKey(request: ImportKeyRequest): Promise<ProtectedKey> {
@@ -95,7 +178,8 @@ export class SoftwareSecurityModule implements SecurityModule {
 
   async encryptData(dek: KeyBlock, clear: string): Promise<string> {
     const k = this.use(dek, 'DEK');
-    const iv = randomBytes(12);
+    if (typeof clear !== 'string') throw new SecurityModuleError('BAD_INPUT', 'data to encrypt must be text');
+    const iv = secureRandomBytes(12);
     const cipher = createCipheriv(aesGcm(k.key), k.key, iv);
     const ct = Buffer.concat([cipher.update(clear, 'utf8'), cipher.final()]);
     return Buffer.concat([iv, ct, cipher.getAuthTag()]).toString('base64');
@@ -103,6 +187,7 @@ export class SoftwareSecurityModule implements SecurityModule {
 
   async decryptData(dek: KeyBlock, stored: string): Promise<string> {
     const k = this.use(dek, 'DEK');
+    if (typeof stored !== 'string') throw new SecurityModuleError('BAD_INPUT', 'stored data is malformed');
     const raw = Buffer.from(stored, 'base64');
     if (raw.length < 12 + 16 + 1) throw new SecurityModuleError('BAD_INPUT', 'stored data is malformed');
     const decipher = createDecipheriv(aesGcm(k.key), k.key, raw.subarray(0, 12));
@@ -116,7 +201,261 @@ export class SoftwareSecurityModule implements SecurityModule {
 
   async panLookupHash(hmk: KeyBlock, pan: string): Promise<string> {
     const k = this.use(hmk, 'HMK');
+    if (typeof pan !== 'string') throw new SecurityModuleError('BAD_INPUT', 'card number must be text');
     return createHmac('sha256', k.key).update(pan, 'utf8').digest('hex');
+  }
+
+  // --- PINs -------------------------------------------------------------------------------
+
+  async generatePin(request: GeneratePinRequest): Promise<IssuedPin> {
+    return guarded(() => {
+      const { pan, method } = request;
+      checkPan(pan);
+      const pvk = this.tdes(request.pvk, 'PVK');
+      const length = pinLengthFor(method);
+      let pin: string;
+      do pin = String(randomInt(10 ** length)).padStart(length, '0'); while (isWeakPin(pin));
+      return { storedPinBlock: this.storePin(pin, pan), ...pinReference(pvk, pan, method, pin) };
+    });
+  }
+
+  async verifyPin(request: VerifyPinRequest): Promise<boolean> {
+    return guarded(() => {
+      const { pan, method } = request;
+      checkPan(pan);
+      const pvk = this.tdes(request.pvk, 'PVK');
+      checkMethod(method);
+      const reference = method.kind === 'PVV' ? request.pvv : request.offset;
+      if (method.kind === 'PVV' && (typeof reference !== 'string' || !/^[0-9]{4}$/.test(reference))) {
+        throw new SecurityModuleError('BAD_INPUT', 'the PVV method needs the card\'s 4-digit PVV');
+      }
+      if (method.kind === 'IBM3624' && (typeof reference !== 'string' || !/^[0-9]{4,12}$/.test(reference))) {
+        throw new SecurityModuleError('BAD_INPUT', 'the IBM 3624 method needs the card\'s offset (4 to 12 digits)');
+      }
+      const pin = this.readClientPinBlock(request.zpk, request.format, request.pinBlock, pan);
+      if (method.kind === 'PVV') {
+        // Visa PVV covers 4 digits; this module issues and accepts 4-digit PINs only under PVV,
+        // so a longer PIN cannot pass on its first four digits.
+        const ok = verifyPvv(pvk, pan, method.pvki, pin.slice(0, 4).padEnd(4, '0'), reference as string);
+        return ok && pin.length === 4;
+      }
+      return ibm3624Verify(pvk, validationData(method, pan), method.decimalizationTable, pin, reference as string);
+    });
+  }
+
+  async translatePin(request: TranslatePinRequest): Promise<string> {
+    return guarded(() => {
+      const { pan } = request;
+      const format = request.format ?? 0;
+      checkPan(pan);
+      const zpk = this.zpkFor(request.zpk, format);
+      const pin = this.loadPin(request.storedPinBlock, pan);
+      return bytesToHex(encryptPinBlock(zpk, format, pin, pan));
+    });
+  }
+
+  async importPin(request: ImportPinRequest): Promise<IssuedPin> {
+    return guarded(() => {
+      const { pan, method } = request;
+      checkPan(pan);
+      const pvk = this.tdes(request.pvk, 'PVK');
+      checkMethod(method);
+      const pin = this.readClientPinBlock(request.zpk, request.format, request.pinBlock, pan);
+      if (method.kind === 'PVV' && pin.length !== 4) {
+        throw new SecurityModuleError('BAD_INPUT', 'the PVV method takes 4-digit PINs');
+      }
+      if (request.allowWeak !== true && isWeakPin(pin)) {
+        throw new SecurityModuleError('WEAK_PIN', 'the PIN is too easy to guess (repeated or sequential digits)');
+      }
+      return { storedPinBlock: this.storePin(pin, pan), ...pinReference(pvk, pan, method, pin) };
+    });
+  }
+
+  // --- card security values -----------------------------------------------------------------
+
+  async cardSecurityValues(request: CardSecurityValuesRequest): Promise<CardSecurityValues> {
+    return guarded(() => {
+      const { pan, expiryYYMM, serviceCode, which } = request;
+      checkPan(pan);
+      const cvk = this.cvk(request.cvk);
+      const zpk = this.tdes(request.zpk, 'ZPK');
+      if (!Array.isArray(which) || which.length === 0 || !which.every((w) => CVV_KINDS.includes(w))) {
+        throw new SecurityModuleError('BAD_INPUT', `which must list one or more of ${CVV_KINDS.join(', ')}`);
+      }
+      const out: CardSecurityValues = {};
+      for (const w of which) {
+        let value: string;
+        if (w === 'CVV') {
+          if (serviceCode === undefined) throw new SecurityModuleError('BAD_INPUT', 'a service code is needed for the CVV');
+          value = computeCvv(cvk, pan, expiryYYMM, serviceCode);
+        } else {
+          value = w === 'CVV2' ? computeCvv2(cvk, pan, expiryYYMM) : computeIcvv(cvk, pan, expiryYYMM);
+        }
+        out[w] = encryptCvvForClient(zpk, value);
+      }
+      return out;
+    });
+  }
+
+  async verifyCvv2(request: VerifyCvv2Request): Promise<boolean> {
+    return guarded(() => {
+      checkPan(request.pan);
+      const cvk = this.cvk(request.cvk);
+      // verifyCvv compares with crypto.timingSafeEqual.
+      return verifyCvv(cvk, request.pan, request.expiryYYMM, CVV2_SERVICE_CODE, request.cvv2);
+    });
+  }
+
+  async generateDcvv2(request: GenerateDcvv2Request): Promise<Dcvv2Issued> {
+    return guarded(() => {
+      checkPan(request.pan);
+      const cvk = this.cvk(request.cvk);
+      const zpk = this.tdes(request.zpk, 'ZPK');
+      const r = generateDcvv2(cvk, request.pan, request.nowMs, request.validityMinutes);
+      return {
+        encryptedValue: encryptCvvForClient(zpk, r.value),
+        windowIndex: r.windowIndex,
+        validFromMs: r.validFromMs,
+        expiresAtMs: r.expiresAtMs,
+      };
+    });
+  }
+
+  async verifyDcvv2(request: VerifyDcvv2Request): Promise<boolean> {
+    return guarded(() => {
+      checkPan(request.pan);
+      const cvk = this.cvk(request.cvk);
+      return verifyDcvv2(cvk, request.pan, request.dcvv2, request.nowMs, request.validityMinutes, {
+        acceptPreviousWindow: request.acceptPreviousWindow === true,
+      });
+    });
+  }
+
+  // --- card numbers ---------------------------------------------------------------------------
+
+  async tokenizePan(request: TokenizePanRequest): Promise<string> {
+    return guarded(() => {
+      checkPan(request.pan);
+      return tokenizePan(this.ff1(request.tok), request.pan, request.binLength ?? 6);
+    });
+  }
+
+  async detokenizePan(request: DetokenizePanRequest): Promise<string> {
+    return guarded(() => {
+      const f = this.ff1(request.tok);
+      try {
+        return detokenizePan(f, request.token, request.binLength ?? 6);
+      } catch (e) {
+        if (e instanceof CryptoInputError && e.code === 'BAD_TOKEN') {
+          throw new SecurityModuleError('BAD_INPUT', 'value is not a PAN token made with this key');
+        }
+        throw e;
+      }
+    });
+  }
+
+  async encryptPanForClient(request: EncryptPanForClientRequest): Promise<string> {
+    return guarded(() => {
+      checkPan(request.pan);
+      return encryptPanForClient(this.tdes(request.zek, 'ZEK'), request.pan);
+    });
+  }
+
+  async decryptPanFromClient(request: DecryptPanFromClientRequest): Promise<string> {
+    return guarded(() => {
+      const zek = this.tdes(request.zek, 'ZEK');
+      if (typeof request.encrypted !== 'string' || !/^[0-9A-Fa-f]{32}$/.test(request.encrypted)) {
+        throw new SecurityModuleError('BAD_INPUT', 'encrypted card number must be 32 hexadecimal digits');
+      }
+      try {
+        return decryptPanFromClient(zek, request.encrypted);
+      } catch (e) {
+        if (e instanceof CryptoInputError) {
+          throw new SecurityModuleError('BAD_INPUT', 'encrypted card number does not decrypt to a card number under this key');
+        }
+        throw e;
+      }
+    });
+  }
+
+  // --- PIN blocks -----------------------------------------------------------------------------
+
+  private storePin(pin: string, pan: string): StoredPinBlock {
+    return STORED_PIN_TAG + bytesToHex(encryptPinBlock(this.pinStorage, 4, pin, pan));
+  }
+
+  private loadPin(stored: StoredPinBlock, pan: string): string {
+    if (typeof stored !== 'string' || !STORED_PIN_RE.test(stored)) {
+      throw new SecurityModuleError('BAD_PIN_BLOCK', 'stored PIN block is malformed');
+    }
+    try {
+      return decryptPinBlock(this.pinStorage, 4, Buffer.from(stored.slice(STORED_PIN_TAG.length), 'hex'), pan);
+    } catch (e) {
+      if (e instanceof PinBlockError) {
+        throw new SecurityModuleError('BAD_PIN_BLOCK', 'stored PIN block does not belong to this card or this module');
+      }
+      throw e;
+    }
+  }
+
+  /** Decrypts a client's PIN block to the PIN (which stays inside the module). */
+  private readClientPinBlock(zpkBlock: KeyBlock, format: PinBlockFormat, pinBlock: string, pan: string): string {
+    const zpk = this.zpkFor(zpkBlock, format);
+    const digits = format === 4 ? 32 : 16;
+    if (typeof pinBlock !== 'string' || pinBlock.length !== digits || !/^[0-9A-Fa-f]+$/.test(pinBlock)) {
+      throw new SecurityModuleError('BAD_PIN_BLOCK', `a format ${format} PIN block must be ${digits} hexadecimal digits`);
+    }
+    try {
+      return decryptPinBlock(zpk, format, Buffer.from(pinBlock, 'hex'), pan);
+    } catch (e) {
+      if (e instanceof PinBlockError) {
+        throw new SecurityModuleError('BAD_PIN_BLOCK', 'PIN block is malformed, or was not made with this key and card number');
+      }
+      throw e;
+    }
+  }
+
+  // --- cached cipher objects per key block ------------------------------------------------------
+
+  private tdes(block: KeyBlock, type: KeyType): BlockCipher {
+    return this.tdesOf(this.use(block, type));
+  }
+
+  private tdesOf(k: ClearKey): BlockCipher {
+    if (k.algorithm !== '3DES') throw new SecurityModuleError('WRONG_KEY_TYPE', `operation needs a 3DES ${k.type} key, got an ${k.algorithm} key`);
+    return (k.tdes ??= createTdesCipher(k.key));
+  }
+
+  private aesOf(k: ClearKey): BlockCipher {
+    if (k.algorithm !== 'AES') throw new SecurityModuleError('WRONG_KEY_TYPE', `operation needs an AES ${k.type} key, got a ${k.algorithm} key`);
+    return (k.aes ??= createAesCipher(k.key));
+  }
+
+  /** ZPK cipher for a PIN block format: 3DES for formats 0, 1, 3; AES for format 4. */
+  private zpkFor(block: KeyBlock, format: PinBlockFormat): BlockCipher {
+    if (format !== 0 && format !== 1 && format !== 3 && format !== 4) {
+      throw new SecurityModuleError('BAD_INPUT', 'PIN block format must be 0, 1, 3 or 4');
+    }
+    const k = this.use(block, 'ZPK');
+    if (format === 4) {
+      if (k.algorithm !== 'AES') throw new SecurityModuleError('WRONG_KEY_TYPE', 'PIN block format 4 needs an AES ZPK');
+      return this.aesOf(k);
+    }
+    if (k.algorithm !== '3DES') throw new SecurityModuleError('WRONG_KEY_TYPE', 'PIN block formats 0, 1 and 3 need a 3DES ZPK');
+    return this.tdesOf(k);
+  }
+
+  private cvk(block: KeyBlock): CvkPair {
+    const k = this.use(block, 'CVK');
+    if (k.algorithm !== '3DES' || k.key.length !== 16) {
+      throw new SecurityModuleError('BAD_KEY', 'a CVK must be a double-length 3DES key (CVK A | CVK B)');
+    }
+    return (k.cvk ??= prepareCvk(k.key));
+  }
+
+  private ff1(block: KeyBlock): Ff1 {
+    const k = this.use(block, 'TOK');
+    return (k.ff1 ??= new Ff1(this.aesOf(k)));
   }
 
   // --- key blocks -------------------------------------------------------------------------
@@ -128,11 +467,13 @@ export class SoftwareSecurityModule implements SecurityModule {
     cipher.setAAD(Buffer.from(header, 'utf8'));
     const ct = Buffer.concat([cipher.update(key), cipher.final()]);
     const keyBlock = `${header}.${b64(iv)}.${b64(ct)}.${b64(cipher.getAuthTag())}`;
+    if (this.unwrapped.size >= CACHE_LIMIT) this.unwrapped.clear();
     this.unwrapped.set(keyBlock, { type, algorithm, key });
     return { keyBlock, kcv, type, algorithm };
   }
 
   private unwrap(block: KeyBlock): ClearKey {
+    if (typeof block !== 'string') throw new SecurityModuleError('BAD_KEY_BLOCK', 'not an emboss key block');
     const cached = this.unwrapped.get(block);
     if (cached) return cached;
     const parts = block.split('.');
@@ -147,8 +488,8 @@ export class SoftwareSecurityModule implements SecurityModule {
     } catch {
       throw new SecurityModuleError('BAD_KEY_BLOCK', 'key block failed authentication under the master key');
     }
-    const clear = { type, algorithm, key };
-    if (this.unwrapped.size > 10_000) this.unwrapped.clear();
+    const clear: ClearKey = { type, algorithm, key };
+    if (this.unwrapped.size >= CACHE_LIMIT) this.unwrapped.clear();
     this.unwrapped.set(block, clear);
     return clear;
   }
@@ -181,4 +522,81 @@ function safeEqualText(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
+}
+
+// --- PIN helpers ----------------------------------------------------------------------------------
+
+function checkPan(pan: unknown): asserts pan is string {
+  if (typeof pan !== 'string' || !PAN_RE.test(pan)) throw new SecurityModuleError('BAD_INPUT', 'card number must be 12 to 19 digits');
+}
+
+function checkMethod(method: PinVerificationMethod): void {
+  if (typeof method !== 'object' || method === null) throw new SecurityModuleError('BAD_INPUT', 'a PIN verification method is required');
+  if (method.kind === 'PVV') {
+    if (typeof method.pvki !== 'string' || !/^[0-9]$/.test(method.pvki)) throw new SecurityModuleError('BAD_INPUT', 'PVKI must be one digit 0-9');
+    return;
+  }
+  if (method.kind === 'IBM3624') {
+    if (typeof method.decimalizationTable !== 'string' || !/^[0-9]{16}$/.test(method.decimalizationTable)) {
+      throw new SecurityModuleError('BAD_INPUT', 'decimalization table must be 16 decimal digits');
+    }
+    if (!Number.isInteger(method.pinLength) || method.pinLength < 4 || method.pinLength > 12) {
+      throw new SecurityModuleError('BAD_INPUT', 'PIN length must be 4 to 12');
+    }
+    if (method.validationData !== undefined && (typeof method.validationData !== 'string' || !/^[0-9A-Fa-f]{1,16}$/.test(method.validationData))) {
+      throw new SecurityModuleError('BAD_INPUT', 'validation data must be 1 to 16 hexadecimal digits');
+    }
+    return;
+  }
+  throw new SecurityModuleError('BAD_INPUT', 'PIN verification method must be PVV or IBM3624');
+}
+
+function pinLengthFor(method: PinVerificationMethod): number {
+  checkMethod(method);
+  return method.kind === 'PVV' ? 4 : method.pinLength;
+}
+
+function validationData(method: { validationData?: string }, pan: string): string {
+  return method.validationData ?? ibm3624ValidationData(pan);
+}
+
+/** PVV or IBM 3624 offset for a PIN (method already checked). */
+function pinReference(pvk: BlockCipher, pan: string, method: PinVerificationMethod, pin: string): { pvv: string } | { offset: string } {
+  if (method.kind === 'PVV') return { pvv: computePvv(pvk, pan, method.pvki, pin) };
+  return { offset: ibm3624Offset(pvk, validationData(method, pan), method.decimalizationTable, pin) };
+}
+
+/**
+ * Weak PINs, never generated and refused by importPin unless allowed: all digits the same
+ * (0000, 111111) and runs stepping +1 or −1 with wrap-around (1234, 7890, 890123, 4321, 1098).
+ * Among 4-digit PINs that is 30 of 10 000.
+ */
+export function isWeakPin(pin: string): boolean {
+  let same = true;
+  let up = true;
+  let down = true;
+  for (let i = 1; i < pin.length; i++) {
+    const d = (pin.charCodeAt(i) - pin.charCodeAt(i - 1) + 10) % 10;
+    if (d !== 0) same = false;
+    if (d !== 1) up = false;
+    if (d !== 9) down = false;
+  }
+  return same || up || down;
+}
+
+/**
+ * Runs an operation body, turning the primitives' input errors (whose messages never echo the
+ * input) into SecurityModuleError; every other error passes unchanged.
+ */
+function guarded<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof SecurityModuleError) throw e;
+    if (e instanceof PinBlockError) throw new SecurityModuleError('BAD_PIN_BLOCK', 'PIN block is malformed');
+    if (e instanceof CryptoInputError) {
+      throw new SecurityModuleError(e.code === 'BAD_KEY' || e.code === 'WEAK_KEY' ? 'BAD_KEY' : 'BAD_INPUT', e.message);
+    }
+    throw e;
+  }
 }
