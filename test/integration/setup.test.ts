@@ -11,7 +11,7 @@ import { ClientsService } from '../../src/modules/clients/index.ts';
 import { systemClock } from '../../src/shared/clock.ts';
 import { ConfigError } from '../../src/shared/errors.ts';
 
-const file = (kcv: string, secret = 'first-secret-0123456789') => `organizations:
+const file = (kcv: string) => `organizations:
   - number: 300
     name: Setup Bank
     panToken: false

@@ -1,17 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type, type Static } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import type { Container } from '../../container.ts';
 import { badRequest, unauthorized } from '../../shared/errors.ts';
 import { ErrorEnvelope } from '../envelope.ts';
 import { HttpCodes } from '../codes.ts';
 import { header } from '../plugins/auth.ts';
 
-/** Documented form/JSON fields (the route reads them itself: the body may be absent). */
-const TokenRequest = Type.Object({
-  grant_type: Type.Optional(Type.String({ maxLength: 64 })),
-  client_id: Type.Optional(Type.String({ maxLength: 128 })),
-  client_secret: Type.Optional(Type.String({ maxLength: 256 })),
-}, { additionalProperties: true });
+/** The form or JSON fields (read by the route itself: the body may be absent when Basic auth is used). */
+interface TokenFields { grant_type?: string | undefined; client_id?: string | undefined; client_secret?: string | undefined }
 
 /** The token response as FirstVision's gateway (Apigee) gives it: numbers as strings, status "approved". */
 const TokenResponse = Type.Object({
@@ -36,7 +32,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = 
     // The body is optional (credentials may come by Basic auth) and form or JSON; its fields are read as text.
     const raw = (request.body ?? {}) as Record<string, unknown>;
     const text = (v: unknown) => (typeof v === 'string' && v.length <= 256 ? v : undefined);
-    const body: Static<typeof TokenRequest> = { grant_type: text(raw.grant_type), client_id: text(raw.client_id), client_secret: text(raw.client_secret) };
+    const body: TokenFields = { grant_type: text(raw.grant_type), client_id: text(raw.client_id), client_secret: text(raw.client_secret) };
     if (body.grant_type !== undefined && body.grant_type !== 'client_credentials') throw badRequest(...HttpCodes.badGrant);
     let id = body.client_id;
     let secret = body.client_secret;

@@ -1,0 +1,32 @@
+import { cpus } from 'node:os';
+import { runHttpBench, type HttpResult } from './http.bench.ts';
+import { runCryptoBench } from './crypto.bench.ts';
+
+/**
+ * `npm run bench`: the crypto primitives, then the HTTP API on PGlite and on PostgreSQL
+ * (BENCH_DATABASE_URL, default the local server; set it to "" to skip PostgreSQL).
+ * Prints markdown tables for the README.
+ */
+async function main() {
+  const only = process.argv[2];
+  const postgresUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  process.stdout.write(`emboss benchmark — ${new Date().toISOString()} — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}\n\n`);
+
+  if (!only || only === 'crypto') {
+    const rows = await runCryptoBench();
+    process.stdout.write('| operation | ops/s | µs/op | note |\n|---|---:|---:|---|\n');
+    for (const r of rows) process.stdout.write(`| ${r.name} | ${Math.round(r.opsPerSec).toLocaleString('en-US')} | ${r.usPerOp.toFixed(2)} | ${r.note ?? ''} |\n`);
+    process.stdout.write('\n');
+  }
+  if (!only || only === 'http') {
+    const rows: HttpResult[] = await runHttpBench({
+      seconds: Number(process.env.BENCH_SECONDS ?? 10),
+      connections: Number(process.env.BENCH_CONNECTIONS ?? 32),
+      ...(postgresUrl ? { postgresUrl } : {}),
+    });
+    process.stdout.write('| store | operation | req/s | p50 ms | p99 ms | errors | non-2xx | requests |\n|---|---|---:|---:|---:|---:|---:|---:|\n');
+    for (const r of rows) process.stdout.write(`| ${r.backend} | ${r.name} | ${r.requestsPerSec.toLocaleString('en-US')} | ${r.p50} | ${r.p99} | ${r.errors} | ${r.non2xx} | ${r.total} |\n`);
+  }
+}
+
+main().catch((err) => { process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`); process.exit(1); });
