@@ -31,7 +31,7 @@ import {
 import {
   combineComponents, keyCheckValue, withOddParity,
   createAesCipher, createTdesCipher, bytesToHex, secureRandomBytes,
-  prepareCvk, computeCvv, computeCvv2, computeIcvv, verifyCvv, CVV2_SERVICE_CODE,
+  prepareCvk, verifyCvv, CVV2_SERVICE_CODE, ICVV_SERVICE_CODE,
   computePvv, verifyPvv, ibm3624ValidationData, ibm3624Offset, ibm3624Verify,
   encryptPinBlock, decryptPinBlock,
   Ff1, tokenizePan, detokenizePan,
@@ -40,6 +40,7 @@ import {
   CryptoInputError, PinBlockError,
   type BlockCipher, type CvkPair,
 } from '../../crypto/index.ts';
+import { cvvBatch, encryptValuesForClient } from './cvv-batch.ts';
 
 const BLOCK_VERSION = 'EMB1';
 
@@ -282,17 +283,15 @@ export class SoftwareSecurityModule implements SecurityModule {
       if (!Array.isArray(which) || which.length === 0 || !which.every((w) => CVV_KINDS.includes(w))) {
         throw new SecurityModuleError('BAD_INPUT', `which must list one or more of ${CVV_KINDS.join(', ')}`);
       }
-      const out: CardSecurityValues = {};
-      for (const w of which) {
-        let value: string;
-        if (w === 'CVV') {
-          if (serviceCode === undefined) throw new SecurityModuleError('BAD_INPUT', 'a service code is needed for the CVV');
-          value = computeCvv(cvk, pan, expiryYYMM, serviceCode);
-        } else {
-          value = w === 'CVV2' ? computeCvv2(cvk, pan, expiryYYMM) : computeIcvv(cvk, pan, expiryYYMM);
-        }
-        out[w] = encryptCvvForClient(zpk, value);
+      if (typeof expiryYYMM !== 'string' || !/^[0-9]{4}$/.test(expiryYYMM)) throw new SecurityModuleError('BAD_INPUT', 'expiry must be 4 digits (YYMM)');
+      if (which.includes('CVV') && (typeof serviceCode !== 'string' || !/^[0-9]{3}$/.test(serviceCode))) {
+        throw new SecurityModuleError('BAD_INPUT', 'the CVV needs the card\'s 3-digit service code');
       }
+      // CVV: the card's service code; CVV2: 000; iCVV: 999 (Visa CVV method, all values in one pass).
+      const codes = which.map((w) => (w === 'CVV' ? (serviceCode as string) : w === 'CVV2' ? CVV2_SERVICE_CODE : ICVV_SERVICE_CODE));
+      const encrypted = encryptValuesForClient(zpk, cvvBatch(cvk, pan, expiryYYMM, codes));
+      const out: CardSecurityValues = {};
+      which.forEach((w, i) => { out[w] = encrypted[i] as string; });
       return out;
     });
   }
