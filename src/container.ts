@@ -10,12 +10,14 @@ import { registerHousekeeping } from './jobs/housekeeping.ts';
 import { SoftwareSecurityModule } from './security-module/software/software-security-module.ts';
 import { loadMasterKey } from './security-module/software/master-key.ts';
 import type { SecurityModule } from './security-module/port.ts';
+import { audited } from './security-module/audited.ts';
 import { KeysService, SYSTEM_KEYS } from './modules/keys/index.ts';
 import { OrganizationsService } from './modules/organizations/index.ts';
 import { ClientsService } from './modules/clients/index.ts';
 import { CustomersService } from './modules/customers/index.ts';
 import { AccountsService } from './modules/accounts/index.ts';
 import { IdempotencyService } from './modules/idempotency/index.ts';
+import { CardsService, CardVault, type CardsDeps } from './modules/cards/index.ts';
 import { applyBootstrap, type SetupReport } from './modules/setup/index.ts';
 import { systemClock, type Clock } from './shared/clock.ts';
 import type { Logger } from './shared/logger.ts';
@@ -27,11 +29,14 @@ export interface Container {
   clock: Clock;
   storage: StorageHandle;
   sm: SecurityModule;
+  /** Security-module operations so far, by `operation:outcome`. */
+  securityModuleStats: Map<string, number>;
   keys: KeysService;
   organizations: OrganizationsService;
   clients: ClientsService;
   customers: CustomersService;
   accounts: AccountsService;
+  cards: CardsService;
   idempotency: IdempotencyService;
   queue: PgBoss | undefined;
   setup: SetupReport | undefined;
@@ -56,6 +61,8 @@ export interface ContainerOptions {
   jobSchema?: string;
   /** Skip migrations (a template store that is already migrated). */
   migrate?: boolean;
+  /** Test seams of the cards module (a tiny card-number range, a fault between writes). */
+  cards?: Pick<CardsDeps, 'drawCardNumber' | 'afterInstantAccount'>;
 }
 
 export async function createContainer(options: ContainerOptions): Promise<Container> {
@@ -76,7 +83,14 @@ export async function createContainer(options: ContainerOptions): Promise<Contai
       keyFile: options.storage && !settings.EMBOSS_MASTER_KEY ? undefined : join(settings.dataDir, 'master.key'),
       warn: (m) => logger.warn(m),
     });
-    const sm = new SoftwareSecurityModule(masterKey);
+    // Every security-module operation passes the audit wrapper: counted per operation and
+    // outcome; refusals and failures are logged (the wrapper never sees values, only key types).
+    const securityModuleStats = new Map<string, number>();
+    const sm = audited(new SoftwareSecurityModule(masterKey), (event) => {
+      const key = `${event.operation}:${event.outcome}`;
+      securityModuleStats.set(key, (securityModuleStats.get(key) ?? 0) + 1);
+      if (event.outcome !== 'ok') logger.warn({ securityModule: event }, 'security module operation refused');
+    });
     const db = storage.db;
     const keys = new KeysService(db, sm);
     const organizations = new OrganizationsService(db);
@@ -102,7 +116,10 @@ export async function createContainer(options: ContainerOptions): Promise<Contai
     const setup = await applyBootstrap({ db, sm, keys, organizations, clients, env }, parsed);
     logger.info({ keysCreated: setup.keysCreated.length, organizations: setup.organizations, logos: setup.logos, clients: setup.clients }, 'configuration applied');
 
-    const dek = await keys.require(SYSTEM_KEYS[0]!.name, 'DEK');
+    const [dek, hmk, tok] = [await keys.require(SYSTEM_KEYS[0]!.name, 'DEK'), await keys.require(SYSTEM_KEYS[1]!.name, 'HMK'), await keys.require(SYSTEM_KEYS[2]!.name, 'TOK')];
+    const vault = new CardVault(sm, keys, { dek: dek.keyBlock, hmk: hmk.keyBlock, tok: tok.keyBlock });
+    const cards = new CardsService({ db, sm, keys, vault, organizations, accounts, customers, clock, ...options.cards });
+    accounts.useCardAccountLookup((org, card) => cards.accountOfCard(org, card));
     const idempotency = new IdempotencyService(db, clock, {
       seal: (clear) => sm.encryptData(dek.keyBlock, clear),
       open: (sealed) => sm.decryptData(dek.keyBlock, sealed),
@@ -115,7 +132,7 @@ export async function createContainer(options: ContainerOptions): Promise<Contai
     }
 
     return {
-      settings, logger, clock, storage, sm, keys, organizations, clients, customers, accounts, idempotency, queue, setup,
+      settings, logger, clock, storage, sm, securityModuleStats, keys, organizations, clients, customers, accounts, cards, idempotency, queue, setup,
       demoCredentialsFile,
       async close() {
         if (queue) await queue.stop({ graceful: false, wait: true, close: true } as PgBoss.StopOptions);

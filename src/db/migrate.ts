@@ -1,10 +1,12 @@
 import { Migrator, type Migration, type MigrationProvider } from 'kysely';
 import type { Database } from './database.ts';
 import * as m0001 from './migrations/0001_foundation.ts';
+import * as m0002 from './migrations/0002_cards.ts';
 
 /** Migrations in order. A later issue adds its module's tables as the next file here. */
 const migrations: Record<string, Migration> = {
   '0001_foundation': m0001,
+  '0002_cards': m0002,
 };
 
 class StaticProvider implements MigrationProvider {

@@ -132,7 +132,59 @@ export interface IdempotencyKeyTable {
   created_at: CreatedAt;
 }
 
+// cards module
+export interface CardNumberTable {
+  pan_hash: string;
+  pan_token: string;
+  pan_encrypted: string;
+  bin: string;
+  last4: string;
+  organization: number;
+  logo: number;
+  created_at: CreatedAt;
+}
+
+export interface CardTable {
+  id: Generated<string>;
+  pan_hash: string;
+  card_sequence: number;
+  pan_token: string;
+  organization: number;
+  logo: number;
+  account_number: string;
+  customer_number: string;
+  /** YYMM */
+  expiry: string;
+  service_code: string;
+  /** 0 active, 1 inactive (temporary), 2 blocked by the issuer, 3 closed for good. */
+  status: number;
+  status_date: string;
+  activation_required: boolean;
+  activated_at: Date | null;
+  block_code: string;
+  embossed_name_1: string;
+  embossed_name_2: string;
+  digital: boolean;
+  /** PENDING: a plastic is to be produced; NONE: digital card. */
+  plastic_status: string;
+  pin_suppressed: boolean;
+  /** The PIN as the security module stores it (a PIN block under the master key). */
+  pin_stored: string | null;
+  /** PVV (4 digits) or IBM 3624 offset. */
+  pin_verification: string | null;
+  pin_tries: Generated<number>;
+  pin_last_invalid: string | null;
+  pin_blocked: Generated<boolean>;
+  dcvv2_active: Generated<boolean>;
+  profile: JSONColumnType<Record<string, unknown>>;
+  created_by: string;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
 export interface DB {
+  card_numbers: CardNumberTable;
+  cards: CardTable;
   organizations: OrganizationTable;
   logos: LogoTable;
   security_keys: SecurityKeyTable;

@@ -15,6 +15,7 @@ import { tokenRoutes } from './routes/token.ts';
 import { customerRoutes } from './routes/customers.ts';
 import { accountRoutes } from './routes/accounts.ts';
 import { healthRoutes } from './routes/health.ts';
+import { cardRoutes } from './routes/cards.ts';
 
 export type App = FastifyInstance;
 
@@ -96,5 +97,6 @@ export async function buildApp(container: Container, options: AppOptions = {}): 
   await app.register(tokenRoutes, { container });
   await app.register(customerRoutes, { container });
   await app.register(accountRoutes, { container });
+  await app.register(cardRoutes, { container });
   return app;
 }

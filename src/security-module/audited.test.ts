@@ -84,6 +84,12 @@ describe('audited()', () => {
     const enc = await sm.encryptPanForClient({ zek: zek.keyBlock, pan });
     secrets.push(enc);
     await sm.decryptPanFromClient({ zek: zek.keyBlock, encrypted: enc });
+    const bur = await sm.generateKey({ type: 'BUR' });
+    const record = await sm.personalizationRecord({
+      bur: bur.keyBlock, cvk: cvk.keyBlock, pvk: pvk.keyBlock, reference: 'card-1', pan, expiryYYMM: '3012', serviceCode: '201',
+      cardholder: { surname: 'Lovelace', givenNames: 'Ada' }, pin: { method, storedPinBlock: issued.storedPinBlock, pvv: issued.pvv as string },
+    });
+    secrets.push(record.encryptedRecord);
     await sm.verifyPin({ zpk: zpk.keyBlock, pinBlock: 'not a pin block', format: 0, pan, pvk: pvk.keyBlock, method, pvv: issued.pvv }).catch(() => undefined);
 
     const seen = new Set(events.map((e) => e.operation));
@@ -101,6 +107,7 @@ describe('audited()', () => {
     assert.equal(vp?.result, true);
     assert.deepEqual(events.find((e) => e.operation === 'encryptData')?.keyTypes, ['DEK']);
     assert.equal(events.find((e) => e.operation === 'tokenizePan')?.result, undefined);
+    assert.deepEqual(events.find((e) => e.operation === 'personalizationRecord')?.keyTypes.sort(), ['BUR', 'CVK', 'PVK']);
     const bad = events.filter((e) => e.operation === 'verifyPin').at(-1);
     assert.equal(bad?.outcome, 'refused');
     assert.equal(bad?.result, undefined);

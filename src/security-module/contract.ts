@@ -17,6 +17,7 @@ import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import {
+  PERSONALIZATION_RECORD_FIELDS,
   SECURITY_MODULE_OPERATIONS,
   SecurityModuleError,
   type KeyBlock,
@@ -30,6 +31,7 @@ import {
   computeCvv, computeCvv2, computeDcvv2, computeIcvv, computePvv, dcvv2Window, ibm3624Offset,
   ibm3624ValidationData, prepareCvk,
 } from '../crypto/index.ts';
+import { parseDiscretionaryData, parseTrack1, parseTrack2, parseTrack2Equivalent } from '../crypto/track-data.ts';
 
 // --- the client side, with node:crypto only -----------------------------------------------------
 
@@ -108,6 +110,22 @@ export function clientReadValue(encryptedHex: string, keyHex: string): string {
   return m[1] as string;
 }
 
+/**
+ * Decrypts a personalization record as the bureau does: base64(IV || CBC ciphertext), PKCS#7,
+ * 3DES (K1K2K1 for a double-length key) or AES; returns the fields by name.
+ */
+export function clientReadPersonalizationRecord(encryptedRecord: string, keyHex: string, cipher: '3DES-CBC' | 'AES-CBC'): Record<(typeof PERSONALIZATION_RECORD_FIELDS)[number], string> {
+  let key = Buffer.from(keyHex, 'hex');
+  const raw = Buffer.from(encryptedRecord, 'base64');
+  const ivLength = cipher === '3DES-CBC' ? 8 : 16;
+  if (cipher === '3DES-CBC' && key.length === 16) key = Buffer.concat([key, key.subarray(0, 8)]);
+  const d = createDecipheriv(cipher === '3DES-CBC' ? 'des-ede3-cbc' : `aes-${key.length * 8}-cbc`, key, raw.subarray(0, ivLength));
+  const clearText = Buffer.concat([d.update(raw.subarray(ivLength)), d.final()]).toString('utf8');
+  const parts = clearText.split('|');
+  assert.equal(parts.length, PERSONALIZATION_RECORD_FIELDS.length, 'record has every field');
+  return Object.fromEntries(PERSONALIZATION_RECORD_FIELDS.map((f, i) => [f, parts[i] as string])) as Record<(typeof PERSONALIZATION_RECORD_FIELDS)[number], string>;
+}
+
 function isWeak(pin: string): boolean {
   const steps = new Set<number>();
   for (let i = 1; i < pin.length; i++) steps.add((pin.charCodeAt(i) - pin.charCodeAt(i - 1) + 10) % 10);
@@ -149,9 +167,9 @@ export function securityModuleContract(name: string, make: () => Promise<Securit
     /** Values that must never appear in an error text. */
     const secretsForErrors: string[] = [PAN, OTHER_PAN];
 
-    const k = {} as Record<'cvk' | 'pvk' | 'zpk' | 'zpkAes' | 'zek' | 'tok' | 'dek' | 'hmk' | 'api', ProtectedKey>;
+    const k = {} as Record<'cvk' | 'pvk' | 'zpk' | 'zpkAes' | 'zek' | 'tok' | 'dek' | 'hmk' | 'api' | 'bur' | 'burAes', ProtectedKey>;
     const clear = {
-      pvk: hex(16), zpk: hex(16), zpkAes: hex(16), zek: hex(16), hmk: hex(32), api: `api-secret-${hex(12)}`,
+      pvk: hex(16), zpk: hex(16), zpkAes: hex(16), zek: hex(16), hmk: hex(32), api: `api-secret-${hex(12)}`, bur: hex(16), burAes: hex(32),
     };
 
     before(async () => {
@@ -185,6 +203,8 @@ export function securityModuleContract(name: string, make: () => Promise<Securit
       k.tok = await sm.generateKey({ type: 'TOK' });
       k.dek = await sm.generateKey({ type: 'DEK' });
       k.api = await sm.importSecret(clear.api);
+      k.bur = await sm.importKey({ type: 'BUR', algorithm: '3DES', components: [clear.bur] });
+      k.burAes = await sm.importKey({ type: 'BUR', algorithm: 'AES', components: [clear.burAes] });
     });
 
     describe('keys', () => {
@@ -217,7 +237,7 @@ export function securityModuleContract(name: string, make: () => Promise<Securit
       });
 
       it('generates keys of every type', async () => {
-        for (const type of ['CVK', 'PVK', 'ZPK', 'ZEK', 'DEK', 'HMK', 'TOK', 'API'] as const) {
+        for (const type of ['CVK', 'PVK', 'ZPK', 'ZEK', 'DEK', 'HMK', 'TOK', 'API', 'BUR'] as const) {
           const g = await sm.generateKey({ type });
           assert.equal(g.type, type);
           assert.equal(typeof g.keyBlock, 'string');
@@ -501,6 +521,105 @@ export function securityModuleContract(name: string, make: () => Promise<Securit
         await refused(sm.decryptPanFromClient({ zek: k.zek.keyBlock, encrypted: hex(16) }), 'BAD_INPUT');
         const badPad = clientTdes(clear.zek, Buffer.from(PAN + '0000000000000000', 'hex')).toString('hex');
         await refused(sm.decryptPanFromClient({ zek: k.zek.keyBlock, encrypted: badPad }), 'BAD_INPUT');
+      });
+    });
+
+    describe('personalization', () => {
+      const cvkRef = () => prepareCvk(Buffer.from(CVK_HEX, 'hex'));
+      const pvkBytes = () => Buffer.from(clear.pvk, 'hex');
+
+      it('builds a record the bureau decrypts (3DES and AES): tracks, CVV, PVV, iCVV, CVV2, PIN mailer', async () => {
+        for (const [bur, keyHex, format] of [[k.bur, clear.bur, 0], [k.burAes, clear.burAes, 4]] as const) {
+          const issued = await sm.generatePin({ pvk: k.pvk.keyBlock, pan: PAN, method: PVV_METHOD });
+          const r = await sm.personalizationRecord({
+            bur: bur.keyBlock, cvk: k.cvk.keyBlock, reference: 'card-0001', pan: PAN, expiryYYMM: EXPIRY, serviceCode: SERVICE_CODE,
+            cardholder: { surname: 'Lovelace', givenNames: 'Ada' }, embossLine2: 'Analytical Engines Ltd',
+            pvk: k.pvk.keyBlock, pin: { method: PVV_METHOD, storedPinBlock: issued.storedPinBlock, pvv: issued.pvv as string },
+          });
+          assert.equal(r.reference, 'card-0001');
+          assert.equal(r.cipher, format === 0 ? '3DES-CBC' : 'AES-CBC');
+          assert.equal(r.bureauKcv, bur.kcv);
+          assert.ok(!r.encryptedRecord.includes(PAN));
+          const f = clientReadPersonalizationRecord(r.encryptedRecord, keyHex, r.cipher);
+          assert.equal(f.version, 'EMBR1');
+          assert.equal(f.reference, 'card-0001');
+          assert.equal(f.pan, PAN);
+          assert.equal(f.embossedPan, '4123 4567 8901 2345');
+          assert.equal(f.embossLine1, 'ADA LOVELACE');
+          assert.equal(f.embossLine2, 'ANALYTICAL ENGINES LTD');
+          assert.equal(f.embossedExpiry, '01/87');
+          assert.equal(f.expiryYYMM, EXPIRY);
+          assert.equal(f.serviceCode, SERVICE_CODE);
+          const t1 = parseTrack1(f.track1);
+          const t2 = parseTrack2(f.track2);
+          assert.ok(f.track1.startsWith('%B') && f.track1.endsWith('?'), 'track 1 with sentinels, no LRC');
+          assert.ok(f.track2.startsWith(';') && f.track2.endsWith('?'), 'track 2 with sentinels, no LRC');
+          assert.equal(t1.name, 'LOVELACE/ADA');
+          for (const t of [t1, t2]) {
+            assert.equal(t.pan, PAN);
+            assert.equal(t.expiryYYMM, EXPIRY);
+            assert.equal(t.serviceCode, SERVICE_CODE);
+          }
+          assert.equal(t1.discretionary, t2.discretionary);
+          assert.equal(f.track2.length, 39, '37 characters between the sentinels');
+          const dd = parseDiscretionaryData(t2.discretionary, { kind: 'PVV' });
+          assert.equal(dd.cvv, '561', 'the stripe CVV is the Visa CVV method value (vector)');
+          assert.equal(dd.pvki, '1');
+          assert.equal(dd.pvv, issued.pvv);
+          const chip = parseTrack2Equivalent(f.chipTrack2);
+          assert.equal(chip.pan, PAN);
+          assert.equal(parseDiscretionaryData(chip.discretionary, { kind: 'PVV' }).cvv, computeIcvv(cvkRef(), PAN, EXPIRY));
+          assert.equal(f.cvv2, computeCvv2(cvkRef(), PAN, EXPIRY));
+          assert.equal(f.pinBlockFormat, String(format));
+          const pin = clientReadPinBlock(format, f.pinBlock, PAN, keyHex);
+          assert.equal(computePvv(pvkBytes(), PAN, '1', pin), issued.pvv);
+          secretsForErrors.push(f.pinBlock, issued.storedPinBlock);
+        }
+      });
+
+      it('IBM 3624 offset on the stripe; no PIN gives 00000 and no mailer; records are randomised', async () => {
+        const issued = await sm.generatePin({ pvk: k.pvk.keyBlock, pan: PAN, method: IBM_METHOD });
+        const base = {
+          bur: k.burAes.keyBlock, cvk: k.cvk.keyBlock, reference: 'TOK4123AB12CD34E2345', pan: PAN, expiryYYMM: EXPIRY, serviceCode: '201',
+          cardholder: { surname: 'Hopper', givenNames: 'Grace Brewster Murray' },
+        };
+        const r = await sm.personalizationRecord({ ...base, pvk: k.pvk.keyBlock, pin: { method: IBM_METHOD, storedPinBlock: issued.storedPinBlock, offset: issued.offset as string, mailer: false } });
+        const f = clientReadPersonalizationRecord(r.encryptedRecord, clear.burAes, r.cipher);
+        const dd = parseDiscretionaryData(parseTrack2(f.track2).discretionary, { kind: 'IBM3624', offsetLength: 6 });
+        assert.equal(dd.offset, issued.offset);
+        assert.equal(dd.cvv, computeCvv(cvkRef(), PAN, EXPIRY, '201'));
+        assert.equal(f.pinBlock, '');
+        assert.equal(f.pinBlockFormat, '');
+        assert.equal(parseTrack1(f.track1).name, 'HOPPER/GRACE BREWSTER MURR');
+        const none = await sm.personalizationRecord(base);
+        const g = clientReadPersonalizationRecord(none.encryptedRecord, clear.burAes, none.cipher);
+        assert.ok(parseTrack2(g.track2).discretionary.startsWith('00000'));
+        assert.equal(g.pinBlock, '');
+        const again = await sm.personalizationRecord(base);
+        assert.notEqual(again.encryptedRecord, none.encryptedRecord, 'a fresh IV each time');
+      });
+
+      it('refuses a wrong key type, a PVV that does not match the stored PIN, a card number as reference', async () => {
+        const issued = await sm.generatePin({ pvk: k.pvk.keyBlock, pan: PAN, method: PVV_METHOD });
+        const wrongPvv = String((Number(issued.pvv) + 1) % 10000).padStart(4, '0');
+        const base = {
+          bur: k.bur.keyBlock, cvk: k.cvk.keyBlock, reference: 'card-2', pan: PAN, expiryYYMM: EXPIRY, serviceCode: SERVICE_CODE,
+          cardholder: { surname: 'Lovelace', givenNames: 'Ada' },
+        };
+        await refused(sm.personalizationRecord({ ...base, bur: k.zpk.keyBlock }), 'WRONG_KEY_TYPE');
+        await refused(sm.personalizationRecord({ ...base, cvk: k.pvk.keyBlock }), 'WRONG_KEY_TYPE');
+        await refused(sm.personalizationRecord({
+          ...base, pvk: k.pvk.keyBlock, pin: { method: PVV_METHOD, storedPinBlock: issued.storedPinBlock, pvv: wrongPvv },
+        }), 'BAD_PIN_BLOCK');
+        await refused(sm.personalizationRecord({
+          ...base, pan: OTHER_PAN, pvk: k.pvk.keyBlock, pin: { method: PVV_METHOD, storedPinBlock: issued.storedPinBlock, pvv: issued.pvv as string },
+        }), 'BAD_PIN_BLOCK');
+        await refused(sm.personalizationRecord({ ...base, reference: PAN }), 'BAD_INPUT');
+        await refused(sm.personalizationRecord({ ...base, reference: 'a|b' }), 'BAD_INPUT');
+        await refused(sm.personalizationRecord({ ...base, expiryYYMM: '871' }), 'BAD_INPUT');
+        await refused(sm.personalizationRecord({ ...base, serviceCode: '1' }), 'BAD_INPUT');
+        await refused(sm.personalizationRecord({ ...base, pan: '4123' }), 'BAD_INPUT');
+        await refused(sm.personalizationRecord({ ...base, cardholder: { surname: '  ' } }), 'BAD_INPUT');
       });
     });
 

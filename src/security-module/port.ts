@@ -23,11 +23,13 @@
  * - HMK: HMAC key for card-number look-up hashes (HMAC-SHA-256).
  * - TOK: PAN token key (AES, FF1).
  * - API: an API client's shared secret for HMAC request signatures and /token.
+ * - BUR: a card bureau's key (3DES double/triple length, or AES): personalization records and
+ *   the PIN mailer PIN blocks in them are encrypted under it (see `personalizationRecord`).
  */
-export type KeyType = 'CVK' | 'PVK' | 'ZPK' | 'ZEK' | 'DEK' | 'HMK' | 'TOK' | 'API';
+export type KeyType = 'CVK' | 'PVK' | 'ZPK' | 'ZEK' | 'DEK' | 'HMK' | 'TOK' | 'API' | 'BUR';
 export type KeyAlgorithm = '3DES' | 'AES' | 'HMAC';
 
-export const KEY_TYPES: readonly KeyType[] = ['CVK', 'PVK', 'ZPK', 'ZEK', 'DEK', 'HMK', 'TOK', 'API'];
+export const KEY_TYPES: readonly KeyType[] = ['CVK', 'PVK', 'ZPK', 'ZEK', 'DEK', 'HMK', 'TOK', 'API', 'BUR'];
 
 /** A key encrypted under the master key; safe to store and to pass around. */
 export type KeyBlock = string;
@@ -218,6 +220,86 @@ export interface DetokenizePanRequest { tok: KeyBlock; token: string; /** Defaul
 export interface EncryptPanForClientRequest { zek: KeyBlock; pan: string }
 export interface DecryptPanFromClientRequest { zek: KeyBlock; encrypted: string }
 
+// --- personalization (card bureau) ---------------------------------------------------------------
+
+/**
+ * The PIN of a card as `generatePin`/`importPin` stored it, for the stripe's PVV/offset and the
+ * PIN mailer. The module recomputes the PVV/offset from the stored PIN under the PVK and refuses
+ * the request (BAD_PIN_BLOCK) when it differs from the given one, so the track never disagrees
+ * with the card record.
+ */
+export interface PersonalizationPin {
+  method: PinVerificationMethod;
+  storedPinBlock: StoredPinBlock;
+  /** The card's PVV (method PVV). */
+  pvv?: string;
+  /** The card's IBM 3624 offset (method IBM3624). */
+  offset?: string;
+  /** Put a PIN mailer PIN block in the record. Default true. */
+  mailer?: boolean;
+}
+
+export interface PersonalizationRecordRequest {
+  /** The bureau's key (type BUR): 3DES (16 or 24 bytes) or AES. */
+  bur: KeyBlock;
+  /** CVK key block (double-length 3DES): CVV (stripe), CVV2 (printed), iCVV (chip). */
+  cvk: KeyBlock;
+  /**
+   * The caller's reference for the record, written in clear in the file next to the encrypted
+   * record and inside it: a card id or PAN token. 1-40 characters of A-Z a-z 0-9 . _ -, and not
+   * a string of 12 or more digits only (it must never be a card number).
+   */
+  reference: string;
+  /** 12 to 19 digits. */
+  pan: string;
+  /** 4 digits, YYMM. */
+  expiryYYMM: string;
+  /** 3 digits (e.g. 101 stripe only, 201 chip). */
+  serviceCode: string;
+  /** Cardholder, for the track 1 name (SURNAME/GIVEN) and the first embossing line. */
+  cardholder: { surname: string; givenNames?: string };
+  /** First embossing line; default "GIVEN NAMES SURNAME". Normalized, at most 26 characters. */
+  embossLine1?: string;
+  /** Second embossing line (company name, …); default empty. */
+  embossLine2?: string;
+  /** Without it the stripe's PIN field is '00000' and there is no PIN mailer. */
+  pin?: PersonalizationPin;
+  /**
+   * PVK key block (3DES), required with `pin`. (At the top level of the request, so that the
+   * audit wrapper, which reads only direct properties, records the key type.)
+   */
+  pvk?: KeyBlock;
+}
+
+/** Cipher of a personalization record: CBC under the bureau key, random IV, PKCS#7 padding. */
+export type PersonalizationCipher = '3DES-CBC' | 'AES-CBC';
+
+/** A personalization record encrypted for the bureau: safe to store, log-free only as a whole. */
+export interface PersonalizationRecord {
+  reference: string;
+  /** base64 of IV (8 bytes 3DES, 16 AES) || CBC ciphertext of the clear record (UTF-8, PKCS#7). */
+  encryptedRecord: string;
+  cipher: PersonalizationCipher;
+  /** Check value of the bureau key (as `ProtectedKey.kcv`: 6 hex digits for 3DES, 10 for AES CMAC), so files name the key they need. */
+  bureauKcv: string;
+}
+
+/**
+ * The clear personalization record, inside the encryption: these fields in this order, joined
+ * with '|' (no field contains '|'), no line end. Version 'EMBR1'. See docs/personalization.md.
+ * - embossedPan: the number as embossed ('4123 4567 8901 2345'); embossedExpiry 'MM/YY'.
+ * - track1, track2: ISO/IEC 7813 with start and end sentinels, without LRC; discretionary data
+ *   PVKI|PVV|CVV or offset|CVV, '0'-filled so that track 2 has 37 characters between sentinels.
+ * - chipTrack2: EMV track 2 equivalent data (tag 57, hex, 'D' separator, 'F' pad) with the iCVV.
+ * - cvv2: the printed value. pinBlockFormat '0' (3DES bureau key) or '4' (AES), pinBlock hex
+ *   under the bureau key; both empty without a PIN mailer.
+ */
+export const PERSONALIZATION_RECORD_FIELDS = [
+  'version', 'reference', 'pan', 'embossedPan', 'embossLine1', 'embossLine2', 'embossedExpiry',
+  'expiryYYMM', 'serviceCode', 'track1', 'track2', 'chipTrack2', 'cvv2', 'pinBlockFormat', 'pinBlock',
+] as const;
+export const PERSONALIZATION_RECORD_VERSION = 'EMBR1';
+
 export interface SecurityModule {
   importKey(request: ImportKeyRequest): Promise<ProtectedKey>;
   generateKey(request: GenerateKeyRequest): Promise<ProtectedKey>;
@@ -270,6 +352,15 @@ export interface SecurityModule {
   /** PAN under a client's ZEK: PAN right-padded with 'F' to 32 hex digits, 3DES-ECB, 32 hex digits. */
   encryptPanForClient(request: EncryptPanForClientRequest): Promise<string>;
   decryptPanFromClient(request: DecryptPanFromClientRequest): Promise<string>;
+
+  // --- personalization ---
+
+  /**
+   * One card's personalization (embosser) record — embossing lines, tracks 1 and 2 with PVV or
+   * offset and CVV, chip track 2 equivalent with iCVV, CVV2, PIN mailer PIN block — built and
+   * encrypted under the bureau key inside the module; the clear record never leaves it.
+   */
+  personalizationRecord(request: PersonalizationRecordRequest): Promise<PersonalizationRecord>;
 }
 
 /** Every operation of the interface, for generic wrappers and contract coverage checks. */
@@ -279,6 +370,7 @@ export const SECURITY_MODULE_OPERATIONS = [
   'generatePin', 'verifyPin', 'translatePin', 'importPin',
   'cardSecurityValues', 'verifyCvv2', 'generateDcvv2', 'verifyDcvv2',
   'tokenizePan', 'detokenizePan', 'encryptPanForClient', 'decryptPanFromClient',
+  'personalizationRecord',
 ] as const satisfies readonly (keyof SecurityModule)[];
 
 export type SecurityModuleOperation = (typeof SECURITY_MODULE_OPERATIONS)[number];

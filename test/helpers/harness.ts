@@ -1,7 +1,7 @@
-import { createHmac, randomUUID } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { LightMyRequestResponse } from 'fastify';
-import { createContainer, type Container } from '../../src/container.ts';
+import { createContainer, type Container, type ContainerOptions } from '../../src/container.ts';
 import { buildApp, type App } from '../../src/http/app.ts';
 import { loadSettings, type Settings } from '../../src/config/env.ts';
 import { createLogger } from '../../src/shared/logger.ts';
@@ -11,7 +11,10 @@ import { openTestStore, type Backend, type TestStore } from './storage.ts';
 /** Bootstrap used by the HTTP tests: two organizations and clients with different rights. */
 export const TEST_SECRET = 'test-secret-0123456789-abcdef';
 export const OTHER_SECRET = 'other-secret-0123456789-abcdef';
+/** The tester client's card-number key in clear, so tests can play the client. */
+export const TEST_ZEK_HEX = '0123456789ABCDEF1032547698BADCFE';
 export const READONLY_SECRET = 'pci-less-secret-0123456789-abc';
+export const CARDS_ONLY_SECRET = 'cards-only-secret-0123456789-ab';
 
 export const testBootstrap = `
 organizations:
@@ -44,7 +47,7 @@ keys:
   - { name: t.cvk, type: CVK, components: ["0123456789ABCDEFFEDCBA9876543210"] }
   - { name: t.pvk, type: PVK, generate: true }
   - { name: t.zpk, type: ZPK, generate: true }
-  - { name: t.zek, type: ZEK, generate: true }
+  - { name: t.zek, type: ZEK, components: ["${TEST_ZEK_HEX}"] }
 clients:
   - clientId: tester
     apikey: tester-apikey-0123456789
@@ -58,6 +61,13 @@ clients:
     secret: ${OTHER_SECRET}
     organizations: [200]
     scopes: [cards]
+  - clientId: cardsonly
+    apikey: cardsonly-apikey-0123456789
+    secret: ${CARDS_ONLY_SECRET}
+    organizations: [100]
+    scopes: [cards]
+    keyAssociations: { IYY: t.zpk }
+    cardNumberKey: t.zek
   - clientId: noscope
     apikey: noscope-apikey-0123456789
     secret: ${READONLY_SECRET}
@@ -72,6 +82,7 @@ export interface TestClient {
 }
 export const tester: TestClient = { clientId: 'tester', apikey: 'tester-apikey-0123456789', secret: TEST_SECRET };
 export const other: TestClient = { clientId: 'other', apikey: 'other-apikey-0123456789', secret: OTHER_SECRET };
+export const cardsOnly: TestClient = { clientId: 'cardsonly', apikey: 'cardsonly-apikey-0123456789', secret: CARDS_ONLY_SECRET };
 export const noscope: TestClient = { clientId: 'noscope', apikey: 'noscope-apikey-0123456789', secret: READONLY_SECRET };
 
 export interface CallOptions {
@@ -94,6 +105,8 @@ export interface Harness {
   logs: string[];
   store: TestStore;
   token(client?: TestClient): Promise<string>;
+  /** A new token, issued at the (test) clock's current time. */
+  freshToken(client?: TestClient): Promise<string>;
   call(method: 'GET' | 'POST' | 'PUT', url: string, body?: unknown, options?: CallOptions): Promise<LightMyRequestResponse>;
   close(): Promise<void>;
 }
@@ -102,7 +115,7 @@ export function sign(secret: string, apikey: string, timestamp: string, body: st
   return createHmac('sha256', secret).update(apikey + timestamp + body + path).digest('base64');
 }
 
-export async function startHarness(backend: Backend, options: { bootstrap?: string; settings?: Partial<Settings>; jobs?: boolean } = {}): Promise<Harness> {
+export async function startHarness(backend: Backend, options: { bootstrap?: string; settings?: Partial<Settings>; jobs?: boolean; cards?: ContainerOptions['cards'] } = {}): Promise<Harness> {
   const store = await openTestStore(backend);
   const logs: string[] = [];
   const destination = new Writable({ write(chunk, _enc, done) { logs.push(chunk.toString()); done(); } });
@@ -112,23 +125,25 @@ export async function startHarness(backend: Backend, options: { bootstrap?: stri
   const container = await createContainer({
     settings, logger, clock, storage: store.storage, bootstrapText: options.bootstrap ?? testBootstrap,
     jobs: options.jobs ?? false, jobSchema: store.jobSchema, migrate: false, env: {},
+    ...(options.cards ? { cards: options.cards } : {}),
   });
   const app = await buildApp(container, { docs: true });
   await app.ready();
   const tokens = new Map<string, string>();
 
-  const token = async (client: TestClient = tester) => {
-    const cached = tokens.get(client.clientId);
-    if (cached) return cached;
+  const freshToken = async (client: TestClient = tester) => {
     const res = await app.inject({
       method: 'POST', url: '/token',
       headers: { authorization: `Basic ${Buffer.from(`${client.clientId}:${client.secret}`).toString('base64')}` },
       payload: { grant_type: 'client_credentials' },
     });
     if (res.statusCode !== 200) throw new Error(`token: ${res.statusCode} ${res.body}`);
-    const t = res.json().access_token as string;
-    tokens.set(client.clientId, t);
-    return t;
+    return res.json().access_token as string;
+  };
+  const token = async (client: TestClient = tester) => {
+    const cached = tokens.get(client.clientId) ?? await freshToken(client);
+    tokens.set(client.clientId, cached);
+    return cached;
   };
 
   const call: Harness['call'] = async (method, url, body, o = {}) => {
@@ -154,7 +169,7 @@ export async function startHarness(backend: Backend, options: { bootstrap?: stri
   };
 
   return {
-    backend, container, app, clock, logs, store, token, call,
+    backend, container, app, clock, logs, store, token, freshToken, call,
     async close() {
       await app.close();
       await container.close();
@@ -188,3 +203,30 @@ export async function addAccount(h: Harness, customerNumber: string, org = 100, 
 }
 
 export const uuid = randomUUID;
+
+/** A card-add body for an account. */
+export function cardBody(accountNumber: string, extra: Record<string, unknown> = {}) {
+  return { organizationNumber: 100, postToAccount: accountNumber, cardNumber: '', embossedName1: 'ADA LOVELACE', ...extra };
+}
+
+/** Customer, account and card; returns the card number as the tester (PCI) client sees it and the PAN token. */
+export async function addCard(h: Harness, extra: Record<string, unknown> = {}, logo = 1): Promise<{ pan: string; token: string; account: string; customer: string }> {
+  const customer = await addCustomer(h);
+  const account = await addAccount(h, customer, 100, logo);
+  const res = await h.call('POST', '/cards/embosser/l8vf', cardBody(account, extra));
+  if (res.statusCode !== 200) throw new Error(`card add: ${res.statusCode} ${res.body}`);
+  const pan = (res.json().data.cardNumber as string).replace(/^0+/, '');
+  const details = await h.call('POST', '/cards/v2/embosser/details', { organizationNumber: '100', cardNumber: pan, cardSequence: '1', foreignUse: '0' }, { client: cardsOnly });
+  return { pan, token: details.json().data.cardNumber, account, customer };
+}
+
+/** The client side of the card-number encryption: PAN right-padded with F to 32 hex, 3DES-ECB under the ZEK. */
+export function clientEncryptPan(pan: string, keyHex = TEST_ZEK_HEX): string {
+  const c = createCipheriv('des-ede-ecb', Buffer.from(keyHex, 'hex'), null).setAutoPadding(false);
+  return Buffer.concat([c.update(Buffer.from(pan.padEnd(32, 'F'), 'hex')), c.final()]).toString('hex').toUpperCase();
+}
+
+export function clientDecryptPan(hex: string, keyHex = TEST_ZEK_HEX): string {
+  const d = createDecipheriv('des-ede-ecb', Buffer.from(keyHex, 'hex'), null).setAutoPadding(false);
+  return Buffer.concat([d.update(Buffer.from(hex, 'hex')), d.final()]).toString('hex').toUpperCase().replace(/F+$/, '');
+}

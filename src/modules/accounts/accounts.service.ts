@@ -4,7 +4,6 @@ import type { Actor } from '../../shared/actor.ts';
 import type { Clock } from '../../shared/clock.ts';
 import { businessRule } from '../../shared/errors.ts';
 import { isBlankNumber, pad19, randomRecordNumber } from '../../shared/ids.ts';
-import { isUniqueViolation } from '../../shared/db-errors.ts';
 import { recordAudit } from '../audit/index.ts';
 import type { OrganizationsService } from '../organizations/index.ts';
 import type { CustomersService } from '../customers/index.ts';
@@ -81,8 +80,8 @@ export class AccountsService {
 
   async add(actor: Actor, request: AddAccountRequest, db: Kysely<DB> = this.db) {
     const a = request.accountData;
-    if (!(await this.organizations.organization(a.organization))) throw fail(AccountCodes.orgNotFound);
-    const logo = await this.organizations.logo(a.organization, a.logo);
+    if (!(await this.organizations.organization(a.organization, db))) throw fail(AccountCodes.orgNotFound);
+    const logo = await this.organizations.logo(a.organization, a.logo, db);
     if (!logo) throw fail(AccountCodes.logoNotFound);
     if (isBlankNumber(a.customerNumber)) throw fail(AccountCodes.customerRequired);
     if (a.billingAccountType !== undefined && (a.billingAccountType < 0 || a.billingAccountType > 3)) throw fail(AccountCodes.badAccountType);
@@ -101,40 +100,41 @@ export class AccountsService {
       billingCurrency, billingCycle, blockCode1, blockCode2, dateOpened, ...profile
     } = a;
 
-    for (let attempt = 0; ; attempt++) {
-      const accountNumber = given ?? randomRecordNumber();
-      try {
-        await runInTransaction(db, async (trx) => {
-          // The customer is checked inside the transaction: a concurrent purge cannot slip between.
-          if (!(await this.customers.find(organization, customerNumber, trx))) throw fail(AccountCodes.customerNotFound);
-          await trx.insertInto('accounts').values({
-            account_number: accountNumber,
-            organization,
-            logo: logo.number,
-            customer_number: customerNumber,
-            status: 'A',
-            block_code_1: (blockCode1 ?? '').trim(),
-            block_code_2: (blockCode2 ?? '').trim(),
-            credit_limit: creditLimit ?? 0,
-            billing_cycle: billingCycle ?? 1,
-            currency: billingCurrency && billingCurrency !== '' ? Number(billingCurrency) : logo.currency,
-            short_name: shortName ?? '',
-            relationship_number: isBlankNumber(relationshipNumber) ? '' : pad19(relationshipNumber!),
-            date_opened: dateOpened ?? this.clock.now().toISOString().slice(0, 10),
-            profile: JSON.stringify(profile),
-            created_by: actor.clientId,
-          }).execute();
-          await recordAudit(trx, actor, {
-            action: 'account.add', entityType: 'account', entityId: accountNumber, organization,
-            details: { customerNumber, logo: logo.number, creditLimit: creditLimit ?? 0 },
-          });
+    return runInTransaction(db, async (trx) => {
+      // The customer is checked inside the transaction: a concurrent purge cannot slip between.
+      if (!(await this.customers.find(organization, customerNumber, trx))) throw fail(AccountCodes.customerNotFound);
+      // ON CONFLICT DO NOTHING rather than catching a unique violation: it keeps a surrounding
+      // transaction (instant card) usable when a generated number collides and is drawn again.
+      for (let attempt = 0; ; attempt++) {
+        const accountNumber = given ?? randomRecordNumber();
+        const inserted = await trx.insertInto('accounts').values({
+          account_number: accountNumber,
+          organization,
+          logo: logo.number,
+          customer_number: customerNumber,
+          status: 'A',
+          block_code_1: (blockCode1 ?? '').trim(),
+          block_code_2: (blockCode2 ?? '').trim(),
+          credit_limit: creditLimit ?? 0,
+          billing_cycle: billingCycle ?? 1,
+          currency: billingCurrency && billingCurrency !== '' ? Number(billingCurrency) : logo.currency,
+          short_name: shortName ?? '',
+          relationship_number: isBlankNumber(relationshipNumber) ? '' : pad19(relationshipNumber!),
+          date_opened: dateOpened ?? this.clock.now().toISOString().slice(0, 10),
+          profile: JSON.stringify(profile),
+          created_by: actor.clientId,
+        }).onConflict((oc) => oc.column('account_number').doNothing()).executeTakeFirst();
+        if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 0) {
+          if (given || attempt >= 5) throw fail(AccountCodes.accountExists);
+          continue;
+        }
+        await recordAudit(trx, actor, {
+          action: 'account.add', entityType: 'account', entityId: accountNumber, organization,
+          details: { customerNumber, logo: logo.number, creditLimit: creditLimit ?? 0 },
         });
-        return { organization, foreignOrganization: '0', accountNumber };
-      } catch (err) {
-        if (!isUniqueViolation(err)) throw err;
-        if (given || attempt >= 5) throw fail(AccountCodes.accountExists);
+        return { organization, foreignOrganization: '0', accountNumber, creditLimit: creditLimit ?? 0 };
       }
-    }
+    });
   }
 
   async find(organization: number, accountNumber: string, db: Kysely<DB> = this.db): Promise<Account | undefined> {

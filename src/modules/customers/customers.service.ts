@@ -4,7 +4,6 @@ import type { Actor } from '../../shared/actor.ts';
 import type { Clock } from '../../shared/clock.ts';
 import { businessRule } from '../../shared/errors.ts';
 import { isBlankNumber, pad19, randomRecordNumber } from '../../shared/ids.ts';
-import { isUniqueViolation } from '../../shared/db-errors.ts';
 import { recordAudit } from '../audit/index.ts';
 import type { OrganizationsService } from '../organizations/index.ts';
 import type { AddCustomerRequest, DemographicInquiryRequest, UpdateCustomerRequest } from './customers.schemas.ts';
@@ -76,31 +75,30 @@ export class CustomersService {
       ...(request.resvData ? { reserved: request.resvData } : {}),
     };
 
-    // A generated number is retried on the (rare) collision; a given one must be new.
-    for (let attempt = 0; ; attempt++) {
-      const customerNumber = given ?? randomRecordNumber();
-      try {
-        await this.db.transaction().execute(async (trx) => {
-          await trx.insertInto('customers').values({
-            customer_number: customerNumber,
-            organization: org,
-            status: 0,
-            name_line_1: str(owner.nameLine1),
-            first_name: str(owner.firstName),
-            last_name: str(owner.lastName),
-            date_of_birth: owner.dateOfBirth ?? null,
-            identification_number: str(owner.identificationNumber),
-            profile: JSON.stringify(profile),
-            created_by: actor.clientId,
-          }).execute();
-          await recordAudit(trx, actor, { action: 'customer.add', entityType: 'customer', entityId: customerNumber, organization: org });
-        });
+    // A generated number is drawn again on the (rare) collision; a given one must be new.
+    return this.db.transaction().execute(async (trx) => {
+      for (let attempt = 0; ; attempt++) {
+        const customerNumber = given ?? randomRecordNumber();
+        const inserted = await trx.insertInto('customers').values({
+          customer_number: customerNumber,
+          organization: org,
+          status: 0,
+          name_line_1: str(owner.nameLine1),
+          first_name: str(owner.firstName),
+          last_name: str(owner.lastName),
+          date_of_birth: owner.dateOfBirth ?? null,
+          identification_number: str(owner.identificationNumber),
+          profile: JSON.stringify(profile),
+          created_by: actor.clientId,
+        }).onConflict((oc) => oc.column('customer_number').doNothing()).executeTakeFirst();
+        if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 0) {
+          if (given || attempt >= 5) throw fail(CustomerCodes.alreadyExists);
+          continue;
+        }
+        await recordAudit(trx, actor, { action: 'customer.add', entityType: 'customer', entityId: customerNumber, organization: org });
         return { organizationNumber: org, accountNumber: pad19(key.accountNumber ?? ''), customerNumber };
-      } catch (err) {
-        if (!isUniqueViolation(err)) throw err;
-        if (given || attempt >= 5) throw fail(CustomerCodes.alreadyExists);
       }
-    }
+    });
   }
 
   /** A customer of the organization, or undefined. */

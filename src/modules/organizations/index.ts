@@ -42,20 +42,21 @@ export class OrganizationsService {
 
   constructor(private readonly db: Kysely<DB>) {}
 
-  async organization(number: number): Promise<Organization | undefined> {
+  /** `db`: the caller's transaction, when inside one (PGlite has one session). */
+  async organization(number: number, db: Kysely<DB> = this.db): Promise<Organization | undefined> {
     const cached = this.orgs.get(number);
     if (cached !== undefined) return cached ?? undefined;
-    const row = await this.db.selectFrom('organizations').selectAll().where('number', '=', number).executeTakeFirst();
+    const row = await db.selectFrom('organizations').selectAll().where('number', '=', number).executeTakeFirst();
     const org = row ? { number: row.number, name: row.name, panTokenEnabled: row.pan_token_enabled } : null;
     this.orgs.set(number, org);
     return org ?? undefined;
   }
 
-  async logo(organization: number, number: number): Promise<Logo | undefined> {
+  async logo(organization: number, number: number, db: Kysely<DB> = this.db): Promise<Logo | undefined> {
     const key = `${organization}/${number}`;
     const cached = this.logos.get(key);
     if (cached !== undefined) return cached ?? undefined;
-    const row = await this.db.selectFrom('logos').selectAll()
+    const row = await db.selectFrom('logos').selectAll()
       .where('organization', '=', organization).where('number', '=', number).executeTakeFirst();
     const logo: Logo | null = row ? {
       organization: row.organization,

@@ -17,6 +17,8 @@ import {
   type KeyAlgorithm,
   type KeyBlock,
   type KeyType,
+  type PersonalizationRecord,
+  type PersonalizationRecordRequest,
   type PinBlockFormat,
   type PinVerificationMethod,
   type ProtectedKey,
@@ -41,11 +43,13 @@ import {
   type BlockCipher, type CvkPair,
 } from '../../crypto/index.ts';
 import { cvvBatch, encryptValuesForClient } from './cvv-batch.ts';
+import { cbcKey, checkReference, encryptForBureau, personalizationRecordText } from './personalization.ts';
+import type { DiscretionaryPin } from '../../crypto/track-data.ts';
 
 const BLOCK_VERSION = 'EMB1';
 
 const DEFAULT_ALGORITHM: Record<KeyType, KeyAlgorithm> = {
-  CVK: '3DES', PVK: '3DES', ZPK: '3DES', ZEK: '3DES', DEK: 'AES', HMK: 'HMAC', TOK: 'AES', API: 'HMAC',
+  CVK: '3DES', PVK: '3DES', ZPK: '3DES', ZEK: '3DES', DEK: 'AES', HMK: 'HMAC', TOK: 'AES', API: 'HMAC', BUR: 'AES',
 };
 const DEFAULT_LENGTH: Record<KeyAlgorithm, number> = { '3DES': 16, AES: 32, HMAC: 32 };
 const VALID_LENGTHS: Record<KeyAlgorithm, number[]> = { '3DES': [16, 24], AES: [16, 24, 32], HMAC: [16, 24, 32, 48, 64] };
@@ -64,6 +68,9 @@ interface ClearKey {
   aes?: BlockCipher;
   cvk?: CvkPair;
   ff1?: Ff1;
+  /** BUR keys: the key as the CBC cipher takes it, and the check value. */
+  cbc?: Buffer;
+  kcv?: string;
 }
 
 /** Stored PIN block tag (version 1: ISO 9564-1 format 4 under the PIN-storage key). */
@@ -101,6 +108,10 @@ const CACHE_LIMIT = 10_000;
  * - PAN for a client: PAN right-padded with 'F' to 32 hex digits, TDES-ECB under the 3DES ZEK,
  *   32 uppercase hex digits.
  * - PAN token: see crypto/pan-token.ts (FF1 over AES, 19 characters, BIN and last four kept).
+ * - Personalization record: the fields of PERSONALIZATION_RECORD_FIELDS joined with '|', CBC
+ *   under the bureau key (BUR) with a random IV and PKCS#7 padding, base64(IV || ciphertext);
+ *   PIN mailer block in it: format 0 under a 3DES BUR, format 4 under an AES BUR
+ *   (software/personalization.ts, docs/personalization.md).
  *
  * Errors: every refusal is a SecurityModuleError with a fixed, safe message; the primitives'
  * CryptoInputError messages (which never echo inputs) are passed on as BAD_INPUT.
@@ -374,6 +385,60 @@ export class SoftwareSecurityModule implements SecurityModule {
         }
         throw e;
       }
+    });
+  }
+
+  // --- personalization -------------------------------------------------------------------------
+
+  async personalizationRecord(request: PersonalizationRecordRequest): Promise<PersonalizationRecord> {
+    return guarded(() => {
+      if (typeof request !== 'object' || request === null) throw new SecurityModuleError('BAD_INPUT', 'a request is required');
+      const { pan, expiryYYMM, serviceCode } = request;
+      checkPan(pan);
+      if (typeof expiryYYMM !== 'string' || !/^[0-9]{4}$/.test(expiryYYMM)) throw new SecurityModuleError('BAD_INPUT', 'expiry must be 4 digits (YYMM)');
+      if (typeof serviceCode !== 'string' || !/^[0-9]{3}$/.test(serviceCode)) throw new SecurityModuleError('BAD_INPUT', 'service code must be 3 digits');
+      checkReference(request.reference);
+      const bur = this.use(request.bur, 'BUR');
+      if (bur.algorithm !== '3DES' && bur.algorithm !== 'AES') {
+        throw new SecurityModuleError('WRONG_KEY_TYPE', 'a bureau key must be a 3DES or AES key');
+      }
+      const cvk = this.cvk(request.cvk);
+
+      let pinField: DiscretionaryPin = { kind: 'NONE' };
+      let pinBlock: { format: 0 | 4; hex: string } | undefined;
+      const p = request.pin;
+      if (p !== undefined) {
+        if (typeof p !== 'object' || p === null) throw new SecurityModuleError('BAD_INPUT', 'pin must be an object');
+        if (request.pvk === undefined) throw new SecurityModuleError('BAD_INPUT', 'a PIN needs the PVK');
+        const pvk = this.tdes(request.pvk, 'PVK');
+        checkMethod(p.method);
+        const given = p.method.kind === 'PVV' ? p.pvv : p.offset;
+        if (typeof given !== 'string' || !/^[0-9]{4,12}$/.test(given)) {
+          throw new SecurityModuleError('BAD_INPUT', p.method.kind === 'PVV' ? 'the PVV method needs the card\'s 4-digit PVV' : 'the IBM 3624 method needs the card\'s offset');
+        }
+        const pin = this.loadPin(p.storedPinBlock, pan);
+        const ref = pinReference(pvk, pan, p.method, pin);
+        const computed = 'pvv' in ref ? ref.pvv : ref.offset;
+        if (!safeEqualText(computed, given)) {
+          throw new SecurityModuleError('BAD_PIN_BLOCK', 'the stored PIN does not match the card\'s PVV or offset');
+        }
+        pinField = p.method.kind === 'PVV' ? { kind: 'PVV', pvki: p.method.pvki, pvv: computed } : { kind: 'IBM3624', offset: computed };
+        if (p.mailer !== false) {
+          const format = bur.algorithm === 'AES' ? 4 : 0;
+          const cipher = format === 4 ? this.aesOf(bur) : this.tdesOf(bur);
+          pinBlock = { format, hex: bytesToHex(encryptPinBlock(cipher, format, pin, pan)) };
+        }
+      }
+
+      // CVV (the card's service code), CVV2 (000) and iCVV (999) in one pass.
+      const [cvv, cvv2, icvv] = cvvBatch(cvk, pan, expiryYYMM, [serviceCode, CVV2_SERVICE_CODE, ICVV_SERVICE_CODE]) as [string, string, string];
+      const clear = personalizationRecordText({
+        reference: request.reference, pan, expiryYYMM, serviceCode, cardholder: request.cardholder,
+        embossLine1: request.embossLine1, embossLine2: request.embossLine2, pin: pinField, cvv, cvv2, icvv, pinBlock,
+      });
+      const key = (bur.cbc ??= cbcKey(bur.algorithm, bur.key));
+      const kcv = (bur.kcv ??= this.kcv(bur.algorithm, bur.key));
+      return { reference: request.reference, ...encryptForBureau(bur.algorithm, key, clear), bureauKcv: kcv };
     });
   }
 

@@ -1,0 +1,78 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import type { Container } from '../../container.ts';
+import {
+  CardActivationRequest, CardActivationResponse, CardAddRequest, CardAddResponse, CardDetailsRequest, CardDetailsResponse,
+  CardStatusRequest, CardStatusResponse, CustomerCardsHeaders, CustomerCardsQuery, CustomerCardsResponse, InstantCardRequest,
+  InstantCardResponse, PanInquiryRequest, PanInquiryResponse, type Viewer,
+} from '../../modules/cards/index.ts';
+import { ok, responses } from '../envelope.ts';
+import { actorOf, hasPciScope, requireOrganization } from '../plugins/auth.ts';
+
+/** What the calling client may see of a card number. */
+const viewerOf = (request: FastifyRequest): Viewer => ({ pci: hasPciScope(request), cardNumberKey: request.client?.cardNumberKey ?? null });
+
+export const cardRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = async (app, { container }) => {
+  const { cards } = container;
+
+  app.post('/cards/embosser/l8vf', {
+    schema: { tags: ['Cards'], summary: 'Card Add: a new card (number generated from the logo BIN, or given) on an account', body: CardAddRequest, response: responses(CardAddResponse, 422) },
+  }, async (request) => {
+    requireOrganization(request, request.body.organizationNumber);
+    return ok(await cards.add(actorOf(request), request.body, viewerOf(request)));
+  });
+
+  for (const url of ['/cards/embosser/card-pan-l8v2', '/cards/embosser/card-pan']) {
+    app.post(url, {
+      config: { scope: 'pci' },
+      schema: {
+        tags: ['Cards'], summary: 'PAN token inquiry: P gives the token of an encrypted card number, C the encrypted card number of a token (PCI scope)',
+        body: PanInquiryRequest, response: responses(PanInquiryResponse, 422),
+      },
+    }, async (request) => {
+      requireOrganization(request, request.body.organizationNumber);
+      return ok(await cards.panInquiry(actorOf(request), request.body, viewerOf(request)));
+    });
+  }
+
+  app.post('/cards/v2/embosser/details', {
+    schema: { tags: ['Cards'], summary: 'Card details by card number or PAN token and sequence', body: CardDetailsRequest, response: responses(CardDetailsResponse, 422) },
+  }, async (request) => {
+    requireOrganization(request, Number(request.body.organizationNumber));
+    return ok(await cards.details(actorOf(request), request.body, viewerOf(request)));
+  });
+
+  app.get('/customer/v3/cards/details', {
+    schema: {
+      tags: ['Cards'], summary: 'The cards of a customer (header customerNumber), by account, 20 at a time',
+      querystring: CustomerCardsQuery, headers: CustomerCardsHeaders, response: responses(CustomerCardsResponse, 422),
+    },
+  }, async (request) => {
+    requireOrganization(request, request.query.organizationNumber);
+    return ok(await cards.customerCards(actorOf(request), request.query, request.headers.customernumber, viewerOf(request)));
+  });
+
+  app.post('/account/v2/instantCard', {
+    schema: {
+      tags: ['Cards'], summary: 'Instant card: the account (accountCreateFlag Y) and an active card in one step; digitalCardFlag 1 for a virtual card',
+      body: InstantCardRequest, response: responses(InstantCardResponse, 422),
+    },
+  }, async (request) => {
+    requireOrganization(request, request.body.organizationNumber);
+    return ok(await cards.instantCard(actorOf(request), request.body, viewerOf(request)));
+  });
+
+  app.put('/cards/status-L8V1', {
+    schema: { tags: ['Cards'], summary: 'Card status: 0 active, 1 inactive, 2 blocked by the issuer, 3 closed (final)', body: CardStatusRequest, response: responses(CardStatusResponse, 422) },
+  }, async (request) => {
+    requireOrganization(request, request.body.organizationNumber);
+    return ok(await cards.updateStatus(actorOf(request), request.body));
+  });
+
+  app.put('/cards/activation', {
+    schema: { tags: ['Cards'], summary: 'Card activation: S this card, A every card of its account', body: CardActivationRequest, response: responses(CardActivationResponse, 422) },
+  }, async (request) => {
+    requireOrganization(request, request.body.organizationNumber);
+    return ok(await cards.activate(actorOf(request), request.body, viewerOf(request)));
+  });
+};

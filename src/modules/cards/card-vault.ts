@@ -1,0 +1,65 @@
+import type { SecurityModule } from '../../security-module/port.ts';
+import type { KeysService } from '../keys/index.ts';
+import { businessRule } from '../../shared/errors.ts';
+
+export interface ProtectedPan {
+  /** HMAC-SHA-256 of the PAN under the system look-up key: unique key and search key. */
+  hash: string;
+  /** 19-character PAN token (FF1 under the system token key); contains a letter, keeps BIN and last four. */
+  token: string;
+  /** AES-256-GCM under the system data key. */
+  encrypted: string;
+}
+
+/**
+ * Everything the cards module does with a clear card number, through the security module and
+ * the system keys: the number is stored encrypted, found by its keyed hash or its token, and
+ * shown in clear only to callers entitled to it.
+ */
+export interface SystemKeyBlocks { dek: string; hmk: string; tok: string }
+
+export class CardVault {
+  /**
+   * The system keys are handed over as key blocks at start-up (they exist once the bootstrap
+   * ran), so no operation here touches the database: card operations call it inside their
+   * transactions, and on PGlite (one session) a query outside the transaction would wait forever.
+   */
+  constructor(private readonly sm: SecurityModule, private readonly keys: KeysService, private readonly system: SystemKeyBlocks) {}
+
+  async protect(pan: string, binLength: number): Promise<ProtectedPan> {
+    const [hash, token, encrypted] = await Promise.all([
+      this.sm.panLookupHash(this.system.hmk, pan),
+      this.sm.tokenizePan({ tok: this.system.tok, pan, binLength: binLength === 8 ? 8 : 6 }),
+      this.sm.encryptData(this.system.dek, pan),
+    ]);
+    return { hash, token, encrypted };
+  }
+
+  hash(pan: string): Promise<string> {
+    return this.sm.panLookupHash(this.system.hmk, pan);
+  }
+
+  reveal(encrypted: string): Promise<string> {
+    return this.sm.decryptData(this.system.dek, encrypted);
+  }
+
+  /** The card number under a client's card-number key (ZEK): 32 hex digits. */
+  async forClient(pan: string, zekName: string | null): Promise<string> {
+    return this.sm.encryptPanForClient({ zek: await this.clientKey(zekName), pan });
+  }
+
+  async fromClient(encrypted: string, zekName: string | null): Promise<string | undefined> {
+    const zek = await this.clientKey(zekName);
+    try {
+      return await this.sm.decryptPanFromClient({ zek, encrypted });
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async clientKey(zekName: string | null): Promise<string> {
+    const key = zekName ? await this.keys.find(zekName) : undefined;
+    if (!key) throw businessRule('VPL5SIE31S', 'ENC-FAILURE INVALID ORG - NO CARD-NUMBER KEY FOR THIS CLIENT');
+    return key.keyBlock;
+  }
+}

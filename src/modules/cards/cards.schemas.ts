@@ -1,0 +1,217 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { IsoDate, LogoNumber, Open, OrganizationNumber, Text } from '../../shared/schema.ts';
+
+/** Wire schemas of the card endpoints, after the upstream FirstVision Cards 1.3.0 and Accounts 1.3.0 files. */
+
+/** A clear card number (up to 19 digits, zero-padded as FirstVision shows it) or a 19-character PAN token. */
+export const CardNumberOrToken = Type.String({ pattern: '^[0-9A-Za-z]{12,19}$', description: 'Card number (clear PAN, may be zero-padded to 19) or PAN token.' });
+const Amount = (description?: string) => Type.Number({ minimum: 0, maximum: 99999999999999.99, ...(description ? { description } : {}) });
+const Sequence = Type.Integer({ minimum: 0, maximum: 9998, description: 'Card sequence; default 1.' });
+
+const SpendingLimits = {
+  atmCashAmount: Type.Optional(Amount()),
+  atmCashNumber: Type.Optional(Type.Integer({ minimum: 0, maximum: 999999999 })),
+  atmCashSingleTransactionLimit: Type.Optional(Amount()),
+  overTheCounterCashAmount: Type.Optional(Amount()),
+  overTheCounterCashNumber: Type.Optional(Type.Integer({ minimum: 0, maximum: 999999999 })),
+  overTheCounterCashSingleTransactionLimit: Type.Optional(Amount()),
+  retailPurchaseAmt: Type.Optional(Amount()),
+  retailPurchaseNumber: Type.Optional(Type.Integer({ minimum: 0, maximum: 999999999 })),
+  retailPurchaseSingleTransactionLimit: Type.Optional(Amount()),
+  internetPurchaseAmount: Type.Optional(Amount()),
+  internetPurchaseNumber: Type.Optional(Type.Number({ minimum: 0, maximum: 999999999 })),
+  internetPurchaseSingleTransactionLimit: Type.Optional(Amount()),
+};
+
+/** The embosser fields shared by Card Add and Instant Card. */
+const EmbosserFields = {
+  embossedName1: Type.Optional(Text(26, 'First embossing line.')),
+  embossedName2: Type.Optional(Text(26, 'Second embossing line.')),
+  name1: Type.Optional(Text(40)),
+  name2: Type.Optional(Text(40)),
+  expirationDate: Type.Optional(IsoDate('Card expiry; default: the logo\'s expiry months from today, end of month.')),
+  customerNumber: Type.Optional(Type.String({ pattern: '^[0-9]{0,19}$', description: 'Cardholder, when other than the account owner (additional card).' })),
+  posServiceCode: Type.Optional(Type.Integer({ minimum: 0, maximum: 999, description: 'Service code; default the logo\'s.' })),
+  addressLine1: Type.Optional(Text(40)),
+  addressLine2: Type.Optional(Text(40)),
+  city: Type.Optional(Text(30)),
+  stateOrProvince: Type.Optional(Text(3)),
+  postalCode: Type.Optional(Text(10)),
+  languageCode: Type.Optional(Text(3)),
+  plasticId: Type.Optional(Text(10)),
+  cardholderFlag: Type.Optional(Type.String({ maxLength: 1 })),
+  deliveryOption: Type.Optional(Type.Integer({ minimum: 0, maximum: 999 })),
+  ...SpendingLimits,
+};
+
+export const CardAddRequest = Open({
+  organizationNumber: OrganizationNumber,
+  postToAccount: Type.String({ pattern: '^[0-9]{1,19}$', description: 'The account the card posts to.' }),
+  cardNumber: Type.String({ pattern: '^[0-9]{0,19}$', description: 'Empty or zeros: generated from the logo\'s BIN. Given: portfolio migration.' }),
+  cardSequence: Type.Optional(Sequence),
+  cardAction: Type.Optional(Type.Integer({ minimum: 0, maximum: 1 })),
+  numberOfCardsRequested: Type.Optional(Type.Integer({ minimum: 0, maximum: 99 })),
+  pinSuppression: Type.Optional(Type.Integer({ minimum: 0, maximum: 1, description: '1: no PIN is generated.' })),
+  currentCardActivation: Type.Optional(Type.String({ pattern: '^[YN ]?$', description: 'Y: the card needs activation before use.' })),
+  blockCode: Type.Optional(Type.String({ pattern: '^[A-Z ]?$' })),
+  digitalCardFlag: Type.Optional(Type.Integer({ minimum: 0, maximum: 1 })),
+  ...EmbosserFields,
+});
+export type CardAddRequest = Static<typeof CardAddRequest>;
+
+export const CardAddResponse = Type.Object({
+  organizationNumber: Type.Integer(),
+  organizationAssociatedToForeignAccount: Type.Integer(),
+  logo: Type.Integer(),
+  accountNumber: Type.String(),
+  cardNumber: Type.String({ description: 'PAN token; the clear number (zero-padded to 19) for clients with PCI scope.' }),
+  cardSequence: Type.Integer(),
+  currentChipSequenceNumber: Type.Integer(),
+});
+
+export const PanInquiryRequest = Open({
+  organizationNumber: OrganizationNumber,
+  cardNumber: Type.String({ pattern: '^[0-9A-Fa-f]{32}$|^[0-9A-Za-z]{12,19}$', description: 'functionType P: the card number encrypted under the client\'s card-number key (32 hex). C: the PAN token.' }),
+  cardSequence: Type.Optional(Sequence),
+  functionType: Type.String({ pattern: '^(P|C)$', description: 'P: give the PAN token of a card number; C: give the card number (encrypted) of a PAN token.' }),
+});
+export type PanInquiryRequest = Static<typeof PanInquiryRequest>;
+
+export const PanInquiryResponse = Type.Object({
+  organizationNumber: Type.Integer(),
+  logo: Type.Integer(),
+  cardNumber: Type.String({ description: 'The card number encrypted under the client\'s card-number key: 32 hex.' }),
+  cardSequence: Type.Integer(),
+  accountNumber: Type.String(),
+  panToken: Type.String(),
+});
+
+export const CardDetailsRequest = Open({
+  organizationNumber: Type.Union([Type.String({ pattern: '^[0-9]{1,3}$' }), OrganizationNumber]),
+  cardNumber: CardNumberOrToken,
+  cardSequence: Type.Optional(Type.Union([Type.String({ pattern: '^[0-9]{1,4}$' }), Sequence])),
+  foreignUse: Type.Optional(Type.String({ pattern: '^[ 01]?$' })),
+});
+export type CardDetailsRequest = Static<typeof CardDetailsRequest>;
+
+export const CardDetailsResponse = Type.Object({
+  currencyData: Type.Object({ numberOfDecimal: Type.Integer(), code: Type.Integer() }),
+  organizationNumber: Type.String(),
+  logo: Type.Integer(),
+  foreignUse: Type.Integer(),
+  cardNumber: Type.String(),
+  cardSequence: Type.Integer(),
+  postToAccount: Type.String(),
+  customerNumber: Type.String(),
+  statusCode: Type.String({ description: '0 active, 1 inactive, 2 blocked by the issuer, 3 closed.' }),
+  dateStatus: Type.String(),
+  embosserName1: Type.String(),
+  embosserName2: Type.String(),
+  cardHolderName1: Type.String(),
+  cardHolderName2: Type.String(),
+  addressLine1: Type.String(),
+  addressLine2: Type.String(),
+  cityPortion: Type.String(),
+  stateProvince: Type.String(),
+  postalCodePortion: Type.String(),
+  dateExpire: Type.String(),
+  pinSuppression: Type.Integer(),
+  blockCode: Type.String(),
+  activationRequired: Type.String({ description: 'Y: the card awaits activation.' }),
+  digitalCardIndicator: Type.Integer(),
+  serviceCode: Type.String(),
+  cardIssueAction: Type.Integer(),
+  numberCardsRequested: Type.Integer(),
+});
+
+export const CustomerCardsQuery = Type.Object({
+  organizationNumber: OrganizationNumber,
+  functionCode: Type.Optional(Type.String({ pattern: '^[ FNP]?$', description: 'Empty/F: first page; N: next after startAccount; P: the page before startAccount.' })),
+  startOrganization: Type.Optional(Type.Integer({ minimum: 0, maximum: 998 })),
+  startAccount: Type.Optional(Type.String({ pattern: '^[0-9]{0,19}$' })),
+});
+export type CustomerCardsQuery = Static<typeof CustomerCardsQuery>;
+export const CustomerCardsHeaders = Type.Object({ customernumber: Type.String({ pattern: '^[0-9]{1,19}$' }) }, { additionalProperties: true });
+
+export const CustomerCardsResponse = Type.Object({
+  outputArea: Type.Object({
+    numberOfReturnedItems: Type.Integer(),
+    hasMore: Type.String(),
+    customerNumber: Type.String(),
+    accountTable: Type.Array(Type.Object({
+      accountNumber: Type.String(),
+      cardNumber: Type.String(),
+      cardSequence: Type.Integer(),
+      cardExpireDate: Type.String(),
+      digitalCardIndicator: Type.Integer(),
+      embosserCurrentFirstUsage: Type.String(),
+      cardBlockCode: Type.String(),
+      cardStatus: Type.Integer(),
+      encryptedCardNumber: Type.String({ description: 'The card number under the client\'s card-number key (PCI scope and a configured key), else empty.' }),
+      atmCashAmount: Type.Number(),
+      retailAmount: Type.Number(),
+      internetAmount: Type.Number(),
+      overTheCounterAmount: Type.Number(),
+    })),
+  }),
+});
+
+export const CardStatusRequest = Open({
+  organizationNumber: OrganizationNumber,
+  cardStatus: Type.Integer({ description: '0 active, 1 inactive, 2 blocked by the issuer, 3 closed (final).' }),
+  cardSequence: Type.Optional(Sequence),
+  cardNumber: CardNumberOrToken,
+  representativeId: Type.Optional(Text(3)),
+});
+export type CardStatusRequest = Static<typeof CardStatusRequest>;
+export const CardStatusResponse = Type.Object({ successMessage: Type.String() });
+
+export const CardActivationRequest = Open({
+  organizationNumber: OrganizationNumber,
+  cardNumber: Type.String({ pattern: '^[0-9A-Za-z]{12,19}$', description: 'Card number or PAN token (S or A), or account number (A).' }),
+  serviceType: Type.String({ maxLength: 1, description: 'S: this card; A: all cards of its account.' }),
+  userData: Type.Optional(Text(40)),
+});
+export type CardActivationRequest = Static<typeof CardActivationRequest>;
+export const CardActivationResponse = Type.Object({
+  organizationNumber: Type.Integer(),
+  logo: Type.Integer(),
+  cardNumber: Type.String(),
+  serviceType: Type.String(),
+  numberCardsActivated: Type.Integer(),
+});
+
+export const InstantCardRequest = Open({
+  organizationNumber: OrganizationNumber,
+  logo: LogoNumber,
+  customerNumber: Type.String({ pattern: '^[0-9]{1,19}$' }),
+  accountCreateFlag: Type.String({ maxLength: 1, description: 'Y: create the account; N: use accountData.accountNumber.' }),
+  firstPurchaseFlag: Type.Optional(Type.String({ maxLength: 1 })),
+  cardActionFlag: Type.Optional(Type.Integer()),
+  accountData: Type.Optional(Open({
+    accountNumber: Type.Optional(Type.String({ pattern: '^[0-9]{0,19}$' })),
+    shortName: Type.Optional(Text(20)),
+    creditLimit: Type.Optional(Amount()),
+    billingCurrency: Type.Optional(Type.Integer({ minimum: 0, maximum: 999 })),
+    billingCycle: Type.Optional(Type.Integer()),
+    blockCode1: Type.Optional(Type.String({ maxLength: 1 })),
+    blockCode2: Type.Optional(Type.String({ maxLength: 1 })),
+    dateOpened: Type.Optional(IsoDate()),
+  })),
+  embosserData: Open({
+    ...EmbosserFields,
+    digitalCardFlag: Type.Integer({ minimum: 0, maximum: 1, description: '1: a digital (virtual) card, no plastic.' }),
+  }),
+});
+export type InstantCardRequest = Static<typeof InstantCardRequest>;
+
+export const InstantCardResponse = Type.Object({
+  organizationNumber: Type.Integer(),
+  logo: Type.Integer(),
+  customerNumber: Type.String(),
+  accountNumber: Type.String(),
+  cardNumber: Type.String(),
+  cardSequenceNumber: Type.Integer(),
+  creditLimit: Type.Number(),
+  cardExpiryDate: Type.String(),
+});

@@ -1,0 +1,571 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { CardTable, DB } from '../../db/schema.ts';
+import type { Actor } from '../../shared/actor.ts';
+import type { Clock } from '../../shared/clock.ts';
+import { businessRule } from '../../shared/errors.ts';
+import { isBlankNumber, pad19 } from '../../shared/ids.ts';
+import { generateCardNumber, isLuhnValid } from '../../crypto/luhn.ts';
+import type { PinVerificationMethod, SecurityModule } from '../../security-module/port.ts';
+import { recordAudit } from '../audit/index.ts';
+import type { KeysService } from '../keys/index.ts';
+import type { Logo, OrganizationsService } from '../organizations/index.ts';
+import type { Account, AccountsService } from '../accounts/index.ts';
+import type { CustomersService } from '../customers/index.ts';
+import type { CardVault } from './card-vault.ts';
+import type {
+  CardActivationRequest, CardAddRequest, CardDetailsRequest, CardStatusRequest, CustomerCardsQuery, InstantCardRequest, PanInquiryRequest,
+} from './cards.schemas.ts';
+
+type Code = readonly [string, string];
+const fail = (c: Code) => businessRule(c[0], c[1]);
+
+/** Codes: upstream (FirstVision Cards / Accounts 1.3.0) where one fits, emboss's own EMBC… otherwise. */
+export const CardCodes = {
+  orgNotFound: ['VPL5SAD07S', 'REQUESTED ORG NUMBER IS NOT FOUND'],
+  accountNotFound: ['VPL5SCI11S', 'ACCOUNT NUMBER NOT FOUND'],
+  accountClosed: ['VPL5SCIA2S', 'ACCOUNT RECORD IS IN CLOSED STATUS'],
+  accountBlocked: ['EMBC05E', 'ACCOUNT IS BLOCKED - NO CARD OPERATIONS'],
+  customerNotFound: ['VPL5SIC13S', 'CUSTOMER RECORD NOT FOUND OR ADD PENDING'],
+  logoNotFound: ['VPL5SCI06S', 'LOGO RECORD NOT FOUND'],
+  cardNotFound: ['VPL5SCI09S', 'EMBOSSER RECORD NOT FOUND'],
+  cardOrAccountNotFound: ['VPL5SCI05S', 'REQUESTED CARD / ACCOUNT NUMBER IS NOT FOUND'],
+  rangeExhausted: ['EMBC01E', 'NO FREE CARD NUMBER LEFT IN THE LOGO BIN RANGE'],
+  notLuhn: ['EMBC02E', 'CARD NUMBER FAILS THE LUHN CHECK'],
+  wrongBin: ['EMBC03E', 'CARD NUMBER DOES NOT MATCH THE LOGO BIN AND LENGTH'],
+  cardExists: ['EMBC04E', 'CARD NUMBER ALREADY ON FILE'],
+  cardExpired: ['EMBC06E', 'CARD IS EXPIRED'],
+  cardNotActive: ['EMBC07E', 'CARD IS NOT ACTIVE'],
+  cardBlocked: ['EMBC09E', 'CARD IS BLOCKED'],
+  cardNeedsActivation: ['EMBC10E', 'CARD IS NOT ACTIVATED'],
+  badExpiry: ['EMBC08E', 'EXPIRATION DATE MUST BE A FUTURE MONTH WITHIN 20 YEARS'],
+  panZeros: ['VPL5SEA04E', 'INPUT PAN NUMBER SHOULD NOT BE SPACES OR ZEROS'],
+  tokenSwitchOff: ['VPL5SEA16S', 'REQUEST FOR PAN TOKEN, BUT ORG LVL PAN TOKEN SW INACTIVE'],
+  badEncryptedPan: ['VPL5SIE32S', 'ENC-FAILURE INV LENGTH'],
+  statusOrgNotFound: ['VPL5SCS09S', 'ORGANIZATION NUMBER IS NOT FOUND'],
+  statusCardNotFound: ['VPL5SCS0BS', 'CARD NUMBER NOT FOUND'],
+  statusAccountClosed: ['VPL5SCS0GE', 'ACCOUNT IS CLOSED'],
+  statusInvalid: ['VPL5SCS0IE', 'INVALID CARD STATUS PROVIDED'],
+  statusSame: ['VPL5SCS0JE', 'CURRENT CARD STATUS IS SAME AS NEW STATUS'],
+  statusFinal: ['VPL5SCS0KE', 'CURRENT CARD STATUS-3 CANNOT BE UPDATED'],
+  statusExpired: ['VPL5SCS0LE', 'CARD EXPIRED,CANNOT UPDATE STATUS'],
+  activationOrgNotFound: ['VPL5SEA02S', 'ORGANIZATION NUMBER NOT FOUND'],
+  activationBadType: ['VPL5SEA03E', 'FUNCTION TYPE IS INVALID, VALID VALUES A OR S'],
+  activationAccountNeedsA: ['VPL5SEA04S', "FUNCTION TYPE MUST BE 'A' WHEN ACCOUNT NUMBER IS PROVIDED"],
+  activationCardNotFound: ['VPL5SEA05S', 'CARD NUMBER NOT FOUND'],
+  customerCardsOrgNotFound: ['VPL5SCE06S', 'ORGANIZATION RECORD NOT FOUND'],
+  customerCardsNone: ['VPL5SCE07E', 'NO VALID CARDS ARE ASSOCIATED WITH THIS CUSTOMER'],
+  customerCardsNeedStart: ['VPL5SCE08E', 'START ORG & ACCT SHOULD BE PROVIDED WHEN SVC FUNC CODE IS N OR P'],
+  instantOrgNotFound: ['VPL5SIC11S', 'ORGANIZATION NOT FOUND ON FILE'],
+  instantLogoNotFound: ['VPL5SIC14S', 'LOGO NOT FOUND ON FILE'],
+  instantBadCreateFlag: ['VPL5SIC07S', "ACCOUNT CREATE VALID VALUES ARE 'Y' OR 'N'"],
+  instantAccountNotFound: ['VPL5SIC17S', 'ACCOUNT NUMBER NOT FOUND'],
+  instantNameBlank: ['VPL5SIC21S', 'EMBOSSER NAME CANNOT BE SPACES'],
+  instantAccountGiven: ['VPL5SIC22S', "ACCOUNT NUMBER SHOULD BE SPACES WHEN ACCT CREATE IS 'Y'"],
+} as const satisfies Record<string, Code>;
+
+/** Card status (the upstream cardStatus 0–3). */
+export const CardStatus = { active: 0, inactive: 1, blocked: 2, closed: 3 } as const;
+
+/** How many draws of a fresh number may collide before the BIN range counts as exhausted. */
+const MAX_NUMBER_DRAWS = 32;
+const PAGE_SIZE = 20;
+
+export type CardRow = Selectable<CardTable>;
+
+/** What the caller may see: PCI-scope clients get clear numbers, others PAN tokens. */
+export interface Viewer {
+  pci: boolean;
+  /** Name of the client's card-number key (ZEK), if it has one. */
+  cardNumberKey: string | null;
+}
+
+/** Everything needed to issue one card (a new number, or a given one). */
+export interface IssueSpec {
+  logo: Logo;
+  account: Account;
+  customerNumber: string;
+  /** A given card number (portfolio migration); absent: drawn from the logo's BIN. */
+  pan?: string;
+  sequence: number;
+  expiry: string;
+  serviceCode: string;
+  embossedName1: string;
+  embossedName2: string;
+  activationRequired: boolean;
+  pinSuppressed: boolean;
+  digital: boolean;
+  blockCode: string;
+  profile: Record<string, unknown>;
+  action: string;
+  /** The logo's PVK key block, looked up before the transaction (absent when the PIN is suppressed). */
+  pvk?: string;
+}
+
+export interface IssuedCard {
+  pan: string;
+  token: string;
+  sequence: number;
+  expiry: string;
+  card: CardRow;
+}
+
+export interface CardsDeps {
+  db: Kysely<DB>;
+  sm: SecurityModule;
+  keys: KeysService;
+  vault: CardVault;
+  organizations: OrganizationsService;
+  accounts: AccountsService;
+  customers: CustomersService;
+  clock: Clock;
+  /** Draws a candidate card number (BIN + random body + Luhn digit). Tests inject a tiny range. */
+  drawCardNumber?: (bin: string, length: number) => string;
+  /** Test hook: runs inside the instant-card transaction between the account and the card writes. */
+  afterInstantAccount?: () => Promise<void>;
+}
+
+/** YYMM of a Date (UTC). */
+const yymm = (d: Date) => `${String(d.getUTCFullYear() % 100).padStart(2, '0')}${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
+/** The last day of a YYMM month, as ISO date. */
+export const expiryDate = (expiry: string) =>
+  new Date(Date.UTC(2000 + Number(expiry.slice(0, 2)), Number(expiry.slice(2, 4)), 0)).toISOString().slice(0, 10);
+/** A card expires at the end of its expiry month. */
+export const isExpired = (expiry: string, now: Date) => expiryDate(expiry) < now.toISOString().slice(0, 10);
+
+export function pinMethodOf(logo: Logo): PinVerificationMethod {
+  return logo.pin.method === 'PVV'
+    ? { kind: 'PVV', pvki: String(logo.pin.pvki) }
+    : { kind: 'IBM3624', decimalizationTable: logo.pin.decimalizationTable, pinLength: logo.pin.length };
+}
+
+/**
+ * The first reason a card may not be used now, or undefined: account closed or blocked, card
+ * closed, inactive or blocked, awaiting activation, expired.
+ */
+export function cardProblem(card: CardRow, account: Account | undefined, now: Date): Code | undefined {
+  if (!account) return CardCodes.accountNotFound;
+  if (account.status === 'C') return CardCodes.accountClosed;
+  if (account.blockCode1 !== '' || account.blockCode2 !== '') return CardCodes.accountBlocked;
+  if (card.status !== CardStatus.active) return CardCodes.cardNotActive;
+  if (card.block_code !== '') return CardCodes.cardBlocked;
+  if (isExpired(card.expiry, now)) return CardCodes.cardExpired;
+  if (card.activation_required) return CardCodes.cardNeedsActivation;
+  return undefined;
+}
+
+export class CardsService {
+  private readonly db: Kysely<DB>;
+  private readonly draw: (bin: string, length: number) => string;
+
+  constructor(private readonly deps: CardsDeps) {
+    this.db = deps.db;
+    this.draw = deps.drawCardNumber ?? ((bin, length) => generateCardNumber(bin, length));
+  }
+
+  // --- issuing ---------------------------------------------------------------------------
+
+  /** POST /cards/embosser/l8vf */
+  async add(actor: Actor, request: CardAddRequest, viewer: Viewer) {
+    const org = request.organizationNumber;
+    if (!(await this.deps.organizations.organization(org))) throw fail(CardCodes.orgNotFound);
+    const account = await this.deps.accounts.find(org, request.postToAccount);
+    if (!account) throw fail(CardCodes.accountNotFound);
+    if (account.status === 'C') throw fail(CardCodes.accountClosed);
+    if (account.blockCode1 !== '' || account.blockCode2 !== '') throw fail(CardCodes.accountBlocked);
+    const logo = await this.deps.organizations.logo(org, account.logo);
+    if (!logo) throw fail(CardCodes.logoNotFound);
+    const customerNumber = isBlankNumber(request.customerNumber) ? account.customerNumber : pad19(request.customerNumber!);
+    if (customerNumber !== account.customerNumber && !(await this.deps.customers.find(org, customerNumber))) throw fail(CardCodes.customerNotFound);
+    const pan = isBlankNumber(request.cardNumber) ? undefined : request.cardNumber.replace(/^0+/, '');
+    if (pan !== undefined) this.checkGivenNumber(pan, logo);
+
+    const pvk = request.pinSuppression === 1 ? undefined : (await this.deps.keys.require(logo.keys.pvk, 'PVK')).keyBlock;
+    const issued = await this.db.transaction().execute((trx) => this.issue(trx, actor, {
+      logo, account, customerNumber, ...(pvk ? { pvk } : {}),
+      ...(pan !== undefined ? { pan } : {}),
+      sequence: request.cardSequence && request.cardSequence > 0 ? request.cardSequence : 1,
+      expiry: this.expiryFor(logo, request.expirationDate),
+      serviceCode: request.posServiceCode !== undefined ? String(request.posServiceCode).padStart(3, '0') : logo.serviceCode,
+      embossedName1: (request.embossedName1 ?? '').trim(),
+      embossedName2: (request.embossedName2 ?? '').trim(),
+      activationRequired: request.currentCardActivation === 'Y',
+      pinSuppressed: request.pinSuppression === 1,
+      digital: request.digitalCardFlag === 1,
+      blockCode: (request.blockCode ?? '').trim(),
+      profile: profileOf(request, ['organizationNumber', 'postToAccount', 'cardNumber', 'cardSequence', 'pinSuppression', 'currentCardActivation', 'blockCode', 'digitalCardFlag', 'embossedName1', 'embossedName2', 'expirationDate', 'customerNumber', 'posServiceCode']),
+      action: 'card.add',
+    }));
+    return {
+      organizationNumber: org,
+      organizationAssociatedToForeignAccount: 0,
+      logo: logo.number,
+      accountNumber: account.accountNumber,
+      cardNumber: this.shown(issued.pan, issued.token, viewer),
+      cardSequence: issued.sequence,
+      currentChipSequenceNumber: 1,
+    };
+  }
+
+  /**
+   * Issues one card inside the caller's transaction: a card number that was never issued before
+   * (drawn again on collision; the database's primary key decides), its token, the encrypted
+   * number, a PIN unless suppressed, the card record and its audit record.
+   */
+  async issue(trx: Kysely<DB>, actor: Actor, spec: IssueSpec): Promise<IssuedCard> {
+    const { logo } = spec;
+    let pan = '';
+    let token = '';
+    let hash = '';
+    for (let draws = 0; ; draws++) {
+      if (spec.pan === undefined && draws >= MAX_NUMBER_DRAWS) throw fail(CardCodes.rangeExhausted);
+      pan = spec.pan ?? this.draw(logo.bin, logo.panLength);
+      const p = await this.deps.vault.protect(pan, logo.bin.length);
+      const inserted = await trx.insertInto('card_numbers').values({
+        pan_hash: p.hash, pan_token: p.token, pan_encrypted: p.encrypted, bin: logo.bin, last4: pan.slice(-4),
+        organization: logo.organization, logo: logo.number,
+      }).onConflict((oc) => oc.column('pan_hash').doNothing()).executeTakeFirst();
+      if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 1) { token = p.token; hash = p.hash; break; }
+      if (spec.pan !== undefined) throw fail(CardCodes.cardExists);
+    }
+
+    let pin: { storedPinBlock: string; pvv?: string; offset?: string } | undefined;
+    if (!spec.pinSuppressed) {
+      if (!spec.pvk) throw new Error('issue: the PVK key block is required to issue a PIN');
+      pin = await this.deps.sm.generatePin({ pvk: spec.pvk, pan, method: pinMethodOf(logo) });
+    }
+    const now = this.deps.clock.now();
+    const card = await trx.insertInto('cards').values({
+      pan_hash: hash,
+      card_sequence: spec.sequence,
+      pan_token: token,
+      organization: logo.organization,
+      logo: logo.number,
+      account_number: spec.account.accountNumber,
+      customer_number: spec.customerNumber,
+      expiry: spec.expiry,
+      service_code: spec.serviceCode,
+      status: CardStatus.active,
+      status_date: now.toISOString().slice(0, 10),
+      activation_required: spec.activationRequired,
+      activated_at: spec.activationRequired ? null : now,
+      block_code: spec.blockCode,
+      embossed_name_1: spec.embossedName1,
+      embossed_name_2: spec.embossedName2,
+      digital: spec.digital,
+      plastic_status: spec.digital ? 'NONE' : 'PENDING',
+      pin_suppressed: spec.pinSuppressed,
+      pin_stored: pin?.storedPinBlock ?? null,
+      pin_verification: pin ? (pin.pvv ?? pin.offset ?? null) : null,
+      profile: JSON.stringify(spec.profile),
+      created_by: actor.clientId,
+    }).returningAll().executeTakeFirstOrThrow();
+    await recordAudit(trx, actor, {
+      action: spec.action, entityType: 'card', entityId: token, organization: logo.organization,
+      details: { accountNumber: spec.account.accountNumber, sequence: spec.sequence, logo: logo.number, digital: spec.digital, pin: pin ? 'issued' : 'suppressed' },
+    });
+    return { pan, token, sequence: spec.sequence, expiry: spec.expiry, card };
+  }
+
+  /** POST /account/v2/instantCard: the account (when asked) and an active card, in one transaction. */
+  async instantCard(actor: Actor, request: InstantCardRequest, viewer: Viewer) {
+    const org = request.organizationNumber;
+    if (!(await this.deps.organizations.organization(org))) throw fail(CardCodes.instantOrgNotFound);
+    const logo = await this.deps.organizations.logo(org, request.logo);
+    if (!logo) throw fail(CardCodes.instantLogoNotFound);
+    if (!['Y', 'N'].includes(request.accountCreateFlag)) throw fail(CardCodes.instantBadCreateFlag);
+    const customerNumber = pad19(request.customerNumber);
+    if (!(await this.deps.customers.find(org, customerNumber))) throw fail(CardCodes.customerNotFound);
+    const e = request.embosserData;
+    const digital = e.digitalCardFlag === 1;
+    if (!digital && (e.embossedName1 ?? '').trim() === '') throw fail(CardCodes.instantNameBlank);
+    const a = request.accountData ?? {};
+    const givenAccount = isBlankNumber(a.accountNumber) ? undefined : pad19(a.accountNumber!);
+    if (request.accountCreateFlag === 'Y' && givenAccount) throw fail(CardCodes.instantAccountGiven);
+    const expiry = this.expiryFor(logo, e.expirationDate);
+    const pvk = (await this.deps.keys.require(logo.keys.pvk, 'PVK')).keyBlock;
+
+    const result = await this.db.transaction().execute(async (trx) => {
+      let account: Account | undefined;
+      if (request.accountCreateFlag === 'Y') {
+        const created = await this.deps.accounts.add(actor, {
+          accountData: {
+            organization: org, logo: logo.number, customerNumber,
+            ...(a.shortName !== undefined ? { shortName: a.shortName } : {}),
+            ...(a.creditLimit !== undefined ? { creditLimit: a.creditLimit } : {}),
+            ...(a.billingCycle !== undefined ? { billingCycle: a.billingCycle } : {}),
+            ...(a.billingCurrency !== undefined ? { billingCurrency: String(a.billingCurrency) } : {}),
+            ...(a.blockCode1 !== undefined ? { blockCode1: a.blockCode1 } : {}),
+            ...(a.blockCode2 !== undefined ? { blockCode2: a.blockCode2 } : {}),
+            ...(a.dateOpened !== undefined ? { dateOpened: a.dateOpened } : {}),
+          },
+        }, trx);
+        account = await this.deps.accounts.find(org, created.accountNumber, trx);
+      } else {
+        account = givenAccount ? await this.deps.accounts.find(org, givenAccount, trx) : undefined;
+        if (!account) throw fail(CardCodes.instantAccountNotFound);
+        if (account.status === 'C') throw fail(CardCodes.accountClosed);
+      }
+      await this.deps.afterInstantAccount?.();
+      const issued = await this.issue(trx, actor, {
+        logo, account: account!, customerNumber, pvk,
+        sequence: 1,
+        expiry,
+        serviceCode: e.posServiceCode !== undefined ? String(e.posServiceCode).padStart(3, '0') : logo.serviceCode,
+        embossedName1: (e.embossedName1 ?? '').trim(),
+        embossedName2: (e.embossedName2 ?? '').trim(),
+        activationRequired: false,
+        pinSuppressed: false,
+        digital,
+        blockCode: '',
+        profile: profileOf(e, ['embossedName1', 'embossedName2', 'expirationDate', 'customerNumber', 'posServiceCode', 'digitalCardFlag']),
+        action: 'card.instant',
+      });
+      return { account: account!, issued };
+    });
+    return {
+      organizationNumber: org,
+      logo: logo.number,
+      customerNumber,
+      accountNumber: result.account.accountNumber,
+      cardNumber: this.shown(result.issued.pan, result.issued.token, viewer),
+      cardSequenceNumber: result.issued.sequence,
+      creditLimit: result.account.creditLimit,
+      cardExpiryDate: expiryDate(result.issued.expiry),
+    };
+  }
+
+  // --- finding cards ---------------------------------------------------------------------
+
+  /**
+   * The card a client names: a PAN token, or a clear number (zero-padded to 19 or not), of the
+   * organization; the given sequence, or the latest one.
+   */
+  async resolve(organization: number, number: string, sequence?: number, db: Kysely<DB> = this.db): Promise<CardRow | undefined> {
+    let q = db.selectFrom('cards').selectAll().where('organization', '=', organization);
+    if (/[A-Za-z]/.test(number)) {
+      if (number.length !== 19) return undefined;
+      q = q.where('pan_token', '=', number.toUpperCase());
+    } else {
+      const pan = number.replace(/^0+/, '');
+      if (pan.length < 12) return undefined;
+      q = q.where('pan_hash', '=', await this.deps.vault.hash(pan));
+    }
+    if (sequence !== undefined && sequence > 0) q = q.where('card_sequence', '=', sequence);
+    return q.orderBy('card_sequence', 'desc').limit(1).executeTakeFirst();
+  }
+
+  /** The clear number of a card (inside emboss only: PIN and CVV operations, PCI responses). */
+  async panOf(card: CardRow, db: Kysely<DB> = this.db): Promise<string> {
+    const row = await db.selectFrom('card_numbers').select('pan_encrypted').where('pan_hash', '=', card.pan_hash).executeTakeFirstOrThrow();
+    return this.deps.vault.reveal(row.pan_encrypted);
+  }
+
+  /** The account of a card named by number or token (account inquiry by card number). */
+  async accountOfCard(organization: number, number: string): Promise<string | undefined> {
+    return (await this.resolve(organization, number))?.account_number;
+  }
+
+  /** POST /cards/embosser/card-pan(-l8v2): PAN token ↔ card number under the client's card-number key. */
+  async panInquiry(actor: Actor, request: PanInquiryRequest, viewer: Viewer) {
+    const org = await this.deps.organizations.organization(request.organizationNumber);
+    if (!org) throw fail(CardCodes.orgNotFound);
+    if (/^0+$/.test(request.cardNumber)) throw fail(CardCodes.panZeros);
+    let card: CardRow | undefined;
+    if (request.functionType === 'P') {
+      if (!org.panTokenEnabled) throw fail(CardCodes.tokenSwitchOff);
+      if (!/^[0-9A-Fa-f]{32}$/.test(request.cardNumber)) throw fail(CardCodes.badEncryptedPan);
+      const pan = await this.deps.vault.fromClient(request.cardNumber, viewer.cardNumberKey);
+      if (!pan) throw fail(CardCodes.badEncryptedPan);
+      card = await this.resolve(org.number, pan, request.cardSequence);
+    } else {
+      card = /[A-Za-z]/.test(request.cardNumber) ? await this.resolve(org.number, request.cardNumber, request.cardSequence) : undefined;
+    }
+    if (!card) throw fail(CardCodes.cardOrAccountNotFound);
+    const encrypted = await this.deps.vault.forClient(await this.panOf(card), viewer.cardNumberKey);
+    await recordAudit(this.db, actor, { action: 'card.pan.read', entityType: 'card', entityId: card.pan_token, organization: org.number, details: { functionType: request.functionType } });
+    return {
+      organizationNumber: org.number,
+      logo: card.logo,
+      cardNumber: encrypted,
+      cardSequence: card.card_sequence,
+      accountNumber: card.account_number,
+      panToken: card.pan_token,
+    };
+  }
+
+  /** POST /cards/v2/embosser/details */
+  async details(actor: Actor, request: CardDetailsRequest, viewer: Viewer) {
+    const orgNumber = Number(request.organizationNumber);
+    const org = await this.deps.organizations.organization(orgNumber);
+    if (!org) throw fail(CardCodes.orgNotFound);
+    const card = await this.resolve(orgNumber, request.cardNumber, request.cardSequence === undefined ? undefined : Number(request.cardSequence));
+    if (!card) throw fail(CardCodes.cardNotFound);
+    const logo = await this.deps.organizations.logo(orgNumber, card.logo);
+    const p = card.profile as Record<string, unknown>;
+    const text = (k: string) => (typeof p[k] === 'string' ? (p[k] as string) : '');
+    await recordAudit(this.db, actor, { action: 'card.read', entityType: 'card', entityId: card.pan_token, organization: orgNumber });
+    return {
+      currencyData: { numberOfDecimal: 2, code: logo?.currency ?? 0 },
+      organizationNumber: String(orgNumber).padStart(3, '0'),
+      logo: card.logo,
+      foreignUse: 0,
+      cardNumber: viewer.pci ? pad19(await this.panOf(card)) : card.pan_token,
+      cardSequence: card.card_sequence,
+      postToAccount: card.account_number,
+      customerNumber: card.customer_number,
+      statusCode: String(card.status),
+      dateStatus: card.status_date,
+      embosserName1: card.embossed_name_1,
+      embosserName2: card.embossed_name_2,
+      cardHolderName1: text('name1'),
+      cardHolderName2: text('name2'),
+      addressLine1: text('addressLine1'),
+      addressLine2: text('addressLine2'),
+      cityPortion: text('city'),
+      stateProvince: text('stateOrProvince'),
+      postalCodePortion: text('postalCode'),
+      dateExpire: expiryDate(card.expiry),
+      pinSuppression: card.pin_suppressed ? 1 : 0,
+      blockCode: card.block_code,
+      activationRequired: card.activation_required ? 'Y' : 'N',
+      digitalCardIndicator: card.digital ? 1 : 0,
+      serviceCode: card.service_code,
+      cardIssueAction: Number(p.cardAction ?? 0),
+      numberCardsRequested: Number(p.numberOfCardsRequested ?? 1),
+    };
+  }
+
+  /** GET /customer/v3/cards/details: the customer's cards, by account, 20 at a time. */
+  async customerCards(actor: Actor, query: CustomerCardsQuery, customer: string, viewer: Viewer) {
+    const org = await this.deps.organizations.organization(query.organizationNumber);
+    if (!org) throw fail(CardCodes.customerCardsOrgNotFound);
+    const fn = (query.functionCode ?? '').trim();
+    if ((fn === 'N' || fn === 'P') && isBlankNumber(query.startAccount)) throw fail(CardCodes.customerCardsNeedStart);
+    const customerNumber = pad19(customer);
+    let q = this.db.selectFrom('cards').selectAll().where('customer_number', '=', customerNumber).where('organization', '=', org.number);
+    if (fn === 'N') q = q.where('account_number', '>', pad19(query.startAccount!)).orderBy('account_number', 'asc').orderBy('id', 'asc');
+    else if (fn === 'P') q = q.where('account_number', '<', pad19(query.startAccount!)).orderBy('account_number', 'desc').orderBy('id', 'desc');
+    else q = q.orderBy('account_number', 'asc').orderBy('id', 'asc');
+    const rows = await q.limit(PAGE_SIZE + 1).execute();
+    if (rows.length === 0 && fn === '') throw fail(CardCodes.customerCardsNone);
+    const page = rows.slice(0, PAGE_SIZE);
+    if (fn === 'P') page.reverse();
+    const table = [];
+    for (const card of page) {
+      const p = card.profile as Record<string, unknown>;
+      const amount = (k: string) => (typeof p[k] === 'number' ? (p[k] as number) : 0);
+      const pan = viewer.pci ? await this.panOf(card) : undefined;
+      table.push({
+        accountNumber: card.account_number,
+        cardNumber: pan ? pad19(pan) : card.pan_token,
+        cardSequence: card.card_sequence,
+        cardExpireDate: expiryDate(card.expiry),
+        digitalCardIndicator: card.digital ? 1 : 0,
+        embosserCurrentFirstUsage: card.activation_required ? '1' : '0',
+        cardBlockCode: card.block_code,
+        cardStatus: card.status,
+        encryptedCardNumber: pan && viewer.cardNumberKey ? await this.deps.vault.forClient(pan, viewer.cardNumberKey) : '',
+        atmCashAmount: amount('atmCashAmount'),
+        retailAmount: amount('retailPurchaseAmt'),
+        internetAmount: amount('internetPurchaseAmount'),
+        overTheCounterAmount: amount('overTheCounterCashAmount'),
+      });
+    }
+    await recordAudit(this.db, actor, { action: 'customer.cards.read', entityType: 'customer', entityId: customerNumber, organization: org.number });
+    return { outputArea: { numberOfReturnedItems: table.length, hasMore: rows.length > PAGE_SIZE ? 'Y' : 'N', customerNumber, accountTable: table } };
+  }
+
+  // --- card state ------------------------------------------------------------------------
+
+  /** PUT /cards/status-L8V1 */
+  async updateStatus(actor: Actor, request: CardStatusRequest) {
+    const org = request.organizationNumber;
+    if (!(await this.deps.organizations.organization(org))) throw fail(CardCodes.statusOrgNotFound);
+    if (![0, 1, 2, 3].includes(request.cardStatus)) throw fail(CardCodes.statusInvalid);
+    const now = this.deps.clock.now();
+    return this.db.transaction().execute(async (trx) => {
+      const found = await this.resolve(org, request.cardNumber, request.cardSequence, trx);
+      if (!found) throw fail(CardCodes.statusCardNotFound);
+      const card = await trx.selectFrom('cards').selectAll().where('id', '=', found.id).forUpdate().executeTakeFirstOrThrow();
+      const account = await this.deps.accounts.find(org, card.account_number, trx);
+      if (!account || account.status === 'C') throw fail(CardCodes.statusAccountClosed);
+      if (card.status === CardStatus.closed) throw fail(CardCodes.statusFinal);
+      if (card.status === request.cardStatus) throw fail(CardCodes.statusSame);
+      if (isExpired(card.expiry, now)) throw fail(CardCodes.statusExpired);
+      await trx.updateTable('cards').set({ status: request.cardStatus, status_date: now.toISOString().slice(0, 10), updated_at: now })
+        .where('id', '=', card.id).execute();
+      await recordAudit(trx, actor, {
+        action: 'card.status', entityType: 'card', entityId: card.pan_token, organization: org,
+        details: { from: card.status, to: request.cardStatus, sequence: card.card_sequence, representativeId: request.representativeId ?? '' },
+      });
+      return { successMessage: `CARD STATUS UPDATED FROM ${card.status} TO ${request.cardStatus}` };
+    });
+  }
+
+  /** PUT /cards/activation: S activates the card; A every card awaiting activation on its account. */
+  async activate(actor: Actor, request: CardActivationRequest, viewer: Viewer) {
+    const org = request.organizationNumber;
+    if (!(await this.deps.organizations.organization(org))) throw fail(CardCodes.activationOrgNotFound);
+    if (!['A', 'S'].includes(request.serviceType)) throw fail(CardCodes.activationBadType);
+    const now = this.deps.clock.now();
+    return this.db.transaction().execute(async (trx) => {
+      const card = await this.resolve(org, request.cardNumber, undefined, trx);
+      let accountNumber: string;
+      if (card) {
+        accountNumber = card.account_number;
+      } else {
+        const account = /^[0-9]+$/.test(request.cardNumber) ? await this.deps.accounts.find(org, request.cardNumber, trx) : undefined;
+        if (!account) throw fail(CardCodes.activationCardNotFound);
+        if (request.serviceType !== 'A') throw fail(CardCodes.activationAccountNeedsA);
+        accountNumber = account.accountNumber;
+      }
+      const account = await this.deps.accounts.find(org, accountNumber, trx);
+      if (!account || account.status === 'C') throw fail(CardCodes.accountClosed);
+      if (card && request.serviceType === 'S') {
+        if (card.status === CardStatus.closed) throw fail(CardCodes.cardNotActive);
+        if (isExpired(card.expiry, now)) throw fail(CardCodes.cardExpired);
+      }
+      let q = trx.updateTable('cards').set({ activation_required: false, activated_at: now, updated_at: now })
+        .where('account_number', '=', accountNumber).where('activation_required', '=', true)
+        .where('status', '!=', CardStatus.closed).where('expiry', '>=', yymm(now));
+      if (request.serviceType === 'S') q = q.where('id', '=', card!.id);
+      const updated = await q.returning(['pan_token']).execute();
+      for (const u of updated) {
+        await recordAudit(trx, actor, { action: 'card.activate', entityType: 'card', entityId: u.pan_token, organization: org, details: { serviceType: request.serviceType } });
+      }
+      const shownCard = card ? this.shown(viewer.pci ? await this.panOf(card, trx) : '', card.pan_token, viewer) : pad19(accountNumber);
+      return { organizationNumber: org, logo: account.logo, cardNumber: shownCard, serviceType: request.serviceType, numberCardsActivated: updated.length };
+    });
+  }
+
+  // --- helpers ---------------------------------------------------------------------------
+
+  private shown(pan: string, token: string, viewer: Viewer): string {
+    return viewer.pci ? pad19(pan) : token;
+  }
+
+  private checkGivenNumber(pan: string, logo: Logo) {
+    if (!/^[0-9]+$/.test(pan)) throw fail(CardCodes.wrongBin);
+    if (!isLuhnValid(pan)) throw fail(CardCodes.notLuhn);
+    if (pan.length !== logo.panLength || !pan.startsWith(logo.bin)) throw fail(CardCodes.wrongBin);
+  }
+
+  /** YYMM from a requested expiry date, or the logo's validity from today. */
+  private expiryFor(logo: Logo, requested: string | undefined): string {
+    const now = this.deps.clock.now();
+    if (requested) {
+      const d = new Date(`${requested}T00:00:00Z`);
+      const months = (d.getUTCFullYear() - now.getUTCFullYear()) * 12 + d.getUTCMonth() - now.getUTCMonth();
+      if (Number.isNaN(months) || months < 0 || months > 240) throw fail(CardCodes.badExpiry);
+      return yymm(d);
+    }
+    return yymm(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + logo.expiryMonths, 1)));
+  }
+}
+
+/** The request fields kept as sent on the card record (addresses, limits, user fields), minus those stored in columns. */
+function profileOf(request: Record<string, unknown>, columns: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(request)) if (!columns.includes(k) && v !== undefined) out[k] = v;
+  return out;
+}

@@ -1,0 +1,3 @@
+export { CardsService, CardCodes, CardStatus, cardProblem, expiryDate, isExpired, pinMethodOf, type CardRow, type Viewer, type IssueSpec, type IssuedCard, type CardsDeps } from './cards.service.ts';
+export { CardVault, type ProtectedPan, type SystemKeyBlocks } from './card-vault.ts';
+export * from './cards.schemas.ts';

@@ -1,0 +1,108 @@
+/**
+ * The clear personalization record and its encryption for the card bureau (software security
+ * module only: the clear record carries the PAN, CVV, CVV2, iCVV and the tracks, and never leaves
+ * the module). The field order is PERSONALIZATION_RECORD_FIELDS of the port; docs/personalization.md
+ * describes every field. Inputs are validated by the caller (the module) before this runs, except
+ * the names and the reference, checked here.
+ *
+ * Encryption: CBC under the bureau key (3DES: des-ede3-cbc, a double-length key used as K1K2K1;
+ * AES: aes-128/192/256-cbc), a fresh random IV per record (8 bytes 3DES, 16 AES), PKCS#7 padding,
+ * output base64(IV || ciphertext). A bureau decrypts one record with
+ *   openssl enc -d -des-ede3-cbc -K <K1K2K1 hex> -iv <first 8 bytes hex>   (or -aes-256-cbc …)
+ */
+import { createCipheriv } from 'node:crypto';
+import { Buffer } from 'node:buffer';
+import {
+  PERSONALIZATION_RECORD_FIELDS, PERSONALIZATION_RECORD_VERSION, SecurityModuleError,
+  type PersonalizationCipher,
+} from '../port.ts';
+import { secureRandomBytes } from '../../crypto/index.ts';
+import {
+  buildDiscretionaryData, buildTrack1, buildTrack2, buildTrack2Equivalent, defaultDiscretionaryLength,
+  embossExpiry, embossPan, formatEmbossLine, formatTrack1Name, type DiscretionaryPin,
+} from '../../crypto/track-data.ts';
+
+const REFERENCE_RE = /^[A-Za-z0-9._-]{1,40}$/;
+
+export interface RecordParts {
+  reference: string;
+  pan: string;
+  expiryYYMM: string;
+  serviceCode: string;
+  cardholder: { surname: string; givenNames?: string | undefined };
+  embossLine1?: string | undefined;
+  embossLine2?: string | undefined;
+  pin: DiscretionaryPin;
+  cvv: string;
+  cvv2: string;
+  icvv: string;
+  /** PIN mailer block (hex) and its ISO 9564-1 format, or undefined. */
+  pinBlock?: { format: 0 | 4; hex: string } | undefined;
+}
+
+/** A reference as the port describes it: never a card number. */
+export function checkReference(reference: unknown): asserts reference is string {
+  if (typeof reference !== 'string' || !REFERENCE_RE.test(reference) || /^[0-9]{12,}$/.test(reference)) {
+    throw new SecurityModuleError('BAD_INPUT', 'reference must be 1 to 40 characters A-Z a-z 0-9 . _ - and not a card number');
+  }
+}
+
+function text(value: unknown, what: string): string {
+  if (value === undefined) return '';
+  if (typeof value !== 'string') throw new SecurityModuleError('BAD_INPUT', `${what} must be text`);
+  return value;
+}
+
+/** The clear record (see PERSONALIZATION_RECORD_FIELDS). */
+export function personalizationRecordText(p: RecordParts): string {
+  checkReference(p.reference);
+  if (typeof p.cardholder !== 'object' || p.cardholder === null) throw new SecurityModuleError('BAD_INPUT', 'cardholder name is required');
+  const surname = text(p.cardholder.surname, 'surname');
+  const given = text(p.cardholder.givenNames, 'given names');
+  const trackName = formatTrack1Name(surname, given); // refuses a surname without a letter or digit
+  const line1 = formatEmbossLine(p.embossLine1 === undefined ? `${given} ${surname}` : text(p.embossLine1, 'emboss line 1'));
+  const line2 = formatEmbossLine(text(p.embossLine2, 'emboss line 2'));
+  const ddLength = defaultDiscretionaryLength(p.pan.length);
+  const dd = buildDiscretionaryData(p.pin, p.cvv, ddLength);
+  const ddChip = buildDiscretionaryData(p.pin, p.icvv, ddLength);
+  const fields: Record<(typeof PERSONALIZATION_RECORD_FIELDS)[number], string> = {
+    version: PERSONALIZATION_RECORD_VERSION,
+    reference: p.reference,
+    pan: p.pan,
+    embossedPan: embossPan(p.pan),
+    embossLine1: line1,
+    embossLine2: line2,
+    embossedExpiry: embossExpiry(p.expiryYYMM),
+    expiryYYMM: p.expiryYYMM,
+    serviceCode: p.serviceCode,
+    track1: buildTrack1({ pan: p.pan, name: trackName, expiryYYMM: p.expiryYYMM, serviceCode: p.serviceCode, discretionary: dd }),
+    track2: buildTrack2({ pan: p.pan, expiryYYMM: p.expiryYYMM, serviceCode: p.serviceCode, discretionary: dd }),
+    chipTrack2: buildTrack2Equivalent({ pan: p.pan, expiryYYMM: p.expiryYYMM, serviceCode: p.serviceCode, discretionary: ddChip }),
+    cvv2: p.cvv2,
+    pinBlockFormat: p.pinBlock === undefined ? '' : String(p.pinBlock.format),
+    pinBlock: p.pinBlock === undefined ? '' : p.pinBlock.hex,
+  };
+  let out = '';
+  for (const f of PERSONALIZATION_RECORD_FIELDS) out += (out === '' && f === 'version' ? '' : '|') + fields[f];
+  return out;
+}
+
+/** The key as node:crypto's CBC cipher takes it (double-length 3DES expanded to K1K2K1). */
+export function cbcKey(algorithm: '3DES' | 'AES', key: Buffer): Buffer {
+  if (algorithm === '3DES' && key.length === 16) return Buffer.concat([key, key.subarray(0, 8)]);
+  return Buffer.from(key);
+}
+
+export function cipherName(algorithm: '3DES' | 'AES', keyLength: number): string {
+  return algorithm === '3DES' ? 'des-ede3-cbc' : `aes-${keyLength * 8}-cbc`;
+}
+
+/** CBC, random IV, PKCS#7; base64(IV || ciphertext). `key` as from cbcKey. */
+export function encryptForBureau(algorithm: '3DES' | 'AES', key: Buffer, clear: string): { encryptedRecord: string; cipher: PersonalizationCipher } {
+  const iv = secureRandomBytes(algorithm === '3DES' ? 8 : 16);
+  const c = createCipheriv(cipherName(algorithm, key.length), key, iv);
+  const data = Buffer.from(clear, 'utf8');
+  const ct = Buffer.concat([iv, c.update(data), c.final()]);
+  data.fill(0);
+  return { encryptedRecord: ct.toString('base64'), cipher: algorithm === '3DES' ? '3DES-CBC' : 'AES-CBC' };
+}

@@ -1,0 +1,295 @@
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { backends } from '../helpers/storage.ts';
+import {
+  startHarness, addCustomer, addAccount, addCard, cardBody, cardsOnly, other, tester, clientEncryptPan, clientDecryptPan, type Harness,
+} from '../helpers/harness.ts';
+import { isLuhnValid } from '../../src/crypto/luhn.ts';
+import { listAudit } from '../../src/modules/audit/index.ts';
+
+for (const backend of backends) {
+  describe(`cards (${backend})`, () => {
+    let h: Harness;
+    before(async () => { h = await startHarness(backend); });
+    after(async () => { await h.close(); });
+
+    const count = async (table: 'cards' | 'card_numbers') => Number((await h.container.storage.db.selectFrom(table).select((e) => e.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+    const details = (cardNumber: string, client = tester, sequence = '1') =>
+      h.call('POST', '/cards/v2/embosser/details', { organizationNumber: '100', cardNumber, cardSequence: sequence, foreignUse: '0' }, { client });
+
+    test('Card Add generates a Luhn-valid number from the logo BIN; PCI clients see it, others the token', async () => {
+      const customer = await addCustomer(h);
+      const account = await addAccount(h, customer);
+      const res = await h.call('POST', '/cards/embosser/l8vf', cardBody(account, { embossedName2: 'ANALYTICAL ENGINE', addressLine1: '12 ST JAMES SQ', atmCashAmount: 500 }), { requestId: `card-${account}` });
+      assert.equal(res.statusCode, 200, res.body);
+      const data = res.json().data;
+      assert.equal(data.organizationNumber, 100);
+      assert.equal(data.logo, 1);
+      assert.equal(data.accountNumber, account);
+      assert.equal(data.cardSequence, 1);
+      assert.match(data.cardNumber, /^0{3}411111[0-9]{10}$/);
+      const pan = data.cardNumber.replace(/^0+/, '');
+      assert.ok(isLuhnValid(pan));
+
+      const asOther = await details(pan, cardsOnly);
+      assert.equal(asOther.statusCode, 200, asOther.body);
+      const token = asOther.json().data.cardNumber;
+      assert.equal(token.length, 19);
+      assert.match(token, /[A-Z]/);
+      assert.ok(token.startsWith('411111') && token.endsWith(pan.slice(-4)));
+      assert.doesNotMatch(asOther.body, new RegExp(pan));
+      const d = asOther.json().data;
+      assert.equal(d.postToAccount, account);
+      assert.equal(d.customerNumber, customer);
+      assert.equal(d.embosserName1, 'ADA LOVELACE');
+      assert.equal(d.embosserName2, 'ANALYTICAL ENGINE');
+      assert.equal(d.addressLine1, '12 ST JAMES SQ');
+      assert.equal(d.statusCode, '0');
+      assert.equal(d.serviceCode, '201');
+      assert.equal(d.activationRequired, 'N');
+      assert.equal(d.pinSuppression, 0);
+
+      // The token works wherever a card number does, and the PCI client sees the number.
+      const byToken = await details(token, tester);
+      assert.equal(byToken.json().data.cardNumber, data.cardNumber);
+
+      // Stored: encrypted number, PIN as a stored block with a PVV; nothing in clear.
+      const row = await h.container.storage.db.selectFrom('cards').innerJoin('card_numbers', 'card_numbers.pan_hash', 'cards.pan_hash').selectAll().where('cards.pan_token', '=', token).executeTakeFirstOrThrow();
+      assert.match(row.pin_stored ?? '', /^EMBP1\./);
+      assert.match(row.pin_verification ?? '', /^[0-9]{4}$/);
+      assert.doesNotMatch(JSON.stringify(row), new RegExp(pan));
+      const audit = await listAudit(h.container.storage.db, { requestId: `card-${account}` });
+      assert.deepEqual(audit.map((a) => a.action), ['card.add']);
+      assert.equal(audit[0]!.entityId, token);
+    });
+
+    test('expiry from the logo (48 months is the default here: 36) or the request; service code from the request', async () => {
+      const now = h.clock.now();
+      const { pan } = await addCard(h);
+      const expected = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 36 + 1, 0)).toISOString().slice(0, 10);
+      assert.equal((await details(pan)).json().data.dateExpire, expected);
+      const given = await addCard(h, { expirationDate: '2031-07-15', posServiceCode: 101, currentCardActivation: 'Y', pinSuppression: 1 });
+      const g = (await details(given.pan)).json().data;
+      assert.equal(g.dateExpire, '2031-07-31');
+      assert.equal(g.serviceCode, '101');
+      assert.equal(g.activationRequired, 'Y');
+      assert.equal(g.pinSuppression, 1);
+    });
+
+    test('a 19-digit logo issues 19-digit numbers', async () => {
+      const { pan, token } = await addCard(h, {}, 2);
+      assert.equal(pan.length, 19);
+      assert.ok(pan.startsWith('52000000'));
+      assert.ok(token.startsWith('52000000'));
+      assert.equal(token.length, 19);
+    });
+
+    test('several cards on one account, an additional cardholder with its own customer', async () => {
+      const owner = await addCustomer(h);
+      const partner = await addCustomer(h);
+      const account = await addAccount(h, owner);
+      const a = await h.call('POST', '/cards/embosser/l8vf', cardBody(account));
+      const b = await h.call('POST', '/cards/embosser/l8vf', cardBody(account, { customerNumber: partner, embossedName1: 'PARTNER' }));
+      assert.equal(a.statusCode, 200);
+      assert.equal(b.statusCode, 200);
+      assert.notEqual(a.json().data.cardNumber, b.json().data.cardNumber);
+      assert.equal((await details(b.json().data.cardNumber)).json().data.customerNumber, partner);
+    });
+
+    test('a given card number (migration) must pass Luhn, fit the BIN and length, and be new', async () => {
+      const account = await addAccount(h, await addCustomer(h));
+      const valid = '4111110000000013';
+      assert.ok(isLuhnValid(valid));
+      const ok1 = await h.call('POST', '/cards/embosser/l8vf', cardBody(account, { cardNumber: valid }));
+      assert.equal(ok1.statusCode, 200, ok1.body);
+      assert.equal(ok1.json().data.cardNumber, valid.padStart(19, '0'));
+      const before = await count('cards');
+      const cases: Array<[string, string]> = [
+        [valid, 'EMBC04E'],
+        ['4111110000000012', 'EMBC02E'],
+        ['4222220000000016', 'EMBC03E'],
+        ['41111100000000008', 'EMBC03E'],
+      ];
+      for (const [cardNumber, code] of cases) {
+        const res = await h.call('POST', '/cards/embosser/l8vf', cardBody(account, { cardNumber }));
+        assert.equal(res.statusCode, 422, `${cardNumber}: ${res.body}`);
+        assert.equal(res.json().errors[0].code, code);
+        assert.doesNotMatch(res.body, new RegExp(cardNumber));
+      }
+      assert.equal(await count('cards'), before);
+    });
+
+    test('Card Add refusals: account, customer, organization, blocked account; schema failures', async () => {
+      const customer = await addCustomer(h);
+      const account = await addAccount(h, customer);
+      const before = await count('cards');
+      const cases: Array<[Record<string, unknown>, string]> = [
+        [cardBody('1234'), 'VPL5SCI11S'],
+        [cardBody(account, { customerNumber: '9999' }), 'VPL5SIC13S'],
+        [cardBody(account, { expirationDate: '2001-01-01' }), 'EMBC08E'],
+      ];
+      for (const [body, code] of cases) {
+        const res = await h.call('POST', '/cards/embosser/l8vf', body);
+        assert.equal(res.statusCode, 422, res.body);
+        assert.equal(res.json().errors[0].code, code);
+      }
+      await h.call('PUT', '/account/block-code', { organizationNumber: 100, accountNumber: account, foreignUse: '0', functionCode: 'B', blockCode: 'F', blockCodeIndicator: 1 });
+      const blocked = await h.call('POST', '/cards/embosser/l8vf', cardBody(account));
+      assert.equal(blocked.json().errors[0].code, 'EMBC05E');
+      for (const body of [
+        cardBody(account, { embossedName1: 'X'.repeat(27) }),
+        cardBody(account, { cardNumber: 'ABC' }),
+        cardBody(account, { pinSuppression: 2 }),
+        { organizationNumber: 100, cardNumber: '' },
+      ]) {
+        const res = await h.call('POST', '/cards/embosser/l8vf', body);
+        assert.equal(res.statusCode, 400, JSON.stringify(body));
+      }
+      assert.equal((await h.call('POST', '/cards/embosser/l8vf', { ...cardBody(account), organizationNumber: 200 })).statusCode, 403);
+      assert.equal((await h.call('POST', '/cards/embosser/l8vf', cardBody(account), { signature: 'x' })).statusCode, 401);
+      assert.equal(await count('cards'), before);
+    });
+
+    test('PAN token inquiry: P gives the token of an encrypted number, C the encrypted number of a token', async () => {
+      const { pan, token, account } = await addCard(h);
+      for (const url of ['/cards/embosser/card-pan-l8v2', '/cards/embosser/card-pan']) {
+        const p = await h.call('POST', url, { organizationNumber: 100, cardNumber: clientEncryptPan(pan), cardSequence: 1, functionType: 'P' });
+        assert.equal(p.statusCode, 200, p.body);
+        assert.equal(p.json().data.panToken, token);
+        assert.equal(p.json().data.accountNumber, account);
+        assert.equal(p.json().data.logo, 1);
+        assert.equal(clientDecryptPan(p.json().data.cardNumber), pan);
+        const c = await h.call('POST', url, { organizationNumber: 100, cardNumber: token, cardSequence: 1, functionType: 'C' });
+        assert.equal(c.statusCode, 200, c.body);
+        assert.equal(clientDecryptPan(c.json().data.cardNumber), pan);
+        assert.equal(c.json().data.panToken, token);
+      }
+      const audit = await listAudit(h.container.storage.db, { entityType: 'card', entityId: token });
+      assert.equal(audit.filter((a) => a.action === 'card.pan.read').length, 4);
+    });
+
+    test('PAN token inquiry refusals', async () => {
+      const { pan, token } = await addCard(h);
+      const cases: Array<[Record<string, unknown>, number, string]> = [
+        [{ cardNumber: clientEncryptPan('4111111111111111'), functionType: 'P' }, 422, 'VPL5SCI05S'],
+        [{ cardNumber: clientEncryptPan(pan).replace(/^../, '00'), functionType: 'P' }, 422, ''],
+        [{ cardNumber: token.replace(/.{4}$/, '0000'), functionType: 'C' }, 422, 'VPL5SCI05S'],
+        [{ cardNumber: pan, functionType: 'P' }, 422, 'VPL5SIE32S'],
+        [{ cardNumber: '0'.repeat(32), functionType: 'P' }, 422, 'VPL5SEA04E'],
+        [{ cardNumber: token, functionType: 'X' }, 400, 'EMBV01E'],
+        [{ cardNumber: 'Z'.repeat(40), functionType: 'C' }, 400, 'EMBV01E'],
+      ];
+      for (const [body, status, code] of cases) {
+        const res = await h.call('POST', '/cards/embosser/card-pan-l8v2', { organizationNumber: 100, cardSequence: 1, ...body });
+        assert.equal(res.statusCode, status, `${JSON.stringify(body)}: ${res.body}`);
+        if (code) assert.equal(res.json().errors[0].code, code);
+        assert.doesNotMatch(res.body, new RegExp(pan));
+      }
+      // Without PCI scope: 403, whatever the body.
+      const noPci = await h.call('POST', '/cards/embosser/card-pan-l8v2', { organizationNumber: 100, cardNumber: token, cardSequence: 1, functionType: 'C' }, { client: cardsOnly });
+      assert.equal(noPci.statusCode, 403);
+      assert.equal(noPci.json().errors[0].code, 'EMBA10E');
+      const otherOrg = await h.call('POST', '/cards/embosser/card-pan-l8v2', { organizationNumber: 200, cardNumber: token, cardSequence: 1, functionType: 'C' }, { client: other });
+      assert.equal(otherOrg.statusCode, 403);
+    });
+
+    test('card details refusals', async () => {
+      assert.equal((await details('4111111111111111')).json().errors[0].code, 'VPL5SCI09S');
+      assert.equal((await details('411111ABCDEFGHI1111')).json().errors[0].code, 'VPL5SCI09S');
+      const { pan } = await addCard(h);
+      assert.equal((await details(pan, tester, '2')).json().errors[0].code, 'VPL5SCI09S');
+      assert.equal((await h.call('POST', '/cards/v2/embosser/details', { organizationNumber: '200', cardNumber: pan, cardSequence: '1', foreignUse: '0' })).statusCode, 403);
+      assert.equal((await h.call('POST', '/cards/v2/embosser/details', { organizationNumber: '100', cardNumber: '41-11', cardSequence: '1', foreignUse: '0' })).statusCode, 400);
+      // A card of another organization is not found from this one, even with its exact number.
+      const otherCustomer = await addCustomer(h, 200, other);
+      const otherAccount = await addAccount(h, otherCustomer, 200, 1, other);
+      const otherCard = await h.call('POST', '/cards/embosser/l8vf', { ...cardBody(otherAccount), organizationNumber: 200 }, { client: other });
+      const otherToken = otherCard.json().data.cardNumber;
+      assert.equal((await details(otherToken)).json().errors[0].code, 'VPL5SCI09S');
+    });
+
+    test('the cards of a customer, by account, with paging', async () => {
+      const customer = await addCustomer(h);
+      const accounts = [await addAccount(h, customer), await addAccount(h, customer)].sort();
+      for (const account of accounts) for (let i = 0; i < 11; i++) assert.equal((await h.call('POST', '/cards/embosser/l8vf', cardBody(account))).statusCode, 200);
+      const get = (q: string, client = tester) => h.call('GET', `/customer/v3/cards/details?organizationNumber=100${q}`, undefined, { client, headers: { customerNumber: customer } });
+      const first = await get('');
+      assert.equal(first.statusCode, 200, first.body);
+      const out = first.json().data.outputArea;
+      assert.equal(out.numberOfReturnedItems, 20);
+      assert.equal(out.hasMore, 'Y');
+      assert.equal(out.customerNumber, customer);
+      assert.ok(out.accountTable.every((c: { accountNumber: string }) => accounts.includes(c.accountNumber)));
+      assert.match(out.accountTable[0].cardNumber, /^0{3}411111/);
+      assert.match(out.accountTable[0].encryptedCardNumber, /^[0-9A-F]{32}$/);
+      assert.equal(clientDecryptPan(out.accountTable[0].encryptedCardNumber), out.accountTable[0].cardNumber.replace(/^0+/, ''));
+      const next = await get(`&functionCode=N&startAccount=${accounts[0]}`);
+      assert.equal(next.json().data.outputArea.numberOfReturnedItems, 11);
+      const masked = await get('', cardsOnly);
+      for (const c of masked.json().data.outputArea.accountTable) {
+        assert.match(c.cardNumber, /[A-Z]/);
+        assert.equal(c.encryptedCardNumber, '');
+      }
+      assert.equal((await get('&functionCode=N')).json().errors[0].code, 'VPL5SCE08E');
+      const none = await h.call('GET', '/customer/v3/cards/details?organizationNumber=100', undefined, { headers: { customerNumber: await addCustomer(h) } });
+      assert.equal(none.json().errors[0].code, 'VPL5SCE07E');
+      assert.equal((await h.call('GET', '/customer/v3/cards/details?organizationNumber=200', undefined, { headers: { customerNumber: customer } })).statusCode, 403);
+      assert.equal((await h.call('GET', '/customer/v3/cards/details?organizationNumber=100', undefined, {})).statusCode, 400);
+    });
+
+    test('card status: changes, refusals, closed is final', async () => {
+      const { pan, token } = await addCard(h);
+      const put = (cardStatus: number, cardNumber = token) => h.call('PUT', '/cards/status-L8V1', { organizationNumber: 100, cardStatus, cardSequence: 1, cardNumber });
+      assert.equal((await put(2)).statusCode, 200);
+      assert.equal((await details(pan)).json().data.statusCode, '2');
+      assert.equal((await put(2)).json().errors[0].code, 'VPL5SCS0JE');
+      assert.equal((await put(7)).json().errors[0].code, 'VPL5SCS0IE');
+      assert.equal((await put(0, pan)).statusCode, 200);
+      assert.equal((await put(3)).statusCode, 200);
+      assert.equal((await put(0)).json().errors[0].code, 'VPL5SCS0KE');
+      assert.equal((await put(1, '4111111111111111')).json().errors[0].code, 'VPL5SCS0BS');
+      const audit = await listAudit(h.container.storage.db, { entityType: 'card', entityId: token });
+      assert.deepEqual(audit.filter((a) => a.action === 'card.status').map((a) => a.details.to), [2, 0, 3]);
+    });
+
+    test('an expired card cannot change status', async () => {
+      const { token } = await addCard(h, { expirationDate: new Date(h.clock.now().getTime() + 40 * 86400_000).toISOString().slice(0, 10) });
+      h.clock.advance(120 * 86400_000);
+      try {
+        const res = await h.call('PUT', '/cards/status-L8V1', { organizationNumber: 100, cardStatus: 2, cardNumber: token }, { token: await h.freshToken() });
+        assert.equal(res.json().errors[0].code, 'VPL5SCS0LE');
+      } finally {
+        h.clock.advance(-120 * 86400_000);
+      }
+    });
+
+    test('activation: a card that needs it gets it, one card or all of an account', async () => {
+      const customer = await addCustomer(h);
+      const account = await addAccount(h, customer);
+      const cards: string[] = [];
+      for (let i = 0; i < 3; i++) cards.push((await h.call('POST', '/cards/embosser/l8vf', cardBody(account, { currentCardActivation: 'Y' }))).json().data.cardNumber);
+      const one = await h.call('PUT', '/cards/activation', { organizationNumber: 100, cardNumber: cards[0], serviceType: 'S' });
+      assert.equal(one.statusCode, 200, one.body);
+      assert.equal(one.json().data.numberCardsActivated, 1);
+      assert.equal((await details(cards[0]!)).json().data.activationRequired, 'N');
+      assert.equal((await details(cards[1]!)).json().data.activationRequired, 'Y');
+      const all = await h.call('PUT', '/cards/activation', { organizationNumber: 100, cardNumber: cards[1], serviceType: 'A' });
+      assert.equal(all.json().data.numberCardsActivated, 2);
+      assert.equal((await details(cards[2]!)).json().data.activationRequired, 'N');
+      const byAccount = await h.call('PUT', '/cards/activation', { organizationNumber: 100, cardNumber: account, serviceType: 'S' });
+      assert.equal(byAccount.json().errors[0].code, 'VPL5SEA04S');
+      assert.equal((await h.call('PUT', '/cards/activation', { organizationNumber: 100, cardNumber: account, serviceType: 'A' })).json().data.numberCardsActivated, 0);
+      assert.equal((await h.call('PUT', '/cards/activation', { organizationNumber: 100, cardNumber: cards[0], serviceType: 'X' })).json().errors[0].code, 'VPL5SEA03E');
+      assert.equal((await h.call('PUT', '/cards/activation', { organizationNumber: 100, cardNumber: '4111111111111111', serviceType: 'S' })).json().errors[0].code, 'VPL5SEA05S');
+    });
+
+    test('account inquiry by card number or token', async () => {
+      const { pan, token, account } = await addCard(h);
+      for (const card of [pan, token]) {
+        const res = await h.call('GET', '/account/v2/accounts', undefined, { headers: { 'organization-number': '100', 'card-number': card } });
+        assert.equal(res.statusCode, 200, res.body);
+        assert.equal(res.json().data.accountData.accountNumber, account);
+      }
+    });
+  });
+}

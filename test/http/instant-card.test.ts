@@ -1,0 +1,115 @@
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { backends } from '../helpers/storage.ts';
+import { startHarness, addCustomer, addAccount, cardsOnly, tester, type Harness } from '../helpers/harness.ts';
+
+const body = (customerNumber: string, extra: Record<string, unknown> = {}, embosser: Record<string, unknown> = {}) => ({
+  organizationNumber: 100, logo: 1, customerNumber, accountCreateFlag: 'Y',
+  accountData: { creditLimit: 1500, billingCycle: 5, shortName: 'ADA' },
+  embosserData: { embossedName1: 'ADA LOVELACE', digitalCardFlag: 0, ...embosser },
+  ...extra,
+});
+
+for (const backend of backends) {
+  describe(`instant card (${backend})`, () => {
+    let h: Harness;
+    let failBetween = false;
+    before(async () => {
+      h = await startHarness(backend, { cards: { afterInstantAccount: async () => { if (failBetween) throw new Error('injected failure between account and card'); } } });
+    });
+    after(async () => { await h.close(); });
+
+    const counts = async () => {
+      const db = h.container.storage.db;
+      const n = async (t: 'accounts' | 'cards' | 'card_numbers' | 'audit_events') => Number((await db.selectFrom(t).select((e) => e.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+      return { accounts: await n('accounts'), cards: await n('cards'), numbers: await n('card_numbers'), audit: await n('audit_events') };
+    };
+
+    test('creates the account and an active card in one step', async () => {
+      const customer = await addCustomer(h);
+      const res = await h.call('POST', '/account/v2/instantCard', body(customer));
+      assert.equal(res.statusCode, 200, res.body);
+      const d = res.json().data;
+      assert.equal(d.customerNumber, customer);
+      assert.match(d.accountNumber, /^[0-9]{19}$/);
+      assert.equal(d.creditLimit, 1500);
+      assert.equal(d.cardSequenceNumber, 1);
+      assert.match(d.cardNumber, /^0{3}411111/);
+      const details = await h.call('POST', '/cards/v2/embosser/details', { organizationNumber: '100', cardNumber: d.cardNumber, cardSequence: '1', foreignUse: '0' });
+      assert.equal(details.json().data.activationRequired, 'N');
+      assert.equal(details.json().data.statusCode, '0');
+      assert.equal(details.json().data.digitalCardIndicator, 0);
+      assert.equal(details.json().data.dateExpire, d.cardExpiryDate);
+      const account = await h.call('GET', '/account/v2/accounts', undefined, { headers: { 'organization-number': '100', 'account-number': d.accountNumber } });
+      assert.equal(account.json().data.accountData.creditLimit, 1500);
+      assert.equal(account.json().data.accountData.billingCycle, 5);
+      const row = await h.container.storage.db.selectFrom('cards').select(['plastic_status', 'pin_stored']).where('account_number', '=', d.accountNumber).executeTakeFirstOrThrow();
+      assert.equal(row.plastic_status, 'PENDING');
+      assert.ok(row.pin_stored);
+    });
+
+    test('a digital card queues no plastic and needs no embossed name; non-PCI clients get the token', async () => {
+      const customer = await addCustomer(h);
+      const res = await h.call('POST', '/account/v2/instantCard', body(customer, {}, { digitalCardFlag: 1, embossedName1: '' }), { client: cardsOnly });
+      assert.equal(res.statusCode, 200, res.body);
+      assert.match(res.json().data.cardNumber, /[A-Z]/);
+      const row = await h.container.storage.db.selectFrom('cards').select(['plastic_status', 'digital']).where('pan_token', '=', res.json().data.cardNumber).executeTakeFirstOrThrow();
+      assert.deepEqual(row, { plastic_status: 'NONE', digital: true });
+    });
+
+    test('on an existing account (accountCreateFlag N)', async () => {
+      const customer = await addCustomer(h);
+      const account = await addAccount(h, customer);
+      const before = await counts();
+      const res = await h.call('POST', '/account/v2/instantCard', body(customer, { accountCreateFlag: 'N', accountData: { accountNumber: account } }));
+      assert.equal(res.statusCode, 200, res.body);
+      assert.equal(res.json().data.accountNumber, account);
+      const after = await counts();
+      assert.equal(after.accounts, before.accounts);
+      assert.equal(after.cards, before.cards + 1);
+    });
+
+    test('a failure between the account and the card writes leaves nothing behind', async () => {
+      const customer = await addCustomer(h);
+      const before = await counts();
+      failBetween = true;
+      try {
+        const res = await h.call('POST', '/account/v2/instantCard', body(customer));
+        assert.equal(res.statusCode, 500);
+        assert.equal(res.json().errors[0].code, 'EMBS01E');
+      } finally {
+        failBetween = false;
+      }
+      assert.deepEqual(await counts(), before);
+      const owned = await h.container.storage.db.selectFrom('accounts').select('account_number').where('customer_number', '=', customer).execute();
+      assert.deepEqual(owned, []);
+      // …and the same request id may be retried (5xx responses are not kept).
+      const retry = await h.call('POST', '/account/v2/instantCard', body(customer));
+      assert.equal(retry.statusCode, 200);
+    });
+
+    test('refusals: upstream codes, nothing written', async () => {
+      const customer = await addCustomer(h);
+      const account = await addAccount(h, customer);
+      const before = await counts();
+      const cases: Array<[Record<string, unknown>, string]> = [
+        [body(customer, { logo: 9 }), 'VPL5SIC14S'],
+        [body('1234567'), 'VPL5SIC13S'],
+        [body(customer, { accountCreateFlag: 'X' }), 'VPL5SIC07S'],
+        [body(customer, { accountData: { accountNumber: account } }), 'VPL5SIC22S'],
+        [body(customer, { accountCreateFlag: 'N', accountData: { accountNumber: '42' } }), 'VPL5SIC17S'],
+        [body(customer, {}, { embossedName1: '  ' }), 'VPL5SIC21S'],
+        [body(customer, { accountData: { billingCycle: 40 } }), 'VPL5SAA31E'],
+      ];
+      for (const [b, code] of cases) {
+        const res = await h.call('POST', '/account/v2/instantCard', b);
+        assert.equal(res.statusCode, 422, `${code}: ${res.body}`);
+        assert.equal(res.json().errors[0].code, code);
+      }
+      assert.equal((await h.call('POST', '/account/v2/instantCard', { ...body(customer), embosserData: { embossedName1: 'X' } })).statusCode, 400);
+      assert.equal((await h.call('POST', '/account/v2/instantCard', { ...body(customer), organizationNumber: 200 })).statusCode, 403);
+      assert.deepEqual(await counts(), before);
+      assert.ok(tester);
+    });
+  });
+}

@@ -1,0 +1,72 @@
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { backends } from '../helpers/storage.ts';
+import { startHarness, addCustomer, addAccount, cardBody, type Harness } from '../helpers/harness.ts';
+import { isLuhnValid, luhnCheckDigit } from '../../src/crypto/luhn.ts';
+
+/** Card numbers: distinct under concurrency, collisions drawn again, an exhausted range refused. */
+for (const backend of backends) {
+  describe(`card numbers under load (${backend})`, () => {
+    let h: Harness;
+    before(async () => { h = await startHarness(backend, { settings: { RATE_LIMIT_PER_MINUTE: 1_000_000, DB_POOL_SIZE: 20 } }); });
+    after(async () => { await h.close(); });
+
+    test('2,000 card adds from 50 concurrent clients give 2,000 distinct numbers and tokens', async () => {
+      const accounts: string[] = [];
+      for (let i = 0; i < 10; i++) accounts.push(await addAccount(h, await addCustomer(h)));
+      const total = backend === 'postgres' ? 2000 : 600;
+      let next = 0;
+      const statuses: number[] = [];
+      const numbers: string[] = [];
+      await Promise.all(Array.from({ length: 50 }, async () => {
+        while (next < total) {
+          const i = next++;
+          const res = await h.call('POST', '/cards/embosser/l8vf', cardBody(accounts[i % accounts.length]!));
+          statuses.push(res.statusCode);
+          if (res.statusCode === 200) numbers.push(res.json().data.cardNumber);
+        }
+      }));
+      assert.deepEqual([...new Set(statuses)], [200]);
+      assert.equal(numbers.length, total);
+      assert.equal(new Set(numbers).size, total);
+      const tokens = await h.container.storage.db.selectFrom('cards').select('pan_token').execute();
+      assert.equal(new Set(tokens.map((t) => t.pan_token)).size, tokens.length);
+      assert.ok(tokens.length >= total);
+    });
+  });
+
+  describe(`a tiny card-number range (${backend})`, () => {
+    let h: Harness;
+    // Only five possible numbers, drawn in turn: the draws collide more and more, then the range is
+    // full. (In turn rather than at random, so 32 draws always reach a free number while one is left.)
+    const bodies = ['000000001', '000000002', '000000003', '000000004', '000000005'];
+    let drawn = 0;
+    before(async () => {
+      h = await startHarness(backend, {
+        cards: {
+          drawCardNumber: (bin, length) => {
+            const body = bodies[drawn++ % bodies.length]!.padStart(length - bin.length - 1, '0');
+            return bin + body + luhnCheckDigit(bin + body);
+          },
+        },
+      });
+    });
+    after(async () => { await h.close(); });
+
+    test('collisions are drawn again, never duplicated; a full range is a clear 422', async () => {
+      const account = await addAccount(h, await addCustomer(h));
+      const results = await Promise.all(Array.from({ length: 8 }, () => h.call('POST', '/cards/embosser/l8vf', cardBody(account))));
+      const ok = results.filter((r) => r.statusCode === 200).map((r) => r.json().data.cardNumber as string);
+      const refused = results.filter((r) => r.statusCode === 422);
+      assert.equal(ok.length, 5, results.map((r) => r.statusCode).join(','));
+      assert.equal(new Set(ok).size, 5);
+      for (const n of ok) assert.ok(isLuhnValid(n.replace(/^0+/, '')));
+      assert.equal(refused.length, 3);
+      for (const r of refused) assert.equal(r.json().errors[0].code, 'EMBC01E');
+      const again = await h.call('POST', '/cards/embosser/l8vf', cardBody(account));
+      assert.equal(again.json().errors[0].code, 'EMBC01E');
+      const stored = await h.container.storage.db.selectFrom('card_numbers').select('pan_hash').execute();
+      assert.equal(stored.length, 5);
+    });
+  });
+}
