@@ -18,6 +18,7 @@ import { CustomersService } from './modules/customers/index.ts';
 import { AccountsService } from './modules/accounts/index.ts';
 import { IdempotencyService } from './modules/idempotency/index.ts';
 import { CardsService, CardVault, type CardsDeps } from './modules/cards/index.ts';
+import { PinsService } from './modules/pins/index.ts';
 import { applyBootstrap, type SetupReport } from './modules/setup/index.ts';
 import { systemClock, type Clock } from './shared/clock.ts';
 import type { Logger } from './shared/logger.ts';
@@ -37,6 +38,7 @@ export interface Container {
   customers: CustomersService;
   accounts: AccountsService;
   cards: CardsService;
+  pins: PinsService;
   idempotency: IdempotencyService;
   queue: PgBoss | undefined;
   setup: SetupReport | undefined;
@@ -120,6 +122,7 @@ export async function createContainer(options: ContainerOptions): Promise<Contai
     const vault = new CardVault(sm, keys, { dek: dek.keyBlock, hmk: hmk.keyBlock, tok: tok.keyBlock });
     const cards = new CardsService({ db, sm, keys, vault, organizations, accounts, customers, clock, ...options.cards });
     accounts.useCardAccountLookup((org, card) => cards.accountOfCard(org, card));
+    const pins = new PinsService({ db, sm, keys, organizations, accounts, cards, clock });
     const idempotency = new IdempotencyService(db, clock, {
       seal: (clear) => sm.encryptData(dek.keyBlock, clear),
       open: (sealed) => sm.decryptData(dek.keyBlock, sealed),
@@ -132,7 +135,7 @@ export async function createContainer(options: ContainerOptions): Promise<Contai
     }
 
     return {
-      settings, logger, clock, storage, sm, securityModuleStats, keys, organizations, clients, customers, accounts, cards, idempotency, queue, setup,
+      settings, logger, clock, storage, sm, securityModuleStats, keys, organizations, clients, customers, accounts, cards, pins, idempotency, queue, setup,
       demoCredentialsFile,
       async close() {
         if (queue) await queue.stop({ graceful: false, wait: true, close: true } as PgBoss.StopOptions);

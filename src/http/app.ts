@@ -16,6 +16,7 @@ import { customerRoutes } from './routes/customers.ts';
 import { accountRoutes } from './routes/accounts.ts';
 import { healthRoutes } from './routes/health.ts';
 import { cardRoutes } from './routes/cards.ts';
+import { pinRoutes } from './routes/pins.ts';
 
 export type App = FastifyInstance;
 
@@ -98,5 +99,6 @@ export async function buildApp(container: Container, options: AppOptions = {}): 
   await app.register(customerRoutes, { container });
   await app.register(accountRoutes, { container });
   await app.register(cardRoutes, { container });
+  await app.register(pinRoutes, { container });
   return app;
 }
