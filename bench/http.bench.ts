@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { createCipheriv, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import pg from 'pg';
 export interface HttpResult { backend: string; name: string; requestsPerSec: number; p50: number; p99: number; errors: number; non2xx: number; total: number }
 
 const SECRET = 'bench-secret-0123456789abcdef';
+const ZEK_HEX = '0123456789ABCDEF1032547698BADCFE';
 const APIKEY = 'bench-apikey-0123456789';
 const BOOTSTRAP = `
 organizations:
@@ -24,13 +25,20 @@ organizations:
 keys:
   - { name: b.cvk, type: CVK, generate: true }
   - { name: b.pvk, type: PVK, generate: true }
+  - { name: b.zek, type: ZEK, components: ["${ZEK_HEX}"] }
 clients:
-  - { clientId: bench, apikey: ${APIKEY}, secret: ${SECRET}, organizations: [100], scopes: [cards, pci] }
+  - { clientId: bench, apikey: ${APIKEY}, secret: ${SECRET}, organizations: [100], scopes: [cards, pci], cardNumberKey: b.zek }
 `;
+
+/** The client side of card-number encryption (3DES-ECB under the ZEK, PAN padded with F to 32 hex). */
+function encryptPan(pan: string): string {
+  const c = createCipheriv('des-ede-ecb', Buffer.from(ZEK_HEX, 'hex'), null).setAutoPadding(false);
+  return Buffer.concat([c.update(Buffer.from(pan.padEnd(32, 'F'), 'hex')), c.final()]).toString('hex').toUpperCase();
+}
 
 async function startServer(env: Record<string, string>): Promise<{ url: string; child: ChildProcess; stop(): Promise<void> }> {
   const port = 20000 + Math.floor(Math.random() * 20000);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve'], {
+  const child = spawn(process.execPath, [...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', 'src/main.ts', 'serve'], {
     env: { ...process.env, ...env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', RATE_LIMIT_PER_MINUTE: '100000000', EMBOSS_MASTER_KEY: randomBytes(32).toString('hex') },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -64,7 +72,16 @@ async function load(url: string, name: string, backend: string, seconds: number,
   };
 }
 
-export async function runHttpBench(options: { seconds?: number; connections?: number; postgresUrl?: string } = {}): Promise<HttpResult[]> {
+/** A signed JSON call outside the load (set-up of pools of customers, accounts and cards). */
+async function signedPost(url: string, token: string, path: string, payload: unknown): Promise<any> {
+  const body = JSON.stringify(payload);
+  const r = await fetch(`${url}${path}`, { method: 'POST', headers: signedHeaders(token, path, body), body });
+  const json = (await r.json()) as { hasError: boolean; data: any };
+  if (json.hasError) throw new Error(`${path}: ${JSON.stringify(json)}`);
+  return json.data;
+}
+
+export async function runHttpBench(options: { seconds?: number; connections?: number; postgresUrl?: string; only?: string[] } = {}): Promise<HttpResult[]> {
   const seconds = options.seconds ?? 10;
   const connections = options.connections ?? 32;
   const results: HttpResult[] = [];
@@ -79,6 +96,8 @@ export async function runHttpBench(options: { seconds?: number; connections?: nu
     await admin.connect();
     await admin.query('drop database if exists emboss_bench with (force)');
     await admin.query('create database emboss_bench');
+    // An experiment switch, not a recommendation: how much of the cost is waiting for WAL flushes.
+    if (process.env.BENCH_SYNCHRONOUS_COMMIT === 'off') await admin.query('alter database emboss_bench set synchronous_commit = off');
     await admin.end();
     const benchUrl = new URL(options.postgresUrl);
     benchUrl.pathname = '/emboss_bench';
@@ -98,29 +117,64 @@ export async function runHttpBench(options: { seconds?: number; connections?: nu
     try {
       const basic = `Basic ${Buffer.from(`bench:${SECRET}`).toString('base64')}`;
       const tokenRes = await fetch(`${server.url}/token`, { method: 'POST', headers: { authorization: basic } });
-      const token = ((await tokenRes.json()) as { access_token: string }).access_token;
+      const tokenJson = (await tokenRes.json()) as { access_token?: string };
+      if (!tokenJson.access_token) throw new Error(`token: ${JSON.stringify(tokenJson)}`);
+      const token = tokenJson.access_token;
 
-      results.push(await load(server.url, 'token issue (POST /token)', backend.name, seconds, connections, () => ({
-        method: 'POST', path: '/token', headers: { authorization: basic },
-      })));
+      const want = (name: string) => !options.only || options.only.some((o) => name.includes(o));
+      const post = (name: string, path: string, makeBody: () => unknown) => load(server.url, name, backend.name, seconds, connections, () => {
+        const body = JSON.stringify(makeBody());
+        return { method: 'POST', path, headers: signedHeaders(token, path, body), body };
+      });
 
-      results.push(await load(server.url, 'customer add (POST /customer/l8v2)', backend.name, seconds, connections, () => {
-        const body = JSON.stringify({ customerData: { customerKeyData: { organizationNumber: 100, customerNumber: '' }, ownerCoOwnerData: { ownerData: { firstName: 'Ada', lastName: 'Lovelace', nameLine1: 'ADA LOVELACE' } } } });
-        return { method: 'POST', path: '/customer/l8v2', headers: signedHeaders(token, '/customer/l8v2', body), body };
-      }));
-
-      // Accounts go to a pool of existing customers.
-      const customers: string[] = [];
-      for (let i = 0; i < 100; i++) {
-        const body = JSON.stringify({ customerData: { customerKeyData: { organizationNumber: 100 } } });
-        const r = await fetch(`${server.url}/customer/l8v2`, { method: 'POST', headers: signedHeaders(token, '/customer/l8v2', body), body });
-        customers.push(((await r.json()) as { data: { customerNumber: string } }).data.customerNumber);
+      if (want('token')) {
+        results.push(await load(server.url, 'token issue (POST /token)', backend.name, seconds, connections, () => ({
+          method: 'POST', path: '/token', headers: { authorization: basic },
+        })));
       }
+      if (want('customer')) {
+        results.push(await post('customer add (POST /customer/l8v2)', '/customer/l8v2', () => (
+          { customerData: { customerKeyData: { organizationNumber: 100, customerNumber: '' }, ownerCoOwnerData: { ownerData: { firstName: 'Ada', lastName: 'Lovelace', nameLine1: 'ADA LOVELACE' } } } })));
+      }
+
+      // Pools made before the load: customers, their accounts, and cards on them.
+      const customers: string[] = [];
+      const accounts: string[] = [];
+      for (let i = 0; i < 50; i++) {
+        customers.push((await signedPost(server.url, token, '/customer/l8v2', { customerData: { customerKeyData: { organizationNumber: 100 } } })).customerNumber);
+        accounts.push((await signedPost(server.url, token, '/account/add-L8V3', { accountData: { organization: 100, logo: 1, customerNumber: customers[i], creditLimit: 1000, billingCycle: 1 } })).accountNumber);
+      }
+      const pans: string[] = [];
+      const tokens: string[] = [];
+      for (let i = 0; i < 200; i++) {
+        const pan = (await signedPost(server.url, token, '/cards/embosser/l8vf', { organizationNumber: 100, postToAccount: accounts[i % accounts.length], cardNumber: '', embossedName1: 'BENCH' })).cardNumber.replace(/^0+/, '');
+        pans.push(pan);
+        tokens.push((await signedPost(server.url, token, '/cards/embosser/card-pan-l8v2', { organizationNumber: 100, cardNumber: encryptPan(pan), cardSequence: 1, functionType: 'P' })).panToken);
+      }
+      const encryptedPans = pans.map(encryptPan);
       let i = 0;
-      results.push(await load(server.url, 'account add (POST /account/add-L8V3)', backend.name, seconds, connections, () => {
-        const body = JSON.stringify({ accountData: { organization: 100, logo: 1, customerNumber: customers[i++ % customers.length], creditLimit: 1000, billingCycle: 1 } });
-        return { method: 'POST', path: '/account/add-L8V3', headers: signedHeaders(token, '/account/add-L8V3', body), body };
-      }));
+      const next = <T>(pool: T[]) => pool[i++ % pool.length]!;
+
+      if (want('account')) {
+        results.push(await post('account add (POST /account/add-L8V3)', '/account/add-L8V3', () => (
+          { accountData: { organization: 100, logo: 1, customerNumber: next(customers), creditLimit: 1000, billingCycle: 1 } })));
+      }
+      if (want('card add')) {
+        results.push(await post('card add (POST /cards/embosser/l8vf)', '/cards/embosser/l8vf', () => (
+          { organizationNumber: 100, postToAccount: next(accounts), cardNumber: '', embossedName1: 'ADA LOVELACE' })));
+      }
+      if (want('PAN token')) {
+        results.push(await post('PAN token inquiry P: card number → token', '/cards/embosser/card-pan-l8v2', () => (
+          { organizationNumber: 100, cardNumber: next(encryptedPans), cardSequence: 1, functionType: 'P' })));
+        results.push(await post('PAN token inquiry C: token → card number', '/cards/embosser/card-pan-l8v2', () => (
+          { organizationNumber: 100, cardNumber: next(tokens), cardSequence: 1, functionType: 'C' })));
+      }
+      if (want('instant')) {
+        results.push(await post('instant card (POST /account/v2/instantCard)', '/account/v2/instantCard', () => ({
+          organizationNumber: 100, logo: 1, customerNumber: next(customers), accountCreateFlag: 'Y',
+          accountData: { creditLimit: 1000, billingCycle: 1 }, embosserData: { embossedName1: 'ADA LOVELACE', digitalCardFlag: 1 },
+        })));
+      }
     } finally {
       await server.stop();
       await backend.cleanup();

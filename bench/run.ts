@@ -23,6 +23,7 @@ async function main() {
       seconds: Number(process.env.BENCH_SECONDS ?? 10),
       connections: Number(process.env.BENCH_CONNECTIONS ?? 32),
       ...(postgresUrl ? { postgresUrl } : {}),
+      ...(process.env.BENCH_ONLY ? { only: process.env.BENCH_ONLY.split(',') } : {}),
     });
     process.stdout.write('| store | operation | req/s | p50 ms | p99 ms | errors | non-2xx | requests |\n|---|---|---:|---:|---:|---:|---:|---:|\n');
     for (const r of rows) process.stdout.write(`| ${r.backend} | ${r.name} | ${r.requestsPerSec.toLocaleString('en-US')} | ${r.p50} | ${r.p99} | ${r.errors} | ${r.non2xx} | ${r.total} |\n`);

@@ -141,6 +141,23 @@ for (const backend of backends) {
       assert.equal(otherClient.statusCode, 200);
     });
 
+    test('inquiries keep the same request-id rules: replay for the same request, 409 for another', async () => {
+      const customer = (await h.call('POST', '/customer/l8v2', customerBody())).json().data.customerNumber;
+      const requestId = `inq-${Date.now()}`;
+      const body = { organizationNumber: 100, customerAccountCardNumber: customer, numberType: '1' };
+      const first = await h.call('POST', '/customer/demographicData-l8v2', body, { requestId });
+      assert.equal(first.statusCode, 200);
+      assert.equal(first.headers['x-idempotent-replay'], undefined);
+      const again = await h.call('POST', '/customer/demographicData-l8v2', body, { requestId });
+      assert.equal(again.statusCode, 200);
+      assert.equal(again.headers['x-idempotent-replay'], 'true');
+      assert.deepEqual(again.json(), first.json());
+      const other = await h.call('POST', '/customer/demographicData-l8v2', { ...body, customerAccountCardNumber: '42' }, { requestId });
+      assert.equal(other.statusCode, 409);
+      assert.equal(other.json().errors[0].code, 'EMBA12E');
+      assert.doesNotMatch(other.body, /Lovelace/i);
+    });
+
     test('a replayed business refusal keeps its status and code', async () => {
       const requestId = `idem-422-${Date.now()}`;
       const body = customerBody(100, { dateOfBirth: '2999-01-01' });

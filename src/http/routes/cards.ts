@@ -24,7 +24,7 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = a
 
   for (const url of ['/cards/embosser/card-pan-l8v2', '/cards/embosser/card-pan']) {
     app.post(url, {
-      config: { scope: 'pci' },
+      config: { scope: 'pci', inquiry: true },
       schema: {
         tags: ['Cards'], summary: 'PAN token inquiry: P gives the token of an encrypted card number, C the encrypted card number of a token (PCI scope)',
         body: PanInquiryRequest, response: responses(PanInquiryResponse, 422),
@@ -36,6 +36,7 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = a
   }
 
   app.post('/cards/v2/embosser/details', {
+    config: { inquiry: true },
     schema: { tags: ['Cards'], summary: 'Card details by card number or PAN token and sequence', body: CardDetailsRequest, response: responses(CardDetailsResponse, 422) },
   }, async (request) => {
     requireOrganization(request, Number(request.body.organizationNumber));

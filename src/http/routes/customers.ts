@@ -22,6 +22,7 @@ export const customerRoutes: FastifyPluginAsyncTypebox<{ container: Container }>
   });
 
   app.post('/customer/demographicData-l8v2', {
+    config: { inquiry: true },
     schema: {
       tags: ['Customers'], summary: 'Customer demographic inquiry by customer or account number',
       body: DemographicInquiryRequest, response: responses(DemographicInquiryResponse, 422),
@@ -42,6 +43,7 @@ export const customerRoutes: FastifyPluginAsyncTypebox<{ container: Container }>
   });
 
   app.post('/customer/accountNumber', {
+    config: { inquiry: true },
     schema: {
       tags: ['Customers'], summary: 'Accounts of a customer, 20 at a time',
       body: CustomerAccountsRequest, response: responses(CustomerAccountsResponse, 422),

@@ -19,7 +19,15 @@ export interface AuditEvent {
  * without its record and no record of a change that rolled back.
  */
 export async function recordAudit(db: Kysely<DB>, actor: Actor, event: AuditEvent): Promise<void> {
-  await db.insertInto('audit_events').values({
+  await db.insertInto('audit_events').values(auditRow(actor, event)).execute();
+}
+
+/**
+ * The audit row for an event, details redacted: for a module that writes its change and the
+ * audit record in one SQL statement (a data-modifying CTE) instead of a transaction.
+ */
+export function auditRow(actor: Actor, event: AuditEvent) {
+  return {
     actor: actor.clientId,
     request_id: actor.requestId,
     action: event.action,
@@ -27,7 +35,7 @@ export async function recordAudit(db: Kysely<DB>, actor: Actor, event: AuditEven
     entity_id: event.entityId,
     organization: event.organization ?? null,
     details: JSON.stringify(redact(event.details ?? {})),
-  }).execute();
+  };
 }
 
 export interface AuditRecord {

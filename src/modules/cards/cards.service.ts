@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { CardTable, DB } from '../../db/schema.ts';
 import type { Actor } from '../../shared/actor.ts';
 import type { Clock } from '../../shared/clock.ts';
@@ -6,7 +6,7 @@ import { businessRule } from '../../shared/errors.ts';
 import { isBlankNumber, pad19 } from '../../shared/ids.ts';
 import { generateCardNumber, isLuhnValid } from '../../crypto/luhn.ts';
 import type { PinVerificationMethod, SecurityModule } from '../../security-module/port.ts';
-import { recordAudit } from '../audit/index.ts';
+import { auditRow, recordAudit } from '../audit/index.ts';
 import type { KeysService } from '../keys/index.ts';
 import type { Logo, OrganizationsService } from '../organizations/index.ts';
 import type { Account, AccountsService } from '../accounts/index.ts';
@@ -180,7 +180,7 @@ export class CardsService {
     if (pan !== undefined) this.checkGivenNumber(pan, logo);
 
     const pvk = request.pinSuppression === 1 ? undefined : (await this.deps.keys.require(logo.keys.pvk, 'PVK')).keyBlock;
-    const issued = await this.db.transaction().execute((trx) => this.issue(trx, actor, {
+    const issued = await this.issue(this.db, actor, {
       logo, account, customerNumber, ...(pvk ? { pvk } : {}),
       ...(pan !== undefined ? { pan } : {}),
       sequence: request.cardSequence && request.cardSequence > 0 ? request.cardSequence : 1,
@@ -194,7 +194,7 @@ export class CardsService {
       blockCode: (request.blockCode ?? '').trim(),
       profile: profileOf(request, ['organizationNumber', 'postToAccount', 'cardNumber', 'cardSequence', 'pinSuppression', 'currentCardActivation', 'blockCode', 'digitalCardFlag', 'embossedName1', 'embossedName2', 'expirationDate', 'customerNumber', 'posServiceCode']),
       action: 'card.add',
-    }));
+    });
     return {
       organizationNumber: org,
       organizationAssociatedToForeignAccount: 0,
@@ -211,59 +211,56 @@ export class CardsService {
    * (drawn again on collision; the database's primary key decides), its token, the encrypted
    * number, a PIN unless suppressed, the card record and its audit record.
    */
-  async issue(trx: Kysely<DB>, actor: Actor, spec: IssueSpec): Promise<IssuedCard> {
+  async issue(db: Kysely<DB>, actor: Actor, spec: IssueSpec): Promise<IssuedCard> {
     const { logo } = spec;
-    let pan = '';
-    let token = '';
-    let hash = '';
+    const now = this.deps.clock.now();
     for (let draws = 0; ; draws++) {
       if (spec.pan === undefined && draws >= MAX_NUMBER_DRAWS) throw fail(CardCodes.rangeExhausted);
-      pan = spec.pan ?? this.draw(logo.bin, logo.panLength);
+      const pan = spec.pan ?? this.draw(logo.bin, logo.panLength);
       const p = await this.deps.vault.protect(pan, logo.bin.length);
-      const inserted = await trx.insertInto('card_numbers').values({
-        pan_hash: p.hash, pan_token: p.token, pan_encrypted: p.encrypted, bin: logo.bin, last4: pan.slice(-4),
-        organization: logo.organization, logo: logo.number,
-      }).onConflict((oc) => oc.column('pan_hash').doNothing()).executeTakeFirst();
-      if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 1) { token = p.token; hash = p.hash; break; }
+      let pin: { storedPinBlock: string; pvv?: string; offset?: string } | undefined;
+      if (!spec.pinSuppressed) {
+        if (!spec.pvk) throw new Error('issue: the PVK key block is required to issue a PIN');
+        pin = await this.deps.sm.generatePin({ pvk: spec.pvk, pan, method: pinMethodOf(logo) });
+      }
+      const audit = auditRow(actor, {
+        action: spec.action, entityType: 'card', entityId: p.token, organization: logo.organization,
+        details: { accountNumber: spec.account.accountNumber, sequence: spec.sequence, logo: logo.number, digital: spec.digital, pin: pin ? 'issued' : 'suppressed' },
+      });
+      // One statement: the number (unless it was ever issued before), the card and its audit
+      // record, all or nothing, with no transaction round trips. A collision inserts nothing.
+      const result = await sql<CardRow>`
+        with n as (
+          insert into card_numbers (pan_hash, pan_token, pan_encrypted, bin, last4, organization, logo)
+          values (${p.hash}, ${p.token}, ${p.encrypted}, ${logo.bin}, ${pan.slice(-4)}, ${logo.organization}, ${logo.number})
+          on conflict (pan_hash) do nothing
+          returning pan_hash
+        ), c as (
+          insert into cards (
+            pan_hash, card_sequence, pan_token, organization, logo, account_number, customer_number, expiry, service_code,
+            status, status_date, activation_required, activated_at, block_code, embossed_name_1, embossed_name_2, digital,
+            plastic_status, pin_suppressed, pin_stored, pin_verification, profile, created_by
+          )
+          select n.pan_hash, ${spec.sequence}::int, ${p.token}, ${logo.organization}::int, ${logo.number}::int,
+            ${spec.account.accountNumber}, ${spec.customerNumber}, ${spec.expiry}, ${spec.serviceCode},
+            ${CardStatus.active}::int, ${now.toISOString().slice(0, 10)}::date, ${spec.activationRequired}::boolean,
+            ${spec.activationRequired ? null : now}::timestamptz, ${spec.blockCode}, ${spec.embossedName1}, ${spec.embossedName2},
+            ${spec.digital}::boolean, ${spec.digital ? 'NONE' : 'PENDING'}, ${spec.pinSuppressed}::boolean,
+            ${pin?.storedPinBlock ?? null}::text, ${pin ? (pin.pvv ?? pin.offset ?? null) : null}::text,
+            ${JSON.stringify(spec.profile)}::jsonb, ${actor.clientId}
+          from n
+          returning *
+        ), a as (
+          insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
+          select ${audit.actor}, ${audit.request_id}, ${audit.action}, ${audit.entity_type}, ${audit.entity_id},
+            ${audit.organization}::int, ${audit.details}::jsonb
+          from c
+        )
+        select * from c`.execute(db);
+      const card = result.rows[0];
+      if (card) return { pan, token: p.token, sequence: spec.sequence, expiry: spec.expiry, card };
       if (spec.pan !== undefined) throw fail(CardCodes.cardExists);
     }
-
-    let pin: { storedPinBlock: string; pvv?: string; offset?: string } | undefined;
-    if (!spec.pinSuppressed) {
-      if (!spec.pvk) throw new Error('issue: the PVK key block is required to issue a PIN');
-      pin = await this.deps.sm.generatePin({ pvk: spec.pvk, pan, method: pinMethodOf(logo) });
-    }
-    const now = this.deps.clock.now();
-    const card = await trx.insertInto('cards').values({
-      pan_hash: hash,
-      card_sequence: spec.sequence,
-      pan_token: token,
-      organization: logo.organization,
-      logo: logo.number,
-      account_number: spec.account.accountNumber,
-      customer_number: spec.customerNumber,
-      expiry: spec.expiry,
-      service_code: spec.serviceCode,
-      status: CardStatus.active,
-      status_date: now.toISOString().slice(0, 10),
-      activation_required: spec.activationRequired,
-      activated_at: spec.activationRequired ? null : now,
-      block_code: spec.blockCode,
-      embossed_name_1: spec.embossedName1,
-      embossed_name_2: spec.embossedName2,
-      digital: spec.digital,
-      plastic_status: spec.digital ? 'NONE' : 'PENDING',
-      pin_suppressed: spec.pinSuppressed,
-      pin_stored: pin?.storedPinBlock ?? null,
-      pin_verification: pin ? (pin.pvv ?? pin.offset ?? null) : null,
-      profile: JSON.stringify(spec.profile),
-      created_by: actor.clientId,
-    }).returningAll().executeTakeFirstOrThrow();
-    await recordAudit(trx, actor, {
-      action: spec.action, entityType: 'card', entityId: token, organization: logo.organization,
-      details: { accountNumber: spec.account.accountNumber, sequence: spec.sequence, logo: logo.number, digital: spec.digital, pin: pin ? 'issued' : 'suppressed' },
-    });
-    return { pan, token, sequence: spec.sequence, expiry: spec.expiry, card };
   }
 
   /** POST /account/v2/instantCard: the account (when asked) and an active card, in one transaction. */
@@ -340,24 +337,27 @@ export class CardsService {
    * The card a client names: a PAN token, or a clear number (zero-padded to 19 or not), of the
    * organization; the given sequence, or the latest one.
    */
-  async resolve(organization: number, number: string, sequence?: number, db: Kysely<DB> = this.db): Promise<CardRow | undefined> {
-    let q = db.selectFrom('cards').selectAll().where('organization', '=', organization);
+  async resolve(organization: number, number: string, sequence?: number, db: Kysely<DB> = this.db): Promise<(CardRow & { pan_encrypted: string }) | undefined> {
+    let q = db.selectFrom('cards').selectAll('cards').where('cards.organization', '=', organization);
     if (/[A-Za-z]/.test(number)) {
       if (number.length !== 19) return undefined;
-      q = q.where('pan_token', '=', number.toUpperCase());
+      q = q.where('cards.pan_token', '=', number.toUpperCase());
     } else {
       const pan = number.replace(/^0+/, '');
       if (pan.length < 12) return undefined;
-      q = q.where('pan_hash', '=', await this.deps.vault.hash(pan));
+      q = q.where('cards.pan_hash', '=', await this.deps.vault.hash(pan));
     }
-    if (sequence !== undefined && sequence > 0) q = q.where('card_sequence', '=', sequence);
-    return q.orderBy('card_sequence', 'desc').limit(1).executeTakeFirst();
+    if (sequence !== undefined && sequence > 0) q = q.where('cards.card_sequence', '=', sequence);
+    // The encrypted number comes along: most callers need the number next.
+    return q.innerJoin('card_numbers', 'card_numbers.pan_hash', 'cards.pan_hash').select('card_numbers.pan_encrypted')
+      .orderBy('cards.card_sequence', 'desc').limit(1).executeTakeFirst();
   }
 
   /** The clear number of a card (inside emboss only: PIN and CVV operations, PCI responses). */
-  async panOf(card: CardRow, db: Kysely<DB> = this.db): Promise<string> {
-    const row = await db.selectFrom('card_numbers').select('pan_encrypted').where('pan_hash', '=', card.pan_hash).executeTakeFirstOrThrow();
-    return this.deps.vault.reveal(row.pan_encrypted);
+  async panOf(card: CardRow & { pan_encrypted?: string }, db: Kysely<DB> = this.db): Promise<string> {
+    const encrypted = card.pan_encrypted
+      ?? (await db.selectFrom('card_numbers').select('pan_encrypted').where('pan_hash', '=', card.pan_hash).executeTakeFirstOrThrow()).pan_encrypted;
+    return this.deps.vault.reveal(encrypted);
   }
 
   /** The account of a card named by number or token (account inquiry by card number). */

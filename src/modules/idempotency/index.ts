@@ -49,6 +49,27 @@ export class IdempotencyService {
       .execute();
   }
 
+  /**
+   * For inquiries, which change nothing: the response is recorded after the fact, in one
+   * statement. A request id seen before with the same request gets the first response again;
+   * with another request it is refused, as for any other call.
+   */
+  async recordInquiry(clientId: string, requestId: string, fingerprint: string, statusCode: number, response: unknown): Promise<Reservation | { kind: 'stored' }> {
+    const inserted = await this.db.insertInto('idempotency_keys')
+      .values({
+        client_id: clientId, request_id: requestId, fingerprint, created_at: this.clock.now(),
+        status_code: statusCode, response_sealed: await this.sealer.seal(JSON.stringify(response)),
+      })
+      .onConflict((oc) => oc.columns(['client_id', 'request_id']).doNothing())
+      .executeTakeFirst();
+    if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 1) return { kind: 'stored' };
+    const row = await this.db.selectFrom('idempotency_keys').select(['fingerprint', 'status_code', 'response_sealed'])
+      .where('client_id', '=', clientId).where('request_id', '=', requestId).executeTakeFirst();
+    if (!row || row.fingerprint !== fingerprint) return { kind: 'mismatch' };
+    if (row.status_code === null || row.response_sealed === null) return { kind: 'in-progress' };
+    return { kind: 'replay', statusCode: row.status_code, response: JSON.parse(await this.sealer.open(row.response_sealed)) };
+  }
+
   /** Frees a reservation whose request failed on our side, so the client may retry with the same id. */
   async release(clientId: string, requestId: string): Promise<void> {
     await this.db.deleteFrom('idempotency_keys')
