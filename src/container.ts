@@ -7,6 +7,7 @@ import { openStorage, type StorageHandle } from './db/database.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { startQueue } from './jobs/queue.ts';
 import { registerHousekeeping } from './jobs/housekeeping.ts';
+import { registerPersonalizationFlush } from './jobs/personalization.ts';
 import { SoftwareSecurityModule } from './security-module/software/software-security-module.ts';
 import { loadMasterKey } from './security-module/software/master-key.ts';
 import type { SecurityModule } from './security-module/port.ts';
@@ -19,6 +20,7 @@ import { AccountsService } from './modules/accounts/index.ts';
 import { IdempotencyService } from './modules/idempotency/index.ts';
 import { CardsService, CardVault, type CardsDeps } from './modules/cards/index.ts';
 import { PinsService } from './modules/pins/index.ts';
+import { PersonalizationOutbox } from './modules/personalization/index.ts';
 import { applyBootstrap, type SetupReport } from './modules/setup/index.ts';
 import { systemClock, type Clock } from './shared/clock.ts';
 import type { Logger } from './shared/logger.ts';
@@ -39,6 +41,7 @@ export interface Container {
   accounts: AccountsService;
   cards: CardsService;
   pins: PinsService;
+  personalization: PersonalizationOutbox;
   idempotency: IdempotencyService;
   queue: PgBoss | undefined;
   setup: SetupReport | undefined;
@@ -120,7 +123,8 @@ export async function createContainer(options: ContainerOptions): Promise<Contai
 
     const [dek, hmk, tok] = [await keys.require(SYSTEM_KEYS[0]!.name, 'DEK'), await keys.require(SYSTEM_KEYS[1]!.name, 'HMK'), await keys.require(SYSTEM_KEYS[2]!.name, 'TOK')];
     const vault = new CardVault(sm, keys, { dek: dek.keyBlock, hmk: hmk.keyBlock, tok: tok.keyBlock });
-    const cards = new CardsService({ db, sm, keys, vault, organizations, accounts, customers, clock, ...options.cards });
+    const personalization = new PersonalizationOutbox({ db, sm, keys, clock, logger, folder: settings.EMBOSS_PERSONALIZATION_DIR ?? join(settings.dataDir, 'personalization') });
+    const cards = new CardsService({ db, sm, keys, vault, organizations, accounts, customers, clock, personalization, ...options.cards });
     accounts.useCardAccountLookup((org, card) => cards.accountOfCard(org, card));
     const pins = new PinsService({ db, sm, keys, organizations, accounts, cards, clock });
     const idempotency = new IdempotencyService(db, clock, {
@@ -132,10 +136,11 @@ export async function createContainer(options: ContainerOptions): Promise<Contai
     if (options.jobs !== false) {
       queue = await startQueue(storage, logger, options.jobSchema ? { schema: options.jobSchema } : {});
       await registerHousekeeping(queue, { clients, idempotency, logger }, { work: settings.EMBOSS_WORKER === 'on' });
+      await registerPersonalizationFlush(queue, { personalization, logger }, { work: settings.EMBOSS_WORKER === 'on' });
     }
 
     return {
-      settings, logger, clock, storage, sm, securityModuleStats, keys, organizations, clients, customers, accounts, cards, pins, idempotency, queue, setup,
+      settings, logger, clock, storage, sm, securityModuleStats, keys, organizations, clients, customers, accounts, cards, pins, personalization, idempotency, queue, setup,
       demoCredentialsFile,
       async close() {
         if (queue) await queue.stop({ graceful: false, wait: true, close: true } as PgBoss.StopOptions);

@@ -40,12 +40,17 @@ const OrganizationSchema = Type.Object({
   number: Type.Integer({ minimum: 1, maximum: 998 }),
   name: Type.String({ minLength: 1, maxLength: 40 }),
   panToken: Type.Boolean({ default: true }),
+  /** The card bureau: its key (type BUR) for personalization records, optionally its OpenPGP public key file. */
+  personalization: Type.Optional(Type.Object({
+    bureauKey: KeyName,
+    pgpPublicKeyFile: Type.Optional(Type.String({ minLength: 1 })),
+  }, { additionalProperties: false })),
   logos: Type.Array(LogoSchema, { default: [] }),
 }, { additionalProperties: false });
 
 const KeySchema = Type.Object({
   name: KeyName,
-  type: Type.Union(['CVK', 'PVK', 'ZPK', 'ZEK', 'DEK', 'HMK', 'TOK'].map((t) => Type.Literal(t))),
+  type: Type.Union(['CVK', 'PVK', 'ZPK', 'ZEK', 'DEK', 'HMK', 'TOK', 'BUR'].map((t) => Type.Literal(t))),
   algorithm: Type.Optional(Type.Union([Type.Literal('3DES'), Type.Literal('AES'), Type.Literal('HMAC')])),
   components: Type.Optional(Type.Array(Hex(16, 128), { minItems: 1, maxItems: 9 })),
   kcv: Type.Optional(Hex(4, 10)),
@@ -149,6 +154,7 @@ function checkReferences(config: BootstrapConfig, where: (p: ConfigPath) => stri
   config.organizations.forEach((org, i) => {
     if (orgNumbers.has(org.number)) fail(['organizations', i, 'number'], `duplicate organization number ${org.number}`);
     orgNumbers.add(org.number);
+    if (org.personalization) needKey(['organizations', i, 'personalization', 'bureauKey'], org.personalization.bureauKey, ['BUR']);
     const logoNumbers = new Set<number>();
     org.logos.forEach((logo, j) => {
       const at = ['organizations', i, 'logos', j];

@@ -39,6 +39,7 @@ organizations:
   - number: 100
     name: Demo Bank
     panToken: true
+    personalization: { bureauKey: demo.bureau }
     logos:
       - number: 1
         description: Demo Classic Credit
@@ -56,6 +57,7 @@ keys:
   - { name: demo.pvk, type: PVK, generate: true }
   - { name: demo.zpk, type: ZPK, generate: true }
   - { name: demo.zek, type: ZEK, generate: true }
+  - { name: demo.bureau, type: BUR, generate: true }
 clients:
   - clientId: ${credentials.clientId}
     apikey: ${credentials.apikey}

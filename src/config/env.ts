@@ -10,6 +10,8 @@ const EnvSchema = Type.Object({
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   EMBOSS_DATA_DIR: Type.String({ default: './.emboss' }),
   EMBOSS_CONFIG: Type.Optional(Type.String()),
+  /** Where personalization files for the card bureau are written; default <data dir>/personalization. */
+  EMBOSS_PERSONALIZATION_DIR: Type.Optional(Type.String()),
   EMBOSS_MASTER_KEY: Type.Optional(Type.String()),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
   /** Requests per client per minute before 429. */

@@ -3,12 +3,14 @@ import type { Database } from './database.ts';
 import * as m0001 from './migrations/0001_foundation.ts';
 import * as m0002 from './migrations/0002_cards.ts';
 import * as m0003 from './migrations/0003_pins.ts';
+import * as m0004 from './migrations/0004_personalization.ts';
 
 /** Migrations in order. A later issue adds its module's tables as the next file here. */
 const migrations: Record<string, Migration> = {
   '0001_foundation': m0001,
   '0002_cards': m0002,
   '0003_pins': m0003,
+  '0004_personalization': m0004,
 };
 
 class StaticProvider implements MigrationProvider {

@@ -12,6 +12,10 @@ export interface OrganizationTable {
   number: number;
   name: string;
   pan_token_enabled: boolean;
+  /** The card bureau's key (type BUR) for personalization records; none: no records are produced. */
+  bureau_key_name: string | null;
+  /** The bureau's armored OpenPGP public key: files are then PGP-encrypted as well. */
+  bureau_pgp_public_key: string | null;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
 }
@@ -176,13 +180,56 @@ export interface CardTable {
   pin_last_invalid: string | null;
   pin_blocked: Generated<boolean>;
   dcvv2_active: Generated<boolean>;
+  /** pins module: the last dCVV2 generated (time, validity used, end of its window). */
+  dcvv2_generated_at: Date | null;
+  dcvv2_validity_minutes: number | null;
+  dcvv2_expires_at: Date | null;
+  /** pins module: wrong CVV2/dCVV2 values, counted like PIN tries. */
+  cvv2_tries: Generated<number>;
+  cvv2_last_invalid: string | null;
+  cvv2_blocked: Generated<boolean>;
   profile: JSONColumnType<Record<string, unknown>>;
   created_by: string;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
+  /** Card actions: the card this one replaces, the card that replaced this one. */
+  replaces_card_id: string | null;
+  replaced_by_card_id: string | null;
+  last_action: Generated<number>;
+  last_action_reason: Generated<string>;
+}
+
+// personalization module
+export interface PersonalizationFileTable {
+  id: Generated<string>;
+  file_id: string;
+  organization: number;
+  logo: number;
+  planned_at: Date;
+  status: 'PLANNED' | 'WRITTEN';
+  name: string | null;
+  record_count: number;
+  sha256: string | null;
+  written_at: Date | null;
+}
+
+export interface PersonalizationRecordTable {
+  id: Generated<string>;
+  organization: number;
+  logo: number;
+  card_id: string;
+  reason: string;
+  reference: string;
+  encrypted_record: string;
+  cipher: string;
+  bureau_kcv: string;
+  file_id: string | null;
+  created_at: CreatedAt;
 }
 
 export interface DB {
+  personalization_files: PersonalizationFileTable;
+  personalization_records: PersonalizationRecordTable;
   card_numbers: CardNumberTable;
   cards: CardTable;
   organizations: OrganizationTable;

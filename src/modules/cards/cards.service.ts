@@ -8,7 +8,8 @@ import { generateCardNumber, isLuhnValid } from '../../crypto/luhn.ts';
 import type { PinVerificationMethod, SecurityModule } from '../../security-module/port.ts';
 import { auditRow, recordAudit } from '../audit/index.ts';
 import type { KeysService } from '../keys/index.ts';
-import type { Logo, OrganizationsService } from '../organizations/index.ts';
+import type { Logo, Organization, OrganizationsService } from '../organizations/index.ts';
+import type { PersonalizationOutbox } from '../personalization/index.ts';
 import type { Account, AccountsService } from '../accounts/index.ts';
 import type { CustomersService } from '../customers/index.ts';
 import type { CardVault } from './card-vault.ts';
@@ -81,6 +82,7 @@ export interface Viewer {
 
 /** Everything needed to issue one card (a new number, or a given one). */
 export interface IssueSpec {
+  organization: Organization;
   logo: Logo;
   account: Account;
   customerNumber: string;
@@ -118,6 +120,8 @@ export interface CardsDeps {
   accounts: AccountsService;
   customers: CustomersService;
   clock: Clock;
+  /** Personalization records for the bureau, one per new plastic. */
+  personalization: PersonalizationOutbox;
   /** Draws a candidate card number (BIN + random body + Luhn digit). Tests inject a tiny range. */
   drawCardNumber?: (bin: string, length: number) => string;
   /** Test hook: runs inside the instant-card transaction between the account and the card writes. */
@@ -167,7 +171,8 @@ export class CardsService {
   /** POST /cards/embosser/l8vf */
   async add(actor: Actor, request: CardAddRequest, viewer: Viewer) {
     const org = request.organizationNumber;
-    if (!(await this.deps.organizations.organization(org))) throw fail(CardCodes.orgNotFound);
+    const organization = await this.deps.organizations.organization(org);
+    if (!organization) throw fail(CardCodes.orgNotFound);
     const account = await this.deps.accounts.find(org, request.postToAccount);
     if (!account) throw fail(CardCodes.accountNotFound);
     if (account.status === 'C') throw fail(CardCodes.accountClosed);
@@ -181,7 +186,7 @@ export class CardsService {
 
     const pvk = request.pinSuppression === 1 ? undefined : (await this.deps.keys.require(logo.keys.pvk, 'PVK')).keyBlock;
     const issued = await this.issue(this.db, actor, {
-      logo, account, customerNumber, ...(pvk ? { pvk } : {}),
+      organization, logo, account, customerNumber, ...(pvk ? { pvk } : {}),
       ...(pan !== undefined ? { pan } : {}),
       sequence: request.cardSequence && request.cardSequence > 0 ? request.cardSequence : 1,
       expiry: this.expiryFor(logo, request.expirationDate),
@@ -223,12 +228,18 @@ export class CardsService {
         if (!spec.pvk) throw new Error('issue: the PVK key block is required to issue a PIN');
         pin = await this.deps.sm.generatePin({ pvk: spec.pvk, pan, method: pinMethodOf(logo) });
       }
+      const plastic = spec.digital ? undefined : await this.deps.personalization.recordFor({
+        organization: spec.organization, logo, pan, reference: `${p.token}.${spec.sequence}`, expiry: spec.expiry, serviceCode: spec.serviceCode,
+        embossedName1: spec.embossedName1, embossedName2: spec.embossedName2, reason: spec.action,
+        ...(pin ? { pin: { method: pinMethodOf(logo), ...pin } } : {}),
+      }, db);
       const audit = auditRow(actor, {
         action: spec.action, entityType: 'card', entityId: p.token, organization: logo.organization,
         details: { accountNumber: spec.account.accountNumber, sequence: spec.sequence, logo: logo.number, digital: spec.digital, pin: pin ? 'issued' : 'suppressed' },
       });
-      // One statement: the number (unless it was ever issued before), the card and its audit
-      // record, all or nothing, with no transaction round trips. A collision inserts nothing.
+      // One statement: the number (unless it was ever issued before), the card, its audit record
+      // and its bureau record, all or nothing, with no transaction round trips. A collision
+      // inserts nothing.
       const result = await sql<CardRow>`
         with n as (
           insert into card_numbers (pan_hash, pan_token, pan_encrypted, bin, last4, organization, logo)
@@ -255,7 +266,12 @@ export class CardsService {
           select ${audit.actor}, ${audit.request_id}, ${audit.action}, ${audit.entity_type}, ${audit.entity_id},
             ${audit.organization}::int, ${audit.details}::jsonb
           from c
-        )
+        )${plastic ? sql`, p as (
+          insert into personalization_records (organization, logo, card_id, reason, reference, encrypted_record, cipher, bureau_kcv)
+          select ${plastic.organization}::int, ${plastic.logo}::int, c.id, ${plastic.reason}, ${plastic.reference},
+            ${plastic.encrypted_record}, ${plastic.cipher}, ${plastic.bureau_kcv}
+          from c
+        )` : sql``}
         select * from c`.execute(db);
       const card = result.rows[0];
       if (card) return { pan, token: p.token, sequence: spec.sequence, expiry: spec.expiry, card };
@@ -266,7 +282,8 @@ export class CardsService {
   /** POST /account/v2/instantCard: the account (when asked) and an active card, in one transaction. */
   async instantCard(actor: Actor, request: InstantCardRequest, viewer: Viewer) {
     const org = request.organizationNumber;
-    if (!(await this.deps.organizations.organization(org))) throw fail(CardCodes.instantOrgNotFound);
+    const organization = await this.deps.organizations.organization(org);
+    if (!organization) throw fail(CardCodes.instantOrgNotFound);
     const logo = await this.deps.organizations.logo(org, request.logo);
     if (!logo) throw fail(CardCodes.instantLogoNotFound);
     if (!['Y', 'N'].includes(request.accountCreateFlag)) throw fail(CardCodes.instantBadCreateFlag);
@@ -304,7 +321,7 @@ export class CardsService {
       }
       await this.deps.afterInstantAccount?.();
       const issued = await this.issue(trx, actor, {
-        logo, account: account!, customerNumber, pvk,
+        organization, logo, account: account!, customerNumber, pvk,
         sequence: 1,
         expiry,
         serviceCode: e.posServiceCode !== undefined ? String(e.posServiceCode).padStart(3, '0') : logo.serviceCode,

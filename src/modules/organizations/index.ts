@@ -6,6 +6,10 @@ export interface Organization {
   number: number;
   name: string;
   panTokenEnabled: boolean;
+  /** Name of the bureau key (BUR) for personalization records, if the organization has a bureau. */
+  bureauKeyName: string | null;
+  /** The bureau's armored OpenPGP public key, if files are to be PGP-encrypted. */
+  bureauPgpPublicKey: string | null;
 }
 
 export interface Logo {
@@ -47,7 +51,10 @@ export class OrganizationsService {
     const cached = this.orgs.get(number);
     if (cached !== undefined) return cached ?? undefined;
     const row = await db.selectFrom('organizations').selectAll().where('number', '=', number).executeTakeFirst();
-    const org = row ? { number: row.number, name: row.name, panTokenEnabled: row.pan_token_enabled } : null;
+    const org = row ? {
+      number: row.number, name: row.name, panTokenEnabled: row.pan_token_enabled,
+      bureauKeyName: row.bureau_key_name, bureauPgpPublicKey: row.bureau_pgp_public_key,
+    } : null;
     this.orgs.set(number, org);
     return org ?? undefined;
   }
@@ -85,12 +92,16 @@ export class OrganizationsService {
 
   /** Inserts or updates an organization (bootstrap). */
   async upsertOrganization(db: Kysely<DB>, org: Organization): Promise<void> {
-    const values = { name: org.name, pan_token_enabled: org.panTokenEnabled };
+    const values = { name: org.name, pan_token_enabled: org.panTokenEnabled, bureau_key_name: org.bureauKeyName, bureau_pgp_public_key: org.bureauPgpPublicKey };
     // Re-applying an unchanged file leaves rows (and their updated_at) as they are.
     await db.insertInto('organizations')
       .values({ number: org.number, ...values })
       .onConflict((oc) => oc.column('number').doUpdateSet({ ...values, updated_at: new Date() })
-        .where(sql`(organizations.name, organizations.pan_token_enabled)`, 'is distinct from', sql`(excluded.name, excluded.pan_token_enabled)`))
+        .where(
+          sql`(organizations.name, organizations.pan_token_enabled, organizations.bureau_key_name, organizations.bureau_pgp_public_key)`,
+          'is distinct from',
+          sql`(excluded.name, excluded.pan_token_enabled, excluded.bureau_key_name, excluded.bureau_pgp_public_key)`,
+        ))
       .execute();
     this.orgs.clear();
   }

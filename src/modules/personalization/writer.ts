@@ -27,6 +27,11 @@ export interface PersonalizationBatch {
   logo: string;
   /** All under the same bureau key, in the order they are to be produced. */
   records: readonly PersonalizationRecord[];
+  /**
+   * A planned file (the outbox): fixed id, time and sequence, so writing it again after a crash
+   * gives the same name; the store then refuses a second copy (EXISTS) instead of adding one.
+   */
+  planned?: { fileId: string; createdAt: Date; seq: number };
 }
 
 export interface WrittenPersonalizationFile {
@@ -72,14 +77,14 @@ export class PersonalizationFileWriter {
   async writeBatch(batch: PersonalizationBatch): Promise<WrittenPersonalizationFile> {
     checkId(batch.organization, 'organization');
     checkId(batch.logo, 'logo');
-    const createdAt = this.clock();
-    const fileId = this.newFileId();
+    const createdAt = batch.planned?.createdAt ?? this.clock();
+    const fileId = batch.planned?.fileId ?? this.newFileId();
     const { text, sha256 } = buildPersonalizationFile({ fileId, organization: batch.organization, logo: batch.logo, createdAt, records: batch.records });
     const clear = Buffer.from(text, 'ascii');
     const pgp = this.publicKey !== undefined;
     const content = pgp ? await pgpEncrypt(clear, await (this.publicKey as ReturnType<typeof readPgpPublicKey>)) : clear;
 
-    let seq = await this.nextSeq(batch.organization, batch.logo);
+    let seq = batch.planned?.seq ?? await this.nextSeq(batch.organization, batch.logo);
     for (let attempt = 0; ; attempt++) {
       const name = personalizationFileName(batch.organization, batch.logo, createdAt, seq, pgp);
       try {
@@ -89,7 +94,7 @@ export class PersonalizationFileWriter {
           recordCount: batch.records.length, sha256, pgp, size: content.length,
         };
       } catch (e) {
-        if (!(e instanceof PersonalizationFileError && e.code === 'EXISTS') || attempt >= MAX_NAME_ATTEMPTS) throw e;
+        if (!(e instanceof PersonalizationFileError && e.code === 'EXISTS') || attempt >= MAX_NAME_ATTEMPTS || batch.planned) throw e;
         seq++;
       }
     }

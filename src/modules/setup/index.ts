@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { readFileSync } from 'node:fs';
 import type { DB } from '../../db/schema.ts';
 import type { ConfigPath, ParsedBootstrap } from '../../config/bootstrap.ts';
 import { ConfigError } from '../../shared/errors.ts';
@@ -80,8 +81,19 @@ export async function applyBootstrap(deps: SetupDeps, parsed: ParsedBootstrap): 
     }
     await deps.keys.ensureSystemKeys(trx);
 
-    for (const org of config.organizations) {
-      await deps.organizations.upsertOrganization(trx, { number: org.number, name: org.name, panTokenEnabled: org.panToken });
+    for (const [i, org] of config.organizations.entries()) {
+      let pgp: string | null = null;
+      if (org.personalization?.pgpPublicKeyFile) {
+        try {
+          pgp = readFileSync(org.personalization.pgpPublicKeyFile, 'utf8');
+        } catch {
+          fail(['organizations', i, 'personalization', 'pgpPublicKeyFile'], `cannot read ${org.personalization.pgpPublicKeyFile}`);
+        }
+      }
+      await deps.organizations.upsertOrganization(trx, {
+        number: org.number, name: org.name, panTokenEnabled: org.panToken,
+        bureauKeyName: org.personalization?.bureauKey ?? null, bureauPgpPublicKey: pgp,
+      });
       report.organizations++;
       for (const logo of org.logos) {
         await deps.organizations.upsertLogo(trx, { ...logo, organization: org.number });

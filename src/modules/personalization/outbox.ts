@@ -1,0 +1,161 @@
+import { randomUUID } from 'node:crypto';
+import { sql, type Kysely } from 'kysely';
+import type { DB } from '../../db/schema.ts';
+import type { PinVerificationMethod, SecurityModule } from '../../security-module/port.ts';
+import type { Clock } from '../../shared/clock.ts';
+import type { Logger } from '../../shared/logger.ts';
+import type { KeysService } from '../keys/index.ts';
+import type { Organization } from '../organizations/index.ts';
+import { PersonalizationFileWriter } from './writer.ts';
+import { FolderFileStore } from './store.ts';
+import { PersonalizationFileError, buildPersonalizationFile, personalizationFileName } from './file-format.ts';
+
+/** One plastic to personalize: what the security module needs to build the bureau's record. */
+export interface PlasticRequest {
+  organization: Organization;
+  logo: { number: number; keys: { cvk: string; pvk: string } };
+  pan: string;
+  /** PAN token + sequence: a reference that is never a card number. */
+  reference: string;
+  expiry: string;
+  serviceCode: string;
+  embossedName1: string;
+  embossedName2: string;
+  pin?: { method: PinVerificationMethod; storedPinBlock: string; pvv?: string; offset?: string };
+  reason: string;
+}
+
+/** Values of a personalization_records row (card_id set by the caller's insert). */
+export interface OutboxRecord {
+  organization: number;
+  logo: number;
+  reason: string;
+  reference: string;
+  encrypted_record: string;
+  cipher: string;
+  bureau_kcv: string;
+}
+
+export interface WrittenFile { name: string; records: number; organization: number; logo: number }
+
+/** Records of one file at most: a file is built in memory, so this bounds memory per file too. */
+export const MAX_RECORDS_PER_FILE = 50_000;
+
+/**
+ * The personalization outbox. Each new plastic gets a record, encrypted for the organization's
+ * bureau by the security module, stored in the same statement or transaction as the card. A
+ * flush turns pending records into files: it first *plans* a file (assigns records to it, in a
+ * transaction), then writes it under a name fixed by the plan, then marks it written. A crash
+ * between the two leaves a planned file that the next flush writes again under the same name —
+ * the store refuses a second copy — so each record lands in exactly one file.
+ */
+export class PersonalizationOutbox {
+  private readonly writers = new Map<string, PersonalizationFileWriter>();
+
+  constructor(private readonly deps: { db: Kysely<DB>; sm: SecurityModule; keys: KeysService; clock: Clock; folder: string; logger: Logger }) {}
+
+  /** The bureau record for a plastic, or undefined when the organization has no bureau configured. */
+  async recordFor(p: PlasticRequest, db: Kysely<DB> = this.deps.db): Promise<OutboxRecord | undefined> {
+    if (!p.organization.bureauKeyName) return undefined;
+    const [bur, cvk, pvk] = await Promise.all([
+      this.deps.keys.find(p.organization.bureauKeyName, db), this.deps.keys.find(p.logo.keys.cvk, db), this.deps.keys.find(p.logo.keys.pvk, db),
+    ]);
+    if (!bur || !cvk || !pvk) throw new Error('personalization: bureau, CVK or PVK key missing from the key store');
+    const { surname, given } = splitName(p.embossedName1);
+    const record = await this.deps.sm.personalizationRecord({
+      bur: bur.keyBlock, cvk: cvk.keyBlock, pvk: pvk.keyBlock, reference: p.reference, pan: p.pan, expiryYYMM: p.expiry,
+      serviceCode: p.serviceCode, cardholder: { surname, givenNames: given }, embossLine1: p.embossedName1, embossLine2: p.embossedName2,
+      ...(p.pin ? { pin: p.pin } : {}),
+    });
+    return {
+      organization: p.organization.number, logo: p.logo.number, reason: p.reason, reference: record.reference,
+      encrypted_record: record.encryptedRecord, cipher: record.cipher, bureau_kcv: record.bureauKcv,
+    };
+  }
+
+  /** Writes every pending record into files (planned files first), per organization and logo. */
+  async flush(maxRecordsPerFile = MAX_RECORDS_PER_FILE): Promise<WrittenFile[]> {
+    const written: WrittenFile[] = [];
+    for (;;) {
+      const planned = await this.deps.db.selectFrom('personalization_files').selectAll().where('status', '=', 'PLANNED').orderBy('id').limit(1).executeTakeFirst();
+      const file = planned ?? await this.plan(maxRecordsPerFile);
+      if (!file) return written;
+      written.push(await this.write(file));
+    }
+  }
+
+  private async plan(max: number) {
+    return this.deps.db.transaction().execute(async (trx) => {
+      const next = await trx.selectFrom('personalization_records').select(['organization', 'logo'])
+        .where('file_id', 'is', null).orderBy('id').limit(1).executeTakeFirst();
+      if (!next) return undefined;
+      const file = await trx.insertInto('personalization_files').values({
+        file_id: randomUUID(), organization: next.organization, logo: next.logo, planned_at: this.deps.clock.now(), status: 'PLANNED', record_count: 0,
+      }).returningAll().executeTakeFirstOrThrow();
+      const assigned = await sql<{ n: string }>`
+        with picked as (
+          select id from personalization_records
+          where file_id is null and organization = ${next.organization} and logo = ${next.logo}
+          order by id limit ${max} for update skip locked
+        ), upd as (
+          update personalization_records r set file_id = ${file.id} from picked where r.id = picked.id returning 1
+        ) select count(*)::text as n from upd`.execute(trx);
+      const count = Number(assigned.rows[0]?.n ?? 0);
+      return trx.updateTable('personalization_files').set({ record_count: count }).where('id', '=', file.id).returningAll().executeTakeFirstOrThrow();
+    });
+  }
+
+  private async write(file: { id: string; file_id: string; organization: number; logo: number; planned_at: Date; record_count: number }): Promise<WrittenFile> {
+    const org = await this.deps.db.selectFrom('organizations').select(['bureau_pgp_public_key']).where('number', '=', file.organization).executeTakeFirst();
+    const rows = await this.deps.db.selectFrom('personalization_records').select(['reference', 'encrypted_record', 'cipher', 'bureau_kcv'])
+      .where('file_id', '=', file.id).orderBy('id').execute();
+    const records = rows.map((r) => ({ reference: r.reference, encryptedRecord: r.encrypted_record, cipher: r.cipher as '3DES-CBC' | 'AES-CBC', bureauKcv: r.bureau_kcv }));
+    const organization = String(file.organization).padStart(3, '0');
+    const logo = String(file.logo).padStart(3, '0');
+    const planned = { fileId: file.file_id, createdAt: new Date(file.planned_at), seq: Number(file.id) };
+    const writer = this.writerFor(org?.bureau_pgp_public_key ?? null);
+    let name: string;
+    let sha256: string;
+    try {
+      const result = await writer.writeBatch({ organization, logo, records, planned });
+      name = result.name;
+      sha256 = result.sha256;
+    } catch (e) {
+      if (!(e instanceof PersonalizationFileError && e.code === 'EXISTS')) throw e;
+      // Written before a crash, not yet marked: the name is fixed by the plan, the content by the records.
+      name = personalizationFileName(organization, logo, planned.createdAt, planned.seq, org?.bureau_pgp_public_key != null);
+      sha256 = buildPersonalizationFile({ fileId: planned.fileId, organization, logo, createdAt: planned.createdAt, records }).sha256;
+    }
+    await this.deps.db.updateTable('personalization_files').set({ status: 'WRITTEN', name, sha256, written_at: this.deps.clock.now() }).where('id', '=', file.id).execute();
+    this.deps.logger.info({ file: name, records: records.length }, 'personalization file written');
+    return { name, records: records.length, organization: file.organization, logo: file.logo };
+  }
+
+  /** Files written so far (from the database's own record of them), newest last. */
+  async files() {
+    return this.deps.db.selectFrom('personalization_files').select(['name', 'organization', 'logo', 'record_count', 'status', 'sha256', 'written_at'])
+      .orderBy('id').execute();
+  }
+
+  /** Copies a written file, byte for byte, to another folder (retransmission to the bureau). */
+  async reexport(name: string, targetFolder: string) {
+    return this.writerFor(null).reexport(name, new FolderFileStore(targetFolder));
+  }
+
+  private writerFor(pgpPublicKey: string | null): PersonalizationFileWriter {
+    const key = pgpPublicKey ?? '';
+    let w = this.writers.get(key);
+    if (!w) {
+      w = new PersonalizationFileWriter({ store: new FolderFileStore(this.deps.folder), clock: () => this.deps.clock.now(), ...(pgpPublicKey ? { pgpPublicKey } : {}) });
+      this.writers.set(key, w);
+    }
+    return w;
+  }
+}
+
+/** "ADA KING LOVELACE" → surname LOVELACE, given ADA KING; an unnamed card gets the placeholder CARDHOLDER. */
+function splitName(embossed: string): { surname: string; given: string } {
+  const words = embossed.trim().split(/\s+/).filter((w) => /[A-Za-z0-9]/.test(w));
+  if (words.length === 0) return { surname: 'CARDHOLDER', given: '' };
+  return { surname: words[words.length - 1]!, given: words.slice(0, -1).join(' ') };
+}
