@@ -123,7 +123,7 @@ export class PersonalizationOutbox {
     } catch (e) {
       if (!(e instanceof PersonalizationFileError && e.code === 'EXISTS')) throw e;
       // Written before a crash, not yet marked: the name is fixed by the plan, the content by the records.
-      name = personalizationFileName(organization, logo, planned.createdAt, planned.seq, org?.bureau_pgp_public_key != null);
+      name = personalizationFileName(organization, logo, planned.createdAt, planned.seq, (org?.bureau_pgp_public_key ?? null) !== null);
       sha256 = buildPersonalizationFile({ fileId: planned.fileId, organization, logo, createdAt: planned.createdAt, records }).sha256;
     }
     await this.deps.db.updateTable('personalization_files').set({ status: 'WRITTEN', name, sha256, written_at: this.deps.clock.now() }).where('id', '=', file.id).execute();
