@@ -13,9 +13,9 @@ import pg from 'pg';
 
 export interface HttpResult { backend: string; name: string; requestsPerSec: number; p50: number; p99: number; errors: number; non2xx: number; total: number }
 
-const SECRET = 'bench-secret-0123456789abcdef';
+export const SECRET = 'bench-secret-0123456789abcdef';
 const ZEK_HEX = '0123456789ABCDEF1032547698BADCFE';
-const APIKEY = 'bench-apikey-0123456789';
+export const APIKEY = 'bench-apikey-0123456789';
 const BOOTSTRAP = `
 organizations:
   - number: 100
@@ -36,7 +36,7 @@ function encryptPan(pan: string): string {
   return Buffer.concat([c.update(Buffer.from(pan.padEnd(32, 'F'), 'hex')), c.final()]).toString('hex').toUpperCase();
 }
 
-async function startServer(env: Record<string, string>): Promise<{ url: string; child: ChildProcess; stop(): Promise<void> }> {
+export async function startServer(env: Record<string, string>): Promise<{ url: string; child: ChildProcess; stop(): Promise<void> }> {
   const port = 20000 + Math.floor(Math.random() * 20000);
   const child = spawn(process.execPath, [...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', 'src/main.ts', 'serve'], {
     env: { ...process.env, ...env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', RATE_LIMIT_PER_MINUTE: '100000000', EMBOSS_MASTER_KEY: randomBytes(32).toString('hex') },
@@ -52,7 +52,7 @@ async function startServer(env: Record<string, string>): Promise<{ url: string; 
   return { url, child, stop: () => new Promise((r) => { child.once('exit', () => r()); child.kill('SIGTERM'); }) };
 }
 
-function signedHeaders(token: string, path: string, body: string): Record<string, string> {
+export function signedHeaders(token: string, path: string, body: string): Record<string, string> {
   const ts = String(Date.now());
   return {
     authorization: `Bearer ${token}`, apikey: APIKEY, 'x-timestamp': ts, 'x-request-id': randomUUID(),
@@ -61,7 +61,7 @@ function signedHeaders(token: string, path: string, body: string): Record<string
   };
 }
 
-async function load(url: string, name: string, backend: string, seconds: number, connections: number, request: () => { method: 'POST' | 'GET'; path: string; headers: Record<string, string>; body?: string }): Promise<HttpResult> {
+export async function load(url: string, name: string, backend: string, seconds: number, connections: number, request: () => { method: 'POST' | 'GET'; path: string; headers: Record<string, string>; body?: string }): Promise<HttpResult> {
   const result = await autocannon({
     url, connections, duration: seconds,
     requests: [{ setupRequest: (req: any) => ({ ...req, ...request() }) }],
@@ -73,7 +73,7 @@ async function load(url: string, name: string, backend: string, seconds: number,
 }
 
 /** A signed JSON call outside the load (set-up of pools of customers, accounts and cards). */
-async function signedPost(url: string, token: string, path: string, payload: unknown): Promise<any> {
+export async function signedPost(url: string, token: string, path: string, payload: unknown): Promise<any> {
   const body = JSON.stringify(payload);
   const r = await fetch(`${url}${path}`, { method: 'POST', headers: signedHeaders(token, path, body), body });
   const json = (await r.json()) as { hasError: boolean; data: any };

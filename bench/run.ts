@@ -1,6 +1,7 @@
 import { cpus } from 'node:os';
 import { runHttpBench, type HttpResult } from './http.bench.ts';
 import { runCryptoBench } from './crypto.bench.ts';
+import { pinsBenchTable } from './pins.bench.ts';
 
 /**
  * `npm run bench`: the crypto primitives, then the HTTP API on PGlite and on PostgreSQL
@@ -28,6 +29,7 @@ async function main() {
     process.stdout.write('| store | operation | req/s | p50 ms | p99 ms | errors | non-2xx | requests |\n|---|---|---:|---:|---:|---:|---:|---:|\n');
     for (const r of rows) process.stdout.write(`| ${r.backend} | ${r.name} | ${r.requestsPerSec.toLocaleString('en-US')} | ${r.p50} | ${r.p99} | ${r.errors} | ${r.non2xx} | ${r.total} |\n`);
   }
+  if (!only || only === 'pins') process.stdout.write(`\n${await pinsBenchTable({ seconds: Number(process.env.BENCH_SECONDS ?? 10), connections: Number(process.env.BENCH_CONNECTIONS ?? 32), postgresUrl })}`);
 }
 
 main().catch((err) => { process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`); process.exit(1); });

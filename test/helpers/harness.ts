@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHmac, randomUUID } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { LightMyRequestResponse } from 'fastify';
 import { createContainer, type Container, type ContainerOptions } from '../../src/container.ts';
@@ -11,8 +11,15 @@ import { openTestStore, type Backend, type TestStore } from './storage.ts';
 /** Bootstrap used by the HTTP tests: two organizations and clients with different rights. */
 export const TEST_SECRET = 'test-secret-0123456789-abcdef';
 export const OTHER_SECRET = 'other-secret-0123456789-abcdef';
+/** The card bureau's AES key in clear, so tests can decode personalization files. */
+export const TEST_BUREAU_HEX = '00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF';
 /** The tester client's card-number key in clear, so tests can play the client. */
 export const TEST_ZEK_HEX = '0123456789ABCDEF1032547698BADCFE';
+/** The tester client's zone PIN keys in clear (3DES for IYY, AES for IY4), so tests can play the client. */
+export const TEST_ZPK_HEX = '89ABCDEF0123456776543210FEDCBA98';
+export const TEST_ZPK_AES_HEX = '00112233445566778899AABBCCDDEEFF';
+/** The test logos' card verification key (t.cvk) in clear, to compute the expected CVV values. */
+export const TEST_CVK_HEX = '0123456789ABCDEFFEDCBA9876543210';
 export const READONLY_SECRET = 'pci-less-secret-0123456789-abc';
 export const CARDS_ONLY_SECRET = 'cards-only-secret-0123456789-ab';
 
@@ -20,6 +27,7 @@ export const testBootstrap = `
 organizations:
   - number: 100
     name: Test Bank
+    personalization: { bureauKey: t.bureau }
     logos:
       - number: 1
         description: Test Classic
@@ -44,9 +52,11 @@ organizations:
         pin: { method: PVV }
         keys: { cvk: t.cvk, pvk: t.pvk }
 keys:
-  - { name: t.cvk, type: CVK, components: ["0123456789ABCDEFFEDCBA9876543210"] }
+  - { name: t.bureau, type: BUR, algorithm: AES, components: ["${TEST_BUREAU_HEX}"] }
+  - { name: t.cvk, type: CVK, components: ["${TEST_CVK_HEX}"] }
   - { name: t.pvk, type: PVK, generate: true }
-  - { name: t.zpk, type: ZPK, generate: true }
+  - { name: t.zpk, type: ZPK, components: ["${TEST_ZPK_HEX}"] }
+  - { name: t.zpk4, type: ZPK, algorithm: AES, components: ["${TEST_ZPK_AES_HEX}"] }
   - { name: t.zek, type: ZEK, components: ["${TEST_ZEK_HEX}"] }
 clients:
   - clientId: tester
@@ -54,7 +64,7 @@ clients:
     secret: ${TEST_SECRET}
     organizations: [100]
     scopes: [cards, pci]
-    keyAssociations: { IYY: t.zpk }
+    keyAssociations: { IYY: t.zpk, IY4: t.zpk4 }
     cardNumberKey: t.zek
   - clientId: other
     apikey: other-apikey-0123456789
@@ -66,7 +76,7 @@ clients:
     secret: ${CARDS_ONLY_SECRET}
     organizations: [100]
     scopes: [cards]
-    keyAssociations: { IYY: t.zpk }
+    keyAssociations: { IYY: t.zpk, IY4: t.zpk4 }
     cardNumberKey: t.zek
   - clientId: noscope
     apikey: noscope-apikey-0123456789
@@ -229,4 +239,48 @@ export function clientEncryptPan(pan: string, keyHex = TEST_ZEK_HEX): string {
 export function clientDecryptPan(hex: string, keyHex = TEST_ZEK_HEX): string {
   const d = createDecipheriv('des-ede-ecb', Buffer.from(keyHex, 'hex'), null).setAutoPadding(false);
   return Buffer.concat([d.update(Buffer.from(hex, 'hex')), d.final()]).toString('hex').toUpperCase().replace(/F+$/, '');
+}
+
+// --- the client side of PIN blocks and security values (plain node:crypto, no emboss code) ------
+
+const tdesEcb = (keyHex: string, data: Buffer, decrypt = false) => {
+  const c = (decrypt ? createDecipheriv : createCipheriv)('des-ede-ecb', Buffer.from(keyHex, 'hex'), null).setAutoPadding(false);
+  return Buffer.concat([c.update(data), c.final()]);
+};
+const aesEcb = (keyHex: string, data: Buffer, decrypt = false) => {
+  const key = Buffer.from(keyHex, 'hex');
+  const c = (decrypt ? createDecipheriv : createCipheriv)(`aes-${key.length * 8}-ecb`, key, null).setAutoPadding(false);
+  return Buffer.concat([c.update(data), c.final()]);
+};
+const xor = (a: Buffer, b: Buffer) => Buffer.from(a.map((x, i) => x ^ b[i]!));
+const randomNibbles = (n: number, from: number, to: number) => [...randomBytes(n)].map((b) => (from + (b % (to - from + 1))).toString(16).toUpperCase()).join('');
+
+/**
+ * An ISO 9564-1 PIN block as a client makes it: formats 0, 1, 3 under the 3DES ZPK (16 hex
+ * digits), format 4 under the AES ZPK (32 hex digits).
+ */
+export function clientPinBlock(format: 0 | 1 | 3 | 4, pin: string, pan: string, keyHex = format === 4 ? TEST_ZPK_AES_HEX : TEST_ZPK_HEX): string {
+  const head = `${format}${pin.length.toString(16).toUpperCase()}${pin}`;
+  if (format === 4) {
+    const pinField = Buffer.from(head.padEnd(16, 'A') + randomNibbles(16, 0, 15), 'hex');
+    const m = pan.length > 12 ? pan.length - 12 : 0;
+    const panField = Buffer.from((String(m) + pan.padStart(12, '0')).padEnd(32, '0'), 'hex');
+    return aesEcb(keyHex, xor(aesEcb(keyHex, pinField), panField)).toString('hex').toUpperCase();
+  }
+  const fill = 16 - head.length;
+  const clearPin = Buffer.from(head + (format === 0 ? 'F'.repeat(fill) : format === 1 ? randomNibbles(fill, 0, 15) : randomNibbles(fill, 10, 15)), 'hex');
+  const clear = format === 1 ? clearPin : xor(clearPin, Buffer.from(`0000${pan.slice(-13, -1)}`, 'hex'));
+  return tdesEcb(keyHex, clear).toString('hex').toUpperCase();
+}
+
+/** The PIN in a format 0 PIN block under the 3DES ZPK (what the security-value endpoints return). */
+export function clientReadPinBlock(hex: string, pan: string, keyHex = TEST_ZPK_HEX): string {
+  const clear = xor(tdesEcb(keyHex, Buffer.from(hex, 'hex'), true), Buffer.from(`0000${pan.slice(-13, -1)}`, 'hex')).toString('hex').toUpperCase();
+  if (clear[0] !== '0') throw new Error('not a format 0 PIN block');
+  return clear.slice(2, 2 + parseInt(clear[1]!, 16));
+}
+
+/** A card security value (CVV, CVV2, iCVV, dCVV2) as the client decrypts it: 3DES-ECB, then the digits before the F padding. */
+export function clientDecryptValue(hex: string, keyHex = TEST_ZPK_HEX): string {
+  return tdesEcb(keyHex, Buffer.from(hex, 'hex'), true).toString('hex').toUpperCase().replace(/F+$/, '');
 }

@@ -1,6 +1,112 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import type { Container } from '../../container.ts';
+import {
+  Cvv2VerificationRequest, Cvv2VerificationResponse, DynamicValuesRequest, DynamicValuesResponse, InvalidPinAttemptsInquiryRequest,
+  InvalidPinAttemptsInquiryResponse, PinBlockUpdateRequest, PinBlockUpdateResponse, PinChangeRequest, PinChangeResponse, PinValidateRequest,
+  PinValidateResponse, SecurityCodeDetailsRequest, SecurityCodeDetailsResponse, SecurityValuesDetailsV2Request, SecurityValuesDetailsV2Response,
+  type Caller,
+} from '../../modules/pins/index.ts';
+import { ok, responses } from '../envelope.ts';
+import { actorOf, hasPciScope, requireOrganization } from '../plugins/auth.ts';
 
-/** PIN and security-value endpoints (issue 5). */
-export const pinRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = async (_app, { container: _container }) => {
+/** The calling client as the pins module needs it: its key associations, PCI scope and organizations. */
+const callerOf = (request: FastifyRequest): Caller => ({
+  actor: actorOf(request),
+  keyAssociations: request.client?.keyAssociations ?? {},
+  pci: hasPciScope(request),
+  organizations: request.client?.organizations ?? [],
+});
+
+/**
+ * PIN and security-value endpoints. Security values (CVV, CVV2, iCVV, the PIN) and CVV2
+ * verification (a clear CVV2 comes in) need PCI scope; the others the cards scope. Every value
+ * leaves encrypted under a key the client's key association names.
+ */
+export const pinRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = async (app, { container }) => {
+  const { pins } = container;
+
+  app.post('/cards/pin/security-codes', {
+    config: { scope: 'pci', inquiry: true },
+    schema: {
+      tags: ['PINs'], summary: 'Security values (Cards 1.0.0): CVV, CVV2, iCVV and the PIN block, each encrypted under the key association\'s 3DES key (PCI scope)',
+      body: SecurityCodeDetailsRequest, response: responses(SecurityCodeDetailsResponse, 422),
+    },
+  }, async (request) => {
+    requireOrganization(request, request.body.organizationNumber);
+    return ok(await pins.securityCodes(callerOf(request), request.body));
+  });
+
+  app.post('/cards/v1/pin/codes', {
+    config: { scope: 'pci', inquiry: true },
+    schema: {
+      tags: ['PINs'], summary: 'Security values V2: PIN block, user-defined values (CVV, CVV2, iCVV) and card security codes, encrypted (PCI scope)',
+      body: SecurityValuesDetailsV2Request, response: responses(SecurityValuesDetailsV2Response, 422),
+    },
+  }, async (request) => {
+    requireOrganization(request, request.body.organizationNumber);
+    return ok(await pins.securityValuesV2(callerOf(request), request.body));
+  });
+
+  app.post('/cards/pin/validation', {
+    schema: {
+      tags: ['PINs'], summary: 'PIN validation: the PIN block is checked against the card\'s PVV or offset; wrong PINs are counted and block the PIN at the logo\'s maximum',
+      body: PinValidateRequest, response: responses(PinValidateResponse, 422),
+    },
+  }, async (request) => {
+    requireOrganization(request, request.body.organizationNumber);
+    return ok(await pins.validate(callerOf(request), request.body));
+  });
+
+  app.post('/cards/pin/invalid-attempts', {
+    config: { inquiry: true },
+    schema: {
+      tags: ['PINs'], summary: 'Invalid PIN attempts: counter, last invalid try, maximum, exceeded action, blocked indicator',
+      body: InvalidPinAttemptsInquiryRequest, response: responses(InvalidPinAttemptsInquiryResponse, 422),
+    },
+  }, async (request) => {
+    if (request.body.organizationNumber !== undefined) requireOrganization(request, request.body.organizationNumber);
+    return ok(await pins.invalidAttempts(callerOf(request), request.body));
+  });
+
+  app.post('/cards/pin/dynamic-values', {
+    schema: {
+      tags: ['PINs'], summary: 'Dynamic CVV2: N generates one (encrypted under the key association\'s 3DES key) and turns the card to dynamic mode; Y back to the static CVV2',
+      body: DynamicValuesRequest, response: responses(DynamicValuesResponse, 422),
+    },
+  }, async (request) => {
+    requireOrganization(request, request.body.organizationNumber);
+    return ok(await pins.dynamicValues(callerOf(request), request.body));
+  });
+
+  app.post('/cards/cvv2/verification', {
+    config: { scope: 'pci' },
+    schema: {
+      tags: ['PINs'], summary: 'CVV2 verification (emboss, for the authorization host): static or dynamic CVV2 with the card expiry; wrong values are counted (PCI scope)',
+      body: Cvv2VerificationRequest, response: responses(Cvv2VerificationResponse, 422),
+    },
+  }, async (request) => {
+    requireOrganization(request, request.body.organizationNumber);
+    return ok(await pins.verifyCvv2(callerOf(request), request.body));
+  });
+
+  app.put('/cards/pin/pin-change', {
+    schema: {
+      tags: ['PINs'], summary: 'PIN change: the current PIN block (checked, wrong ones counted) and the requested one, under the key association\'s key',
+      body: PinChangeRequest, response: responses(PinChangeResponse, 422),
+    },
+  }, async (request) => {
+    requireOrganization(request, request.body.organizationNumber);
+    return ok(await pins.change(callerOf(request), request.body));
+  });
+
+  app.put('/cards/pin/status', {
+    schema: {
+      tags: ['PINs'], summary: 'PIN block (B) or unblock (U); unblocking resets the PIN and CVV2 invalid-try counters',
+      body: PinBlockUpdateRequest, response: responses(PinBlockUpdateResponse, 422),
+    },
+  }, async (request) => {
+    if (request.body.organizationNumber !== undefined) requireOrganization(request, request.body.organizationNumber);
+    return ok(await pins.updateStatus(callerOf(request), request.body));
+  });
 };

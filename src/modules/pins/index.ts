@@ -1,23 +1,6 @@
-import type { Kysely } from 'kysely';
-import type { DB } from '../../db/schema.ts';
-import type { SecurityModule } from '../../security-module/port.ts';
-import type { Clock } from '../../shared/clock.ts';
-import type { KeysService } from '../keys/index.ts';
-import type { OrganizationsService } from '../organizations/index.ts';
-import type { AccountsService } from '../accounts/index.ts';
-import type { CardsService } from '../cards/index.ts';
-
-export interface PinsDeps {
-  db: Kysely<DB>;
-  sm: SecurityModule;
-  keys: KeysService;
-  organizations: OrganizationsService;
-  accounts: AccountsService;
-  cards: CardsService;
-  clock: Clock;
-}
-
-/** PINs and card security values (issue 5). */
-export class PinsService {
-  constructor(readonly deps: PinsDeps) {}
-}
+export { PinsService, type PinsDeps, type Caller } from './pins.service.ts';
+export {
+  PinCodes, ValidationCodes, SecurityValueCodes, InvalidAttemptsCodes, DynamicValueCodes, PinChangeCodes, PinStatusCodes, Cvv2Codes,
+  type CardCheckCodes,
+} from './pins.codes.ts';
+export * from './pins.schemas.ts';

@@ -1,0 +1,528 @@
+import { sql, type Kysely } from 'kysely';
+import type { DB } from '../../db/schema.ts';
+import type { Actor } from '../../shared/actor.ts';
+import type { Clock } from '../../shared/clock.ts';
+import { businessRule } from '../../shared/errors.ts';
+import { pad19 } from '../../shared/ids.ts';
+import {
+  SecurityModuleError, type KeyBlock, type PinBlockFormat, type SecurityModule, type SecurityModuleErrorCode,
+} from '../../security-module/port.ts';
+import { auditRow, recordAudit } from '../audit/index.ts';
+import type { KeysService } from '../keys/index.ts';
+import type { Logo, Organization, OrganizationsService } from '../organizations/index.ts';
+import type { Account, AccountsService } from '../accounts/index.ts';
+import { CardCodes, cardProblem, pinMethodOf, type CardRow, type CardsService } from '../cards/index.ts';
+import {
+  Cvv2Codes, DynamicValueCodes, InvalidAttemptsCodes, PinChangeCodes, PinCodes, PinStatusCodes, SecurityValueCodes, ValidationCodes,
+  type CardCheckCodes, type Code,
+} from './pins.codes.ts';
+import type {
+  Cvv2VerificationRequest, DynamicValuesRequest, InvalidPinAttemptsInquiryRequest, PinBlockUpdateRequest, PinChangeRequest,
+  PinValidateRequest, SecurityCodeDetailsRequest, SecurityValuesDetailsV2Request,
+} from './pins.schemas.ts';
+
+export interface PinsDeps {
+  db: Kysely<DB>;
+  sm: SecurityModule;
+  keys: KeysService;
+  organizations: OrganizationsService;
+  accounts: AccountsService;
+  cards: CardsService;
+  clock: Clock;
+}
+
+/** Who calls, with what the calling client holds: its key associations, PCI scope, organizations. */
+export interface Caller {
+  actor: Actor;
+  /** Key association code (e.g. IYY) → name of the client's ZPK. */
+  keyAssociations: Record<string, string>;
+  /** May see clear card numbers. */
+  pci: boolean;
+  /** Organizations the client may use: where a card is looked for when the request names none. */
+  organizations: number[];
+}
+
+/** Which invalid-try counter: the PIN's or the CVV2's (same rules, own columns). */
+type Counter = 'pin' | 'cvv2';
+const COLUMNS: Record<Counter, { tries: string; last: string; blocked: string }> = {
+  pin: { tries: 'pin_tries', last: 'pin_last_invalid', blocked: 'pin_blocked' },
+  cvv2: { tries: 'cvv2_tries', last: 'cvv2_last_invalid', blocked: 'cvv2_blocked' },
+};
+
+const fail = (c: Code) => businessRule(c[0], c[1]);
+const isoDay = (d: Date) => d.toISOString().slice(0, 10);
+
+interface Found { org: Organization; card: CardRow; logo: Logo }
+
+/**
+ * PINs and card security values: security codes (CVV, CVV2, iCVV and the PIN, encrypted under a
+ * client's zone PIN key), PIN validation with an invalid-try counter, PIN change, PIN block and
+ * unblock, dynamic CVV2 and CVV2 verification for an authorization host.
+ *
+ * Counters are race-free across any number of API processes: the security module checks the
+ * PIN first, outside any lock, and then ONE statement moves the counter —
+ *   wrong:   `update … set pin_tries = pin_tries + 1, pin_blocked = pin_tries + 1 >= max
+ *             where id = $1 and not pin_blocked returning …`
+ *   correct: `update … set pin_tries = 0 where id = $1 and not pin_blocked and pin_verification = $v`
+ * with the audit record in the same statement (a data-modifying CTE). PostgreSQL re-checks the
+ * WHERE clause on the latest row version after waiting for a concurrent writer, so wrong tries
+ * stop at exactly the maximum, and a correct PIN can never clear a block set by a concurrent wrong
+ * one (nor reset the counter of a PIN that was changed meanwhile). Checking the PIN before the
+ * update keeps the row lock to one statement's time, never across a security-module call (which
+ * may be a network HSM); nothing is lost by it, since the outcome of the check does not depend on
+ * the counter — only the answer does, and that comes from the guarded update.
+ */
+export class PinsService {
+  private readonly db: Kysely<DB>;
+
+  constructor(readonly deps: PinsDeps) {
+    this.db = deps.db;
+  }
+
+  // --- security values ---------------------------------------------------------------------------
+
+  /** POST /cards/pin/security-codes (Cards 1.0.0): CVV, CVV2, iCVV and the PIN, each under the client's 3DES key. */
+  async securityCodes(caller: Caller, request: SecurityCodeDetailsRequest) {
+    const v = await this.securityValues(caller, request.organizationNumber, request.cardNumber, request.channel, request.keyAssociation, 'security-codes');
+    return { cardNumber: v.cardNumber, ud1ec: v.cvv, ud2ec: v.cvv2, ud3ec: v.icvv, pinEncrypt: v.pin };
+  }
+
+  /** POST /cards/v1/pin/codes (Cards 1.3.0). */
+  async securityValuesV2(caller: Caller, request: SecurityValuesDetailsV2Request) {
+    const v = await this.securityValues(caller, request.organizationNumber, request.cardNumber, request.channelIndicator, request.keyAssociation, 'v1/pin/codes');
+    return {
+      pinEncrypt: v.pin,
+      usersDefined: [{ key: '1', value: v.cvv }, { key: '2', value: v.cvv2 }, { key: '3', value: v.icvv }],
+      cardSecurity: { magnetic: v.cvv, contactless: v.icvv, chip: v.icvv, printed: [{ key: '1', value: v.cvv2 }] },
+    };
+  }
+
+  /** Works whatever the card's state (upstream: inactive cards too): it only reads. */
+  private async securityValues(caller: Caller, organization: number, number: string, channel: string, keyAssociation: string, endpoint: string) {
+    const codes = SecurityValueCodes;
+    const org = await this.organization(organization, codes);
+    if (channel.trim() === '') throw fail(codes.channelBlank);
+    const zpk = await this.zpk(caller, keyAssociation, codes.keyAssociationBlank);
+    const { card, logo } = await this.find(org, number, undefined, codes);
+    const [pan, cvk] = await Promise.all([this.deps.cards.panOf(card), this.key(logo.keys.cvk, 'CVK')]);
+    const values = await this.sm(() => this.deps.sm.cardSecurityValues({
+      cvk, pan, expiryYYMM: card.expiry, serviceCode: card.service_code, zpk, which: ['CVV', 'CVV2', 'ICVV'],
+    }), {});
+    const pin = card.pin_stored
+      ? await this.sm(() => this.deps.sm.translatePin({ storedPinBlock: card.pin_stored!, pan, zpk, format: 0 }), {})
+      : '';
+    await recordAudit(this.db, caller.actor, {
+      action: 'card.security-values.read', entityType: 'card', entityId: card.pan_token, organization: org.number,
+      details: { endpoint, keyAssociation: keyAssociation.trim().toUpperCase(), values: pin ? 'CVV,CVV2,ICVV,PIN' : 'CVV,CVV2,ICVV' },
+    });
+    return { cardNumber: pad19(pan), cvv: values.CVV!, cvv2: values.CVV2!, icvv: values.ICVV!, pin };
+  }
+
+  // --- PINs ----------------------------------------------------------------------------------------
+
+  /** POST /cards/pin/validation */
+  async validate(caller: Caller, request: PinValidateRequest) {
+    const codes = ValidationCodes;
+    const org = await this.organization(request.organizationNumber, codes);
+    const zpk = await this.zpk(caller, request.keyAssociation, codes.keyAssociationBlank);
+    const { card, logo } = await this.find(org, request.cardNumber, undefined, codes);
+    const [account, pan] = await Promise.all([this.deps.accounts.find(org.number, card.account_number), this.deps.cards.panOf(card)]);
+    const audit = { actor: caller.actor, card, action: 'pin.validate', details: { channel: request.channel.trim() } };
+    await this.usable(audit, card, account, codes);
+    const format = await this.pinBlockFormat(audit, request.currentPinBlock, request.pinBlockFormat, codes.badPinBlock);
+    const correct = await this.verifyPin(audit, card, logo, pan, zpk, request.currentPinBlock, format, codes.badPinBlock);
+    await this.settle(audit, card, logo, correct);
+    return { cardNumber: this.shown(caller, pan, card) };
+  }
+
+  /** POST /cards/pin/invalid-attempts */
+  async invalidAttempts(caller: Caller, request: InvalidPinAttemptsInquiryRequest) {
+    const codes = InvalidAttemptsCodes;
+    const { org, card, logo } = await this.findAnywhere(caller, request.organizationNumber, request.cardNumber, request.cardSequenceNumber, codes);
+    await recordAudit(this.db, caller.actor, { action: 'pin.tries.read', entityType: 'card', entityId: card.pan_token, organization: org.number });
+    return {
+      outputArea: {
+        cardNumber: caller.pci ? pad19(await this.deps.cards.panOf(card)) : card.pan_token,
+        cardSequenceNumber: card.card_sequence,
+        cardInvalidPinTries: card.pin_tries,
+        cardInvalidPinTryDate: card.pin_last_invalid ?? '',
+        maxNumberInvalidPinTries: logo.pin.maxInvalidTries,
+        exceededInvalidPinTries: logo.pin.exceededAction,
+        blockedIndicator: card.pin_blocked ? 'B' : 'N',
+      },
+    };
+  }
+
+  /** PUT /cards/pin/pin-change: the current PIN block must be right (a wrong one counts as an invalid try). */
+  async change(caller: Caller, request: PinChangeRequest) {
+    const codes = PinChangeCodes;
+    const org = await this.organization(request.organizationNumber, codes);
+    const channel = request.channel.trim();
+    if (channel === '') throw fail(codes.channelBlank);
+    if (!['A', 'I', 'W'].includes(channel)) throw fail(codes.badChannel);
+    const zpk = await this.zpk(caller, request.keyAssociationNumber, codes.keyAssociationBlank);
+    const { card, logo } = await this.find(org, request.cardNumber, undefined, codes);
+    const [account, pan, pvk] = await Promise.all([
+      this.deps.accounts.find(org.number, card.account_number), this.deps.cards.panOf(card), this.key(logo.keys.pvk, 'PVK'),
+    ]);
+    const audit = { actor: caller.actor, card, action: 'pin.change', details: { channel } };
+    await this.usable(audit, card, account, codes);
+    const format = await this.pinBlockFormat(audit, request.currPinBlock, request.pinBlockFormat, codes.badPinBlock);
+    const newFormat = await this.pinBlockFormat(audit, request.reqdPinBlock, request.pinBlockFormat ?? format, codes.badNewPinBlock);
+    const correct = await this.verifyPin(audit, card, logo, pan, zpk, request.currPinBlock, format, codes.badPinBlock);
+    if (!correct) await this.settle(audit, card, logo, false); // throws: incorrect PIN or tries exceeded
+    const issued = await this.refusing(audit, () => this.sm(() => this.deps.sm.importPin({
+      zpk, pinBlock: request.reqdPinBlock, format: newFormat, pan, pvk, method: pinMethodOf(logo),
+    }), { BAD_PIN_BLOCK: codes.badNewPinBlock, BAD_INPUT: codes.badNewPinBlock, WEAK_PIN: PinCodes.weakPin }));
+    const verification = issued.pvv ?? issued.offset ?? null;
+    const now = this.deps.clock.now();
+    const row = auditRow(caller.actor, { action: 'pin.change', entityType: 'card', entityId: card.pan_token, organization: card.organization, details: { channel } });
+    const r = await sql<{ n: number }>`
+      with u as (
+        update cards set pin_stored = ${issued.storedPinBlock}, pin_verification = ${verification}, pin_tries = 0, updated_at = ${now}::timestamptz
+        where id = ${card.id}::bigint and not pin_blocked and pin_verification = ${card.pin_verification}
+        returning id
+      ), a as (
+        insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
+        select ${row.actor}, ${row.request_id}, ${row.action}, ${row.entity_type}, ${row.entity_id}, ${row.organization}::int,
+          ${row.details}::jsonb || case when exists (select 1 from u) then '{"outcome":"changed"}'::jsonb else '{"outcome":"refused: blocked or changed meanwhile"}'::jsonb end
+      )
+      select count(*)::int as n from u`.execute(this.db);
+    if (Number(r.rows[0]?.n ?? 0) === 0) throw fail(await this.lostRace(card, 'pin'));
+    return { cardNumber: this.shown(caller, pan, card), feeAmount: 0, feeWaiveReason: 0, feeRespCode: 0 };
+  }
+
+  /** PUT /cards/pin/status: B blocks the PIN; U unblocks it and resets the PIN and CVV2 invalid-try counters. */
+  async updateStatus(caller: Caller, request: PinBlockUpdateRequest) {
+    const codes = PinStatusCodes;
+    const fn = request.serviceFunctionCode.trim().toUpperCase();
+    if (fn !== 'B' && fn !== 'U') throw fail(codes.badFunction);
+    if (!['A', 'I', 'W'].includes(request.channel.trim().toUpperCase())) throw fail(codes.badChannel);
+    const { org, card } = await this.findAnywhere(caller, request.organizationNumber, request.cardNumber, request.cardSequenceNumber, codes);
+    if (card.pin_suppressed) throw fail(codes.pinSuppressed);
+    if (fn === 'U') {
+      // Unblocking needs a usable card; blocking is always allowed (fraud, lost card).
+      const account = await this.deps.accounts.find(org.number, card.account_number);
+      const problem = cardProblem(card, account, this.deps.clock.now());
+      if (problem && problem !== CardCodes.accountNotFound && problem !== CardCodes.accountClosed && problem !== CardCodes.accountBlocked) {
+        throw fail(this.mapProblem(problem, codes));
+      }
+    }
+    const now = this.deps.clock.now();
+    const row = auditRow(caller.actor, {
+      action: fn === 'U' ? 'pin.unblock' : 'pin.block', entityType: 'card', entityId: card.pan_token, organization: org.number,
+      details: { channel: request.channel.trim(), sequence: card.card_sequence, triesBefore: card.pin_tries, wasBlocked: card.pin_blocked },
+    });
+    const set = fn === 'U'
+      ? sql`pin_blocked = false, pin_tries = 0, cvv2_blocked = false, cvv2_tries = 0`
+      : sql`pin_blocked = true`;
+    await sql`
+      with u as (update cards set ${set}, updated_at = ${now}::timestamptz where id = ${card.id}::bigint returning id)
+      insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
+      select ${row.actor}, ${row.request_id}, ${row.action}, ${row.entity_type}, ${row.entity_id}, ${row.organization}::int, ${row.details}::jsonb
+      from u`.execute(this.db);
+    return { cardNumber: caller.pci ? pad19(await this.deps.cards.panOf(card)) : card.pan_token, cardSequenceNumber: card.card_sequence };
+  }
+
+  // --- dynamic CVV2 and CVV2 verification ------------------------------------------------------------
+
+  /**
+   * POST /cards/pin/dynamic-values: N generates the dCVV2 of the current window (the logo's
+   * validity) under the client's 3DES key and puts the card in dynamic mode — from then on only
+   * a dCVV2 passes card-not-present checks; Y turns the card back to its static CVV2.
+   */
+  async dynamicValues(caller: Caller, request: DynamicValuesRequest) {
+    const codes = DynamicValueCodes;
+    const org = await this.organization(request.organizationNumber, codes);
+    const disable = request.disableDCVV2.trim().toUpperCase();
+    if (disable !== 'Y' && disable !== 'N') throw fail(codes.badDisableFlag);
+    if (request.channel.trim() === '') throw fail(codes.channelBlank);
+    const zpk = await this.zpk(caller, request.keyAssociation, codes.keyAssociationBlank);
+    const { card, logo } = await this.find(org, request.cardNumber, undefined, codes);
+    const [account, pan, cvk] = await Promise.all([
+      this.deps.accounts.find(org.number, card.account_number), this.deps.cards.panOf(card), this.key(logo.keys.cvk, 'CVK'),
+    ]);
+    const action = disable === 'Y' ? 'card.dcvv2.disable' : 'card.dcvv2.generate';
+    const audit = { actor: caller.actor, card, action, details: { channel: request.channel.trim() } };
+    await this.usable(audit, card, account, codes);
+    const now = this.deps.clock.now();
+    const accountType = logo.cardType === 'credit' ? 'Credit' : 'Debit';
+
+    if (disable === 'Y') {
+      const row = auditRow(caller.actor, { action, entityType: 'card', entityId: card.pan_token, organization: org.number, details: audit.details });
+      await sql`
+        with u as (
+          update cards set dcvv2_active = false, dcvv2_generated_at = null, dcvv2_validity_minutes = null, dcvv2_expires_at = null, updated_at = ${now}::timestamptz
+          where id = ${card.id}::bigint returning id
+        )
+        insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
+        select ${row.actor}, ${row.request_id}, ${row.action}, ${row.entity_type}, ${row.entity_id}, ${row.organization}::int, ${row.details}::jsonb
+        from u`.execute(this.db);
+      return { cardNumber: this.shown(caller, pan, card), dcvv2: '', accountType, dcvv2ExpiryMinutes: '', dcvv2GenerationTime: '' };
+    }
+
+    const validity = logo.dcvv2ValidityMinutes;
+    const issued = await this.sm(() => this.deps.sm.generateDcvv2({ cvk, pan, nowMs: now.getTime(), validityMinutes: validity, zpk }), {});
+    const expiresAt = new Date(issued.expiresAtMs);
+    const row = auditRow(caller.actor, {
+      action, entityType: 'card', entityId: card.pan_token, organization: org.number,
+      details: { ...audit.details, validityMinutes: validity, expiresAt: expiresAt.toISOString() },
+    });
+    await sql`
+      with u as (
+        update cards set dcvv2_active = true, dcvv2_generated_at = ${now}::timestamptz, dcvv2_validity_minutes = ${validity}::int,
+          dcvv2_expires_at = ${expiresAt}::timestamptz, updated_at = ${now}::timestamptz
+        where id = ${card.id}::bigint returning id
+      )
+      insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
+      select ${row.actor}, ${row.request_id}, ${row.action}, ${row.entity_type}, ${row.entity_id}, ${row.organization}::int, ${row.details}::jsonb
+      from u`.execute(this.db);
+    return {
+      cardNumber: this.shown(caller, pan, card),
+      dcvv2: issued.encryptedValue,
+      accountType,
+      dcvv2ExpiryMinutes: String(Math.max(1, Math.ceil((issued.expiresAtMs - now.getTime()) / 60_000))),
+      dcvv2GenerationTime: now.toISOString(),
+    };
+  }
+
+  /**
+   * POST /cards/cvv2/verification (emboss): whether a CVV2 given with the card's expiry is
+   * valid. Static mode checks the printed CVV2; dynamic mode only the dCVV2 last generated, inside
+   * its window. Wrong values count like PIN tries against the logo's maximum; once blocked, every
+   * value is refused (TRIES_EXCEEDED) until PUT /cards/pin/status U.
+   */
+  async verifyCvv2(caller: Caller, request: Cvv2VerificationRequest) {
+    const codes = Cvv2Codes;
+    const expiry = request.expirationDate.trim();
+    if (!/^[0-9]{2}(0[1-9]|1[0-2])$/.test(expiry)) throw fail(PinCodes.badExpiry);
+    const org = await this.organization(request.organizationNumber, codes);
+    const { card, logo } = await this.find(org, request.cardNumber, request.cardSequenceNumber, codes);
+    const [account, pan, cvk] = await Promise.all([
+      this.deps.accounts.find(org.number, card.account_number), this.deps.cards.panOf(card), this.key(logo.keys.cvk, 'CVK'),
+    ]);
+    const audit = { actor: caller.actor, card, action: 'card.cvv2.verify', details: {} };
+    await this.usable(audit, card, account, codes);
+    const mode = card.dcvv2_active ? 'DYNAMIC' : 'STATIC';
+    const now = this.deps.clock.now();
+    const max = logo.pin.maxInvalidTries;
+    const answer = (valid: boolean, result: string, tries: number, blocked: boolean) => ({
+      cardNumber: this.shown(caller, pan, card), cvv2Valid: valid ? 'Y' : 'N', result, cvv2Mode: mode,
+      invalidTries: tries, maxInvalidTries: max, blockedIndicator: blocked ? 'B' : 'N',
+    });
+    if (card.cvv2_blocked) {
+      await this.auditRefusal(audit, ['', 'tries exceeded']);
+      return answer(false, 'TRIES_EXCEEDED', card.cvv2_tries, true);
+    }
+    let valid = false;
+    if (expiry === card.expiry) {
+      if (mode === 'STATIC') {
+        valid = await this.sm(() => this.deps.sm.verifyCvv2({ cvk, pan, expiryYYMM: card.expiry, cvv2: request.cvv2 }), {});
+      } else if (card.dcvv2_expires_at && card.dcvv2_validity_minutes && now.getTime() < new Date(card.dcvv2_expires_at).getTime()) {
+        valid = await this.sm(() => this.deps.sm.verifyDcvv2({
+          cvk, pan, dcvv2: request.cvv2, nowMs: now.getTime(), validityMinutes: card.dcvv2_validity_minutes!,
+        }), {});
+      }
+    }
+    const counted = await this.count('cvv2', audit, card, max, valid);
+    if (valid && counted.ok) return answer(true, 'MATCH', 0, false);
+    if (valid || counted.blockedBefore) return answer(false, 'TRIES_EXCEEDED', max, true); // blocked by a concurrent request
+    return answer(false, 'NO_MATCH', counted.tries ?? card.cvv2_tries + 1, counted.blocked ?? false);
+  }
+
+  // --- counters ------------------------------------------------------------------------------------
+
+  /**
+   * The PIN outcome, settled in one guarded statement: correct resets the counter unless the
+   * PIN is blocked (or was changed meanwhile); wrong counts, blocking at the logo's maximum.
+   * Throws the refusal; returns only for a correct PIN on an unblocked card.
+   */
+  private async settle(audit: AuditContext, card: CardRow, logo: Logo, correct: boolean): Promise<void> {
+    const counted = await this.count('pin', audit, card, logo.pin.maxInvalidTries, correct);
+    if (correct) {
+      if (counted.ok) return;
+      throw fail(await this.lostRace(card, 'pin'));
+    }
+    // The try that reaches the maximum is answered as "exceeded", as every later one.
+    throw fail(counted.blocked === false ? PinCodes.incorrectPin : PinCodes.pinTriesExceeded);
+  }
+
+  /**
+   * One statement: the counter update and its audit record. Correct: `tries = 0` where not
+   * blocked (and, for the PIN, the PVV/offset is the one checked). Wrong: `tries + 1`, blocked
+   * when it reaches `max`, where not blocked already.
+   */
+  private async count(counter: Counter, audit: AuditContext, card: CardRow, max: number, correct: boolean):
+    Promise<{ ok: boolean; tries?: number; blocked?: boolean; blockedBefore?: boolean }> {
+    const c = COLUMNS[counter];
+    const [tries, last, blocked] = [sql.ref(c.tries), sql.ref(c.last), sql.ref(c.blocked)];
+    const now = this.deps.clock.now();
+    const row = auditRow(audit.actor, { action: audit.action, entityType: 'card', entityId: card.pan_token, organization: card.organization, details: audit.details });
+    if (correct) {
+      const samePin = counter === 'pin' ? sql`and pin_verification = ${card.pin_verification}` : sql``;
+      const r = await sql<{ n: number }>`
+        with u as (
+          update cards set ${tries} = 0, updated_at = ${now}::timestamptz
+          where id = ${card.id}::bigint and not ${blocked} ${samePin}
+          returning id
+        ), a as (
+          insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
+          select ${row.actor}, ${row.request_id}, ${row.action}, ${row.entity_type}, ${row.entity_id}, ${row.organization}::int,
+            ${row.details}::jsonb || case when exists (select 1 from u) then '{"outcome":"correct"}'::jsonb
+              else '{"outcome":"refused: blocked or changed meanwhile"}'::jsonb end
+        )
+        select count(*)::int as n from u`.execute(this.db);
+      return { ok: Number(r.rows[0]?.n ?? 0) === 1 };
+    }
+    const r = await sql<{ tries: number; blocked: boolean }>`
+      with u as (
+        update cards set ${tries} = ${tries} + 1, ${last} = ${isoDay(now)}::date, ${blocked} = ${tries} + 1 >= ${max}::int,
+          updated_at = ${now}::timestamptz
+        where id = ${card.id}::bigint and not ${blocked}
+        returning ${tries} as tries, ${blocked} as blocked
+      ), a as (
+        insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
+        select ${row.actor}, ${row.request_id}, ${row.action}, ${row.entity_type}, ${row.entity_id}, ${row.organization}::int,
+          ${row.details}::jsonb || coalesce(
+            (select jsonb_build_object('outcome', case when blocked then 'incorrect, now blocked' else 'incorrect' end, 'tries', tries) from u),
+            '{"outcome":"refused: tries exceeded"}'::jsonb)
+      )
+      select tries, blocked from u`.execute(this.db);
+    const u = r.rows[0];
+    return u ? { ok: false, tries: Number(u.tries), blocked: u.blocked } : { ok: false, blockedBefore: true };
+  }
+
+  /** Why a guarded update matched no row: blocked by a concurrent request, or the PIN changed meanwhile. */
+  private async lostRace(card: CardRow, counter: Counter): Promise<Code> {
+    const now = await this.db.selectFrom('cards').select(['pin_blocked', 'cvv2_blocked', 'pin_verification']).where('id', '=', card.id).executeTakeFirst();
+    if (!now) return CardCodes.cardNotFound;
+    if (counter === 'pin' ? now.pin_blocked : now.cvv2_blocked) return PinCodes.pinTriesExceeded;
+    return PinCodes.pinChangedMeanwhile;
+  }
+
+  // --- helpers -------------------------------------------------------------------------------------
+
+  private async organization(number: number, codes: CardCheckCodes): Promise<Organization> {
+    const org = await this.deps.organizations.organization(number);
+    if (!org) throw fail(codes.orgNotFound);
+    return org;
+  }
+
+  /** The card of an organization, by number or token; the upstream codes for a blank number or a token the organization does not use. */
+  private async find(org: Organization, number: string, sequence: number | undefined, codes: CardCheckCodes): Promise<Found> {
+    if (/^0+$/.test(number)) throw fail(codes.panZeros ?? codes.cardNotFound);
+    if (/[A-Za-z]/.test(number) && !org.panTokenEnabled && codes.tokenSwitchOff) throw fail(codes.tokenSwitchOff);
+    const card = await this.deps.cards.resolve(org.number, number, sequence);
+    if (!card) throw fail(codes.cardNotFound);
+    const logo = await this.deps.organizations.logo(org.number, card.logo);
+    if (!logo) throw fail(codes.logoNotFound);
+    return { org, card, logo };
+  }
+
+  /** As `find`, in the named organization or, when none is named, in those of the client. */
+  private async findAnywhere(caller: Caller, organization: number | undefined, number: string, sequence: number | undefined,
+    codes: CardCheckCodes & { orgUndetermined: Code }): Promise<Found> {
+    if (organization !== undefined) return this.find(await this.organization(organization, codes), number, sequence, codes);
+    if (caller.organizations.length === 0) throw fail(codes.orgUndetermined);
+    for (const n of caller.organizations) {
+      const org = await this.deps.organizations.organization(n);
+      if (!org) continue;
+      try {
+        return await this.find(org, number, sequence, codes);
+      } catch (e) {
+        if (caller.organizations.length === 1) throw e;
+      }
+    }
+    throw fail(codes.cardNotFound);
+  }
+
+  /** The client's ZPK named by a key association (looked up before any statement that writes). */
+  private async zpk(caller: Caller, association: string | undefined, blank: Code | undefined): Promise<KeyBlock> {
+    const code = (association ?? '').trim().toUpperCase();
+    if (code === '') throw fail(blank ?? PinCodes.keyAssociationUnknown);
+    const name = Object.hasOwn(caller.keyAssociations, code) ? caller.keyAssociations[code] : undefined;
+    const key = name ? await this.deps.keys.find(name) : undefined;
+    if (!key || key.type !== 'ZPK') throw fail(PinCodes.keyAssociationUnknown);
+    return key.keyBlock;
+  }
+
+  private async key(name: string, type: 'CVK' | 'PVK'): Promise<KeyBlock> {
+    return (await this.deps.keys.require(name, type)).keyBlock;
+  }
+
+  /** Refuses (with an audit record) a card that may not be used now, under the endpoint's codes. */
+  private async usable(audit: AuditContext, card: CardRow, account: Account | undefined, codes: CardCheckCodes): Promise<void> {
+    const problem = cardProblem(card, account, this.deps.clock.now());
+    if (problem) await this.auditRefusal(audit, this.mapProblem(problem, codes), true);
+    if (codes.pinSuppressed && (card.pin_suppressed || !card.pin_stored || !card.pin_verification)) {
+      await this.auditRefusal(audit, card.pin_suppressed ? codes.pinSuppressed : PinCodes.pinNotOnFile, true);
+    }
+    if (codes.pinSuppressed && card.pin_blocked) await this.auditRefusal(audit, PinCodes.pinTriesExceeded, true);
+  }
+
+  private mapProblem(problem: Code, codes: CardCheckCodes): Code {
+    const byProblem = new Map<Code, Code | undefined>([
+      [CardCodes.accountNotFound, codes.accountStatus], [CardCodes.accountClosed, codes.accountStatus],
+      [CardCodes.accountBlocked, codes.accountBlocked], [CardCodes.cardNotActive, codes.cardStatus],
+      [CardCodes.cardBlocked, codes.cardBlocked], [CardCodes.cardExpired, codes.expired], [CardCodes.cardNeedsActivation, codes.notActivated],
+    ]);
+    return byProblem.get(problem) ?? problem;
+  }
+
+  /** The format of a client PIN block (given, or 4 for 32 hex digits, 0 for 16) after a shape check. */
+  private async pinBlockFormat(audit: AuditContext, block: string, given: PinBlockFormat | undefined, bad: Code): Promise<PinBlockFormat> {
+    const format = given ?? (block.length === 32 ? 4 : 0);
+    if (block.length !== (format === 4 ? 32 : 16) || !/^[0-9A-Fa-f]+$/.test(block)) await this.auditRefusal(audit, bad, true);
+    return format;
+  }
+
+  private async verifyPin(audit: AuditContext, card: CardRow, logo: Logo, pan: string, zpk: KeyBlock, pinBlock: string, format: PinBlockFormat, bad: Code): Promise<boolean> {
+    const pvk = await this.key(logo.keys.pvk, 'PVK');
+    const method = pinMethodOf(logo);
+    const reference = card.pin_verification!;
+    return this.refusing(audit, () => this.sm(() => this.deps.sm.verifyPin({
+      zpk, pinBlock, format, pan, pvk, method, ...(method.kind === 'PVV' ? { pvv: reference } : { offset: reference }),
+    }), { BAD_PIN_BLOCK: bad }));
+  }
+
+  /** Calls the security module, turning its refusals into the endpoint's 422 codes (never its message). */
+  private async sm<T>(call: () => Promise<T>, codes: Partial<Record<SecurityModuleErrorCode, Code>>): Promise<T> {
+    try {
+      return await call();
+    } catch (e) {
+      if (e instanceof SecurityModuleError) {
+        const code = codes[e.code] ?? (e.code === 'WRONG_KEY_TYPE' ? PinCodes.keyAssociationWrongKind : undefined);
+        if (code) throw fail(code);
+      }
+      throw e;
+    }
+  }
+
+  /** Runs `call`; a 422 it throws is recorded in the audit trail first. */
+  private async refusing<T>(audit: AuditContext, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (e) {
+      if (e instanceof Error && (e as { status?: number }).status === 422) {
+        const err = e as unknown as { code: string; description: string };
+        await this.auditRefusal(audit, [err.code, err.description], true);
+      }
+      throw e;
+    }
+  }
+
+  /** Audit record of a refused attempt on a known card (the code only; never a value). Throws the code when asked. */
+  private async auditRefusal(audit: AuditContext, code: Code, thenThrow = false): Promise<void> {
+    await recordAudit(this.db, audit.actor, {
+      action: audit.action, entityType: 'card', entityId: audit.card.pan_token, organization: audit.card.organization,
+      details: { ...audit.details, outcome: `refused: ${code[1].toLowerCase()}`, ...(code[0] ? { code: code[0] } : {}) },
+    });
+    if (thenThrow) throw fail(code);
+  }
+
+  private shown(caller: Caller, pan: string, card: CardRow): string {
+    return caller.pci ? pad19(pan) : card.pan_token;
+  }
+}
+
+interface AuditContext { actor: Actor; card: CardRow; action: string; details: Record<string, unknown> }
