@@ -8,6 +8,7 @@ import { migrateToLatest } from './db/migrate.ts';
 import { startQueue } from './jobs/queue.ts';
 import { registerHousekeeping } from './jobs/housekeeping.ts';
 import { registerPersonalizationFlush } from './jobs/personalization.ts';
+import { registerMassIssue } from './jobs/mass-issue.ts';
 import { SoftwareSecurityModule } from './security-module/software/software-security-module.ts';
 import { loadMasterKey } from './security-module/software/master-key.ts';
 import type { SecurityModule } from './security-module/port.ts';
@@ -18,9 +19,10 @@ import { ClientsService } from './modules/clients/index.ts';
 import { CustomersService } from './modules/customers/index.ts';
 import { AccountsService } from './modules/accounts/index.ts';
 import { IdempotencyService } from './modules/idempotency/index.ts';
-import { CardsService, CardVault, type CardsDeps } from './modules/cards/index.ts';
+import { CardActions, CardsService, CardVault, type CardsDeps } from './modules/cards/index.ts';
 import { PinsService } from './modules/pins/index.ts';
 import { PersonalizationOutbox } from './modules/personalization/index.ts';
+import { IssuanceService } from './modules/issuance/index.ts';
 import { applyBootstrap, type SetupReport } from './modules/setup/index.ts';
 import { systemClock, type Clock } from './shared/clock.ts';
 import type { Logger } from './shared/logger.ts';
@@ -42,6 +44,7 @@ export interface Container {
   cards: CardsService;
   pins: PinsService;
   personalization: PersonalizationOutbox;
+  issuance: IssuanceService;
   idempotency: IdempotencyService;
   queue: PgBoss | undefined;
   setup: SetupReport | undefined;
@@ -126,6 +129,9 @@ export async function createContainer(options: ContainerOptions): Promise<Contai
     const personalization = new PersonalizationOutbox({ db, sm, keys, clock, logger, folder: settings.EMBOSS_PERSONALIZATION_DIR ?? join(settings.dataDir, 'personalization') });
     const cards = new CardsService({ db, sm, keys, vault, organizations, accounts, customers, clock, personalization, ...options.cards });
     accounts.useCardAccountLookup((org, card) => cards.accountOfCard(org, card));
+    const cardActions = new CardActions({ db, sm, keys, organizations, accounts, personalization, clock }, cards);
+    cards.useCardActions((actor, request, viewer) => cardActions.update(actor, request, viewer));
+    const issuance = new IssuanceService({ db, organizations, customers, accounts, cards, keys, clock, logger });
     const pins = new PinsService({ db, sm, keys, organizations, accounts, cards, clock });
     const idempotency = new IdempotencyService(db, clock, {
       seal: (clear) => sm.encryptData(dek.keyBlock, clear),
@@ -137,10 +143,11 @@ export async function createContainer(options: ContainerOptions): Promise<Contai
       queue = await startQueue(storage, logger, options.jobSchema ? { schema: options.jobSchema } : {});
       await registerHousekeeping(queue, { clients, idempotency, logger }, { work: settings.EMBOSS_WORKER === 'on' });
       await registerPersonalizationFlush(queue, { personalization, logger }, { work: settings.EMBOSS_WORKER === 'on' });
+      await registerMassIssue(queue, { issuance, logger }, { work: settings.EMBOSS_WORKER === 'on' });
     }
 
     return {
-      settings, logger, clock, storage, sm, securityModuleStats, keys, organizations, clients, customers, accounts, cards, pins, personalization, idempotency, queue, setup,
+      settings, logger, clock, storage, sm, securityModuleStats, keys, organizations, clients, customers, accounts, cards, pins, personalization, issuance, idempotency, queue, setup,
       demoCredentialsFile,
       async close() {
         if (queue) await queue.stop({ graceful: false, wait: true, close: true } as PgBoss.StopOptions);

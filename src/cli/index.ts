@@ -6,6 +6,7 @@ import { migrateToLatest } from '../db/migrate.ts';
 import type { Settings } from '../config/env.ts';
 import type { Logger } from '../shared/logger.ts';
 import { join } from 'node:path';
+import { Presets, SingleBar } from 'cli-progress';
 
 const HELP = `emboss — card management system
 
@@ -15,6 +16,14 @@ usage: emboss [command]
   migrate          apply database migrations and exit
   config check F   validate a bootstrap file without applying it
   keys             list stored keys (name, type, check value; never the key)
+  issue-batch      mass issue in this process, with a progress bar:
+                     --org N --logo N --card-type N --quantity N --customer NUMBER
+                     [--credit-limit N] [--expiry YYYY-MM-DD] [--chunk N]
+                   an existing request of the same org/logo/card type is modified (or
+                   resumed when the quantity is unchanged)
+  files list       personalization files written (name, records, status)
+  files flush      write pending personalization records to files now
+  files reexport NAME FOLDER   copy a file byte for byte to FOLDER
   help             this text
 
 Environment: HOST, PORT, DATABASE_URL, EMBOSS_DATA_DIR, EMBOSS_CONFIG, EMBOSS_MASTER_KEY,
@@ -62,6 +71,56 @@ export async function runCli(argv: string[], ctx: { settings: Settings; logger: 
       await container.close();
       return 0;
     }
+    case 'issue-batch': {
+      const args = parseFlags(rest);
+      const container = await createContainer({ settings, logger, jobs: false });
+      try {
+        const org = Number(args.org);
+        const logo = Number(args.logo);
+        const cardType = Number(args['card-type'] ?? 1);
+        const existing = await container.issuance.find(org, logo, cardType);
+        const actor = { clientId: 'cli', requestId: `cli-${Date.now()}` };
+        if (!existing || Number(args.quantity) !== existing.quantity) {
+          await container.issuance.submit(actor, {
+            organizationNumber: org, logo, cardType, functionType: existing ? 'M' : 'A', quantityToCreate: Number(args.quantity),
+            customerNumber: String(args.customer ?? existing?.customer_number ?? ''),
+            ...(args['credit-limit'] ? { creditLimit: Number(args['credit-limit']) } : {}),
+            ...(args.expiry ? { expiryDate: String(args.expiry) } : {}),
+          });
+        }
+        const request = (await container.issuance.find(org, logo, cardType))!;
+        const bar = new SingleBar({ format: 'mass issue {bar} {value}/{total} cards | {rate} cards/s | ETA {eta_formatted}', hideCursor: true }, Presets.shades_classic);
+        bar.start(request.quantity, request.created, { rate: 0 });
+        const started = Date.now();
+        const result = await container.issuance.run(request.id, {
+          actor,
+          ...(args.chunk ? { chunk: Number(args.chunk) } : {}),
+          onProgress: (p) => bar.update(p.done, { rate: p.cardsPerSecond }),
+        });
+        bar.stop();
+        const files = await container.personalization.flush();
+        process.stdout.write(`${result.done} cards in ${((Date.now() - started) / 1000).toFixed(1)} s; ${files.length} personalization file(s) written\n`);
+      } finally {
+        await container.close();
+      }
+      return 0;
+    }
+    case 'files': {
+      const container = await createContainer({ settings, logger, jobs: false });
+      try {
+        if (rest[0] === 'flush') {
+          for (const f of await container.personalization.flush()) process.stdout.write(`${f.name}\t${f.records}\n`);
+        } else if (rest[0] === 'reexport' && rest[1] && rest[2]) {
+          const info = await container.personalization.reexport(rest[1], rest[2]);
+          process.stdout.write(`${info.name} copied to ${rest[2]} (${info.size} bytes)\n`);
+        } else {
+          for (const f of await container.personalization.files()) process.stdout.write(`${f.name ?? '(planned)'}\t${f.record_count}\t${f.status}\t${f.sha256 ?? ''}\n`);
+        }
+      } finally {
+        await container.close();
+      }
+      return 0;
+    }
     case 'help': case '--help': case '-h':
       process.stdout.write(HELP);
       return 0;
@@ -69,4 +128,15 @@ export async function runCli(argv: string[], ctx: { settings: Settings; logger: 
       process.stderr.write(`unknown command ${command}\n${HELP}`);
       return 64;
   }
+}
+
+/** --name value pairs. */
+function parseFlags(args: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a.startsWith('--')) out[a.slice(2)] = args[i + 1] ?? '';
+    if (a.startsWith('--')) i++;
+  }
+  return out;
 }

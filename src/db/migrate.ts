@@ -4,6 +4,7 @@ import * as m0001 from './migrations/0001_foundation.ts';
 import * as m0002 from './migrations/0002_cards.ts';
 import * as m0003 from './migrations/0003_pins.ts';
 import * as m0004 from './migrations/0004_personalization.ts';
+import * as m0005 from './migrations/0005_issuance.ts';
 
 /** Migrations in order. A later issue adds its module's tables as the next file here. */
 const migrations: Record<string, Migration> = {
@@ -11,6 +12,7 @@ const migrations: Record<string, Migration> = {
   '0002_cards': m0002,
   '0003_pins': m0003,
   '0004_personalization': m0004,
+  '0005_issuance': m0005,
 };
 
 class StaticProvider implements MigrationProvider {

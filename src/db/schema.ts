@@ -197,6 +197,9 @@ export interface CardTable {
   replaced_by_card_id: string | null;
   last_action: Generated<number>;
   last_action_reason: Generated<string>;
+  /** Mass issue: the request and the card's position in it. */
+  mass_request_id: string | null;
+  mass_seq: number | null;
 }
 
 // personalization module
@@ -227,7 +230,33 @@ export interface PersonalizationRecordTable {
   created_at: CreatedAt;
 }
 
+// issuance module
+export interface MassIssueRequestTable {
+  id: Generated<string>;
+  organization: number;
+  logo: number;
+  card_type: number;
+  status: 'PENDING' | 'RUNNING' | 'COMPLETED' | 'FAILED';
+  quantity: number;
+  created: Generated<number>;
+  customer_number: string;
+  credit_limit: Numeric;
+  /** YYMM */
+  expiry: string;
+  request: JSONColumnType<Record<string, unknown>>;
+  created_by: string;
+  started_at: Date | null;
+  finished_at: Date | null;
+  /** Start of the current run and the count then: the rate and ETA of this run. */
+  run_started_at: Date | null;
+  run_started_count: Generated<number>;
+  last_error: string | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
 export interface DB {
+  mass_issue_requests: MassIssueRequestTable;
   personalization_files: PersonalizationFileTable;
   personalization_records: PersonalizationRecordTable;
   card_numbers: CardNumberTable;

@@ -17,6 +17,7 @@ import { accountRoutes } from './routes/accounts.ts';
 import { healthRoutes } from './routes/health.ts';
 import { cardRoutes } from './routes/cards.ts';
 import { pinRoutes } from './routes/pins.ts';
+import { issuanceRoutes } from './routes/issuance.ts';
 
 export type App = FastifyInstance;
 
@@ -100,5 +101,6 @@ export async function buildApp(container: Container, options: AppOptions = {}): 
   await app.register(accountRoutes, { container });
   await app.register(cardRoutes, { container });
   await app.register(pinRoutes, { container });
+  await app.register(issuanceRoutes, { container });
   return app;
 }

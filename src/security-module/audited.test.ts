@@ -90,6 +90,10 @@ describe('audited()', () => {
       cardholder: { surname: 'Lovelace', givenNames: 'Ada' }, pin: { method, storedPinBlock: issued.storedPinBlock, pvv: issued.pvv as string },
     });
     secrets.push(record.encryptedRecord);
+    const tracks = await sm.trackDataForClient({
+      zek: zek.keyBlock, cvk: cvk.keyBlock, pan, expiryYYMM: '3012', serviceCode: '201', cardholder: { surname: 'Lovelace' }, pin: { kind: 'PVV', pvki: '1', pvv: issued.pvv as string },
+    });
+    secrets.push(tracks.encryptedTrack1, tracks.encryptedTrack2, tracks.embosserBlockData);
     await sm.verifyPin({ zpk: zpk.keyBlock, pinBlock: 'not a pin block', format: 0, pan, pvk: pvk.keyBlock, method, pvv: issued.pvv }).catch(() => undefined);
 
     const seen = new Set(events.map((e) => e.operation));
@@ -108,6 +112,7 @@ describe('audited()', () => {
     assert.deepEqual(events.find((e) => e.operation === 'encryptData')?.keyTypes, ['DEK']);
     assert.equal(events.find((e) => e.operation === 'tokenizePan')?.result, undefined);
     assert.deepEqual(events.find((e) => e.operation === 'personalizationRecord')?.keyTypes.sort(), ['BUR', 'CVK', 'PVK']);
+    assert.deepEqual(events.find((e) => e.operation === 'trackDataForClient')?.keyTypes.sort(), ['CVK', 'ZEK']);
     const bad = events.filter((e) => e.operation === 'verifyPin').at(-1);
     assert.equal(bad?.outcome, 'refused');
     assert.equal(bad?.result, undefined);

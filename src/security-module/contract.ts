@@ -623,6 +623,70 @@ export function securityModuleContract(name: string, make: () => Promise<Securit
       });
     });
 
+    describe('track data for a client', () => {
+      const cvkRef = () => prepareCvk(Buffer.from(CVK_HEX, 'hex'));
+      /** As a client reads a field: 3DES-ECB under the ZEK, ASCII, trailing spaces dropped. */
+      const read = (hexText: string, blocks: number) => {
+        assert.match(hexText, /^([0-9A-F]{16})+$/);
+        assert.equal(hexText.length, blocks * 16);
+        return clientTdes(clear.zek, Buffer.from(hexText, 'hex'), true).toString('latin1').replace(/ +$/, '');
+      };
+
+      it('gives tracks 1 and 2 and the embosser block, each 3DES-ECB under the ZEK, space-padded to whole blocks', async () => {
+        const r = await sm.trackDataForClient({
+          zek: k.zek.keyBlock, cvk: k.cvk.keyBlock, pan: PAN, expiryYYMM: EXPIRY, serviceCode: SERVICE_CODE,
+          cardholder: { surname: 'Lovelace', givenNames: 'Ada' }, embossLine2: 'Analytical Engines Ltd', pin: { kind: 'PVV', pvki: '1', pvv: '0123' },
+        });
+        const t2 = read(r.encryptedTrack2, 5);
+        assert.equal(t2.length, 39);
+        const track2 = parseTrack2(t2);
+        assert.equal(track2.pan, PAN);
+        assert.equal(track2.expiryYYMM, EXPIRY);
+        assert.equal(track2.serviceCode, SERVICE_CODE);
+        const dd = parseDiscretionaryData(track2.discretionary, { kind: 'PVV' });
+        assert.equal(dd.cvv, '561', 'the stripe CVV is the Visa CVV method value (vector)');
+        assert.equal(dd.pvki, '1');
+        assert.equal(dd.pvv, '0123');
+        const t1 = read(r.encryptedTrack1, Math.ceil(r.encryptedTrack1.length / 16));
+        assert.ok(r.encryptedTrack1.length <= 160);
+        const track1 = parseTrack1(t1);
+        assert.equal(track1.name, 'LOVELACE/ADA');
+        assert.equal(track1.pan, PAN);
+        assert.equal(track1.discretionary, track2.discretionary);
+        const block = clientTdes(clear.zek, Buffer.from(r.embosserBlockData, 'hex'), true).toString('latin1');
+        assert.equal(block.length, 88);
+        assert.equal(block.slice(0, 23), '4123 4567 8901 2345'.padEnd(23, ' '));
+        assert.equal(block.slice(23, 28), '01/87');
+        assert.equal(block.slice(28, 54), 'ADA LOVELACE'.padEnd(26, ' '));
+        assert.equal(block.slice(54, 80), 'ANALYTICAL ENGINES LTD'.padEnd(26, ' '));
+        assert.equal(block.slice(80, 83), computeCvv2(cvkRef(), PAN, EXPIRY));
+        assert.equal(block.slice(83), '     ');
+
+        const ibm = await sm.trackDataForClient({
+          zek: k.zek.keyBlock, cvk: k.cvk.keyBlock, pan: PAN, expiryYYMM: EXPIRY, serviceCode: '201', cardholder: { surname: 'Hopper' }, pin: { kind: 'IBM3624', offset: '123456' },
+        });
+        const ibmDd = parseDiscretionaryData(parseTrack2(read(ibm.encryptedTrack2, 5)).discretionary, { kind: 'IBM3624', offsetLength: 6 });
+        assert.equal(ibmDd.offset, '123456');
+        assert.equal(ibmDd.cvv, computeCvv(cvkRef(), PAN, EXPIRY, '201'));
+        const none = await sm.trackDataForClient({ zek: k.zek.keyBlock, cvk: k.cvk.keyBlock, pan: PAN, expiryYYMM: EXPIRY, serviceCode: '201', cardholder: { surname: 'Hopper' } });
+        assert.ok(parseTrack2(read(none.encryptedTrack2, 5)).discretionary.startsWith('00000'));
+        const again = await sm.trackDataForClient({ zek: k.zek.keyBlock, cvk: k.cvk.keyBlock, pan: PAN, expiryYYMM: EXPIRY, serviceCode: '201', cardholder: { surname: 'Hopper' } });
+        assert.deepEqual(again, none, 'ECB: the same card gives the same fields');
+        assert.ok(!JSON.stringify(r).includes(PAN));
+      });
+
+      it('refuses a key of another type, a malformed card number, expiry or PVV', async () => {
+        const base = { zek: k.zek.keyBlock, cvk: k.cvk.keyBlock, pan: PAN, expiryYYMM: EXPIRY, serviceCode: SERVICE_CODE, cardholder: { surname: 'Lovelace' } };
+        await refused(sm.trackDataForClient({ ...base, zek: k.zpk.keyBlock }), 'WRONG_KEY_TYPE');
+        await refused(sm.trackDataForClient({ ...base, cvk: k.zek.keyBlock }), 'WRONG_KEY_TYPE');
+        await refused(sm.trackDataForClient({ ...base, pan: '4123' }), 'BAD_INPUT');
+        await refused(sm.trackDataForClient({ ...base, expiryYYMM: '871' }), 'BAD_INPUT');
+        await refused(sm.trackDataForClient({ ...base, serviceCode: '1' }), 'BAD_INPUT');
+        await refused(sm.trackDataForClient({ ...base, pin: { kind: 'PVV', pvki: '1', pvv: '12' } }), 'BAD_INPUT');
+        await refused(sm.trackDataForClient({ ...base, cardholder: { surname: '  ' } }), 'BAD_INPUT');
+      });
+    });
+
     describe('whole run', () => {
       it('exercised every operation of the interface', () => {
         const missing = SECURITY_MODULE_OPERATIONS.filter((op) => !called.has(op));

@@ -300,6 +300,52 @@ export const PERSONALIZATION_RECORD_FIELDS = [
 ] as const;
 export const PERSONALIZATION_RECORD_VERSION = 'EMBR1';
 
+// --- track data for a client (card actions) ---------------------------------------------------------
+
+/** The PIN verification field of the stripe's discretionary data (no stored PIN needed: the card's PVV or offset). */
+export type TrackPinField = { kind: 'PVV'; pvki: string; pvv: string } | { kind: 'IBM3624'; offset: string };
+
+export interface TrackDataForClientRequest {
+  /** The client's card-number key (ZEK, 3DES): every field comes back encrypted under it. */
+  zek: KeyBlock;
+  /** CVK key block (double-length 3DES): the stripe's CVV and the printed CVV2. */
+  cvk: KeyBlock;
+  /** 12 to 19 digits. */
+  pan: string;
+  /** 4 digits, YYMM. */
+  expiryYYMM: string;
+  /** 3 digits. */
+  serviceCode: string;
+  /** Cardholder, for the track 1 name (SURNAME/GIVEN). */
+  cardholder: { surname: string; givenNames?: string };
+  /** First embossing line; default "GIVEN NAMES SURNAME". Normalized, at most 26 characters. */
+  embossLine1?: string;
+  /** Second embossing line; default empty. */
+  embossLine2?: string;
+  /** PVKI + PVV or IBM 3624 offset for the discretionary data; absent: '00000' (no PIN). */
+  pin?: TrackPinField;
+}
+
+/**
+ * A card's personalization data for the client, each field 3DES-ECB under the client's ZEK
+ * (K1K2K1 for a double-length key), uppercase hex. The clear text of each field is ASCII,
+ * right-padded with spaces (0x20) to a multiple of 8 bytes before encryption; a client decrypts
+ * and drops the trailing spaces (no field ends with a space: tracks end with '?').
+ * - encryptedTrack1: ISO/IEC 7813 track 1 format B with sentinels, without LRC (as in the bureau
+ *   record): at most 79 characters → at most 80 bytes → at most 160 hex digits.
+ * - encryptedTrack2: track 2 with sentinels, without LRC, 39 characters → 40 bytes → 80 hex digits.
+ *   Discretionary data as in the bureau record: PVKI|PVV|CVV or offset|CVV, '0'-filled.
+ * - embosserBlockData: 88 characters → 176 hex digits, fixed positions (1-based):
+ *   1-23 embossed card number ('4111 1111 1111 1111', left-aligned, space-filled), 24-28 expiry
+ *   'MM/YY', 29-54 embossing line 1, 55-80 embossing line 2 (each left-aligned, space-filled),
+ *   81-83 CVV2 (the printed value), 84-88 spaces.
+ */
+export interface TrackDataForClient {
+  encryptedTrack1: string;
+  encryptedTrack2: string;
+  embosserBlockData: string;
+}
+
 export interface SecurityModule {
   importKey(request: ImportKeyRequest): Promise<ProtectedKey>;
   generateKey(request: GenerateKeyRequest): Promise<ProtectedKey>;
@@ -361,6 +407,11 @@ export interface SecurityModule {
    * encrypted under the bureau key inside the module; the clear record never leaves it.
    */
   personalizationRecord(request: PersonalizationRecordRequest): Promise<PersonalizationRecord>;
+  /**
+   * A card's tracks 1 and 2 and embosser block (see TrackDataForClient), built inside the module
+   * and returned only encrypted under the client's ZEK (card action responses).
+   */
+  trackDataForClient(request: TrackDataForClientRequest): Promise<TrackDataForClient>;
 }
 
 /** Every operation of the interface, for generic wrappers and contract coverage checks. */
@@ -370,7 +421,7 @@ export const SECURITY_MODULE_OPERATIONS = [
   'generatePin', 'verifyPin', 'translatePin', 'importPin',
   'cardSecurityValues', 'verifyCvv2', 'generateDcvv2', 'verifyDcvv2',
   'tokenizePan', 'detokenizePan', 'encryptPanForClient', 'decryptPanFromClient',
-  'personalizationRecord',
+  'personalizationRecord', 'trackDataForClient',
 ] as const satisfies readonly (keyof SecurityModule)[];
 
 export type SecurityModuleOperation = (typeof SECURITY_MODULE_OPERATIONS)[number];

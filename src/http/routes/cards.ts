@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Container } from '../../container.ts';
 import {
-  CardActivationRequest, CardActivationResponse, CardAddRequest, CardAddResponse, CardDetailsRequest, CardDetailsResponse,
+  CardActionRequest, CardActionResponse, CardActivationRequest, CardActivationResponse, CardAddRequest, CardAddResponse, CardDetailsRequest, CardDetailsResponse,
   CardStatusRequest, CardStatusResponse, CustomerCardsHeaders, CustomerCardsQuery, CustomerCardsResponse, InstantCardRequest,
   InstantCardResponse, PanInquiryRequest, PanInquiryResponse, type Viewer,
 } from '../../modules/cards/index.ts';
@@ -75,5 +75,16 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = a
   }, async (request) => {
     requireOrganization(request, request.body.organizationNumber);
     return ok(await cards.activate(actorOf(request), request.body, viewerOf(request)));
+  });
+
+  app.put('/cards/embosser/cardAction-L8V2', {
+    schema: {
+      tags: ['Cards'],
+      summary: 'Card action: 0 none, 1 additional plastic, 2 renewal, 3 damaged, 4 lost/stolen (new number), 5 PIN reissue, 6 emergency, 7 compromised (new number)',
+      body: CardActionRequest, response: responses(CardActionResponse, 422),
+    },
+  }, async (request) => {
+    requireOrganization(request, request.body.organizationNumber);
+    return ok(await cards.cardAction(actorOf(request), request.body, viewerOf(request)));
   });
 };

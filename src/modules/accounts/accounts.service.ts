@@ -1,11 +1,11 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 import type { Actor } from '../../shared/actor.ts';
 import type { Clock } from '../../shared/clock.ts';
 import { businessRule } from '../../shared/errors.ts';
 import { isBlankNumber, pad19, randomRecordNumber } from '../../shared/ids.ts';
 import { recordAudit } from '../audit/index.ts';
-import type { OrganizationsService } from '../organizations/index.ts';
+import type { Logo, OrganizationsService } from '../organizations/index.ts';
 import type { CustomersService } from '../customers/index.ts';
 import type { AccountInquiryHeaders, AddAccountRequest, BlockCodeRequest, CustomerAccountsRequest } from './accounts.schemas.ts';
 
@@ -135,6 +135,28 @@ export class AccountsService {
         return { organization, foreignOrganization: '0', accountNumber, creditLimit: creditLimit ?? 0 };
       }
     });
+  }
+
+  /**
+   * Opens `count` accounts for one customer in one statement per draw (mass issue): generated
+   * numbers, collisions drawn again. Returns the account numbers in order. The caller audits.
+   */
+  async addMany(db: Kysely<DB>, actor: Actor, spec: { organization: number; logo: Logo; customerNumber: string; creditLimit: number; count: number; profile: Record<string, unknown> }): Promise<string[]> {
+    const out: string[] = [];
+    const today = this.clock.now().toISOString().slice(0, 10);
+    while (out.length < spec.count) {
+      const numbers = Array.from({ length: spec.count - out.length }, () => randomRecordNumber());
+      const inserted = await sql<{ account_number: string }>`
+        insert into accounts (account_number, organization, logo, customer_number, status, block_code_1, block_code_2, credit_limit,
+          billing_cycle, currency, short_name, relationship_number, date_opened, profile, created_by)
+        select n, ${spec.organization}::int, ${spec.logo.number}::int, ${spec.customerNumber}, 'A', '', '', ${spec.creditLimit}::numeric,
+          1, ${spec.logo.currency}::int, '', '', ${today}::date, ${JSON.stringify(spec.profile)}::jsonb, ${actor.clientId}
+        from unnest(${numbers}::text[]) as n
+        on conflict (account_number) do nothing
+        returning account_number`.execute(db);
+      out.push(...inserted.rows.map((r) => r.account_number));
+    }
+    return out;
   }
 
   async find(organization: number, accountNumber: string, db: Kysely<DB> = this.db): Promise<Account | undefined> {

@@ -215,3 +215,45 @@ export const InstantCardResponse = Type.Object({
   creditLimit: Type.Number(),
   cardExpiryDate: Type.String(),
 });
+
+const UserData = Open({
+  userDate: Type.Optional(IsoDate()),
+  userAmount: Type.Optional(Type.Number()),
+  userCode: Type.Optional(Type.Integer({ minimum: 0 })),
+});
+
+export const CardActionRequest = Open({
+  organizationNumber: OrganizationNumber,
+  cardNumber: CardNumberOrToken,
+  cardSequence: Type.Optional(Type.Integer({ minimum: 0, maximum: 9999, description: 'Card sequence; 0 or absent: the latest one.' })),
+  cardAction: Type.Integer({ minimum: 0, maximum: 9, description: '0 none, 1 additional plastic, 2 renewal, 3 damaged, 4 lost/stolen, 5 PIN reissue, 6 emergency, 7 compromised (README: Card actions). 8-9: VPL5SPR04E.' }),
+  numberCardsRequested: Type.Optional(Type.Integer({ minimum: 0, maximum: 99, description: 'Plastics requested: > 0 for actions 1, 2, 3, 6; 0 for 0, 4, 5, 7.' })),
+  numberCardsReturned: Type.Optional(Type.Integer({ minimum: 0, maximum: 99, description: 'Kept and echoed.' })),
+  randomPin: Type.Integer({ minimum: 0, maximum: 1, description: '1: a new random PIN (action 5 only; action 5 needs it).' }),
+  userData: Type.Optional(UserData),
+  processingType: Type.Optional(Type.String({ pattern: '^[0-1]{0,1}$' })),
+  cardActionReason: Type.Optional(Type.String({ maxLength: 1, description: 'User-defined reason code, kept on the card.' })),
+  instantProcessType: Type.Optional(Type.String({ maxLength: 1, description: '0 inactive, 1 active (VPL5SPR32E otherwise).' })),
+});
+export type CardActionRequest = Static<typeof CardActionRequest>;
+
+export const CardActionResponse = Type.Object({
+  organizationNumber: Type.Integer(),
+  cardNumber: Type.String({ description: 'The resulting card (the new one for actions 1-4, 6, 7): PAN token, or the number for PCI clients.' }),
+  cardSequence: Type.Integer(),
+  cardAction: Type.Integer(),
+  numberCardsRequested: Type.Integer(),
+  numberCardsReturned: Type.Integer(),
+  randomPin: Type.Integer(),
+  logo: Type.Integer(),
+  customerNumber: Type.String(),
+  encryptedTrack1: Type.String({ description: 'Track 1 under the client\'s card-number key (PCI scope and a key; README: Card actions), else empty.' }),
+  encryptedTrack2: Type.String({ description: 'Track 2 under the client\'s card-number key, else empty.' }),
+  embosserBlockData: Type.String({ description: 'Embosser block (88 characters) under the client\'s card-number key, else empty.' }),
+  embosserName1: Type.String(),
+  embosserName2: Type.String(),
+  owningBranchNumber: Type.Integer(),
+  expiryDate: Type.String({ description: 'The resulting card\'s expiry (last day of the month).' }),
+  userData: Type.Array(UserData),
+});
+export type CardActionResponse = Static<typeof CardActionResponse>;

@@ -14,7 +14,7 @@ import type { Account, AccountsService } from '../accounts/index.ts';
 import type { CustomersService } from '../customers/index.ts';
 import type { CardVault } from './card-vault.ts';
 import type {
-  CardActivationRequest, CardAddRequest, CardDetailsRequest, CardStatusRequest, CustomerCardsQuery, InstantCardRequest, PanInquiryRequest,
+  CardActionRequest, CardActionResponse, CardActivationRequest, CardAddRequest, CardDetailsRequest, CardStatusRequest, CustomerCardsQuery, InstantCardRequest, PanInquiryRequest,
 } from './cards.schemas.ts';
 
 type Code = readonly [string, string];
@@ -101,7 +101,32 @@ export interface IssueSpec {
   action: string;
   /** The logo's PVK key block, looked up before the transaction (absent when the PIN is suppressed). */
   pvk?: string;
+  /**
+   * A new sequence of a number already issued (card actions): the number is not drawn or
+   * inserted again; `pin`, when given, is kept (same number, same PIN: no PIN mailer) instead of
+   * generating one.
+   */
+  existing?: { pan: string; panHash: string; token: string; pin?: { storedPinBlock: string; pvv?: string; offset?: string } };
 }
+
+/** A chunk of a mass issue: positions in the request, one account per position. */
+export interface MassIssueSpec {
+  actor: Actor;
+  requestId: string;
+  organization: Organization;
+  logo: Logo;
+  pvk: string;
+  customerNumber: string;
+  expiry: string;
+  serviceCode: string;
+  embossedName1: string;
+  embossedName2: string;
+  positions: number[];
+  accounts: string[];
+}
+
+/** PUT /cards/embosser/cardAction-L8V2 (card-actions.ts), handed in by the composition root. */
+export type CardActionHandler = (actor: Actor, request: CardActionRequest, viewer: Viewer) => Promise<CardActionResponse>;
 
 export interface IssuedCard {
   pan: string;
@@ -160,10 +185,22 @@ export function cardProblem(card: CardRow, account: Account | undefined, now: Da
 export class CardsService {
   private readonly db: Kysely<DB>;
   private readonly draw: (bin: string, length: number) => string;
+  private cardActions: CardActionHandler | undefined;
 
   constructor(private readonly deps: CardsDeps) {
     this.db = deps.db;
     this.draw = deps.drawCardNumber ?? ((bin, length) => generateCardNumber(bin, length));
+  }
+
+  /** Card actions live in card-actions.ts (which builds on this service): wired at start-up. */
+  useCardActions(handler: CardActionHandler): void {
+    this.cardActions = handler;
+  }
+
+  /** PUT /cards/embosser/cardAction-L8V2: the card action table (card-actions.ts, README: Card actions). */
+  async cardAction(actor: Actor, request: CardActionRequest, viewer: Viewer): Promise<CardActionResponse> {
+    if (!this.cardActions) throw new Error('card actions are not wired (container)');
+    return this.cardActions(actor, request, viewer);
   }
 
   // --- issuing ---------------------------------------------------------------------------
@@ -219,19 +256,21 @@ export class CardsService {
   async issue(db: Kysely<DB>, actor: Actor, spec: IssueSpec): Promise<IssuedCard> {
     const { logo } = spec;
     const now = this.deps.clock.now();
+    const { existing } = spec;
     for (let draws = 0; ; draws++) {
-      if (spec.pan === undefined && draws >= MAX_NUMBER_DRAWS) throw fail(CardCodes.rangeExhausted);
-      const pan = spec.pan ?? this.draw(logo.bin, logo.panLength);
-      const p = await this.deps.vault.protect(pan, logo.bin.length);
+      if (spec.pan === undefined && !existing && draws >= MAX_NUMBER_DRAWS) throw fail(CardCodes.rangeExhausted);
+      const pan = existing?.pan ?? spec.pan ?? this.draw(logo.bin, logo.panLength);
+      const p = existing ? { hash: existing.panHash, token: existing.token, encrypted: '' } : await this.deps.vault.protect(pan, logo.bin.length);
       let pin: { storedPinBlock: string; pvv?: string; offset?: string } | undefined;
       if (!spec.pinSuppressed) {
-        if (!spec.pvk) throw new Error('issue: the PVK key block is required to issue a PIN');
-        pin = await this.deps.sm.generatePin({ pvk: spec.pvk, pan, method: pinMethodOf(logo) });
+        if (existing?.pin) pin = existing.pin;
+        else if (!spec.pvk) throw new Error('issue: the PVK key block is required to issue a PIN');
+        else pin = await this.deps.sm.generatePin({ pvk: spec.pvk, pan, method: pinMethodOf(logo) });
       }
       const plastic = spec.digital ? undefined : await this.deps.personalization.recordFor({
         organization: spec.organization, logo, pan, reference: `${p.token}.${spec.sequence}`, expiry: spec.expiry, serviceCode: spec.serviceCode,
         embossedName1: spec.embossedName1, embossedName2: spec.embossedName2, reason: spec.action,
-        ...(pin ? { pin: { method: pinMethodOf(logo), ...pin } } : {}),
+        ...(pin ? { pin: { method: pinMethodOf(logo), ...pin, ...(existing?.pin ? { mailer: false } : {}) } } : {}),
       }, db);
       const audit = auditRow(actor, {
         action: spec.action, entityType: 'card', entityId: p.token, organization: logo.organization,
@@ -239,13 +278,13 @@ export class CardsService {
       });
       // One statement: the number (unless it was ever issued before), the card, its audit record
       // and its bureau record, all or nothing, with no transaction round trips. A collision
-      // inserts nothing.
+      // inserts nothing. A new sequence of an existing number only names the number.
       const result = await sql<CardRow>`
-        with n as (
+        with n as (${existing ? sql`select ${p.hash}::text as pan_hash` : sql`
           insert into card_numbers (pan_hash, pan_token, pan_encrypted, bin, last4, organization, logo)
           values (${p.hash}, ${p.token}, ${p.encrypted}, ${logo.bin}, ${pan.slice(-4)}, ${logo.organization}, ${logo.number})
           on conflict (pan_hash) do nothing
-          returning pan_hash
+          returning pan_hash`}
         ), c as (
           insert into cards (
             pan_hash, card_sequence, pan_token, organization, logo, account_number, customer_number, expiry, service_code,
@@ -275,8 +314,77 @@ export class CardsService {
         select * from c`.execute(db);
       const card = result.rows[0];
       if (card) return { pan, token: p.token, sequence: spec.sequence, expiry: spec.expiry, card };
-      if (spec.pan !== undefined) throw fail(CardCodes.cardExists);
+      if (spec.pan !== undefined || existing) throw fail(CardCodes.cardExists);
     }
+  }
+
+  /**
+   * Issues many unnamed cards at once (mass issue), inside the caller's transaction: one
+   * multi-row statement per table instead of one per card. Each card gets its account, a new
+   * number (collisions drawn again), token, encrypted number, PIN and bureau record; the
+   * (request, position) key on cards makes a position impossible to issue twice.
+   */
+  async issueMany(db: Kysely<DB>, spec: MassIssueSpec): Promise<number> {
+    const { logo, organization } = spec;
+    const method = pinMethodOf(logo);
+    const today = this.deps.clock.now().toISOString().slice(0, 10);
+    type Prepared = { pan: string; hash: string; token: string; encrypted: string; pin: { storedPinBlock: string; pvv?: string; offset?: string } };
+    const prepare = async (): Promise<Prepared> => {
+      const pan = this.draw(logo.bin, logo.panLength);
+      const [p, pin] = await Promise.all([
+        this.deps.vault.protect(pan, logo.bin.length),
+        this.deps.sm.generatePin({ pvk: spec.pvk, pan, method }),
+      ]);
+      return { pan, hash: p.hash, token: p.token, encrypted: p.encrypted, pin };
+    };
+
+    // Numbers first: draw, insert what is new, draw again for the collisions.
+    const prepared: Prepared[] = [];
+    for (let draws = 0; prepared.length < spec.positions.length; draws++) {
+      if (draws >= MAX_NUMBER_DRAWS) throw fail(CardCodes.rangeExhausted);
+      const batch = await Promise.all(Array.from({ length: spec.positions.length - prepared.length }, prepare));
+      const inserted = await sql<{ pan_hash: string }>`
+        insert into card_numbers (pan_hash, pan_token, pan_encrypted, bin, last4, organization, logo)
+        select h, t, e, ${logo.bin}, l, ${logo.organization}::int, ${logo.number}::int
+        from unnest(${batch.map((b) => b.hash)}::text[], ${batch.map((b) => b.token)}::text[], ${batch.map((b) => b.encrypted)}::text[],
+          ${batch.map((b) => b.pan.slice(-4))}::text[]) as u(h, t, e, l)
+        on conflict (pan_hash) do nothing
+        returning pan_hash`.execute(db);
+      const fresh = new Set(inserted.rows.map((r) => r.pan_hash));
+      prepared.push(...batch.filter((b) => fresh.has(b.hash)));
+    }
+
+    const plastics = await Promise.all(prepared.map((c, i) => this.deps.personalization.recordFor({
+      organization, logo, pan: c.pan, reference: `${c.token}.1`, expiry: spec.expiry, serviceCode: spec.serviceCode,
+      embossedName1: spec.embossedName1, embossedName2: spec.embossedName2, reason: `mass.${spec.requestId}.${spec.positions[i]}`,
+      pin: { method, ...c.pin },
+    }, db)));
+
+    const cards = await sql<{ id: string; pan_token: string }>`
+      insert into cards (
+        pan_hash, card_sequence, pan_token, organization, logo, account_number, customer_number, expiry, service_code,
+        status, status_date, activation_required, activated_at, block_code, embossed_name_1, embossed_name_2, digital,
+        plastic_status, pin_suppressed, pin_stored, pin_verification, profile, created_by, mass_request_id, mass_seq
+      )
+      select h, 1, t, ${logo.organization}::int, ${logo.number}::int, a, ${spec.customerNumber}, ${spec.expiry}, ${spec.serviceCode},
+        ${CardStatus.active}::int, ${today}::date, true, null::timestamptz, '', ${spec.embossedName1}, ${spec.embossedName2}, false,
+        'PENDING', false, ps, pv, ${JSON.stringify({ massIssue: spec.requestId })}::jsonb, ${spec.actor.clientId}, ${spec.requestId}::bigint, q
+      from unnest(${prepared.map((c) => c.hash)}::text[], ${prepared.map((c) => c.token)}::text[], ${spec.accounts}::text[],
+        ${prepared.map((c) => c.pin.storedPinBlock)}::text[], ${prepared.map((c) => c.pin.pvv ?? c.pin.offset ?? '')}::text[],
+        ${spec.positions}::int[]) as u(h, t, a, ps, pv, q)
+      returning id, pan_token`.execute(db);
+
+    const byToken = new Map(cards.rows.map((r) => [r.pan_token, r.id]));
+    const records = plastics.map((r, i) => ({ r, id: byToken.get(prepared[i]!.token) })).filter((x): x is { r: NonNullable<typeof x.r>; id: string } => x.r !== undefined && x.id !== undefined);
+    if (records.length > 0) {
+      await sql`
+        insert into personalization_records (organization, logo, card_id, reason, reference, encrypted_record, cipher, bureau_kcv)
+        select ${logo.organization}::int, ${logo.number}::int, c, r, ref, e, ci, k
+        from unnest(${records.map((x) => x.id)}::bigint[], ${records.map((x) => x.r.reason)}::text[], ${records.map((x) => x.r.reference)}::text[],
+          ${records.map((x) => x.r.encrypted_record)}::text[], ${records.map((x) => x.r.cipher)}::text[], ${records.map((x) => x.r.bureau_kcv)}::text[])
+          as u(c, r, ref, e, ci, k)`.execute(db);
+    }
+    return cards.rows.length;
   }
 
   /** POST /account/v2/instantCard: the account (when asked) and an active card, in one transaction. */

@@ -21,7 +21,8 @@ export interface PlasticRequest {
   serviceCode: string;
   embossedName1: string;
   embossedName2: string;
-  pin?: { method: PinVerificationMethod; storedPinBlock: string; pvv?: string; offset?: string };
+  /** `mailer` false: the stripe carries the PIN's PVV/offset but the record has no PIN mailer (the PIN is not new). */
+  pin?: { method: PinVerificationMethod; storedPinBlock: string; pvv?: string; offset?: string; mailer?: boolean };
   reason: string;
 }
 
@@ -154,7 +155,7 @@ export class PersonalizationOutbox {
 }
 
 /** "ADA KING LOVELACE" → surname LOVELACE, given ADA KING; an unnamed card gets the placeholder CARDHOLDER. */
-function splitName(embossed: string): { surname: string; given: string } {
+export function splitName(embossed: string): { surname: string; given: string } {
   const words = embossed.trim().split(/\s+/).filter((w) => /[A-Za-z0-9]/.test(w));
   if (words.length === 0) return { surname: 'CARDHOLDER', given: '' };
   return { surname: words[words.length - 1]!, given: words.slice(0, -1).join(' ') };

@@ -106,3 +106,50 @@ export function encryptForBureau(algorithm: '3DES' | 'AES', key: Buffer, clear: 
   data.fill(0);
   return { encryptedRecord: ct.toString('base64'), cipher: algorithm === '3DES' ? '3DES-CBC' : 'AES-CBC' };
 }
+
+/** Parts of a card's track data for a client (trackDataForClient); no reference, no PIN block. */
+export interface ClientTrackParts {
+  pan: string;
+  expiryYYMM: string;
+  serviceCode: string;
+  cardholder: { surname: string; givenNames?: string | undefined };
+  embossLine1?: string | undefined;
+  embossLine2?: string | undefined;
+  pin: DiscretionaryPin;
+  cvv: string;
+  cvv2: string;
+}
+
+/** Length of the clear embosser block data (see TrackDataForClient in the port). */
+export const EMBOSSER_BLOCK_LENGTH = 88;
+
+/**
+ * The clear fields of trackDataForClient: track 1 and track 2 exactly as in the bureau record, and
+ * the 88-character embosser block (embossed number 23 | 'MM/YY' 5 | line 1 26 | line 2 26 | CVV2 3
+ * | 5 spaces).
+ */
+export function clientTrackText(p: ClientTrackParts): { track1: string; track2: string; embosserBlock: string } {
+  if (typeof p.cardholder !== 'object' || p.cardholder === null) throw new SecurityModuleError('BAD_INPUT', 'cardholder name is required');
+  const surname = text(p.cardholder.surname, 'surname');
+  const given = text(p.cardholder.givenNames, 'given names');
+  const trackName = formatTrack1Name(surname, given);
+  const line1 = formatEmbossLine(p.embossLine1 === undefined ? `${given} ${surname}` : text(p.embossLine1, 'emboss line 1'));
+  const line2 = formatEmbossLine(text(p.embossLine2, 'emboss line 2'));
+  const dd = buildDiscretionaryData(p.pin, p.cvv, defaultDiscretionaryLength(p.pan.length));
+  const embosserBlock = embossPan(p.pan).padEnd(23, ' ') + embossExpiry(p.expiryYYMM) + line1.padEnd(26, ' ') + line2.padEnd(26, ' ') + p.cvv2 + ' '.repeat(5);
+  if (embosserBlock.length !== EMBOSSER_BLOCK_LENGTH) throw new SecurityModuleError('BAD_INPUT', 'embosser block data has the wrong length');
+  return {
+    track1: buildTrack1({ pan: p.pan, name: trackName, expiryYYMM: p.expiryYYMM, serviceCode: p.serviceCode, discretionary: dd }),
+    track2: buildTrack2({ pan: p.pan, expiryYYMM: p.expiryYYMM, serviceCode: p.serviceCode, discretionary: dd }),
+    embosserBlock,
+  };
+}
+
+/** ASCII text right-padded with spaces to a multiple of `blockSize` bytes (client track data). */
+export function spacePadded(clearText: string, blockSize: number): Buffer {
+  const data = Buffer.from(clearText, 'latin1');
+  const padded = Buffer.alloc(Math.ceil(data.length / blockSize) * blockSize, 0x20);
+  data.copy(padded);
+  data.fill(0);
+  return padded;
+}

@@ -25,6 +25,8 @@ import {
   type SecurityModule,
   type StoredPinBlock,
   type TokenizePanRequest,
+  type TrackDataForClient,
+  type TrackDataForClientRequest,
   type TranslatePinRequest,
   type VerifyCvv2Request,
   type VerifyDcvv2Request,
@@ -43,7 +45,7 @@ import {
   type BlockCipher, type CvkPair,
 } from '../../crypto/index.ts';
 import { cvvBatch, encryptValuesForClient } from './cvv-batch.ts';
-import { cbcKey, checkReference, encryptForBureau, personalizationRecordText } from './personalization.ts';
+import { cbcKey, checkReference, clientTrackText, encryptForBureau, personalizationRecordText, spacePadded } from './personalization.ts';
 import type { DiscretionaryPin } from '../../crypto/track-data.ts';
 
 const BLOCK_VERSION = 'EMB1';
@@ -439,6 +441,38 @@ export class SoftwareSecurityModule implements SecurityModule {
       const key = (bur.cbc ??= cbcKey(bur.algorithm, bur.key));
       const kcv = (bur.kcv ??= this.kcv(bur.algorithm, bur.key));
       return { reference: request.reference, ...encryptForBureau(bur.algorithm, key, clear), bureauKcv: kcv };
+    });
+  }
+
+  async trackDataForClient(request: TrackDataForClientRequest): Promise<TrackDataForClient> {
+    return guarded(() => {
+      if (typeof request !== 'object' || request === null) throw new SecurityModuleError('BAD_INPUT', 'a request is required');
+      const { pan, expiryYYMM, serviceCode } = request;
+      checkPan(pan);
+      if (typeof expiryYYMM !== 'string' || !/^[0-9]{4}$/.test(expiryYYMM)) throw new SecurityModuleError('BAD_INPUT', 'expiry must be 4 digits (YYMM)');
+      if (typeof serviceCode !== 'string' || !/^[0-9]{3}$/.test(serviceCode)) throw new SecurityModuleError('BAD_INPUT', 'service code must be 3 digits');
+      const zek = this.tdes(request.zek, 'ZEK');
+      const cvk = this.cvk(request.cvk);
+      let pinField: DiscretionaryPin = { kind: 'NONE' };
+      const p = request.pin;
+      if (p !== undefined) {
+        if (typeof p !== 'object' || p === null) throw new SecurityModuleError('BAD_INPUT', 'pin must be an object');
+        if (p.kind === 'PVV') pinField = { kind: 'PVV', pvki: p.pvki, pvv: p.pvv };
+        else if (p.kind === 'IBM3624') pinField = { kind: 'IBM3624', offset: p.offset };
+        else throw new SecurityModuleError('BAD_INPUT', 'pin kind must be PVV or IBM3624');
+      }
+      const [cvv, cvv2] = cvvBatch(cvk, pan, expiryYYMM, [serviceCode, CVV2_SERVICE_CODE]) as [string, string];
+      const clear = clientTrackText({
+        pan, expiryYYMM, serviceCode, cardholder: request.cardholder, embossLine1: request.embossLine1, embossLine2: request.embossLine2,
+        pin: pinField, cvv, cvv2,
+      });
+      const encrypt = (t: string) => {
+        const data = spacePadded(t, 8);
+        const out = bytesToHex(zek.encryptBlock(data));
+        data.fill(0);
+        return out;
+      };
+      return { encryptedTrack1: encrypt(clear.track1), encryptedTrack2: encrypt(clear.track2), embosserBlockData: encrypt(clear.embosserBlock) };
     });
   }
 

@@ -1,0 +1,29 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Container } from '../../container.ts';
+import { MassIssueDetails, MassIssueQuery, MassIssueRequest, MassIssueResponse } from '../../modules/issuance/index.ts';
+import { ok, responses } from '../envelope.ts';
+import { actorOf, hasPciScope, requireOrganization } from '../plugins/auth.ts';
+
+export const issuanceRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = async (app, { container }) => {
+  const { issuance } = container;
+
+  app.post('/cards/mass-card-issue-L8V3', {
+    schema: {
+      tags: ['Mass issue'], summary: 'Mass card issue: A registers a request for quantityToCreate unnamed cards, M modifies it; a background job creates them',
+      body: MassIssueRequest, response: responses(MassIssueResponse, 422),
+    },
+  }, async (request) => {
+    requireOrganization(request, request.body.organizationNumber);
+    return ok(await issuance.submit(actorOf(request), request.body));
+  });
+
+  app.get('/cards/mass-card-issue-L8V3', {
+    schema: {
+      tags: ['Mass issue'], summary: 'Mass card issue inquiry: progress (done, total, rate, ETA) and a page of the cards made',
+      querystring: MassIssueQuery, response: responses(MassIssueDetails, 422),
+    },
+  }, async (request) => {
+    requireOrganization(request, request.query.organizationNumber);
+    return ok(await issuance.inquire(actorOf(request), request.query, { pci: hasPciScope(request), cardNumberKey: request.client?.cardNumberKey ?? null }));
+  });
+};

@@ -1,0 +1,32 @@
+import type PgBoss from 'pg-boss';
+import type { IssuanceService } from '../modules/issuance/index.ts';
+import type { Logger } from '../shared/logger.ts';
+import { PERSONALIZATION_FLUSH_QUEUE } from './personalization.ts';
+
+export const MASS_ISSUE_QUEUE = 'emboss.mass-issue';
+
+/**
+ * Mass issue requests run as pg-boss jobs, one job per request at a time (singleton key). A job
+ * that dies is retried; the run resumes from the request's count. When a request completes, the
+ * personalization flush is asked for, so its bureau files follow at once.
+ */
+export async function registerMassIssue(boss: PgBoss, deps: { issuance: IssuanceService; logger: Logger }, options: { work: boolean }) {
+  await boss.createQueue(MASS_ISSUE_QUEUE, { name: MASS_ISSUE_QUEUE, retryLimit: 20, retryDelay: 5, expireInSeconds: 3600 } as PgBoss.Queue);
+  deps.issuance.useQueue(async (requestId) => {
+    await boss.send(MASS_ISSUE_QUEUE, { requestId }, { singletonKey: `mass-${requestId}` });
+  });
+  if (!options.work) return;
+  await boss.work<{ requestId: string }>(MASS_ISSUE_QUEUE, async ([job]) => {
+    const requestId = job!.data.requestId;
+    let lastLog = 0;
+    const progress = await deps.issuance.run(requestId, {
+      onProgress: (p) => {
+        if (Date.now() - lastLog < 2000 && p.done < p.total) return;
+        lastLog = Date.now();
+        deps.logger.info({ massIssue: requestId, done: p.done, total: p.total, cardsPerSecond: p.cardsPerSecond, etaSeconds: p.etaSeconds }, 'mass issue progress');
+      },
+    });
+    deps.logger.info({ massIssue: requestId, cards: progress.done }, 'mass issue complete');
+    await boss.send(PERSONALIZATION_FLUSH_QUEUE, {}, { singletonKey: 'flush' });
+  });
+}

@@ -1,0 +1,255 @@
+import type { Kysely } from 'kysely';
+import type { DB } from '../../db/schema.ts';
+import type { Actor } from '../../shared/actor.ts';
+import type { Clock } from '../../shared/clock.ts';
+import { businessRule } from '../../shared/errors.ts';
+import { isBlankNumber, pad19 } from '../../shared/ids.ts';
+import type { Logger } from '../../shared/logger.ts';
+import { recordAudit } from '../audit/index.ts';
+import type { KeysService } from '../keys/index.ts';
+import type { OrganizationsService } from '../organizations/index.ts';
+import type { CustomersService } from '../customers/index.ts';
+import type { AccountsService } from '../accounts/index.ts';
+import { expiryDate, type CardsService, type Viewer } from '../cards/index.ts';
+import type { MassIssueQuery, MassIssueRequest } from './issuance.schemas.ts';
+
+type Code = readonly [string, string];
+const fail = (c: Code) => businessRule(c[0], c[1]);
+
+export const IssuanceCodes = {
+  badFunction: ['VPL5SMC06E', 'FUNCTION TYPE VALID VALUES ARE A AND M'],
+  orgNotFound: ['VPL5SMC01S', 'ORG RECORD NOT FOUND'],
+  logoNotFound: ['VPL5SMC02S', 'LOGO RECORD NOT FOUND'],
+  exists: ['VPL5SMC04S', 'RECORD ALREADY EXISTS ON FILE'],
+  notFound: ['VPL5SMC05S', 'REQUESTED RECORD IS NOT FOUND OR PENDING ADD'],
+  customerZero: ['VPL5SMC28E', 'CUST NO. VALUE MUST BE NON ZERO OR SPACES'],
+  customerNotFound: ['VPL5SIC13S', 'CUSTOMER RECORD NOT FOUND OR ADD PENDING'],
+  badExpiry: ['VPL5SMC29E', 'EXPIRATION DATE MUST BE GREATER THAN TODAYS PROCESSING DATE'],
+  running: ['EMBM01E', 'MASS ISSUE REQUEST IS RUNNING - MODIFY REFUSED UNTIL IT ENDS'],
+  belowCreated: ['EMBM02E', 'QUANTITY CANNOT BE LOWER THAN THE CARDS ALREADY CREATED'],
+  inquiryOrgNotFound: ['VPL5SQC01S', 'ORG RECORD NOT FOUND'],
+  inquiryLogoNotFound: ['VPL5SQC02S', 'LOGO RECORD NOT FOUND'],
+  inquiryNotFound: ['VPL5SQC04S', 'REQUESTED RECORD NOT ON FILE'],
+} as const satisfies Record<string, Code>;
+
+/** Cards per transaction: the unit of progress and of recovery after a crash. */
+export const DEFAULT_CHUNK = 1000;
+
+export interface Progress { status: string; done: number; total: number; cardsPerSecond: number; etaSeconds: number | null }
+
+export interface IssuanceDeps {
+  db: Kysely<DB>;
+  organizations: OrganizationsService;
+  customers: CustomersService;
+  accounts: AccountsService;
+  cards: CardsService;
+  keys: KeysService;
+  clock: Clock;
+  logger: Logger;
+}
+
+type RequestRow = Awaited<ReturnType<IssuanceService['load']>>;
+
+/**
+ * Mass card issue: a request (organization, logo, card type) for a number of unnamed cards,
+ * each on its own account of the given customer, created by a background job in chunks. Each
+ * chunk is one transaction that also advances the request's count, under a lock on the request:
+ * a worker killed at any moment leaves whole chunks only, and the next run goes on from the
+ * count. Positions are unique per request in the database, so no card is ever made twice.
+ */
+export class IssuanceService {
+  /** How a submitted request reaches a worker (pg-boss); set by the composition root. */
+  private enqueue: (requestId: string) => Promise<void> = async () => {};
+
+  constructor(private readonly deps: IssuanceDeps) {}
+
+  useQueue(enqueue: (requestId: string) => Promise<void>) { this.enqueue = enqueue; }
+
+  /** POST /cards/mass-card-issue-L8V3: functionType A adds a request, M modifies one. */
+  async submit(actor: Actor, request: MassIssueRequest) {
+    if (!['A', 'M'].includes(request.functionType)) throw fail(IssuanceCodes.badFunction);
+    const org = request.organizationNumber;
+    if (!(await this.deps.organizations.organization(org))) throw fail(IssuanceCodes.orgNotFound);
+    const logo = await this.deps.organizations.logo(org, request.logo);
+    if (!logo) throw fail(IssuanceCodes.logoNotFound);
+    if (isBlankNumber(request.customerNumber)) throw fail(IssuanceCodes.customerZero);
+    const customerNumber = pad19(request.customerNumber);
+    if (!(await this.deps.customers.find(org, customerNumber))) throw fail(IssuanceCodes.customerNotFound);
+    const now = this.deps.clock.now();
+    let expiry: string;
+    if (request.expiryDate) {
+      if (request.expiryDate <= now.toISOString().slice(0, 10)) throw fail(IssuanceCodes.badExpiry);
+      expiry = request.expiryDate.slice(2, 4) + request.expiryDate.slice(5, 7);
+    } else {
+      const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + logo.expiryMonths, 1));
+      expiry = String(d.getUTCFullYear() % 100).padStart(2, '0') + String(d.getUTCMonth() + 1).padStart(2, '0');
+    }
+    const values = {
+      quantity: request.quantityToCreate, customer_number: customerNumber, credit_limit: request.creditLimit ?? 0, expiry,
+      request: JSON.stringify(request),
+    };
+
+    const row = await this.deps.db.transaction().execute(async (trx) => {
+      const existing = await trx.selectFrom('mass_issue_requests').selectAll()
+        .where('organization', '=', org).where('logo', '=', logo.number).where('card_type', '=', request.cardType).forUpdate().executeTakeFirst();
+      if (request.functionType === 'A') {
+        if (existing) throw fail(IssuanceCodes.exists);
+        const inserted = await trx.insertInto('mass_issue_requests').values({
+          organization: org, logo: logo.number, card_type: request.cardType, status: 'PENDING', created_by: actor.clientId, ...values,
+        }).onConflict((oc) => oc.columns(['organization', 'logo', 'card_type']).doNothing()).returningAll().executeTakeFirst();
+        if (!inserted) throw fail(IssuanceCodes.exists);
+        await recordAudit(trx, actor, { action: 'mass.add', entityType: 'mass-issue', entityId: inserted.id, organization: org, details: { quantity: values.quantity } });
+        return inserted;
+      }
+      if (!existing) throw fail(IssuanceCodes.notFound);
+      if (existing.status === 'RUNNING') throw fail(IssuanceCodes.running);
+      if (values.quantity < existing.created) throw fail(IssuanceCodes.belowCreated);
+      const updated = await trx.updateTable('mass_issue_requests')
+        .set({ ...values, status: values.quantity > existing.created ? 'PENDING' : existing.status, last_error: null, updated_at: now })
+        .where('id', '=', existing.id).returningAll().executeTakeFirstOrThrow();
+      await recordAudit(trx, actor, { action: 'mass.modify', entityType: 'mass-issue', entityId: existing.id, organization: org, details: { quantity: values.quantity } });
+      return updated;
+    });
+    if (row.status === 'PENDING') await this.enqueue(row.id);
+    return { outputArea: this.describe(row) };
+  }
+
+  /**
+   * Creates the request's missing cards, chunk by chunk, until its quantity is reached.
+   * Safe to run again (or twice at once) at any point.
+   */
+  async run(requestId: string, options: { chunk?: number; onProgress?: (p: Progress) => void; actor?: Actor } = {}): Promise<Progress> {
+    const chunk = options.chunk ?? DEFAULT_CHUNK;
+    const actor = options.actor ?? { clientId: 'system', requestId: `mass-${requestId}` };
+    const first = await this.load(requestId);
+    if (!first) throw new Error(`mass issue request ${requestId} not found`);
+    const organization = await this.deps.organizations.organization(first.organization);
+    const logo = await this.deps.organizations.logo(first.organization, first.logo);
+    if (!organization || !logo) throw new Error('mass issue: organization or logo missing');
+    const pvk = (await this.deps.keys.require(logo.keys.pvk, 'PVK')).keyBlock;
+    const stored = first.request as Record<string, unknown>;
+    const serviceCode = typeof stored.posServiceCode === 'string' && stored.posServiceCode !== '' ? stored.posServiceCode : logo.serviceCode;
+    const now = this.deps.clock.now();
+    await this.deps.db.updateTable('mass_issue_requests')
+      .set((eb) => ({ status: 'RUNNING', started_at: eb.fn.coalesce('started_at', eb.val(now)), run_started_at: now, run_started_count: eb.ref('created'), updated_at: now }))
+      .where('id', '=', requestId).where((eb) => eb('created', '<', eb.ref('quantity'))).execute();
+
+    try {
+      for (;;) {
+        const done = await this.deps.db.transaction().execute(async (trx) => {
+          const row = await trx.selectFrom('mass_issue_requests').selectAll().where('id', '=', requestId).forUpdate().executeTakeFirstOrThrow();
+          if (row.created >= row.quantity) {
+            if (row.status !== 'COMPLETED') {
+              await trx.updateTable('mass_issue_requests').set({ status: 'COMPLETED', finished_at: this.deps.clock.now(), updated_at: this.deps.clock.now() })
+                .where('id', '=', requestId).execute();
+              await recordAudit(trx, actor, { action: 'mass.complete', entityType: 'mass-issue', entityId: requestId, organization: row.organization, details: { cards: row.created } });
+            }
+            return true;
+          }
+          const n = Math.min(chunk, row.quantity - row.created);
+          const positions = Array.from({ length: n }, (_, i) => row.created + 1 + i);
+          const accounts = await this.deps.accounts.addMany(trx, actor, {
+            organization: row.organization, logo, customerNumber: row.customer_number, creditLimit: Number(row.credit_limit), count: n,
+            profile: { massIssue: requestId },
+          });
+          await this.deps.cards.issueMany(trx, {
+            actor, requestId, organization, logo, pvk, customerNumber: row.customer_number, expiry: row.expiry, serviceCode,
+            embossedName1: typeof stored.embossedName1 === 'string' ? stored.embossedName1 : '',
+            embossedName2: typeof stored.embossedName2 === 'string' ? stored.embossedName2 : '',
+            positions, accounts,
+          });
+          await trx.updateTable('mass_issue_requests').set({ created: row.created + n, updated_at: this.deps.clock.now() }).where('id', '=', requestId).execute();
+          await recordAudit(trx, actor, {
+            action: 'mass.chunk', entityType: 'mass-issue', entityId: requestId, organization: row.organization,
+            details: { from: positions[0], to: positions[n - 1] },
+          });
+          return false;
+        });
+        const progress = this.progressOf((await this.load(requestId))!);
+        options.onProgress?.(progress);
+        if (done) return progress;
+      }
+    } catch (err) {
+      const message = err instanceof Error && 'code' in err && typeof (err as { code: unknown }).code === 'string' ? `${(err as { code: string }).code}` : 'internal error';
+      await this.deps.db.updateTable('mass_issue_requests').set({ status: 'FAILED', last_error: message, updated_at: this.deps.clock.now() })
+        .where('id', '=', requestId).execute();
+      throw err;
+    }
+  }
+
+  /** GET /cards/mass-card-issue-L8V3: the request's progress and a page of its cards. */
+  async inquire(actor: Actor, query: MassIssueQuery, viewer: Viewer) {
+    const org = query.organizationNumber;
+    if (!(await this.deps.organizations.organization(org))) throw fail(IssuanceCodes.inquiryOrgNotFound);
+    if (!(await this.deps.organizations.logo(org, query.logo))) throw fail(IssuanceCodes.inquiryLogoNotFound);
+    const row = await this.deps.db.selectFrom('mass_issue_requests').selectAll()
+      .where('organization', '=', org).where('logo', '=', query.logo).where('card_type', '=', query.serviceType).executeTakeFirst();
+    if (!row) throw fail(IssuanceCodes.inquiryNotFound);
+    const page = query.page ?? 1;
+    const size = query.pageSize ?? 50;
+    const rows = await this.deps.db.selectFrom('cards')
+      .innerJoin('accounts', 'accounts.account_number', 'cards.account_number')
+      .select(['cards.id', 'cards.mass_seq', 'cards.account_number', 'cards.customer_number', 'cards.pan_token', 'cards.pan_hash', 'cards.status',
+        'cards.activation_required', 'cards.block_code', 'cards.expiry', 'accounts.credit_limit', 'accounts.status as account_status'])
+      .where('cards.mass_request_id', '=', row.id)
+      .where('cards.mass_seq', '>', (page - 1) * size).where('cards.mass_seq', '<=', page * size)
+      .orderBy('cards.mass_seq').execute();
+    const cards = [];
+    for (const c of rows) {
+      const shown = viewer.pci ? pad19(await this.deps.cards.panOf(c as never)) : c.pan_token;
+      cards.push({
+        sequence: c.mass_seq ?? 0, accountNumber: c.account_number, cardNumber: shown, customerNumber: c.customer_number,
+        cardType: String(row.card_type), availableCreditLimitAmount: Number(c.credit_limit), creditLimitAmount: Number(c.credit_limit),
+        cardStatus: String(c.status), accountStatus: c.account_status, isActive: !c.activation_required, cardBlockCode: c.block_code,
+        expiryDate: expiryDate(c.expiry),
+      });
+    }
+    await recordAudit(this.deps.db, actor, { action: 'mass.read', entityType: 'mass-issue', entityId: row.id, organization: org, details: { page, size } });
+    return {
+      outputArea: {
+        hasMoreRecords: page * size < row.created,
+        totalCardsCount: row.created,
+        totalAvailableCreditLimitAmount: row.created * Number(row.credit_limit),
+        totalPagesCount: Math.max(1, Math.ceil(row.created / size)),
+        currentPage: page,
+        progress: this.progressOf(row),
+        cards,
+      },
+    };
+  }
+
+  async load(requestId: string) {
+    return this.deps.db.selectFrom('mass_issue_requests').selectAll().where('id', '=', requestId).executeTakeFirst();
+  }
+
+  /** The request of an organization, logo and card type (CLI). */
+  async find(organization: number, logo: number, cardType: number) {
+    return this.deps.db.selectFrom('mass_issue_requests').selectAll()
+      .where('organization', '=', organization).where('logo', '=', logo).where('card_type', '=', cardType).executeTakeFirst();
+  }
+
+  progressOf(row: NonNullable<RequestRow>): Progress {
+    const now = this.deps.clock.now().getTime();
+    const since = row.run_started_at ? new Date(row.run_started_at).getTime() : now;
+    const madeThisRun = row.created - row.run_started_count;
+    const seconds = Math.max((row.status === 'COMPLETED' && row.finished_at ? new Date(row.finished_at).getTime() : now) - since, 1) / 1000;
+    const rate = madeThisRun > 0 ? madeThisRun / seconds : 0;
+    const left = row.quantity - row.created;
+    return {
+      status: row.status, done: row.created, total: row.quantity, cardsPerSecond: Math.round(rate),
+      etaSeconds: left === 0 ? 0 : rate > 0 ? Math.round(left / rate) : null,
+    };
+  }
+
+  private describe(row: NonNullable<RequestRow>) {
+    const stored = row.request as Record<string, unknown>;
+    return {
+      organizationNumber: row.organization, logo: row.logo, cardType: row.card_type,
+      dateLastMaintain: new Date(row.updated_at).toISOString().slice(0, 10), status: 1, quantityToCreate: row.quantity,
+      customerNumber: row.customer_number, creditLimit: Number(row.credit_limit), expiryDate: expiryDate(row.expiry),
+      embossedName1: typeof stored.embossedName1 === 'string' ? stored.embossedName1 : '',
+      embossedName2: typeof stored.embossedName2 === 'string' ? stored.embossedName2 : '',
+      progress: this.progressOf(row),
+    };
+  }
+}

@@ -1,0 +1,154 @@
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { backends } from '../helpers/storage.ts';
+import { startHarness, addCustomer, cardsOnly, testBootstrap, type Harness } from '../helpers/harness.ts';
+import { isLuhnValid } from '../../src/crypto/luhn.ts';
+
+const MASTER_KEY = randomBytes(32).toString('hex');
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+for (const backend of backends) {
+  describe(`mass card issue (${backend})`, () => {
+    let h: Harness;
+    let folder: string;
+    before(async () => {
+      folder = mkdtempSync(join(tmpdir(), 'emboss-mass-'));
+      h = await startHarness(backend, { jobs: true, settings: { EMBOSS_PERSONALIZATION_DIR: folder, EMBOSS_MASTER_KEY: MASTER_KEY } });
+    });
+    after(async () => { await h.close(); rmSync(folder, { recursive: true, force: true }); });
+
+    const body = (customerNumber: string, extra: Record<string, unknown> = {}) => ({
+      organizationNumber: 100, logo: 1, cardType: 1, functionType: 'A', quantityToCreate: 10_000, customerNumber, creditLimit: 250, ...extra,
+    });
+    const inquiry = (q = '') => h.call('GET', `/cards/mass-card-issue-L8V3?organizationNumber=100&logo=1&serviceType=1${q}`);
+
+    test('10,000 unnamed cards end to end: the job creates them, the inquiry pages through them', async () => {
+      const customer = await addCustomer(h);
+      const res = await h.call('POST', '/cards/mass-card-issue-L8V3', body(customer));
+      assert.equal(res.statusCode, 200, res.body);
+      assert.equal(res.json().data.outputArea.quantityToCreate, 10_000);
+      assert.equal(res.json().data.outputArea.progress.total, 10_000);
+
+      const done = await waitFor('the batch', async () => {
+        const r = await inquiry();
+        return r.json().data.outputArea.progress.status === 'COMPLETED' ? r.json().data.outputArea : undefined;
+      }, 300_000);
+      assert.equal(done.totalCardsCount, 10_000);
+      assert.equal(done.progress.done, 10_000);
+      assert.equal(done.progress.etaSeconds, 0);
+      assert.equal(done.hasMoreRecords, true);
+      assert.equal(done.cards.length, 50);
+      assert.deepEqual(done.cards.map((c: { sequence: number }) => c.sequence), Array.from({ length: 50 }, (_, i) => i + 1));
+      assert.ok(done.cards.every((c: { cardNumber: string }) => isLuhnValid(c.cardNumber.replace(/^0+/, ''))));
+      const last = (await inquiry('&page=40&pageSize=250')).json().data.outputArea;
+      assert.equal(last.hasMoreRecords, false);
+      assert.equal(last.cards.at(-1).sequence, 10_000);
+      const masked = await h.call('GET', '/cards/mass-card-issue-L8V3?organizationNumber=100&logo=1&serviceType=1', undefined, { client: cardsOnly });
+      assert.match(masked.json().data.outputArea.cards[0].cardNumber, /[A-Z]/);
+
+      const db = h.container.storage.db;
+      const stats = await db.selectFrom('cards').select((e) => [
+        e.fn.count('id').as('cards'), e.fn.count('pan_hash').distinct().as('numbers'), e.fn.count('account_number').distinct().as('accounts'),
+        e.fn.min('mass_seq').as('first'), e.fn.max('mass_seq').as('last'),
+      ]).where('mass_request_id', 'is not', null).executeTakeFirstOrThrow();
+      assert.deepEqual(Object.fromEntries(Object.entries(stats).map(([k, v]) => [k, Number(v)])), { cards: 10_000, numbers: 10_000, accounts: 10_000, first: 1, last: 10_000 });
+      const records = await db.selectFrom('personalization_records').select((e) => e.fn.countAll().as('n')).where('reason', 'like', 'mass.%').executeTakeFirstOrThrow();
+      assert.equal(Number(records.n), 10_000);
+      const files = await waitFor('the bureau files', async () => {
+        const f = await h.container.personalization.files();
+        const n = f.filter((x) => x.status === 'WRITTEN').reduce((a, x) => a + x.record_count, 0);
+        return n >= 10_000 ? f : undefined;
+      }, 180_000);
+      assert.ok(files.length >= 1);
+    });
+
+    test('refusals: duplicate add, modify of a missing or running request, bad customer, past expiry, other organization', async () => {
+      const customer = await addCustomer(h);
+      const cases: Array<[Record<string, unknown>, string]> = [
+        [body(customer), 'VPL5SMC04S'],
+        [body(customer, { cardType: 9, functionType: 'M' }), 'VPL5SMC05S'],
+        [body(customer, { cardType: 2, functionType: 'X' }), 'VPL5SMC06E'],
+        [body('0', { cardType: 2 }), 'VPL5SMC28E'],
+        [body('77', { cardType: 2 }), 'VPL5SIC13S'],
+        [body(customer, { cardType: 2, expiryDate: '2001-01-01' }), 'VPL5SMC29E'],
+        [body(customer, { cardType: 2, logo: 77 }), 'VPL5SMC02S'],
+      ];
+      for (const [b, code] of cases) {
+        const res = await h.call('POST', '/cards/mass-card-issue-L8V3', b);
+        assert.equal(res.statusCode, 422, `${code}: ${res.body}`);
+        assert.equal(res.json().errors[0].code, code);
+      }
+      assert.equal((await h.call('POST', '/cards/mass-card-issue-L8V3', body(customer, { organizationNumber: 200 }))).statusCode, 403);
+      assert.equal((await h.call('POST', '/cards/mass-card-issue-L8V3', body(customer, { quantityToCreate: 0 }))).statusCode, 400);
+      // A request that is running cannot be modified.
+      await h.container.storage.db.updateTable('mass_issue_requests').set({ status: 'RUNNING' }).where('card_type', '=', 1).execute();
+      try {
+        const running = await h.call('POST', '/cards/mass-card-issue-L8V3', body(customer, { functionType: 'M', quantityToCreate: 20_000 }));
+        assert.equal(running.statusCode, 422);
+        assert.equal(running.json().errors[0].code, 'EMBM01E');
+      } finally {
+        await h.container.storage.db.updateTable('mass_issue_requests').set({ status: 'COMPLETED' }).where('card_type', '=', 1).execute();
+      }
+      const lower = await h.call('POST', '/cards/mass-card-issue-L8V3', body(customer, { functionType: 'M', quantityToCreate: 5 }));
+      assert.equal(lower.json().errors[0].code, 'EMBM02E');
+      assert.equal((await h.call('GET', '/cards/mass-card-issue-L8V3?organizationNumber=100&logo=1&serviceType=42')).json().errors[0].code, 'VPL5SQC04S');
+    });
+
+    if (backend === 'postgres') {
+      test('a worker killed in the middle of a batch, started again, ends with exactly the requested cards', async () => {
+        const customer = await addCustomer(h);
+        const dir = mkdtempSync(join(tmpdir(), 'emboss-kill-'));
+        const config = join(dir, 'bootstrap.yaml');
+        writeFileSync(config, testBootstrap);
+        const url = new URL(process.env.TEST_DATABASE_URL!);
+        url.searchParams.set('options', `-c search_path=${h.store.storage.postgres!.schema}`);
+        const run = () => spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'issue-batch', '--org', '100', '--logo', '1', '--card-type', '5',
+          '--quantity', '6000', '--customer', customer, '--chunk', '250'], {
+          env: { ...process.env, DATABASE_URL: url.toString(), EMBOSS_CONFIG: config, EMBOSS_MASTER_KEY: MASTER_KEY, EMBOSS_DATA_DIR: dir, EMBOSS_PERSONALIZATION_DIR: folder, LOG_LEVEL: 'warn' },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
+        const created = async () => Number((await h.container.storage.db.selectFrom('mass_issue_requests').select('created').where('card_type', '=', 5).executeTakeFirst())?.created ?? 0);
+        try {
+          const first = run();
+          await waitFor('a first chunk', async () => ((await created()) >= 500 ? true : undefined));
+          first.kill('SIGKILL');
+          await new Promise((r) => first.once('exit', r));
+          const atKill = await created();
+          assert.ok(atKill > 0 && atKill < 6000, `killed at ${atKill}`);
+          const second = run();
+          let stderr = '';
+          second.stderr!.on('data', (d) => { stderr += d; });
+          const code = await new Promise((r) => second.once('exit', r));
+          assert.equal(code, 0, stderr);
+          const db = h.container.storage.db;
+          const request = await db.selectFrom('mass_issue_requests').selectAll().where('card_type', '=', 5).executeTakeFirstOrThrow();
+          assert.equal(request.status, 'COMPLETED');
+          assert.equal(request.created, 6000);
+          const stats = await db.selectFrom('cards').select((e) => [
+            e.fn.count('id').as('cards'), e.fn.count('pan_hash').distinct().as('numbers'), e.fn.count('mass_seq').distinct().as('positions'),
+            e.fn.min('mass_seq').as('first'), e.fn.max('mass_seq').as('last'),
+          ]).where('mass_request_id', '=', request.id).executeTakeFirstOrThrow();
+          assert.deepEqual(Object.fromEntries(Object.entries(stats).map(([k, v]) => [k, Number(v)])), { cards: 6000, numbers: 6000, positions: 6000, first: 1, last: 6000 });
+          const accounts = await db.selectFrom('accounts').select((e) => e.fn.countAll().as('n')).where('customer_number', '=', customer).executeTakeFirstOrThrow();
+          assert.equal(Number(accounts.n), 6000);
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      });
+    }
+  });
+}
