@@ -1,6 +1,7 @@
 import { cpus } from 'node:os';
 import { runHttpBench, type HttpResult } from './http.bench.ts';
 import { runCryptoBench } from './crypto.bench.ts';
+import { runMassIssueBench } from './mass-issue.bench.ts';
 import { pinsBenchTable } from './pins.bench.ts';
 
 /**
@@ -29,7 +30,16 @@ async function main() {
     process.stdout.write('| store | operation | req/s | p50 ms | p99 ms | errors | non-2xx | requests |\n|---|---|---:|---:|---:|---:|---:|---:|\n');
     for (const r of rows) process.stdout.write(`| ${r.backend} | ${r.name} | ${r.requestsPerSec.toLocaleString('en-US')} | ${r.p50} | ${r.p99} | ${r.errors} | ${r.non2xx} | ${r.total} |\n`);
   }
+  if ((!only || only === 'mass') && postgresUrl) await massIssue(postgresUrl);
   if (!only || only === 'pins') process.stdout.write(`\n${await pinsBenchTable({ seconds: Number(process.env.BENCH_SECONDS ?? 10), connections: Number(process.env.BENCH_CONNECTIONS ?? 32), postgresUrl })}`);
+}
+
+async function massIssue(postgresUrl: string) {
+  const quantity = Number(process.env.BENCH_MASS_QUANTITY ?? 100_000);
+  const r = await runMassIssueBench({ postgresUrl, quantity });
+  process.stdout.write(`\n| mass issue on PostgreSQL | cards | seconds (incl. process start and bureau files) | cards/s | peak RSS MB |\n|---|---:|---:|---:|---:|\n`);
+  process.stdout.write(`| emboss issue-batch | ${r.quantity.toLocaleString('en-US')} | ${r.seconds.toFixed(1)} | ${r.cardsPerSecond.toLocaleString('en-US')} | ${r.peakRssMb} |\n`);
+  process.stdout.write(`\n${r.output}\n`);
 }
 
 main().catch((err) => { process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`); process.exit(1); });

@@ -98,8 +98,11 @@ export async function runCli(argv: string[], ctx: { settings: Settings; logger: 
           onProgress: (p) => bar.update(p.done, { rate: p.cardsPerSecond }),
         });
         bar.stop();
+        const issued = (Date.now() - started) / 1000;
         const files = await container.personalization.flush();
-        process.stdout.write(`${result.done} cards in ${((Date.now() - started) / 1000).toFixed(1)} s; ${files.length} personalization file(s) written\n`);
+        const seconds = (Date.now() - started) / 1000;
+        process.stdout.write(`${result.done} cards in ${issued.toFixed(1)} s (${Math.round((result.done - request.created) / issued)} cards/s); `
+          + `${files.length} personalization file(s) written in ${(seconds - issued).toFixed(1)} s more; peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB\n`);
       } finally {
         await container.close();
       }

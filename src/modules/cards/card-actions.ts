@@ -46,7 +46,8 @@ export const CardActionCodes = {
  * - pin: a new random PIN for the same card and a PIN mailer record for the bureau.
  */
 type ActionRule =
-  | { kind: 'none' | 'pin'; requested: 'zero' }
+  | { kind: 'none'; requested: 'zero' }
+  | { kind: 'pin'; requested: 'zero' }
   | { kind: 'sequence'; requested: 'positive'; renew: boolean }
   | { kind: 'replace'; requested: 'zero' | 'positive'; blockCode: 'L' | 'C'; instant: boolean };
 
@@ -161,7 +162,10 @@ export class CardActions {
         await audit({ pin: 'reissued', pinMailer: mailer ? 'queued' : 'no bureau' });
         result = { card: updated, pan };
       } else if (rule.kind === 'sequence') {
-        const sequence = Math.max(...sequences.map((c) => c.card_sequence)) + 1;
+        // Read again once the lock is held: under READ COMMITTED this statement also sees a
+        // sequence that a transaction we waited for has just added.
+        const last = await trx.selectFrom('cards').select((e) => e.fn.max('card_sequence').as('n')).where('pan_hash', '=', card.pan_hash).executeTakeFirstOrThrow();
+        const sequence = Number(last.n) + 1;
         const expiry = rule.renew ? renewalExpiry(card.expiry, logo, now) : card.expiry;
         const issued = await this.cards.issue(trx, actor, {
           ...this.specFrom(card, organization, logo, account, pvk, actionName, recorded),

@@ -9,7 +9,7 @@ import type { PinVerificationMethod, SecurityModule } from '../../security-modul
 import { auditRow, recordAudit } from '../audit/index.ts';
 import type { KeysService } from '../keys/index.ts';
 import type { Logo, Organization, OrganizationsService } from '../organizations/index.ts';
-import type { PersonalizationOutbox } from '../personalization/index.ts';
+import type { OutboxRecord, PersonalizationOutbox } from '../personalization/index.ts';
 import type { Account, AccountsService } from '../accounts/index.ts';
 import type { CustomersService } from '../customers/index.ts';
 import type { CardVault } from './card-vault.ts';
@@ -107,6 +107,16 @@ export interface IssueSpec {
    * generating one.
    */
   existing?: { pan: string; panHash: string; token: string; pin?: { storedPinBlock: string; pvv?: string; offset?: string } };
+}
+
+/** A mass-issue card whose security-module work is done, ready to insert. */
+export interface PreparedMassCard {
+  pan: string;
+  hash: string;
+  token: string;
+  encrypted: string;
+  pin: { storedPinBlock: string; pvv?: string; offset?: string };
+  plastic: OutboxRecord | undefined;
 }
 
 /** A chunk of a mass issue: positions in the request, one account per position. */
@@ -324,25 +334,16 @@ export class CardsService {
    * number (collisions drawn again), token, encrypted number, PIN and bureau record; the
    * (request, position) key on cards makes a position impossible to issue twice.
    */
-  async issueMany(db: Kysely<DB>, spec: MassIssueSpec): Promise<number> {
-    const { logo, organization } = spec;
-    const method = pinMethodOf(logo);
+  async issueMany(db: Kysely<DB>, spec: MassIssueSpec, ready: PreparedMassCard[] = []): Promise<number> {
+    const { logo } = spec;
     const today = this.deps.clock.now().toISOString().slice(0, 10);
-    type Prepared = { pan: string; hash: string; token: string; encrypted: string; pin: { storedPinBlock: string; pvv?: string; offset?: string } };
-    const prepare = async (): Promise<Prepared> => {
-      const pan = this.draw(logo.bin, logo.panLength);
-      const [p, pin] = await Promise.all([
-        this.deps.vault.protect(pan, logo.bin.length),
-        this.deps.sm.generatePin({ pvk: spec.pvk, pan, method }),
-      ]);
-      return { pan, hash: p.hash, token: p.token, encrypted: p.encrypted, pin };
-    };
 
-    // Numbers first: draw, insert what is new, draw again for the collisions.
-    const prepared: Prepared[] = [];
+    // Numbers first: insert what is new, draw again for the collisions.
+    const prepared: PreparedMassCard[] = [];
+    let batch = ready.slice(0, spec.positions.length);
     for (let draws = 0; prepared.length < spec.positions.length; draws++) {
       if (draws >= MAX_NUMBER_DRAWS) throw fail(CardCodes.rangeExhausted);
-      const batch = await Promise.all(Array.from({ length: spec.positions.length - prepared.length }, prepare));
+      if (batch.length === 0) batch = await this.prepareMass(spec, spec.positions.length - prepared.length);
       const inserted = await sql<{ pan_hash: string }>`
         insert into card_numbers (pan_hash, pan_token, pan_encrypted, bin, last4, organization, logo)
         select h, t, e, ${logo.bin}, l, ${logo.organization}::int, ${logo.number}::int
@@ -352,13 +353,9 @@ export class CardsService {
         returning pan_hash`.execute(db);
       const fresh = new Set(inserted.rows.map((r) => r.pan_hash));
       prepared.push(...batch.filter((b) => fresh.has(b.hash)));
+      batch = [];
     }
-
-    const plastics = await Promise.all(prepared.map((c, i) => this.deps.personalization.recordFor({
-      organization, logo, pan: c.pan, reference: `${c.token}.1`, expiry: spec.expiry, serviceCode: spec.serviceCode,
-      embossedName1: spec.embossedName1, embossedName2: spec.embossedName2, reason: `mass.${spec.requestId}.${spec.positions[i]}`,
-      pin: { method, ...c.pin },
-    }, db)));
+    const plastics = prepared.map((c) => c.plastic);
 
     const cards = await sql<{ id: string; pan_token: string }>`
       insert into cards (
@@ -385,6 +382,25 @@ export class CardsService {
           as u(c, r, ref, e, ci, k)`.execute(db);
     }
     return cards.rows.length;
+  }
+
+  /**
+   * The security-module work for `n` mass-issue cards, done before (and while the previous
+   * chunk is written) so the database and the crypto overlap: number, token, encrypted number,
+   * PIN and the bureau record.
+   */
+  async prepareMass(spec: Pick<MassIssueSpec, 'organization' | 'logo' | 'pvk' | 'expiry' | 'serviceCode' | 'embossedName1' | 'embossedName2' | 'requestId'>, n: number): Promise<PreparedMassCard[]> {
+    const { logo } = spec;
+    const method = pinMethodOf(logo);
+    return Promise.all(Array.from({ length: n }, async () => {
+      const pan = this.draw(logo.bin, logo.panLength);
+      const [p, pin] = await Promise.all([this.deps.vault.protect(pan, logo.bin.length), this.deps.sm.generatePin({ pvk: spec.pvk, pan, method })]);
+      const plastic = await this.deps.personalization.recordFor({
+        organization: spec.organization, logo, pan, reference: `${p.token}.1`, expiry: spec.expiry, serviceCode: spec.serviceCode,
+        embossedName1: spec.embossedName1, embossedName2: spec.embossedName2, reason: `mass.${spec.requestId}`, pin: { method, ...pin },
+      });
+      return { pan, hash: p.hash, token: p.token, encrypted: p.encrypted, pin, plastic };
+    }));
   }
 
   /** POST /account/v2/instantCard: the account (when asked) and an active card, in one transaction. */

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 import type { Actor } from '../../shared/actor.ts';
 import type { Clock } from '../../shared/clock.ts';
@@ -34,6 +34,8 @@ export const IssuanceCodes = {
 
 /** Cards per transaction: the unit of progress and of recovery after a crash. */
 export const DEFAULT_CHUNK = 1000;
+/** Chunks written at once by one run. */
+export const DEFAULT_PARALLEL = 2;
 
 export interface Progress { status: string; done: number; total: number; cardsPerSecond: number; etaSeconds: number | null }
 
@@ -118,7 +120,7 @@ export class IssuanceService {
    * Creates the request's missing cards, chunk by chunk, until its quantity is reached.
    * Safe to run again (or twice at once) at any point.
    */
-  async run(requestId: string, options: { chunk?: number; onProgress?: (p: Progress) => void; actor?: Actor } = {}): Promise<Progress> {
+  async run(requestId: string, options: { chunk?: number; parallel?: number; onProgress?: (p: Progress) => void; actor?: Actor } = {}): Promise<Progress> {
     const chunk = options.chunk ?? DEFAULT_CHUNK;
     const actor = options.actor ?? { clientId: 'system', requestId: `mass-${requestId}` };
     const first = await this.load(requestId);
@@ -134,47 +136,89 @@ export class IssuanceService {
       .set((eb) => ({ status: 'RUNNING', started_at: eb.fn.coalesce('started_at', eb.val(now)), run_started_at: now, run_started_count: eb.ref('created'), updated_at: now }))
       .where('id', '=', requestId).where((eb) => eb('created', '<', eb.ref('quantity'))).execute();
 
-    try {
-      for (;;) {
-        const done = await this.deps.db.transaction().execute(async (trx) => {
-          const row = await trx.selectFrom('mass_issue_requests').selectAll().where('id', '=', requestId).forUpdate().executeTakeFirstOrThrow();
-          if (row.created >= row.quantity) {
-            if (row.status !== 'COMPLETED') {
-              await trx.updateTable('mass_issue_requests').set({ status: 'COMPLETED', finished_at: this.deps.clock.now(), updated_at: this.deps.clock.now() })
-                .where('id', '=', requestId).execute();
-              await recordAudit(trx, actor, { action: 'mass.complete', entityType: 'mass-issue', entityId: requestId, organization: row.organization, details: { cards: row.created } });
-            }
-            return true;
-          }
-          const n = Math.min(chunk, row.quantity - row.created);
-          const positions = Array.from({ length: n }, (_, i) => row.created + 1 + i);
-          const accounts = await this.deps.accounts.addMany(trx, actor, {
-            organization: row.organization, logo, customerNumber: row.customer_number, creditLimit: Number(row.credit_limit), count: n,
-            profile: { massIssue: requestId },
+    const massSpec = {
+      requestId, organization, logo, pvk, expiry: first.expiry, serviceCode,
+      embossedName1: typeof stored.embossedName1 === 'string' ? stored.embossedName1 : '',
+      embossedName2: typeof stored.embossedName2 === 'string' ? stored.embossedName2 : '',
+    };
+    const units = await this.missingPositions(requestId, first.quantity, chunk);
+    let failure: unknown;
+    // Chunks are written by `parallel` workers at once: one's security-module work overlaps the
+    // other's database writes. Each chunk commits whole, with its count, or not at all.
+    const worker = async () => {
+      for (let unit = units.shift(); unit && failure === undefined; unit = units.shift()) {
+        const positions = unit;
+        const ready = await this.deps.cards.prepareMass(massSpec, positions.length);
+        try {
+          await this.deps.db.transaction().execute(async (trx) => {
+            const accounts = await this.deps.accounts.addMany(trx, actor, {
+              organization: organization.number, logo, customerNumber: first.customer_number, creditLimit: Number(first.credit_limit), count: positions.length,
+              profile: { massIssue: requestId },
+            });
+            await this.deps.cards.issueMany(trx, { ...massSpec, actor, customerNumber: first.customer_number, positions, accounts }, ready);
+            await trx.updateTable('mass_issue_requests')
+              .set((eb) => ({ created: eb('created', '+', positions.length), updated_at: this.deps.clock.now() }))
+              .where('id', '=', requestId).execute();
+            await recordAudit(trx, actor, {
+              action: 'mass.chunk', entityType: 'mass-issue', entityId: requestId, organization: organization.number,
+              details: { from: positions[0], to: positions[positions.length - 1], cards: positions.length },
+            });
           });
-          await this.deps.cards.issueMany(trx, {
-            actor, requestId, organization, logo, pvk, customerNumber: row.customer_number, expiry: row.expiry, serviceCode,
-            embossedName1: typeof stored.embossedName1 === 'string' ? stored.embossedName1 : '',
-            embossedName2: typeof stored.embossedName2 === 'string' ? stored.embossedName2 : '',
-            positions, accounts,
-          });
-          await trx.updateTable('mass_issue_requests').set({ created: row.created + n, updated_at: this.deps.clock.now() }).where('id', '=', requestId).execute();
-          await recordAudit(trx, actor, {
-            action: 'mass.chunk', entityType: 'mass-issue', entityId: requestId, organization: row.organization,
-            details: { from: positions[0], to: positions[n - 1] },
-          });
-          return false;
-        });
-        const progress = this.progressOf((await this.load(requestId))!);
-        options.onProgress?.(progress);
-        if (done) return progress;
+        } catch (err) {
+          // Another run wrote these positions first (the unique position key said so): nothing to do.
+          if ((err as { code?: unknown }).code === '23505' && String((err as { constraint?: unknown }).constraint ?? '').includes('mass')) continue;
+          failure = err;
+          return;
+        }
+        const row = await this.load(requestId);
+        if (row) options.onProgress?.(this.progressOf(row));
       }
-    } catch (err) {
-      const message = err instanceof Error && 'code' in err && typeof (err as { code: unknown }).code === 'string' ? `${(err as { code: string }).code}` : 'internal error';
-      await this.deps.db.updateTable('mass_issue_requests').set({ status: 'FAILED', last_error: message, updated_at: this.deps.clock.now() })
+    };
+    await Promise.all(Array.from({ length: Math.max(1, options.parallel ?? DEFAULT_PARALLEL) }, worker));
+    if (failure !== undefined) {
+      const code = (failure as { code?: unknown }).code;
+      await this.deps.db.updateTable('mass_issue_requests').set({ status: 'FAILED', last_error: typeof code === 'string' ? code : 'internal error', updated_at: this.deps.clock.now() })
         .where('id', '=', requestId).execute();
-      throw err;
+      throw failure;
     }
+    await this.deps.db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom('mass_issue_requests').selectAll().where('id', '=', requestId).forUpdate().executeTakeFirstOrThrow();
+      if (row.created >= row.quantity && row.status !== 'COMPLETED') {
+        await trx.updateTable('mass_issue_requests').set({ status: 'COMPLETED', finished_at: this.deps.clock.now(), updated_at: this.deps.clock.now() })
+          .where('id', '=', requestId).execute();
+        await recordAudit(trx, actor, { action: 'mass.complete', entityType: 'mass-issue', entityId: requestId, organization: row.organization, details: { cards: row.created } });
+      }
+    });
+    const last = this.progressOf((await this.load(requestId))!);
+    options.onProgress?.(last);
+    return last;
+  }
+
+  /**
+   * The positions of a request that have no card yet, in chunks: whole chunks by count, and for
+   * a chunk partly made (a quantity raised after a run) the exact positions missing.
+   */
+  private async missingPositions(requestId: string, quantity: number, chunk: number): Promise<number[][]> {
+    const counts = await sql<{ k: number; n: number }>`
+      select ((mass_seq - 1) / ${chunk}::int)::int as k, count(*)::int as n
+      from cards where mass_request_id = ${requestId}::bigint group by 1`.execute(this.deps.db);
+    const made = new Map(counts.rows.map((r) => [Number(r.k), Number(r.n)]));
+    const units: number[][] = [];
+    for (let k = 0; k * chunk < quantity; k++) {
+      const from = k * chunk + 1;
+      const to = Math.min(quantity, (k + 1) * chunk);
+      const have = made.get(k) ?? 0;
+      if (have >= to - from + 1) continue;
+      let positions = Array.from({ length: to - from + 1 }, (_, i) => from + i);
+      if (have > 0) {
+        const existing = await this.deps.db.selectFrom('cards').select('mass_seq').where('mass_request_id', '=', requestId)
+          .where('mass_seq', '>=', from).where('mass_seq', '<=', to).execute();
+        const taken = new Set(existing.map((e) => e.mass_seq));
+        positions = positions.filter((p) => !taken.has(p));
+      }
+      units.push(positions);
+    }
+    return units;
   }
 
   /** GET /cards/mass-card-issue-L8V3: the request's progress and a page of its cards. */
