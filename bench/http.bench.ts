@@ -90,7 +90,7 @@ export async function runHttpBench(options: { seconds?: number; connections?: nu
   const dir = mkdtempSync(join(tmpdir(), 'emboss-bench-'));
   const configFile = join(dir, 'bootstrap.yaml');
   writeFileSync(configFile, BOOTSTRAP);
-  backends.push({ name: 'PGlite', env: { EMBOSS_DATA_DIR: join(dir, 'data'), EMBOSS_CONFIG: configFile }, cleanup: async () => {} });
+  if (process.env.BENCH_STORES !== 'postgres') backends.push({ name: 'PGlite', env: { EMBOSS_DATA_DIR: join(dir, 'data'), EMBOSS_CONFIG: configFile }, cleanup: async () => {} });
   if (options.postgresUrl) {
     const admin = new pg.Client({ connectionString: options.postgresUrl });
     await admin.connect();

@@ -18,7 +18,7 @@ usage: emboss [command]
   keys             list stored keys (name, type, check value; never the key)
   issue-batch      mass issue in this process, with a progress bar:
                      --org N --logo N --card-type N --quantity N --customer NUMBER
-                     [--credit-limit N] [--expiry YYYY-MM-DD] [--chunk N]
+                     [--credit-limit N] [--expiry YYYY-MM-DD] [--chunk N] [--parallel N]
                    an existing request of the same org/logo/card type is modified (or
                    resumed when the quantity is unchanged)
   files list       personalization files written (name, records, status)
@@ -95,6 +95,7 @@ export async function runCli(argv: string[], ctx: { settings: Settings; logger: 
         const result = await container.issuance.run(request.id, {
           actor,
           ...(args.chunk ? { chunk: Number(args.chunk) } : {}),
+          ...(args.parallel ? { parallel: Number(args.parallel) } : {}),
           onProgress: (p) => bar.update(p.done, { rate: p.cardsPerSecond }),
         });
         bar.stop();

@@ -36,6 +36,8 @@ export const IssuanceCodes = {
 export const DEFAULT_CHUNK = 1000;
 /** Chunks written at once by one run. */
 export const DEFAULT_PARALLEL = 2;
+/** Chunk transactions retried after a deadlock or serialization failure, per run. */
+const MAX_CHUNK_RETRIES = 20;
 
 export interface Progress { status: string; done: number; total: number; cardsPerSecond: number; etaSeconds: number | null }
 
@@ -143,6 +145,7 @@ export class IssuanceService {
     };
     const units = await this.missingPositions(requestId, first.quantity, chunk);
     let failure: unknown;
+    let retries = 0;
     // Chunks are written by `parallel` workers at once: one's security-module work overlaps the
     // other's database writes. Each chunk commits whole, with its count, or not at all.
     const worker = async () => {
@@ -165,8 +168,11 @@ export class IssuanceService {
             });
           });
         } catch (err) {
+          const code = (err as { code?: unknown }).code;
           // Another run wrote these positions first (the unique position key said so): nothing to do.
-          if ((err as { code?: unknown }).code === '23505' && String((err as { constraint?: unknown }).constraint ?? '').includes('mass')) continue;
+          if (code === '23505' && String((err as { constraint?: unknown }).constraint ?? '').includes('mass')) continue;
+          // Two chunks' transactions chose each other as deadlock victims: the chunk rolled back whole; do it again.
+          if ((code === '40P01' || code === '40001') && retries++ < MAX_CHUNK_RETRIES) { units.push(positions); continue; }
           failure = err;
           return;
         }

@@ -40,7 +40,7 @@ export interface OutboxRecord {
 export interface WrittenFile { name: string; records: number; organization: number; logo: number }
 
 /** Records of one file at most: a file is built in memory, so this bounds memory per file too. */
-export const MAX_RECORDS_PER_FILE = 50_000;
+export const MAX_RECORDS_PER_FILE = 20_000;
 
 /**
  * The personalization outbox. Each new plastic gets a record, encrypted for the organization's

@@ -296,7 +296,7 @@ export class SoftwareSecurityModule implements SecurityModule {
       if (!Array.isArray(which) || which.length === 0 || !which.every((w) => CVV_KINDS.includes(w))) {
         throw new SecurityModuleError('BAD_INPUT', `which must list one or more of ${CVV_KINDS.join(', ')}`);
       }
-      if (typeof expiryYYMM !== 'string' || !/^[0-9]{4}$/.test(expiryYYMM)) throw new SecurityModuleError('BAD_INPUT', 'expiry must be 4 digits (YYMM)');
+      checkExpiry(expiryYYMM);
       if (which.includes('CVV') && (typeof serviceCode !== 'string' || !/^[0-9]{3}$/.test(serviceCode))) {
         throw new SecurityModuleError('BAD_INPUT', 'the CVV needs the card\'s 3-digit service code');
       }
@@ -396,9 +396,7 @@ export class SoftwareSecurityModule implements SecurityModule {
     return guarded(() => {
       if (typeof request !== 'object' || request === null) throw new SecurityModuleError('BAD_INPUT', 'a request is required');
       const { pan, expiryYYMM, serviceCode } = request;
-      checkPan(pan);
-      if (typeof expiryYYMM !== 'string' || !/^[0-9]{4}$/.test(expiryYYMM)) throw new SecurityModuleError('BAD_INPUT', 'expiry must be 4 digits (YYMM)');
-      if (typeof serviceCode !== 'string' || !/^[0-9]{3}$/.test(serviceCode)) throw new SecurityModuleError('BAD_INPUT', 'service code must be 3 digits');
+      checkCardData(pan, expiryYYMM, serviceCode);
       checkReference(request.reference);
       const bur = this.use(request.bur, 'BUR');
       if (bur.algorithm !== '3DES' && bur.algorithm !== 'AES') {
@@ -448,9 +446,7 @@ export class SoftwareSecurityModule implements SecurityModule {
     return guarded(() => {
       if (typeof request !== 'object' || request === null) throw new SecurityModuleError('BAD_INPUT', 'a request is required');
       const { pan, expiryYYMM, serviceCode } = request;
-      checkPan(pan);
-      if (typeof expiryYYMM !== 'string' || !/^[0-9]{4}$/.test(expiryYYMM)) throw new SecurityModuleError('BAD_INPUT', 'expiry must be 4 digits (YYMM)');
-      if (typeof serviceCode !== 'string' || !/^[0-9]{3}$/.test(serviceCode)) throw new SecurityModuleError('BAD_INPUT', 'service code must be 3 digits');
+      checkCardData(pan, expiryYYMM, serviceCode);
       const zek = this.tdes(request.zek, 'ZEK');
       const cvk = this.cvk(request.cvk);
       let pinField: DiscretionaryPin = { kind: 'NONE' };
@@ -626,6 +622,17 @@ function safeEqualText(a: string, b: string): boolean {
 
 function checkPan(pan: unknown): asserts pan is string {
   if (typeof pan !== 'string' || !PAN_RE.test(pan)) throw new SecurityModuleError('BAD_INPUT', 'card number must be 12 to 19 digits');
+}
+
+function checkExpiry(expiryYYMM: unknown): asserts expiryYYMM is string {
+  if (typeof expiryYYMM !== 'string' || !/^[0-9]{4}$/.test(expiryYYMM)) throw new SecurityModuleError('BAD_INPUT', 'expiry must be 4 digits (YYMM)');
+}
+
+/** The card data track and embossing operations need: number, YYMM expiry, 3-digit service code. */
+function checkCardData(pan: unknown, expiryYYMM: unknown, serviceCode: unknown): asserts pan is string {
+  checkPan(pan);
+  checkExpiry(expiryYYMM);
+  if (typeof serviceCode !== 'string' || !/^[0-9]{3}$/.test(serviceCode)) throw new SecurityModuleError('BAD_INPUT', 'service code must be 3 digits');
 }
 
 function checkMethod(method: PinVerificationMethod): void {
