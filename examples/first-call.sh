@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# A first call against a running emboss (npm start): get a token, sign requests, add a customer
-# and an account. Needs curl, openssl and node. Usage: examples/first-call.sh [base-url]
+# A first call against a running emboss (npm start): get a token, sign requests, add a customer,
+# an account and a card. Needs curl, openssl and node. Usage: examples/first-call.sh [base-url]
 set -euo pipefail
 BASE=${1:-http://127.0.0.1:3000}
 CREDS=${EMBOSS_DATA_DIR:-./.emboss}/demo-credentials.json
@@ -29,6 +29,10 @@ CUSTOMER_NUMBER=$(node -p "JSON.parse(process.argv[1]).data.customerNumber" "$CU
 ACCOUNT=$(call POST /account/add-L8V3 "{\"accountData\":{\"organization\":$ORG,\"logo\":$LOGO,\"customerNumber\":\"$CUSTOMER_NUMBER\",\"creditLimit\":5000,\"billingCycle\":15,\"shortName\":\"ADA LOVELACE\"}}")
 echo "account add:  $ACCOUNT"
 ACCOUNT_NUMBER=$(node -p "JSON.parse(process.argv[1]).data.accountNumber" "$ACCOUNT")
+
+# A card on the account: number from the logo's BIN, PIN generated, a plastic for the bureau.
+# (The demo client has PCI scope, so it sees the card number; others get the PAN token.)
+echo "card add:     $(call POST /cards/embosser/l8vf "{\"organizationNumber\":$ORG,\"postToAccount\":\"$ACCOUNT_NUMBER\",\"cardNumber\":\"\",\"embossedName1\":\"ADA LOVELACE\"}")"
 
 # A GET signs an empty body; the path includes any query string.
 TS=$(node -p 'Date.now()')
