@@ -2,6 +2,7 @@ import { Kysely, PostgresDialect } from 'kysely';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import type { DB } from './schema.ts';
 import { PGliteDialect } from './pglite-dialect.ts';
 
@@ -84,7 +85,7 @@ async function openPostgres(connectionString: string, options: StorageOptions): 
     ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
   });
   // NUMERIC and BIGINT come back as strings from pg; amounts are converted where they are read.
-  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: withPreparedStatements(pool) }) });
   return {
     kind: 'postgres',
     db,
@@ -92,4 +93,49 @@ async function openPostgres(connectionString: string, options: StorageOptions): 
     postgres: { connectionString, ...(options.schema ? { schema: options.schema } : {}) },
     async close() { await db.destroy(); },
   };
+}
+
+/**
+ * Kysely sends every query as an unnamed statement, which PostgreSQL parses and plans again each
+ * time. The same few statements run thousands of times a second here, so each text is sent as a
+ * named prepared statement instead: parsed and planned once per connection. Texts that are long
+ * or too many (generated SQL with varying shapes) stay unnamed, so a connection holds a bounded
+ * set of statements.
+ */
+const MAX_PREPARED_PER_CONNECTION = 200;
+const MAX_PREPARED_TEXT = 4000;
+
+function withPreparedStatements(pool: pg.Pool): pg.Pool {
+  const prepared = new WeakMap<pg.PoolClient, Set<string>>();
+  const names = new Map<string, string>();
+  const nameOf = (text: string) => {
+    let name = names.get(text);
+    if (!name) {
+      name = `k${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
+      if (names.size < 10_000) names.set(text, name);
+    }
+    return name;
+  };
+  const connect = pool.connect.bind(pool) as () => Promise<pg.PoolClient>;
+  return new Proxy(pool, {
+    get(target, prop, receiver) {
+      if (prop !== 'connect') return Reflect.get(target, prop, receiver);
+      return async () => {
+        const client = await connect();
+        if (!prepared.has(client)) {
+          const own = new Set<string>();
+          prepared.set(client, own);
+          const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+          (client as unknown as { query: (...args: unknown[]) => unknown }).query = (text: unknown, values?: unknown) => {
+            if (typeof text !== 'string' || text.length > MAX_PREPARED_TEXT || (!own.has(text) && own.size >= MAX_PREPARED_PER_CONNECTION)) {
+              return query(text, values);
+            }
+            own.add(text);
+            return query({ name: nameOf(text), text, values });
+          };
+        }
+        return client;
+      };
+    },
+  });
 }
