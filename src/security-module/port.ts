@@ -239,17 +239,8 @@ export interface PersonalizationPin {
   mailer?: boolean;
 }
 
-export interface PersonalizationRecordRequest {
-  /** The bureau's key (type BUR): 3DES (16 or 24 bytes) or AES. */
-  bur: KeyBlock;
-  /** CVK key block (double-length 3DES): CVV (stripe), CVV2 (printed), iCVV (chip). */
-  cvk: KeyBlock;
-  /**
-   * The caller's reference for the record, written in clear in the file next to the encrypted
-   * record and inside it: a card id or PAN token. 1-40 characters of A-Z a-z 0-9 . _ -, and not
-   * a string of 12 or more digits only (it must never be a card number).
-   */
-  reference: string;
+/** What is printed and encoded on a card: the data its tracks and embossing lines are built from. */
+export interface CardFace {
   /** 12 to 19 digits. */
   pan: string;
   /** 4 digits, YYMM. */
@@ -262,6 +253,19 @@ export interface PersonalizationRecordRequest {
   embossLine1?: string;
   /** Second embossing line (company name, …); default empty. */
   embossLine2?: string;
+}
+
+export interface PersonalizationRecordRequest extends CardFace {
+  /** The bureau's key (type BUR): 3DES (16 or 24 bytes) or AES. */
+  bur: KeyBlock;
+  /** CVK key block (double-length 3DES): CVV (stripe), CVV2 (printed), iCVV (chip). */
+  cvk: KeyBlock;
+  /**
+   * The caller's reference for the record, written in clear in the file next to the encrypted
+   * record and inside it: a card id or PAN token. 1-40 characters of A-Z a-z 0-9 . _ -, and not
+   * a string of 12 or more digits only (it must never be a card number).
+   */
+  reference: string;
   /** Without it the stripe's PIN field is '00000' and there is no PIN mailer. */
   pin?: PersonalizationPin;
   /**
@@ -305,23 +309,11 @@ export const PERSONALIZATION_RECORD_VERSION = 'EMBR1';
 /** The PIN verification field of the stripe's discretionary data (no stored PIN needed: the card's PVV or offset). */
 export type TrackPinField = { kind: 'PVV'; pvki: string; pvv: string } | { kind: 'IBM3624'; offset: string };
 
-export interface TrackDataForClientRequest {
+export interface TrackDataForClientRequest extends CardFace {
   /** The client's card-number key (ZEK, 3DES): every field comes back encrypted under it. */
   zek: KeyBlock;
   /** CVK key block (double-length 3DES): the stripe's CVV and the printed CVV2. */
   cvk: KeyBlock;
-  /** 12 to 19 digits. */
-  pan: string;
-  /** 4 digits, YYMM. */
-  expiryYYMM: string;
-  /** 3 digits. */
-  serviceCode: string;
-  /** Cardholder, for the track 1 name (SURNAME/GIVEN). */
-  cardholder: { surname: string; givenNames?: string };
-  /** First embossing line; default "GIVEN NAMES SURNAME". Normalized, at most 26 characters. */
-  embossLine1?: string;
-  /** Second embossing line; default empty. */
-  embossLine2?: string;
   /** PVKI + PVV or IBM 3624 offset for the discretionary data; absent: '00000' (no PIN). */
   pin?: TrackPinField;
 }

@@ -24,8 +24,8 @@ import {
 
 const REFERENCE_RE = /^[A-Za-z0-9._-]{1,40}$/;
 
-export interface RecordParts {
-  reference: string;
+/** Parts of a card's track data for a client (trackDataForClient); no reference, no PIN block. */
+export interface ClientTrackParts {
   pan: string;
   expiryYYMM: string;
   serviceCode: string;
@@ -35,6 +35,11 @@ export interface RecordParts {
   pin: DiscretionaryPin;
   cvv: string;
   cvv2: string;
+}
+
+/** Parts of a bureau record: the client's track parts plus the reference, iCVV and PIN mailer. */
+export interface RecordParts extends ClientTrackParts {
+  reference: string;
   icvv: string;
   /** PIN mailer block (hex) and its ISO 9564-1 format, or undefined. */
   pinBlock?: { format: 0 | 4; hex: string } | undefined;
@@ -107,18 +112,7 @@ export function encryptForBureau(algorithm: '3DES' | 'AES', key: Buffer, clear: 
   return { encryptedRecord: ct.toString('base64'), cipher: algorithm === '3DES' ? '3DES-CBC' : 'AES-CBC' };
 }
 
-/** Parts of a card's track data for a client (trackDataForClient); no reference, no PIN block. */
-export interface ClientTrackParts {
-  pan: string;
-  expiryYYMM: string;
-  serviceCode: string;
-  cardholder: { surname: string; givenNames?: string | undefined };
-  embossLine1?: string | undefined;
-  embossLine2?: string | undefined;
-  pin: DiscretionaryPin;
-  cvv: string;
-  cvv2: string;
-}
+
 
 /** Length of the clear embosser block data (see TrackDataForClient in the port). */
 export const EMBOSSER_BLOCK_LENGTH = 88;
