@@ -16,7 +16,12 @@ export interface HttpResult { backend: string; name: string; requestsPerSec: num
 export const SECRET = 'bench-secret-0123456789abcdef';
 const ZEK_HEX = '0123456789ABCDEF1032547698BADCFE';
 export const APIKEY = 'bench-apikey-0123456789';
-const BOOTSTRAP = `
+/**
+ * The bench's bootstrap file: one organization and logo, one API client with the PCI scope.
+ * `key` adds a client key (a ZEK or ZPK line under `keys:`), `client` the fields naming it.
+ */
+export function benchBootstrap(key: string, client: string): string {
+  return `
 organizations:
   - number: 100
     name: Bench Bank
@@ -25,11 +30,12 @@ organizations:
 keys:
   - { name: b.cvk, type: CVK, generate: true }
   - { name: b.pvk, type: PVK, generate: true }
-  - { name: b.zek, type: ZEK, components: ["${ZEK_HEX}"] }
+  - ${key}
 clients:
-  - { clientId: bench, apikey: ${APIKEY}, secret: ${SECRET}, organizations: [100], scopes: [cards, pci], cardNumberKey: b.zek }
+  - { clientId: bench, apikey: ${APIKEY}, secret: ${SECRET}, organizations: [100], scopes: [cards, pci], ${client} }
 `;
-
+}
+const BOOTSTRAP = benchBootstrap(`{ name: b.zek, type: ZEK, components: ["${ZEK_HEX}"] }`, 'cardNumberKey: b.zek');
 /** The client side of card-number encryption (3DES-ECB under the ZEK, PAN padded with F to 32 hex). */
 function encryptPan(pan: string): string {
   const c = createCipheriv('des-ede-ecb', Buffer.from(ZEK_HEX, 'hex'), null).setAutoPadding(false);

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { APIKEY, SECRET, load, signedHeaders, signedPost, startServer, type HttpResult } from './http.bench.ts';
+import { SECRET, benchBootstrap, load, signedHeaders, signedPost, startServer, type HttpResult } from './http.bench.ts';
 
 /**
  * PIN and security-value benchmarks on PostgreSQL: security codes, PIN validation (right PINs,
@@ -14,20 +14,7 @@ import { APIKEY, SECRET, load, signedHeaders, signedPost, startServer, type Http
 
 const ZPK_HEX = '89ABCDEF0123456776543210FEDCBA98';
 const DATABASE = 'emboss_bench_pins';
-const BOOTSTRAP = `
-organizations:
-  - number: 100
-    name: Bench Bank
-    logos:
-      - { number: 1, bin: "400000", serviceCode: "201", pin: { method: PVV }, keys: { cvk: b.cvk, pvk: b.pvk } }
-keys:
-  - { name: b.cvk, type: CVK, generate: true }
-  - { name: b.pvk, type: PVK, generate: true }
-  - { name: b.zpk, type: ZPK, components: ["${ZPK_HEX}"] }
-clients:
-  - { clientId: bench, apikey: ${APIKEY}, secret: ${SECRET}, organizations: [100], scopes: [cards, pci], keyAssociations: { IYY: b.zpk } }
-`;
-
+const BOOTSTRAP = benchBootstrap(`{ name: b.zpk, type: ZPK, components: ["${ZPK_HEX}"] }`, 'keyAssociations: { IYY: b.zpk }');
 const tdes = (data: Buffer, decrypt = false) => {
   const c = (decrypt ? createDecipheriv : createCipheriv)('des-ede-ecb', Buffer.from(ZPK_HEX, 'hex'), null).setAutoPadding(false);
   return Buffer.concat([c.update(data), c.final()]);

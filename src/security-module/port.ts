@@ -122,7 +122,8 @@ export interface GeneratePinRequest {
   method: PinVerificationMethod;
 }
 
-export interface VerifyPinRequest {
+/** A PIN block a client sent, with what checking or storing its PIN needs. */
+export interface ClientPinBlock {
   /** The client's ZPK key block: 3DES for formats 0, 1, 3; AES for format 4. */
   zpk: KeyBlock;
   /** Encrypted PIN block, hex (16 digits for formats 0/1/3, 32 for format 4). */
@@ -131,6 +132,9 @@ export interface VerifyPinRequest {
   pan: string;
   pvk: KeyBlock;
   method: PinVerificationMethod;
+}
+
+export interface VerifyPinRequest extends ClientPinBlock {
   /** The card's PVV (method PVV). */
   pvv?: string;
   /** The card's IBM 3624 offset (method IBM3624). */
@@ -146,14 +150,8 @@ export interface TranslatePinRequest {
   format?: PinBlockFormat;
 }
 
-export interface ImportPinRequest {
-  /** The ZPK the new PIN block is encrypted under (3DES for formats 0/1/3, AES for 4). */
-  zpk: KeyBlock;
-  pinBlock: string;
-  format: PinBlockFormat;
-  pan: string;
-  pvk: KeyBlock;
-  method: PinVerificationMethod;
+/** The new PIN's block under the client's ZPK (3DES for formats 0/1/3, AES for 4). */
+export interface ImportPinRequest extends ClientPinBlock {
   /** Accept PINs of repeated or sequential digits (e.g. when migrating existing cards). Default false. */
   allowWeak?: boolean;
 }
