@@ -1,6 +1,7 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 import type { Actor } from '../../shared/actor.ts';
+import { Batcher } from '../../shared/batcher.ts';
 import { redact } from '../../shared/redact.ts';
 
 export interface AuditEvent {
@@ -19,7 +20,31 @@ export interface AuditEvent {
  * without its record and no record of a change that rolled back.
  */
 export async function recordAudit(db: Kysely<DB>, actor: Actor, event: AuditEvent): Promise<void> {
-  await db.insertInto('audit_events').values(auditRow(actor, event)).execute();
+  if (db.isTransaction) {
+    await db.insertInto('audit_events').values(auditRow(actor, event)).execute();
+    return;
+  }
+  // Outside a transaction (reads, refusals) the record is written together with those of
+  // concurrent requests, in one statement; the caller still waits until it is stored.
+  let batcher = writers.get(db);
+  if (!batcher) {
+    batcher = new Batcher((rows) => insertAuditRows(db, rows), { maxBatch: 128, maxInFlight: 2 });
+    writers.set(db, batcher);
+  }
+  await batcher.submit(auditRow(actor, event));
+}
+
+type AuditRow = ReturnType<typeof auditRow>;
+const writers = new WeakMap<Kysely<DB>, Batcher<AuditRow, void>>();
+
+/** One INSERT for any number of rows (one statement text, whatever the count: it is prepared once). */
+async function insertAuditRows(db: Kysely<DB>, rows: AuditRow[]): Promise<void[]> {
+  const column = <K extends keyof AuditRow>(k: K) => rows.map((r) => r[k]);
+  await sql`
+    insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
+    select * from unnest(${column('actor')}::text[], ${column('request_id')}::text[], ${column('action')}::text[],
+      ${column('entity_type')}::text[], ${column('entity_id')}::text[], ${column('organization')}::int[], ${column('details')}::jsonb[])`.execute(db);
+  return rows.map(() => undefined);
 }
 
 /**

@@ -2,6 +2,7 @@ import { sql, type Kysely, type Selectable } from 'kysely';
 import type { CardTable, DB } from '../../db/schema.ts';
 import type { Actor } from '../../shared/actor.ts';
 import type { Clock } from '../../shared/clock.ts';
+import { Batcher } from '../../shared/batcher.ts';
 import { businessRule } from '../../shared/errors.ts';
 import { isBlankNumber, pad19 } from '../../shared/ids.ts';
 import { generateCardNumber, isLuhnValid } from '../../crypto/luhn.ts';
@@ -18,6 +19,9 @@ import type {
 } from './cards.schemas.ts';
 
 type Code = readonly [string, string];
+
+/** A card as a client names it: by PAN token or by the keyed hash of its number; a sequence or the latest. */
+interface CardKey { organization: number; token: string | null; hash: string | null; sequence: number | null }
 const fail = (c: Code) => businessRule(c[0], c[1]);
 
 /** Codes: upstream (FirstVision Cards / Accounts 1.3.0) where one fits, emboss's own EMBC… otherwise. */
@@ -196,6 +200,8 @@ export class CardsService {
   private readonly db: Kysely<DB>;
   private readonly draw: (bin: string, length: number) => string;
   private cardActions: CardActionHandler | undefined;
+
+  private readonly lookups = new Batcher<CardKey, (CardRow & { pan_encrypted: string }) | undefined>((keys) => this.lookUp(keys), { maxBatch: 128, maxInFlight: 2 });
 
   constructor(private readonly deps: CardsDeps) {
     this.db = deps.db;
@@ -479,19 +485,42 @@ export class CardsService {
    * organization; the given sequence, or the latest one.
    */
   async resolve(organization: number, number: string, sequence?: number, db: Kysely<DB> = this.db): Promise<(CardRow & { pan_encrypted: string }) | undefined> {
-    let q = db.selectFrom('cards').selectAll('cards').where('cards.organization', '=', organization);
+    const key: CardKey = { organization, token: null, hash: null, sequence: sequence !== undefined && sequence > 0 ? sequence : null };
     if (/[A-Za-z]/.test(number)) {
       if (number.length !== 19) return undefined;
-      q = q.where('cards.pan_token', '=', number.toUpperCase());
+      key.token = number.toUpperCase();
     } else {
       const pan = number.replace(/^0+/, '');
       if (pan.length < 12) return undefined;
-      q = q.where('cards.pan_hash', '=', await this.deps.vault.hash(pan));
+      key.hash = await this.deps.vault.hash(pan);
     }
-    if (sequence !== undefined && sequence > 0) q = q.where('cards.card_sequence', '=', sequence);
+    // Outside a transaction, concurrent look-ups go to the database together (one statement).
+    if (!db.isTransaction) return this.lookups.submit(key);
+    let q = db.selectFrom('cards').selectAll('cards').where('cards.organization', '=', organization);
+    q = key.token !== null ? q.where('cards.pan_token', '=', key.token) : q.where('cards.pan_hash', '=', key.hash!);
+    if (key.sequence !== null) q = q.where('cards.card_sequence', '=', key.sequence);
     // The encrypted number comes along: most callers need the number next.
     return q.innerJoin('card_numbers', 'card_numbers.pan_hash', 'cards.pan_hash').select('card_numbers.pan_encrypted')
       .orderBy('cards.card_sequence', 'desc').limit(1).executeTakeFirst();
+  }
+
+  /** Many `resolve`s in one statement: for each key, its card (the given sequence or the latest) or nothing. */
+  private async lookUp(keys: CardKey[]): Promise<Array<(CardRow & { pan_encrypted: string }) | undefined>> {
+    const column = <K extends keyof CardKey>(k: K) => keys.map((key) => key[k]);
+    const found = await sql<CardRow & { pan_encrypted: string; i: string | number }>`
+      select k.i, c.*, n.pan_encrypted
+      from unnest(${column('organization')}::int[], ${column('token')}::bpchar[], ${column('hash')}::text[], ${column('sequence')}::int[])
+        with ordinality as k(organization, token, hash, sequence, i)
+      cross join lateral (
+        (select * from cards c where c.pan_token = k.token and c.organization = k.organization and (k.sequence is null or c.card_sequence = k.sequence))
+        union all
+        (select * from cards c where c.pan_hash = k.hash and c.organization = k.organization and (k.sequence is null or c.card_sequence = k.sequence))
+        order by card_sequence desc limit 1
+      ) c
+      join card_numbers n on n.pan_hash = c.pan_hash`.execute(this.db);
+    const byPosition = new Map<number, CardRow & { pan_encrypted: string }>();
+    for (const { i, ...card } of found.rows) byPosition.set(Number(i), card);
+    return keys.map((_, index) => byPosition.get(index + 1));
   }
 
   /** The clear number of a card (inside emboss only: PIN and CVV operations, PCI responses). */

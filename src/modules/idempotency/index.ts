@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
+import { Batcher } from '../../shared/batcher.ts';
 import type { Clock } from '../../shared/clock.ts';
 
 export type Reservation =
@@ -20,33 +21,37 @@ export interface Sealer {
   open(sealed: string): Promise<string>;
 }
 
+interface KeyRow { clientId: string; requestId: string; fingerprint: string; statusCode: number | null; responseSealed: string | null }
+const keyOf = (r: KeyRow) => `${r.clientId}\n${r.requestId}`;
+
 export class IdempotencyService {
+  /**
+   * Every request writes here, so the writes of concurrent requests go to the database together:
+   * one statement per batch (see Batcher), each request still waiting for its own outcome.
+   */
+  private readonly inserts: Batcher<KeyRow, boolean>;
+  private readonly completions: Batcher<KeyRow, void>;
+
   /** `sealer` encrypts stored responses: a replayable response may carry card data. */
-  constructor(private readonly db: Kysely<DB>, private readonly clock: Clock, private readonly sealer: Sealer) {}
+  constructor(private readonly db: Kysely<DB>, private readonly clock: Clock, private readonly sealer: Sealer) {
+    this.inserts = new Batcher((rows) => this.insertKeys(rows), { maxBatch: 128, maxInFlight: 2 });
+    this.completions = new Batcher((rows) => this.completeKeys(rows), { maxBatch: 128, maxInFlight: 2 });
+  }
 
   static fingerprint(method: string, url: string, body: string): string {
     return createHash('sha256').update(method).update('\n').update(url).update('\n').update(body).digest('hex');
   }
 
   async reserve(clientId: string, requestId: string, fingerprint: string): Promise<Reservation> {
-    const inserted = await this.db.insertInto('idempotency_keys')
-      .values({ client_id: clientId, request_id: requestId, fingerprint, created_at: this.clock.now() })
-      .onConflict((oc) => oc.columns(['client_id', 'request_id']).doNothing())
-      .executeTakeFirst();
-    if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 1) return { kind: 'new' };
-    const row = await this.db.selectFrom('idempotency_keys').select(['fingerprint', 'status_code', 'response_sealed'])
-      .where('client_id', '=', clientId).where('request_id', '=', requestId).executeTakeFirst();
-    if (!row) return this.reserve(clientId, requestId, fingerprint); // released meanwhile
-    if (row.fingerprint !== fingerprint) return { kind: 'mismatch' };
-    if (row.status_code === null || row.response_sealed === null) return { kind: 'in-progress' };
-    return { kind: 'replay', statusCode: row.status_code, response: JSON.parse(await this.sealer.open(row.response_sealed)) };
+    const inserted = await this.inserts.submit({ clientId, requestId, fingerprint, statusCode: null, responseSealed: null });
+    if (inserted) return { kind: 'new' };
+    const seen = await this.seen(clientId, requestId, fingerprint);
+    return seen ?? this.reserve(clientId, requestId, fingerprint); // released meanwhile
   }
 
   async complete(clientId: string, requestId: string, statusCode: number, response: unknown): Promise<void> {
-    await this.db.updateTable('idempotency_keys')
-      .set({ status_code: statusCode, response_sealed: await this.sealer.seal(JSON.stringify(response)) })
-      .where('client_id', '=', clientId).where('request_id', '=', requestId)
-      .execute();
+    const responseSealed = await this.sealer.seal(JSON.stringify(response));
+    await this.completions.submit({ clientId, requestId, fingerprint: '', statusCode, responseSealed });
   }
 
   /**
@@ -55,19 +60,50 @@ export class IdempotencyService {
    * with another request it is refused, as for any other call.
    */
   async recordInquiry(clientId: string, requestId: string, fingerprint: string, statusCode: number, response: unknown): Promise<Reservation | { kind: 'stored' }> {
-    const inserted = await this.db.insertInto('idempotency_keys')
-      .values({
-        client_id: clientId, request_id: requestId, fingerprint, created_at: this.clock.now(),
-        status_code: statusCode, response_sealed: await this.sealer.seal(JSON.stringify(response)),
-      })
-      .onConflict((oc) => oc.columns(['client_id', 'request_id']).doNothing())
-      .executeTakeFirst();
-    if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 1) return { kind: 'stored' };
+    const responseSealed = await this.sealer.seal(JSON.stringify(response));
+    if (await this.inserts.submit({ clientId, requestId, fingerprint, statusCode, responseSealed })) return { kind: 'stored' };
+    return (await this.seen(clientId, requestId, fingerprint)) ?? { kind: 'mismatch' };
+  }
+
+  /** What a request id already on file means for a new request with this fingerprint (undefined: gone meanwhile). */
+  private async seen(clientId: string, requestId: string, fingerprint: string): Promise<Reservation | undefined> {
     const row = await this.db.selectFrom('idempotency_keys').select(['fingerprint', 'status_code', 'response_sealed'])
       .where('client_id', '=', clientId).where('request_id', '=', requestId).executeTakeFirst();
-    if (!row || row.fingerprint !== fingerprint) return { kind: 'mismatch' };
+    if (!row) return undefined;
+    if (row.fingerprint !== fingerprint) return { kind: 'mismatch' };
     if (row.status_code === null || row.response_sealed === null) return { kind: 'in-progress' };
     return { kind: 'replay', statusCode: row.status_code, response: JSON.parse(await this.sealer.open(row.response_sealed)) };
+  }
+
+  /**
+   * Inserts the keys not on file yet; answers, per row, whether it was inserted. The database's
+   * primary key decides between racing requests; within one batch the first row of a key wins
+   * and the others are answered as if they had come second.
+   */
+  private async insertKeys(rows: KeyRow[]): Promise<boolean[]> {
+    const now = this.clock.now();
+    const first = new Map<string, number>();
+    rows.forEach((r, i) => { const k = keyOf(r); if (!first.has(k)) first.set(k, i); });
+    const unique = [...first.values()].map((i) => rows[i]!);
+    const column = <K extends keyof KeyRow>(k: K) => unique.map((r) => r[k]);
+    const inserted = await sql<{ client_id: string; request_id: string }>`
+      insert into idempotency_keys (client_id, request_id, fingerprint, status_code, response_sealed, created_at)
+      select c, r, f, s, x, ${now}::timestamptz
+      from unnest(${column('clientId')}::text[], ${column('requestId')}::text[], ${column('fingerprint')}::text[],
+        ${column('statusCode')}::int[], ${column('responseSealed')}::text[]) as k(c, r, f, s, x)
+      on conflict (client_id, request_id) do nothing
+      returning client_id, request_id`.execute(this.db);
+    const stored = new Set(inserted.rows.map((r) => `${r.client_id}\n${r.request_id}`));
+    return rows.map((r, i) => first.get(keyOf(r)) === i && stored.has(keyOf(r)));
+  }
+
+  private async completeKeys(rows: KeyRow[]): Promise<void[]> {
+    const column = <K extends keyof KeyRow>(k: K) => rows.map((r) => r[k]);
+    await sql`
+      update idempotency_keys as k set status_code = v.s, response_sealed = v.x
+      from unnest(${column('clientId')}::text[], ${column('requestId')}::text[], ${column('statusCode')}::int[], ${column('responseSealed')}::text[]) as v(c, r, s, x)
+      where k.client_id = v.c and k.request_id = v.r`.execute(this.db);
+    return rows.map(() => undefined);
   }
 
   /** Frees a reservation whose request failed on our side, so the client may retry with the same id. */

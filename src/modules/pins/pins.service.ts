@@ -64,7 +64,8 @@ interface Found { org: Organization; card: CardRow; logo: Logo }
  *   wrong:   `update … set pin_tries = pin_tries + 1, pin_blocked = pin_tries + 1 >= max
  *             where id = $1 and not pin_blocked returning …`
  *   correct: `update … set pin_tries = 0 where id = $1 and not pin_blocked and pin_verification = $v`
- * with the audit record in the same statement (a data-modifying CTE). PostgreSQL re-checks the
+ * with the audit record in the same statement (a data-modifying CTE); a correct PIN on a card
+ * with no invalid tries has nothing to reset and writes only its audit record. PostgreSQL re-checks the
  * WHERE clause on the latest row version after waiting for a concurrent writer, so wrong tries
  * stop at exactly the maximum, and a correct PIN can never clear a block set by a concurrent wrong
  * one (nor reset the counter of a PIN that was changed meanwhile). Checking the PIN before the
@@ -357,7 +358,14 @@ export class PinsService {
     const c = COLUMNS[counter];
     const [tries, last, blocked] = [sql.ref(c.tries), sql.ref(c.last), sql.ref(c.blocked)];
     const now = this.deps.clock.now();
-    const row = auditRow(audit.actor, { action: audit.action, entityType: 'card', entityId: card.pan_token, organization: card.organization, details: audit.details });
+    const event = { action: audit.action, entityType: 'card', entityId: card.pan_token, organization: card.organization, details: audit.details };
+    if (correct && (counter === 'pin' ? card.pin_tries : card.cvv2_tries) === 0) {
+      // Nothing to reset, so nothing to write but the record: the answer holds as of the card
+      // read (which found it unblocked); a block or PIN change landing later is later.
+      await recordAudit(this.db, audit.actor, { ...event, details: { ...audit.details, outcome: 'correct' } });
+      return { ok: true };
+    }
+    const row = auditRow(audit.actor, event);
     if (correct) {
       const samePin = counter === 'pin' ? sql`and pin_verification = ${card.pin_verification}` : sql``;
       const r = await sql<{ n: number }>`

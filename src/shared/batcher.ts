@@ -1,0 +1,66 @@
+/**
+ * Natural batching ("group commit") of small, independent database statements made by concurrent
+ * requests: items submitted while a batch is on its way wait for it to return and then go together,
+ * as one statement. Alone, an item waits for nothing but the end of the current event-loop turn;
+ * under load, a batch gathers the requests that arrived during one round trip. The cost per round
+ * trip (a system call each way, a statement for the database to run and, for a write, a commit
+ * and its WAL flush) is then shared by all of them, instead of paid by each.
+ *
+ * `run` gets the items in submission order and must answer one result per item, in the same
+ * order. If it throws, every item of that batch gets the error, so a batch statement must not fail
+ * because of one item (use ON CONFLICT, look-ups that may find nothing, and the like).
+ */
+export interface BatcherOptions {
+  /** Most items per statement (bounds its size and the wait of the last one). */
+  maxBatch: number;
+  /** Batches on their way at once (at most the connections one may take from the pool). */
+  maxInFlight: number;
+}
+
+interface Pending<I, O> { item: I; resolve(value: O): void; reject(reason: unknown): void }
+
+export class Batcher<I, O> {
+  private queue: Pending<I, O>[] = [];
+  private inFlight = 0;
+  private scheduled = false;
+
+  constructor(private readonly run: (items: I[]) => Promise<O[]>, private readonly options: BatcherOptions = { maxBatch: 64, maxInFlight: 2 }) {}
+
+  submit(item: I): Promise<O> {
+    return new Promise<O>((resolve, reject) => {
+      this.queue.push({ item, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.inFlight >= this.options.maxInFlight || this.queue.length === 0) return;
+    this.scheduled = true;
+    // setImmediate, not a microtask: requests whose data arrived in the same event-loop turn join.
+    setImmediate(() => {
+      this.scheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    while (this.inFlight < this.options.maxInFlight && this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.options.maxBatch);
+      this.inFlight++;
+      void this.send(batch);
+    }
+  }
+
+  private async send(batch: Pending<I, O>[]): Promise<void> {
+    try {
+      const results = await this.run(batch.map((p) => p.item));
+      if (results.length !== batch.length) throw new Error(`a batch of ${batch.length} got ${results.length} results`);
+      batch.forEach((p, i) => p.resolve(results[i]!));
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+    } finally {
+      this.inFlight--;
+      this.schedule();
+    }
+  }
+}
