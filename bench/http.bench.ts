@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createCipheriv, createHmac, randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
@@ -11,7 +11,41 @@ import pg from 'pg';
  * comes from autocannon in this process, over loopback only, for a fixed time.
  */
 
-export interface HttpResult { backend: string; name: string; requestsPerSec: number; p50: number; p99: number; errors: number; non2xx: number; total: number }
+export interface HttpResult {
+  backend: string; name: string; requestsPerSec: number; p50: number; p99: number; errors: number; non2xx: number; total: number;
+  /** CPU time per request of the emboss process and of all PostgreSQL processes (µs; Linux /proc): less sensitive to other load on the machine than req/s. */
+  apiCpuUs?: number; pgCpuUs?: number;
+}
+
+/** The table row of a result (the header is `RESULT_HEADER`). */
+export const RESULT_HEADER = '| store | operation | req/s | p50 ms | p99 ms | API CPU µs/req | PostgreSQL CPU µs/req | errors | non-2xx | requests |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n';
+export const resultRow = (r: HttpResult) => `| ${r.backend} | ${r.name} | ${r.requestsPerSec.toLocaleString('en-US')} | ${r.p50} | ${r.p99} | ${r.apiCpuUs ?? ''} | ${r.pgCpuUs ?? ''} | ${r.errors} | ${r.non2xx} | ${r.total} |\n`;
+
+const WARM_UP_SECONDS = Number(process.env.BENCH_WARM_UP_SECONDS ?? 2);
+
+/** Per server URL: its process and its PostgreSQL database (whose backends' CPU is counted). */
+const servers = new Map<string, { pid: number; database: string | undefined }>();
+
+/** CPU seconds used so far by the server process, and by the PostgreSQL backends of its database (Linux; 0 elsewhere). */
+function cpuSeconds(server: { pid: number; database: string | undefined } | undefined): { api: number; pg: number } {
+  const ticks = (p: string) => {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch { return 0; }
+  };
+  let pgSeconds = 0;
+  try {
+    for (const p of readdirSync('/proc')) {
+      if (!/^[0-9]+$/.test(p)) continue;
+      try {
+        if (server?.database && readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith(`postgres: `) && readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(` ${server.database} `)) pgSeconds += ticks(p);
+      } catch { /* gone */ }
+    }
+  } catch { /* not Linux */ }
+  return { api: server ? ticks(String(server.pid)) : 0, pg: pgSeconds };
+}
 
 export const SECRET = 'bench-secret-0123456789abcdef';
 const ZEK_HEX = '0123456789ABCDEF1032547698BADCFE';
@@ -49,6 +83,7 @@ export async function startServer(env: Record<string, string>): Promise<{ url: s
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
+  if (child.pid) servers.set(url, { pid: child.pid, database: env.DATABASE_URL ? new URL(env.DATABASE_URL).pathname.slice(1) : undefined });
   const deadline = Date.now() + 60_000;
   for (;;) {
     try { if ((await fetch(`${url}/health`)).ok) break; } catch { /* not up yet */ }
@@ -68,14 +103,24 @@ export function signedHeaders(token: string, path: string, body: string): Record
 }
 
 export async function load(url: string, name: string, backend: string, seconds: number, connections: number, request: () => { method: 'POST' | 'GET'; path: string; headers: Record<string, string>; body?: string }, overallRate?: number): Promise<HttpResult> {
-  const result = await autocannon({
-    url, connections, duration: seconds, ...(overallRate ? { overallRate } : {}),
+  const run = (duration: number) => autocannon({
+    url, connections, duration, ...(overallRate ? { overallRate } : {}),
     requests: [{ setupRequest: (req: any) => ({ ...req, ...request() }) }],
   } as any);
+  // Unmeasured warm-up: the first seconds of a new code path are spent compiling it (JIT).
+  await run(WARM_UP_SECONDS);
+  const before = cpuSeconds(servers.get(url));
+  const result = await run(seconds);
   return {
     backend, name, requestsPerSec: Math.round(result.requests.average), p50: result.latency.p50, p99: result.latency.p99,
     errors: result.errors + result.timeouts, non2xx: result.non2xx, total: result.requests.total,
+    ...perRequest(before, cpuSeconds(servers.get(url)), result.requests.total),
   };
+}
+
+function perRequest(before: { api: number; pg: number }, after: { api: number; pg: number }, requests: number) {
+  if (requests === 0 || after.api === 0) return {};
+  return { apiCpuUs: Math.round(((after.api - before.api) * 1e6) / requests), pgCpuUs: Math.round(((after.pg - before.pg) * 1e6) / requests) };
 }
 
 /** A signed JSON call outside the load (set-up of pools of customers, accounts and cards). */

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { SECRET, benchBootstrap, load, signedHeaders, signedPost, startServer, type HttpResult } from './http.bench.ts';
+import { RESULT_HEADER, SECRET, benchBootstrap, load, resultRow, signedHeaders, signedPost, startServer, type HttpResult } from './http.bench.ts';
 
 /**
  * PIN and security-value benchmarks on PostgreSQL: security codes, PIN validation (right PINs,
@@ -87,6 +87,5 @@ export async function runPinsBench(options: { seconds?: number; connections?: nu
 export async function pinsBenchTable(options: { seconds?: number; connections?: number; postgresUrl: string | undefined }): Promise<string> {
   if (!options.postgresUrl) return 'PIN benchmarks skipped: they run on PostgreSQL (BENCH_DATABASE_URL).\n';
   const rows = await runPinsBench({ ...options, postgresUrl: options.postgresUrl });
-  return '| store | operation | req/s | p50 ms | p99 ms | errors | non-2xx | requests |\n|---|---|---:|---:|---:|---:|---:|---:|\n'
-    + rows.map((r) => `| ${r.backend} | ${r.name} | ${r.requestsPerSec.toLocaleString('en-US')} | ${r.p50} | ${r.p99} | ${r.errors} | ${r.non2xx} | ${r.total} |\n`).join('');
+  return RESULT_HEADER + rows.map(resultRow).join('');
 }

@@ -1,5 +1,5 @@
 import { cpus } from 'node:os';
-import { runHttpBench, type HttpResult } from './http.bench.ts';
+import { RESULT_HEADER, resultRow, runHttpBench, type HttpResult } from './http.bench.ts';
 import { runCryptoBench } from './crypto.bench.ts';
 import { runMassIssueBench } from './mass-issue.bench.ts';
 import { pinsBenchTable } from './pins.bench.ts';
@@ -27,8 +27,8 @@ async function main() {
       ...(postgresUrl ? { postgresUrl } : {}),
       ...(process.env.BENCH_ONLY ? { only: process.env.BENCH_ONLY.split(',') } : {}),
     });
-    process.stdout.write('| store | operation | req/s | p50 ms | p99 ms | errors | non-2xx | requests |\n|---|---|---:|---:|---:|---:|---:|---:|\n');
-    for (const r of rows) process.stdout.write(`| ${r.backend} | ${r.name} | ${r.requestsPerSec.toLocaleString('en-US')} | ${r.p50} | ${r.p99} | ${r.errors} | ${r.non2xx} | ${r.total} |\n`);
+    process.stdout.write(RESULT_HEADER);
+    for (const r of rows) process.stdout.write(resultRow(r));
   }
   if ((!only || only === 'mass') && postgresUrl) await massIssue(postgresUrl);
   if (!only || only === 'pins') process.stdout.write(`\n${await pinsBenchTable({ seconds: Number(process.env.BENCH_SECONDS ?? 10), connections: Number(process.env.BENCH_CONNECTIONS ?? 32), postgresUrl })}`);

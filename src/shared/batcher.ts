@@ -64,3 +64,4 @@ export class Batcher<I, O> {
     }
   }
 }
+
