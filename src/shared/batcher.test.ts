@@ -1,0 +1,71 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Batcher } from './batcher.ts';
+
+/** A batch function that records the batches it got and can be held open until released. */
+function recorder<I>(answer: (item: I) => unknown = (item) => item) {
+  const batches: I[][] = [];
+  let release: () => void = () => {};
+  let gate: Promise<void> = Promise.resolve();
+  return {
+    batches,
+    hold() { gate = new Promise((r) => { release = r; }); },
+    release: () => release(),
+    run: async (items: I[]) => { batches.push(items); await gate; return items.map(answer); },
+  };
+}
+
+test('items submitted in one event-loop turn go in one batch, each gets its own result', async () => {
+  const r = recorder<number>((n) => n * 10);
+  const b = new Batcher(r.run, { maxBatch: 100, maxInFlight: 1 });
+  const results = await Promise.all([1, 2, 3, 4].map((n) => b.submit(n)));
+  assert.deepEqual(results, [10, 20, 30, 40]);
+  assert.deepEqual(r.batches, [[1, 2, 3, 4]]);
+});
+
+test('items submitted while a batch is on its way wait for it and then go together', async () => {
+  const r = recorder<string>();
+  const b = new Batcher(r.run, { maxBatch: 100, maxInFlight: 1 });
+  r.hold();
+  const first = b.submit('a');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(r.batches, [['a']]);
+  const later = [b.submit('b'), b.submit('c')];
+  await new Promise((resolve) => setImmediate(resolve));
+  const laterStill = b.submit('d');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(r.batches.length, 1, 'nothing more is sent while the one batch allowed is on its way');
+  r.release();
+  assert.equal(await first, 'a');
+  assert.deepEqual(await Promise.all([...later, laterStill]), ['b', 'c', 'd']);
+  assert.deepEqual(r.batches, [['a'], ['b', 'c', 'd']]);
+});
+
+test('a batch holds at most maxBatch items, and up to maxInFlight batches are on their way at once', async () => {
+  const r = recorder<number>();
+  const b = new Batcher(r.run, { maxBatch: 3, maxInFlight: 2 });
+  r.hold();
+  const all = Array.from({ length: 8 }, (_, i) => b.submit(i));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(r.batches, [[0, 1, 2], [3, 4, 5]]);
+  r.release();
+  assert.deepEqual(await Promise.all(all), [0, 1, 2, 3, 4, 5, 6, 7]);
+  assert.deepEqual(r.batches, [[0, 1, 2], [3, 4, 5], [6, 7]]);
+});
+
+test('a failed batch fails each of its items, and only those', async () => {
+  let calls = 0;
+  const b = new Batcher(async (items: number[]) => {
+    calls++;
+    if (calls === 1) throw new Error('statement failed');
+    return items;
+  }, { maxBatch: 100, maxInFlight: 1 });
+  const failed = [b.submit(1), b.submit(2)].map((p) => p.then(() => 'ok', (e: Error) => e.message));
+  assert.deepEqual(await Promise.all(failed), ['statement failed', 'statement failed']);
+  assert.equal(await b.submit(3), 3);
+});
+
+test('a batch function that answers the wrong number of results fails the batch', async () => {
+  const b = new Batcher(async (items: number[]) => items.slice(1), { maxBatch: 100, maxInFlight: 1 });
+  await assert.rejects(Promise.all([b.submit(1), b.submit(2)]), /a batch of 2 got 1 results/);
+});
