@@ -93,7 +93,7 @@ export async function buildApp(container: Container, options: AppOptions = {}): 
   }
 
   await app.register(authPlugin, { clients: container.clients, windowSeconds: container.settings.SIGNATURE_WINDOW_SECONDS, now: () => container.clock.now().getTime() });
-  await app.register(idempotencyPlugin, { idempotency: container.idempotency, logger: container.logger });
+  await app.register(idempotencyPlugin, { idempotency: container.idempotency, db: container.storage.db, logger: container.logger });
 
   await app.register(healthRoutes, { container });
   await app.register(tokenRoutes, { container });

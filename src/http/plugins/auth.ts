@@ -10,6 +10,8 @@ declare module 'fastify' {
     client: ApiClient | undefined;
     clientRequestId: string | undefined;
     rawBody: string;
+    /** Audit records of the request's reads and refusals, not stored yet (see actorOf). */
+    auditJournal: unknown[] | undefined;
   }
   interface FastifyContextConfig {
     /** false: no token or signature (POST /token, health, docs). */
@@ -46,6 +48,7 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { clients: Clien
   app.decorateRequest('client', undefined);
   app.decorateRequest('clientRequestId', undefined);
   app.decorateRequest('rawBody', '');
+  app.decorateRequest('auditJournal', undefined);
 
   app.addHook('preValidation', async (request) => {
     if (request.routeOptions.config?.auth === false) return;
@@ -78,10 +81,14 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { clients: Clien
   });
 });
 
-/** The authenticated actor of a request (after the auth hook). */
+/**
+ * The authenticated actor of a request (after the auth hook), with the request's audit journal:
+ * the idempotency plugin stores what it holds with the request's last write (see there).
+ */
 export function actorOf(request: FastifyRequest): Actor {
   if (!request.client || !request.clientRequestId) throw new AppError(500, HttpCodes.internal[0], HttpCodes.internal[1]);
-  return { clientId: request.client.clientId, requestId: request.clientRequestId };
+  request.auditJournal ??= [];
+  return { clientId: request.client.clientId, requestId: request.clientRequestId, auditJournal: request.auditJournal };
 }
 
 /** Refuses (403) an organization the client may not use. Call before any work. */

@@ -1,6 +1,8 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { storeAuditRows, takeAuditJournal, type AuditRow } from '../../modules/audit/index.ts';
 import { IdempotencyService } from '../../modules/idempotency/index.ts';
+import type { Database } from '../../db/database.ts';
 import { conflict } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { HttpCodes } from '../codes.ts';
@@ -24,8 +26,12 @@ declare module 'fastify' {
  * same id with the same method, path and body returns the stored response (status and body)
  * without running the handler again; with anything else it is refused with 409. Responses
  * with 5xx are not kept, so the client may retry them under the same id.
+ *
+ * The request's last write is made here, and it also stores the request's audit journal (the
+ * records of its reads and refusals) in the same statement; whatever the journal still holds
+ * after it (GET, 5xx, a failed write) is stored on its own. Either way before the response leaves.
  */
-export const idempotencyPlugin = fp(async (app: FastifyInstance, opts: { idempotency: IdempotencyService; logger: Logger }) => {
+export const idempotencyPlugin = fp(async (app: FastifyInstance, opts: { idempotency: IdempotencyService; db: Database; logger: Logger }) => {
   app.decorateRequest('idempotencyReserved', false);
 
   app.addHook('preHandler', async (request, reply) => {
@@ -42,11 +48,23 @@ export const idempotencyPlugin = fp(async (app: FastifyInstance, opts: { idempot
   });
 
   app.addHook('onSend', async (request, reply, payload) => {
+    const audit = takeAuditJournal(request);
+    try {
+      return await recordResponse(request, reply, payload, audit);
+    } finally {
+      const left = audit.splice(0);
+      if (left.length > 0) await storeAuditRows(opts.db, left);
+    }
+  });
+
+  /** The response's idempotency record, with the audit rows (emptied once they are stored with it). */
+  async function recordResponse(request: FastifyRequest, reply: FastifyReply, payload: unknown, audit: AuditRow[]): Promise<unknown> {
     if (request.routeOptions.config?.inquiry && request.client && request.clientRequestId && request.method !== 'GET' && reply.statusCode < 500
       && !reply.hasHeader('x-idempotent-replay')) {
       const fingerprint = IdempotencyService.fingerprint(request.method, request.url, request.rawBody);
       const body = typeof payload === 'string' ? JSON.parse(payload) : payload;
-      const r = await opts.idempotency.recordInquiry(request.client.clientId, request.clientRequestId, fingerprint, reply.statusCode, body);
+      const r = await opts.idempotency.recordInquiry(request.client.clientId, request.clientRequestId, fingerprint, reply.statusCode, body, audit);
+      audit.length = 0;
       if (r.kind === 'stored') return payload;
       reply.header('content-type', 'application/json; charset=utf-8');
       if (r.kind === 'replay') {
@@ -64,10 +82,13 @@ export const idempotencyPlugin = fp(async (app: FastifyInstance, opts: { idempot
     const requestId = request.clientRequestId!;
     try {
       if (reply.statusCode >= 500) await opts.idempotency.release(clientId, requestId);
-      else await opts.idempotency.complete(clientId, requestId, reply.statusCode, typeof payload === 'string' ? JSON.parse(payload) : payload);
+      else {
+        await opts.idempotency.complete(clientId, requestId, reply.statusCode, typeof payload === 'string' ? JSON.parse(payload) : payload, audit);
+        audit.length = 0;
+      }
     } catch (err) {
       opts.logger.error({ err }, 'could not store the idempotent response');
     }
     return payload;
-  });
+  }
 });

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 import type { Actor } from '../../shared/actor.ts';
 import { Batcher } from '../../shared/batcher.ts';
@@ -24,27 +24,43 @@ export async function recordAudit(db: Kysely<DB>, actor: Actor, event: AuditEven
     await db.insertInto('audit_events').values(auditRow(actor, event)).execute();
     return;
   }
-  // Outside a transaction (reads, refusals) the record is written together with those of
-  // concurrent requests, in one statement; the caller still waits until it is stored.
-  let batcher = writers.get(db);
-  if (!batcher) {
-    batcher = new Batcher((rows) => insertAuditRows(db, rows), { maxBatch: 128, maxInFlight: 2 });
-    writers.set(db, batcher);
-  }
-  await batcher.submit(auditRow(actor, event));
+  // Outside a transaction (reads, refusals): kept for the request's last write (see Actor), or
+  // written at once together with the records of concurrent requests.
+  if (actor.auditJournal) actor.auditJournal.push(auditRow(actor, event));
+  else await storeAuditRows(db, [auditRow(actor, event)]);
 }
 
-type AuditRow = ReturnType<typeof auditRow>;
+export type AuditRow = ReturnType<typeof auditRow>;
 const writers = new WeakMap<Kysely<DB>, Batcher<AuditRow, void>>();
 
-/** One INSERT for any number of rows (one statement text, whatever the count: it is prepared once). */
-async function insertAuditRows(db: Kysely<DB>, rows: AuditRow[]): Promise<void[]> {
+/** Stores rows outside any transaction, in one statement with those of concurrent callers. */
+export async function storeAuditRows(db: Kysely<DB>, rows: AuditRow[]): Promise<void> {
+  let batcher = writers.get(db);
+  if (!batcher) {
+    batcher = new Batcher(async (batch) => {
+      await sql`${auditInsert(batch)}`.execute(db);
+      return batch.map(() => undefined);
+    }, { maxBatch: 128, maxInFlight: 2 });
+    writers.set(db, batcher);
+  }
+  await Promise.all(rows.map((row) => batcher.submit(row)));
+}
+
+/** Empties an actor's journal, answering what it held (for the write that stores it). */
+export function takeAuditJournal(holder: { auditJournal?: unknown[] | undefined }): AuditRow[] {
+  return (holder.auditJournal?.splice(0) ?? []) as AuditRow[];
+}
+
+/**
+ * The INSERT of any number of audit rows, as one statement text whatever the count (so it is
+ * prepared once): alone, or as a data-modifying CTE of another module's statement.
+ */
+export function auditInsert(rows: AuditRow[]): RawBuilder<unknown> {
   const column = <K extends keyof AuditRow>(k: K) => rows.map((r) => r[k]);
-  await sql`
+  return sql`
     insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
     select * from unnest(${column('actor')}::text[], ${column('request_id')}::text[], ${column('action')}::text[],
-      ${column('entity_type')}::text[], ${column('entity_id')}::text[], ${column('organization')}::int[], ${column('details')}::jsonb[])`.execute(db);
-  return rows.map(() => undefined);
+      ${column('entity_type')}::text[], ${column('entity_id')}::text[], ${column('organization')}::int[], ${column('details')}::jsonb[])`;
 }
 
 /**

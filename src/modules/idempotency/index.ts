@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 import { Batcher } from '../../shared/batcher.ts';
+import { auditInsert, type AuditRow } from '../audit/index.ts';
 import type { Clock } from '../../shared/clock.ts';
 
 export type Reservation =
@@ -21,7 +22,11 @@ export interface Sealer {
   open(sealed: string): Promise<string>;
 }
 
-interface KeyRow { clientId: string; requestId: string; fingerprint: string; statusCode: number | null; responseSealed: string | null }
+interface KeyRow {
+  clientId: string; requestId: string; fingerprint: string; statusCode: number | null; responseSealed: string | null;
+  /** The request's audit records of reads and refusals, stored by the same statement. */
+  audit: AuditRow[];
+}
 const keyOf = (r: KeyRow) => `${r.clientId}\n${r.requestId}`;
 
 export class IdempotencyService {
@@ -43,15 +48,16 @@ export class IdempotencyService {
   }
 
   async reserve(clientId: string, requestId: string, fingerprint: string): Promise<Reservation> {
-    const inserted = await this.inserts.submit({ clientId, requestId, fingerprint, statusCode: null, responseSealed: null });
+    const inserted = await this.inserts.submit({ clientId, requestId, fingerprint, statusCode: null, responseSealed: null, audit: [] });
     if (inserted) return { kind: 'new' };
     const seen = await this.seen(clientId, requestId, fingerprint);
     return seen ?? this.reserve(clientId, requestId, fingerprint); // released meanwhile
   }
 
-  async complete(clientId: string, requestId: string, statusCode: number, response: unknown): Promise<void> {
+  /** Stores the response of a reserved request, and the request's audit records with it. */
+  async complete(clientId: string, requestId: string, statusCode: number, response: unknown, audit: AuditRow[] = []): Promise<void> {
     const responseSealed = await this.sealer.seal(JSON.stringify(response));
-    await this.completions.submit({ clientId, requestId, fingerprint: '', statusCode, responseSealed });
+    await this.completions.submit({ clientId, requestId, fingerprint: '', statusCode, responseSealed, audit });
   }
 
   /**
@@ -59,9 +65,9 @@ export class IdempotencyService {
    * statement. A request id seen before with the same request gets the first response again;
    * with another request it is refused, as for any other call.
    */
-  async recordInquiry(clientId: string, requestId: string, fingerprint: string, statusCode: number, response: unknown): Promise<Reservation | { kind: 'stored' }> {
+  async recordInquiry(clientId: string, requestId: string, fingerprint: string, statusCode: number, response: unknown, audit: AuditRow[] = []): Promise<Reservation | { kind: 'stored' }> {
     const responseSealed = await this.sealer.seal(JSON.stringify(response));
-    if (await this.inserts.submit({ clientId, requestId, fingerprint, statusCode, responseSealed })) return { kind: 'stored' };
+    if (await this.inserts.submit({ clientId, requestId, fingerprint, statusCode, responseSealed, audit })) return { kind: 'stored' };
     return (await this.seen(clientId, requestId, fingerprint)) ?? { kind: 'mismatch' };
   }
 
@@ -76,7 +82,8 @@ export class IdempotencyService {
   }
 
   /**
-   * Inserts the keys not on file yet; answers, per row, whether it was inserted. The database's
+   * Inserts the keys not on file yet (and stores the audit records that come with them, whatever
+   * happens to the keys); answers, per row, whether it was inserted. The database's
    * primary key decides between racing requests; within one batch the first row of a key wins
    * and the others are answered as if they had come second.
    */
@@ -87,6 +94,7 @@ export class IdempotencyService {
     const unique = [...first.values()].map((i) => rows[i]!);
     const column = <K extends keyof KeyRow>(k: K) => unique.map((r) => r[k]);
     const inserted = await sql<{ client_id: string; request_id: string }>`
+      with audit as (${auditInsert(rows.flatMap((r) => r.audit))})
       insert into idempotency_keys (client_id, request_id, fingerprint, status_code, response_sealed, created_at)
       select c, r, f, s, x, ${now}::timestamptz
       from unnest(${column('clientId')}::text[], ${column('requestId')}::text[], ${column('fingerprint')}::text[],
@@ -100,6 +108,7 @@ export class IdempotencyService {
   private async completeKeys(rows: KeyRow[]): Promise<void[]> {
     const column = <K extends keyof KeyRow>(k: K) => rows.map((r) => r[k]);
     await sql`
+      with audit as (${auditInsert(rows.flatMap((r) => r.audit))})
       update idempotency_keys as k set status_code = v.s, response_sealed = v.x
       from unnest(${column('clientId')}::text[], ${column('requestId')}::text[], ${column('statusCode')}::int[], ${column('responseSealed')}::text[]) as v(c, r, s, x)
       where k.client_id = v.c and k.request_id = v.r`.execute(this.db);
