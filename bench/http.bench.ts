@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import pg from 'pg';
+import { runWrk, wrkAvailable } from './wrk.ts';
 
 /**
  * HTTP benchmarks: the emboss server runs in its own process (as `npm start` runs it), the load
@@ -103,16 +104,27 @@ export function signedHeaders(token: string, path: string, body: string): Record
 }
 
 export async function load(url: string, name: string, backend: string, seconds: number, connections: number, request: () => { method: 'POST' | 'GET'; path: string; headers: Record<string, string>; body?: string }, overallRate?: number): Promise<HttpResult> {
+  // wrk when installed (a fixed rate needs autocannon): see bench/wrk.ts.
+  const useWrk = overallRate === undefined && wrkAvailable();
   const run = (duration: number) => autocannon({
     url, connections, duration, ...(overallRate ? { overallRate } : {}),
     requests: [{ setupRequest: (req: any) => ({ ...req, ...request() }) }],
   } as any);
   // Unmeasured warm-up: the first seconds of a new code path are spent compiling it (JIT).
-  await run(WARM_UP_SECONDS);
+  if (useWrk) await runWrk(url, WARM_UP_SECONDS, connections, request);
+  else await run(WARM_UP_SECONDS);
   const before = cpuSeconds(servers.get(url));
+  if (useWrk) {
+    const r = await runWrk(url, seconds, connections, request);
+    return {
+      backend, name: `${name} [wrk]`, requestsPerSec: Math.round(r.requests / r.seconds), p50: r.p50Ms, p99: r.p99Ms,
+      errors: r.errors, non2xx: r.non2xx, total: r.requests,
+      ...perRequest(before, cpuSeconds(servers.get(url)), r.requests),
+    };
+  }
   const result = await run(seconds);
   return {
-    backend, name, requestsPerSec: Math.round(result.requests.average), p50: result.latency.p50, p99: result.latency.p99,
+    backend, name: `${name} [autocannon]`, requestsPerSec: Math.round(result.requests.average), p50: result.latency.p50, p99: result.latency.p99,
     errors: result.errors + result.timeouts, non2xx: result.non2xx, total: result.requests.total,
     ...perRequest(before, cpuSeconds(servers.get(url)), result.requests.total),
   };
@@ -216,9 +228,11 @@ export async function runHttpBench(options: { seconds?: number; connections?: nu
         // Latency at the rate the issue asks for, rather than at saturation.
         if (backend.name === 'PostgreSQL') results.push(await post('card add at a fixed 800 req/s', '/cards/embosser/l8vf', cardAdd, 800));
       }
-      if (want('PAN token')) {
+      if (want('PAN token inquiry P')) {
         results.push(await post('PAN token inquiry P: card number → token', '/cards/embosser/card-pan-l8v2', () => (
           { organizationNumber: 100, cardNumber: next(encryptedPans), cardSequence: 1, functionType: 'P' })));
+      }
+      if (want('PAN token inquiry C')) {
         results.push(await post('PAN token inquiry C: token → card number', '/cards/embosser/card-pan-l8v2', () => (
           { organizationNumber: 100, cardNumber: next(tokens), cardSequence: 1, functionType: 'C' })));
       }
