@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { RESULT_HEADER, SECRET, benchBootstrap, load, resultRow, signedHeaders, signedPost, startServer, type HttpResult } from './http.bench.ts';
+import { POSTGRES_LABEL, RESULT_HEADER, SECRET, postgresServerEnv, benchBootstrap, load, resultRow, signedHeaders, signedPost, startServer, type HttpResult } from './http.bench.ts';
 
 /**
  * PIN and security-value benchmarks on PostgreSQL: security codes, PIN validation (right PINs,
@@ -42,7 +42,7 @@ export async function runPinsBench(options: { seconds?: number; connections?: nu
   const url = new URL(options.postgresUrl);
   url.pathname = `/${DATABASE}`;
   const results: HttpResult[] = [];
-  const server = await startServer({ DATABASE_URL: url.toString(), EMBOSS_DATA_DIR: join(dir, 'data'), EMBOSS_CONFIG: configFile, DB_POOL_SIZE: '16' });
+  const server = await startServer(postgresServerEnv(url.toString(), join(dir, 'data'), configFile));
   try {
     const tokenRes = await fetch(`${server.url}/token`, { method: 'POST', headers: { authorization: `Basic ${Buffer.from(`bench:${SECRET}`).toString('base64')}` } });
     const token = ((await tokenRes.json()) as { access_token: string }).access_token;
@@ -62,7 +62,7 @@ export async function runPinsBench(options: { seconds?: number; connections?: nu
     }
     let i = 0;
     const next = () => cards[i++ % cards.length]!;
-    const post = (name: string, path: string, makeBody: () => unknown) => load(server.url, name, 'PostgreSQL', seconds, connections, () => {
+    const post = (name: string, path: string, makeBody: () => unknown) => load(server.url, name, POSTGRES_LABEL, seconds, connections, () => {
       const body = JSON.stringify(makeBody());
       return { method: 'POST', path, headers: signedHeaders(token, path, body), body };
     });

@@ -5,6 +5,7 @@ import { openStorage } from '../db/database.ts';
 import { migrateToLatest } from '../db/migrate.ts';
 import type { Settings } from '../config/env.ts';
 import type { Logger } from '../shared/logger.ts';
+import cluster from 'node:cluster';
 import { join } from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
 
@@ -27,7 +28,8 @@ usage: emboss [command]
   help             this text
 
 Environment: HOST, PORT, DATABASE_URL, EMBOSS_DATA_DIR, EMBOSS_CONFIG, EMBOSS_MASTER_KEY,
-LOG_LEVEL, RATE_LIMIT_PER_MINUTE, SIGNATURE_WINDOW_SECONDS, DB_POOL_SIZE, EMBOSS_WORKER.
+LOG_LEVEL, RATE_LIMIT_PER_MINUTE, SIGNATURE_WINDOW_SECONDS, DB_POOL_SIZE, EMBOSS_WORKER,
+EMBOSS_API_PROCESSES.
 `;
 
 export async function runCli(argv: string[], ctx: { settings: Settings; logger: Logger }): Promise<number | undefined> {
@@ -35,6 +37,7 @@ export async function runCli(argv: string[], ctx: { settings: Settings; logger: 
   const { settings, logger } = ctx;
   switch (command) {
     case 'serve': {
+      if (settings.EMBOSS_API_PROCESSES > 1 && cluster.isPrimary) return servePrimary(settings, logger);
       const container = await createContainer({ settings, logger });
       const app = await buildApp(container);
       const shutdown = async (signal: string) => {
@@ -143,4 +146,38 @@ function parseFlags(args: string[]): Record<string, string> {
     if (a.startsWith('--')) i++;
   }
   return out;
+}
+
+/**
+ * `serve` with EMBOSS_API_PROCESSES > 1: this process prepares the store once (migrations, the
+ * bootstrap file, the master key file), then starts that many emboss processes, which share the
+ * port (node:cluster hands them connections in turn) and PostgreSQL, where uniqueness, counters
+ * and idempotency are decided. One that dies is started again; SIGTERM/SIGINT stop them all.
+ */
+async function servePrimary(settings: Settings, logger: Logger): Promise<undefined> {
+  const prepared = await createContainer({ settings, logger, jobs: false });
+  await prepared.close();
+  let stopping = false;
+  const start = () => cluster.fork();
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return;
+    logger.error({ pid: worker.process.pid, code, signal }, 'an API process stopped; starting another');
+    setTimeout(start, 1000).unref();
+  });
+  const stop = (signal: string) => {
+    stopping = true;
+    logger.info({ signal }, 'shutting down the API processes');
+    const workers = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined);
+    let left = workers.length;
+    if (left === 0) process.exit(0);
+    for (const w of workers) {
+      w.once('exit', () => { if (--left === 0) process.exit(0); });
+      w.process.kill('SIGTERM');
+    }
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  for (let i = 0; i < settings.EMBOSS_API_PROCESSES; i++) start();
+  logger.info({ processes: settings.EMBOSS_API_PROCESSES, port: settings.PORT }, 'emboss API processes starting');
+  return undefined;
 }

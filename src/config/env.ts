@@ -19,6 +19,12 @@ const EnvSchema = Type.Object({
   /** Allowed clock difference for signed requests, seconds. */
   SIGNATURE_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 300 }),
   DB_POOL_SIZE: Type.Integer({ minimum: 1, default: 10 }),
+  /**
+   * API processes sharing the port (node:cluster), to use more than one core: PostgreSQL only
+   * (PGlite belongs to one process). Each is a whole emboss (HTTP API and job worker); rate
+   * limits are counted per process.
+   */
+  EMBOSS_API_PROCESSES: Type.Integer({ minimum: 1, maximum: 64, default: 1 }),
   /** Run the background job worker in this process. */
   EMBOSS_WORKER: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on' }),
 });
@@ -42,5 +48,6 @@ export function loadSettings(source: NodeJS.ProcessEnv = process.env): Settings 
     throw new ConfigError(`environment variable ${first.path.slice(1)}: ${first.message}`);
   }
   const env = converted as Env;
+  if (env.EMBOSS_API_PROCESSES > 1 && !env.DATABASE_URL) throw new ConfigError('EMBOSS_API_PROCESSES above 1 needs DATABASE_URL: the embedded PGlite store belongs to one process');
   return { ...env, dataDir: resolve(env.EMBOSS_DATA_DIR) };
 }
