@@ -132,7 +132,7 @@ export async function createContainer(options: ContainerOptions): Promise<Contai
     const cardActions = new CardActions({ db, sm, keys, organizations, accounts, personalization, clock }, cards);
     cards.useCardActions((actor, request, viewer) => cardActions.update(actor, request, viewer));
     const issuance = new IssuanceService({ db, organizations, customers, accounts, cards, keys, clock, logger });
-    const pins = new PinsService({ db, sm, keys, organizations, accounts, cards, clock });
+    const pins = new PinsService({ db, sm, keys, organizations, cards, clock });
     const idempotency = new IdempotencyService(db, clock, {
       seal: (clear) => sm.encryptData(dek.keyBlock, clear),
       open: (sealed) => sm.decryptData(dek.keyBlock, sealed),

@@ -308,7 +308,8 @@ async function runInTransaction<T>(db: Kysely<DB>, work: (trx: Kysely<DB>) => Pr
   return db.transaction().execute(work);
 }
 
-function toAccount(row: {
+/** An account from its table row (also for a module that reads the row in its own statement). */
+export function toAccount(row: {
   account_number: string; organization: number; logo: number; customer_number: string; status: string; block_code_1: string;
   block_code_2: string; credit_limit: string; billing_cycle: number; currency: number; short_name: string; relationship_number: string;
   date_opened: string | Date;

@@ -1,2 +1,2 @@
-export { AccountsService, AccountCodes, type Account, type CardAccountLookup } from './accounts.service.ts';
+export { AccountsService, AccountCodes, toAccount, type Account, type CardAccountLookup } from './accounts.service.ts';
 export * from './accounts.schemas.ts';

@@ -11,7 +11,7 @@ import { auditRow, recordAudit } from '../audit/index.ts';
 import type { KeysService } from '../keys/index.ts';
 import type { Logo, Organization, OrganizationsService } from '../organizations/index.ts';
 import type { OutboxRecord, PersonalizationOutbox } from '../personalization/index.ts';
-import type { Account, AccountsService } from '../accounts/index.ts';
+import { toAccount, type Account, type AccountsService } from '../accounts/index.ts';
 import type { CustomersService } from '../customers/index.ts';
 import type { CardVault } from './card-vault.ts';
 import type {
@@ -19,6 +19,9 @@ import type {
 } from './cards.schemas.ts';
 
 type Code = readonly [string, string];
+
+/** An accounts row as `to_jsonb` gives it. */
+type AccountRow = Parameters<typeof toAccount>[0];
 
 /** A card as a client names it: by PAN token or by the keyed hash of its number; a sequence or the latest. */
 interface CardKey { organization: number; token: string | null; hash: string | null; sequence: number | null }
@@ -201,7 +204,8 @@ export class CardsService {
   private readonly draw: (bin: string, length: number) => string;
   private cardActions: CardActionHandler | undefined;
 
-  private readonly lookups = new Batcher<CardKey, (CardRow & { pan_encrypted: string }) | undefined>((keys) => this.lookUp(keys), { maxBatch: 128, maxInFlight: 2 });
+  private readonly lookups = new Batcher((keys: CardKey[]) => this.lookUp(keys, false), { maxBatch: 128, maxInFlight: 2 });
+  private readonly lookupsWithAccount = new Batcher((keys: CardKey[]) => this.lookUp(keys, true), { maxBatch: 128, maxInFlight: 2 });
 
   constructor(private readonly deps: CardsDeps) {
     this.db = deps.db;
@@ -485,15 +489,8 @@ export class CardsService {
    * organization; the given sequence, or the latest one.
    */
   async resolve(organization: number, number: string, sequence?: number, db: Kysely<DB> = this.db): Promise<(CardRow & { pan_encrypted: string }) | undefined> {
-    const key: CardKey = { organization, token: null, hash: null, sequence: sequence !== undefined && sequence > 0 ? sequence : null };
-    if (/[A-Za-z]/.test(number)) {
-      if (number.length !== 19) return undefined;
-      key.token = number.toUpperCase();
-    } else {
-      const pan = number.replace(/^0+/, '');
-      if (pan.length < 12) return undefined;
-      key.hash = await this.deps.vault.hash(pan);
-    }
+    const key = await this.cardKey(organization, number, sequence);
+    if (!key) return undefined;
     // Outside a transaction, concurrent look-ups go to the database together (one statement).
     if (!db.isTransaction) return this.lookups.submit(key);
     let q = db.selectFrom('cards').selectAll('cards').where('cards.organization', '=', organization);
@@ -504,11 +501,41 @@ export class CardsService {
       .orderBy('cards.card_sequence', 'desc').limit(1).executeTakeFirst();
   }
 
+  /**
+   * As `resolve` (outside a transaction), with the card's account read in the same statement:
+   * for operations that check both before they use the card.
+   */
+  async resolveWithAccount(organization: number, number: string, sequence?: number): Promise<{ card: CardRow & { pan_encrypted: string }; account: Account | undefined } | undefined> {
+    const key = await this.cardKey(organization, number, sequence);
+    if (!key) return undefined;
+    const found = await this.lookupsWithAccount.submit(key);
+    if (!found) return undefined;
+    const { account_row: accountRow, ...card } = found;
+    return { card, account: accountRow ? toAccount(accountRow) : undefined };
+  }
+
+  /** How a card number or token is looked up; undefined when it cannot name a card. */
+  private async cardKey(organization: number, number: string, sequence: number | undefined): Promise<CardKey | undefined> {
+    const key: CardKey = { organization, token: null, hash: null, sequence: sequence !== undefined && sequence > 0 ? sequence : null };
+    if (/[A-Za-z]/.test(number)) {
+      if (number.length !== 19) return undefined;
+      key.token = number.toUpperCase();
+    } else {
+      const pan = number.replace(/^0+/, '');
+      if (pan.length < 12) return undefined;
+      key.hash = await this.deps.vault.hash(pan);
+    }
+    return key;
+  }
+
   /** Many `resolve`s in one statement: for each key, its card (the given sequence or the latest) or nothing. */
-  private async lookUp(keys: CardKey[]): Promise<Array<(CardRow & { pan_encrypted: string }) | undefined>> {
+  private async lookUp(keys: CardKey[], withAccount: boolean): Promise<Array<(CardRow & { pan_encrypted: string; account_row?: AccountRow | null }) | undefined>> {
     const column = <K extends keyof CardKey>(k: K) => keys.map((key) => key[k]);
-    const found = await sql<CardRow & { pan_encrypted: string; i: string | number }>`
-      select k.i, c.*, n.pan_encrypted
+    const account = withAccount
+      ? { select: sql`, to_jsonb(a) as account_row`, join: sql`left join accounts a on a.account_number = c.account_number and a.organization = c.organization` }
+      : { select: sql``, join: sql`` };
+    const found = await sql<CardRow & { pan_encrypted: string; i: string | number; account_row?: AccountRow | null }>`
+      select k.i, c.*, n.pan_encrypted ${account.select}
       from unnest(${column('organization')}::int[], ${column('token')}::bpchar[], ${column('hash')}::text[], ${column('sequence')}::int[])
         with ordinality as k(organization, token, hash, sequence, i)
       cross join lateral (
@@ -517,8 +544,9 @@ export class CardsService {
         (select * from cards c where c.pan_hash = k.hash and c.organization = k.organization and (k.sequence is null or c.card_sequence = k.sequence))
         order by card_sequence desc limit 1
       ) c
-      join card_numbers n on n.pan_hash = c.pan_hash`.execute(this.db);
-    const byPosition = new Map<number, CardRow & { pan_encrypted: string }>();
+      join card_numbers n on n.pan_hash = c.pan_hash
+      ${account.join}`.execute(this.db);
+    const byPosition = new Map<number, CardRow & { pan_encrypted: string; account_row?: AccountRow | null }>();
     for (const { i, ...card } of found.rows) byPosition.set(Number(i), card);
     return keys.map((_, index) => byPosition.get(index + 1));
   }

@@ -10,7 +10,7 @@ import {
 import { auditRow, recordAudit } from '../audit/index.ts';
 import type { KeysService } from '../keys/index.ts';
 import type { Logo, Organization, OrganizationsService } from '../organizations/index.ts';
-import type { Account, AccountsService } from '../accounts/index.ts';
+import type { Account } from '../accounts/index.ts';
 import { CardCodes, cardProblem, pinMethodOf, type CardRow, type CardsService } from '../cards/index.ts';
 import {
   Cvv2Codes, DynamicValueCodes, InvalidAttemptsCodes, PinChangeCodes, PinCodes, PinStatusCodes, SecurityValueCodes, ValidationCodes,
@@ -26,7 +26,6 @@ export interface PinsDeps {
   sm: SecurityModule;
   keys: KeysService;
   organizations: OrganizationsService;
-  accounts: AccountsService;
   cards: CardsService;
   clock: Clock;
 }
@@ -52,7 +51,7 @@ const COLUMNS: Record<Counter, { tries: string; last: string; blocked: string }>
 const fail = (c: Code) => businessRule(c[0], c[1]);
 const isoDay = (d: Date) => d.toISOString().slice(0, 10);
 
-interface Found { org: Organization; card: CardRow; logo: Logo }
+interface Found { org: Organization; card: CardRow; logo: Logo; account: Account | undefined }
 
 /**
  * PINs and card security values: security codes (CVV, CVV2, iCVV and the PIN, encrypted under a
@@ -126,8 +125,8 @@ export class PinsService {
     const codes = ValidationCodes;
     const org = await this.organization(request.organizationNumber, codes);
     const zpk = await this.zpk(caller, request.keyAssociation, codes.keyAssociationBlank);
-    const { card, logo } = await this.find(org, request.cardNumber, undefined, codes);
-    const [account, pan] = await Promise.all([this.deps.accounts.find(org.number, card.account_number), this.deps.cards.panOf(card)]);
+    const { card, logo, account } = await this.find(org, request.cardNumber, undefined, codes);
+    const pan = await this.deps.cards.panOf(card);
     const audit = { actor: caller.actor, card, action: 'pin.validate', details: { channel: request.channel.trim() } };
     await this.usable(audit, card, account, codes);
     const format = await this.pinBlockFormat(audit, request.currentPinBlock, request.pinBlockFormat, codes.badPinBlock);
@@ -162,10 +161,8 @@ export class PinsService {
     if (channel === '') throw fail(codes.channelBlank);
     if (!['A', 'I', 'W'].includes(channel)) throw fail(codes.badChannel);
     const zpk = await this.zpk(caller, request.keyAssociationNumber, codes.keyAssociationBlank);
-    const { card, logo } = await this.find(org, request.cardNumber, undefined, codes);
-    const [account, pan, pvk] = await Promise.all([
-      this.deps.accounts.find(org.number, card.account_number), this.deps.cards.panOf(card), this.key(logo.keys.pvk, 'PVK'),
-    ]);
+    const { card, logo, account } = await this.find(org, request.cardNumber, undefined, codes);
+    const [pan, pvk] = await Promise.all([this.deps.cards.panOf(card), this.key(logo.keys.pvk, 'PVK')]);
     const audit = { actor: caller.actor, card, action: 'pin.change', details: { channel } };
     await this.usable(audit, card, account, codes);
     const format = await this.pinBlockFormat(audit, request.currPinBlock, request.pinBlockFormat, codes.badPinBlock);
@@ -199,11 +196,10 @@ export class PinsService {
     const fn = request.serviceFunctionCode.trim().toUpperCase();
     if (fn !== 'B' && fn !== 'U') throw fail(codes.badFunction);
     if (!['A', 'I', 'W'].includes(request.channel.trim().toUpperCase())) throw fail(codes.badChannel);
-    const { org, card } = await this.findAnywhere(caller, request.organizationNumber, request.cardNumber, request.cardSequenceNumber, codes);
+    const { org, card, account } = await this.findAnywhere(caller, request.organizationNumber, request.cardNumber, request.cardSequenceNumber, codes);
     if (card.pin_suppressed) throw fail(codes.pinSuppressed);
     if (fn === 'U') {
       // Unblocking needs a usable card; blocking is always allowed (fraud, lost card).
-      const account = await this.deps.accounts.find(org.number, card.account_number);
       const problem = cardProblem(card, account, this.deps.clock.now());
       if (problem && problem !== CardCodes.accountNotFound && problem !== CardCodes.accountClosed && problem !== CardCodes.accountBlocked) {
         throw fail(this.mapProblem(problem, codes));
@@ -239,10 +235,8 @@ export class PinsService {
     if (disable !== 'Y' && disable !== 'N') throw fail(codes.badDisableFlag);
     if (request.channel.trim() === '') throw fail(codes.channelBlank);
     const zpk = await this.zpk(caller, request.keyAssociation, codes.keyAssociationBlank);
-    const { card, logo } = await this.find(org, request.cardNumber, undefined, codes);
-    const [account, pan, cvk] = await Promise.all([
-      this.deps.accounts.find(org.number, card.account_number), this.deps.cards.panOf(card), this.key(logo.keys.cvk, 'CVK'),
-    ]);
+    const { card, logo, account } = await this.find(org, request.cardNumber, undefined, codes);
+    const [pan, cvk] = await Promise.all([this.deps.cards.panOf(card), this.key(logo.keys.cvk, 'CVK')]);
     const action = disable === 'Y' ? 'card.dcvv2.disable' : 'card.dcvv2.generate';
     const audit = { actor: caller.actor, card, action, details: { channel: request.channel.trim() } };
     await this.usable(audit, card, account, codes);
@@ -298,10 +292,8 @@ export class PinsService {
     const expiry = request.expirationDate.trim();
     if (!/^[0-9]{2}(0[1-9]|1[0-2])$/.test(expiry)) throw fail(PinCodes.badExpiry);
     const org = await this.organization(request.organizationNumber, codes);
-    const { card, logo } = await this.find(org, request.cardNumber, request.cardSequenceNumber, codes);
-    const [account, pan, cvk] = await Promise.all([
-      this.deps.accounts.find(org.number, card.account_number), this.deps.cards.panOf(card), this.key(logo.keys.cvk, 'CVK'),
-    ]);
+    const { card, logo, account } = await this.find(org, request.cardNumber, request.cardSequenceNumber, codes);
+    const [pan, cvk] = await Promise.all([this.deps.cards.panOf(card), this.key(logo.keys.cvk, 'CVK')]);
     const audit = { actor: caller.actor, card, action: 'card.cvv2.verify', details: {} };
     await this.usable(audit, card, account, codes);
     const mode = card.dcvv2_active ? 'DYNAMIC' : 'STATIC';
@@ -420,11 +412,13 @@ export class PinsService {
   private async find(org: Organization, number: string, sequence: number | undefined, codes: CardCheckCodes): Promise<Found> {
     if (/^0+$/.test(number)) throw fail(codes.panZeros ?? codes.cardNotFound);
     if (/[A-Za-z]/.test(number) && !org.panTokenEnabled && codes.tokenSwitchOff) throw fail(codes.tokenSwitchOff);
-    const card = await this.deps.cards.resolve(org.number, number, sequence);
-    if (!card) throw fail(codes.cardNotFound);
+    // The account comes in the same statement: most operations here check it before using the card.
+    const found = await this.deps.cards.resolveWithAccount(org.number, number, sequence);
+    if (!found) throw fail(codes.cardNotFound);
+    const { card, account } = found;
     const logo = await this.deps.organizations.logo(org.number, card.logo);
     if (!logo) throw fail(codes.logoNotFound);
-    return { org, card, logo };
+    return { org, card, logo, account };
   }
 
   /** As `find`, in the named organization or, when none is named, in those of the client. */
