@@ -2,12 +2,13 @@ import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 import type { Actor } from '../../shared/actor.ts';
 import type { Clock } from '../../shared/clock.ts';
+import { Batcher } from '../../shared/batcher.ts';
 import { businessRule } from '../../shared/errors.ts';
 import { pad19 } from '../../shared/ids.ts';
 import {
   SecurityModuleError, type KeyBlock, type PinBlockFormat, type SecurityModule, type SecurityModuleErrorCode,
 } from '../../security-module/port.ts';
-import { auditRow, recordAudit } from '../audit/index.ts';
+import { auditInsert, auditRow, recordAudit, type AuditRow } from '../audit/index.ts';
 import type { KeysService } from '../keys/index.ts';
 import type { Logo, Organization, OrganizationsService } from '../organizations/index.ts';
 import type { Account } from '../accounts/index.ts';
@@ -74,9 +75,33 @@ interface Found { org: Organization; card: CardRow; logo: Logo; account: Account
  */
 export class PinsService {
   private readonly db: Kysely<DB>;
+  /** dCVV2 mode changes of concurrent requests, written together (one statement, see Batcher). */
+  private readonly dcvv2Modes: Batcher<Dcvv2Mode, void>;
 
   constructor(readonly deps: PinsDeps) {
     this.db = deps.db;
+    this.dcvv2Modes = new Batcher((modes) => this.setDcvv2Modes(modes), { maxBatch: 128, maxInFlight: 2 });
+  }
+
+  /**
+   * Sets the dCVV2 mode of cards, with each change's audit record, in one statement. Two changes
+   * of one card in one batch are concurrent requests: the card keeps one of them, as it would
+   * keep the later of two separate statements; both are recorded.
+   */
+  private async setDcvv2Modes(modes: Dcvv2Mode[]): Promise<void[]> {
+    const column = <K extends keyof Dcvv2Mode>(k: K) => modes.map((m) => m[k]);
+    await sql`
+      with v as (
+        select * from unnest(${column('cardId')}::bigint[], ${column('active')}::boolean[], ${column('generatedAt')}::timestamptz[],
+          ${column('validityMinutes')}::int[], ${column('expiresAt')}::timestamptz[], ${column('at')}::timestamptz[]) as v(id, active, generated_at, validity, expires_at, at)
+      ), u as (
+        update cards c set dcvv2_active = v.active, dcvv2_generated_at = v.generated_at, dcvv2_validity_minutes = v.validity,
+          dcvv2_expires_at = v.expires_at, updated_at = v.at
+        from v where c.id = v.id
+        returning c.id
+      ), a as (${auditInsert(modes.map((m) => m.audit))})
+      select count(*) from u`.execute(this.db);
+    return modes.map(() => undefined);
   }
 
   // --- security values ---------------------------------------------------------------------------
@@ -245,14 +270,7 @@ export class PinsService {
 
     if (disable === 'Y') {
       const row = auditRow(caller.actor, { action, entityType: 'card', entityId: card.pan_token, organization: org.number, details: audit.details });
-      await sql`
-        with u as (
-          update cards set dcvv2_active = false, dcvv2_generated_at = null, dcvv2_validity_minutes = null, dcvv2_expires_at = null, updated_at = ${now}::timestamptz
-          where id = ${card.id}::bigint returning id
-        )
-        insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
-        select ${row.actor}, ${row.request_id}, ${row.action}, ${row.entity_type}, ${row.entity_id}, ${row.organization}::int, ${row.details}::jsonb
-        from u`.execute(this.db);
+      await this.dcvv2Modes.submit({ cardId: card.id, active: false, generatedAt: null, validityMinutes: null, expiresAt: null, at: now, audit: row });
       return { cardNumber: this.shown(caller, pan, card), dcvv2: '', accountType, dcvv2ExpiryMinutes: '', dcvv2GenerationTime: '' };
     }
 
@@ -263,15 +281,7 @@ export class PinsService {
       action, entityType: 'card', entityId: card.pan_token, organization: org.number,
       details: { ...audit.details, validityMinutes: validity, expiresAt: expiresAt.toISOString() },
     });
-    await sql`
-      with u as (
-        update cards set dcvv2_active = true, dcvv2_generated_at = ${now}::timestamptz, dcvv2_validity_minutes = ${validity}::int,
-          dcvv2_expires_at = ${expiresAt}::timestamptz, updated_at = ${now}::timestamptz
-        where id = ${card.id}::bigint returning id
-      )
-      insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
-      select ${row.actor}, ${row.request_id}, ${row.action}, ${row.entity_type}, ${row.entity_id}, ${row.organization}::int, ${row.details}::jsonb
-      from u`.execute(this.db);
+    await this.dcvv2Modes.submit({ cardId: card.id, active: true, generatedAt: now, validityMinutes: validity, expiresAt, at: now, audit: row });
     return {
       cardNumber: this.shown(caller, pan, card),
       dcvv2: issued.encryptedValue,
@@ -525,6 +535,13 @@ export class PinsService {
   private shown(caller: Caller, pan: string, card: CardRow): string {
     return caller.pci ? pad19(pan) : card.pan_token;
   }
+}
+
+interface Dcvv2Mode {
+  cardId: string; active: boolean; generatedAt: Date | null; validityMinutes: number | null; expiresAt: Date | null;
+  /** When the change is made (the service's clock). */
+  at: Date;
+  audit: AuditRow;
 }
 
 interface AuditContext { actor: Actor; card: CardRow; action: string; details: Record<string, unknown> }
