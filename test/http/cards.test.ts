@@ -168,6 +168,21 @@ for (const backend of backends) {
       assert.equal(audit.filter((a) => a.action === 'card.pan.read').length, 4);
     });
 
+    test('concurrent inquiries under one request id: one is recorded, the others replay it; another body is refused', async () => {
+      const { token } = await addCard(h);
+      const requestId = `inq-race-${token}`;
+      const body = { organizationNumber: 100, cardNumber: token, cardSequence: 1, functionType: 'C' };
+      // Sent together, they are recorded in one batch statement.
+      const results = await Promise.all(Array.from({ length: 6 }, () => h.call('POST', '/cards/embosser/card-pan-l8v2', body, { requestId })));
+      assert.deepEqual(results.map((r) => r.statusCode), Array(6).fill(200));
+      assert.equal(new Set(results.map((r) => r.body)).size, 1, 'every answer is the recorded one');
+      assert.equal(results.filter((r) => r.headers['x-idempotent-replay'] === 'true').length, 5);
+      const other = await h.call('POST', '/cards/embosser/card-pan-l8v2', { ...body, cardSequence: 2 }, { requestId });
+      assert.equal(other.statusCode, 409);
+      const stored = await h.container.storage.db.selectFrom('idempotency_keys').select('request_id').where('request_id', '=', requestId).execute();
+      assert.equal(stored.length, 1);
+    });
+
     test('PAN token inquiry refusals', async () => {
       const { pan, token } = await addCard(h);
       const cases: Array<[Record<string, unknown>, number, string]> = [
