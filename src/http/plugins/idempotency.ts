@@ -1,12 +1,15 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { storeAuditRows, takeAuditJournal, type AuditRow } from '../../modules/audit/index.ts';
-import { IdempotencyService } from '../../modules/idempotency/index.ts';
+import { IdempotencyService, type Response } from '../../modules/idempotency/index.ts';
 import type { Database } from '../../db/database.ts';
 import { conflict } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { HttpCodes } from '../codes.ts';
 import { errorBody } from '../envelope.ts';
+
+/** The body as stored for replay: the JSON text exactly as sent, when it is text. */
+const responseOf = (payload: unknown): Response => (typeof payload === 'string' ? { json: payload } : { value: payload });
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -62,8 +65,7 @@ export const idempotencyPlugin = fp(async (app: FastifyInstance, opts: { idempot
     if (request.routeOptions.config?.inquiry && request.client && request.clientRequestId && request.method !== 'GET' && reply.statusCode < 500
       && !reply.hasHeader('x-idempotent-replay')) {
       const fingerprint = IdempotencyService.fingerprint(request.method, request.url, request.rawBody);
-      const body = typeof payload === 'string' ? JSON.parse(payload) : payload;
-      const r = await opts.idempotency.recordInquiry(request.client.clientId, request.clientRequestId, fingerprint, reply.statusCode, body, audit);
+      const r = await opts.idempotency.recordInquiry(request.client.clientId, request.clientRequestId, fingerprint, reply.statusCode, responseOf(payload), audit);
       audit.length = 0;
       if (r.kind === 'stored') return payload;
       reply.header('content-type', 'application/json; charset=utf-8');
@@ -83,7 +85,7 @@ export const idempotencyPlugin = fp(async (app: FastifyInstance, opts: { idempot
     try {
       if (reply.statusCode >= 500) await opts.idempotency.release(clientId, requestId);
       else {
-        await opts.idempotency.complete(clientId, requestId, reply.statusCode, typeof payload === 'string' ? JSON.parse(payload) : payload, audit);
+        await opts.idempotency.complete(clientId, requestId, reply.statusCode, responseOf(payload), audit);
         audit.length = 0;
       }
     } catch (err) {

@@ -27,6 +27,10 @@ interface KeyRow {
   /** The request's audit records of reads and refusals, stored by the same statement. */
   audit: AuditRow[];
 }
+/** A response body: its JSON text as sent (kept as is), or a value to serialize. */
+export type Response = { json: string } | { value: unknown };
+const jsonText = (r: Response) => ('json' in r ? r.json : JSON.stringify(r.value));
+
 const keyOf = (r: KeyRow) => `${r.clientId}\n${r.requestId}`;
 
 export class IdempotencyService {
@@ -55,8 +59,8 @@ export class IdempotencyService {
   }
 
   /** Stores the response of a reserved request, and the request's audit records with it. */
-  async complete(clientId: string, requestId: string, statusCode: number, response: unknown, audit: AuditRow[] = []): Promise<void> {
-    const responseSealed = await this.sealer.seal(JSON.stringify(response));
+  async complete(clientId: string, requestId: string, statusCode: number, response: Response, audit: AuditRow[] = []): Promise<void> {
+    const responseSealed = await this.sealer.seal(jsonText(response));
     await this.completions.submit({ clientId, requestId, fingerprint: '', statusCode, responseSealed, audit });
   }
 
@@ -65,8 +69,8 @@ export class IdempotencyService {
    * statement. A request id seen before with the same request gets the first response again;
    * with another request it is refused, as for any other call.
    */
-  async recordInquiry(clientId: string, requestId: string, fingerprint: string, statusCode: number, response: unknown, audit: AuditRow[] = []): Promise<Reservation | { kind: 'stored' }> {
-    const responseSealed = await this.sealer.seal(JSON.stringify(response));
+  async recordInquiry(clientId: string, requestId: string, fingerprint: string, statusCode: number, response: Response, audit: AuditRow[] = []): Promise<Reservation | { kind: 'stored' }> {
+    const responseSealed = await this.sealer.seal(jsonText(response));
     if (await this.inserts.submit({ clientId, requestId, fingerprint, statusCode, responseSealed, audit })) return { kind: 'stored' };
     return (await this.seen(clientId, requestId, fingerprint)) ?? { kind: 'mismatch' };
   }
