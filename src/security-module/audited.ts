@@ -45,12 +45,17 @@ function keyTypeOf(value: unknown): string | undefined {
 }
 
 function keyTypesOf(args: readonly unknown[]): string[] {
+  // Runs on every operation: plain loops, no closure made per call.
   const types: string[] = [];
-  const add = (v: unknown) => { const t = keyTypeOf(v); if (t !== undefined) types.push(t); };
   for (const arg of args) {
-    if (typeof arg === 'string') add(arg);
-    else if (typeof arg === 'object' && arg !== null && !Array.isArray(arg)) {
-      for (const key of Object.keys(arg)) add((arg as Record<string, unknown>)[key]);
+    if (typeof arg === 'string') {
+      const t = keyTypeOf(arg);
+      if (t !== undefined) types.push(t);
+    } else if (typeof arg === 'object' && arg !== null && !Array.isArray(arg)) {
+      for (const key of Object.keys(arg)) {
+        const t = keyTypeOf((arg as Record<string, unknown>)[key]);
+        if (t !== undefined) types.push(t);
+      }
     }
   }
   return types;
