@@ -41,6 +41,20 @@ const MAX_CHUNK_RETRIES = 20;
 
 export interface Progress { status: string; done: number; total: number; cardsPerSecond: number; etaSeconds: number | null }
 
+export interface RunOptions {
+  chunk?: number;
+  parallel?: number;
+  onProgress?: (p: Progress) => void;
+  actor?: Actor;
+  /**
+   * Work done alongside the chunks (writing the bureau files of the cards made so far): started
+   * after a chunk commits, one at a time (chunks that commit meanwhile ask for one more round),
+   * awaited before the run ends. A failure is logged, not fatal: the cards are committed, and
+   * the next flush does the work.
+   */
+  alongside?: (p: Progress) => Promise<unknown>;
+}
+
 export interface IssuanceDeps {
   db: Kysely<DB>;
   organizations: OrganizationsService;
@@ -122,7 +136,7 @@ export class IssuanceService {
    * Creates the request's missing cards, chunk by chunk, until its quantity is reached.
    * Safe to run again (or twice at once) at any point.
    */
-  async run(requestId: string, options: { chunk?: number; parallel?: number; onProgress?: (p: Progress) => void; actor?: Actor } = {}): Promise<Progress> {
+  async run(requestId: string, options: RunOptions = {}): Promise<Progress> {
     const chunk = options.chunk ?? DEFAULT_CHUNK;
     const actor = options.actor ?? { clientId: 'system', requestId: `mass-${requestId}` };
     const first = await this.load(requestId);
@@ -146,6 +160,24 @@ export class IssuanceService {
     const units = await this.missingPositions(requestId, first.quantity, chunk);
     let failure: unknown;
     let retries = 0;
+    let side: Promise<void> | undefined;
+    let latest: Progress | undefined;
+    const alongside = options.alongside;
+    const kick = (p: Progress) => {
+      latest = p;
+      if (!alongside || side) return;
+      side = (async () => {
+        for (let seen: Progress | undefined; seen !== latest && failure === undefined;) {
+          seen = latest!;
+          try {
+            await alongside(seen);
+          } catch (err) {
+            this.deps.logger.warn({ massIssue: requestId, err }, 'mass issue: work alongside the chunks failed; the next flush does it');
+            return;
+          }
+        }
+      })().finally(() => { side = undefined; });
+    };
     // Chunks are written by `parallel` workers at once: one's security-module work overlaps the
     // other's database writes. Each chunk commits whole, with its count, or not at all.
     const worker = async () => {
@@ -177,10 +209,14 @@ export class IssuanceService {
           return;
         }
         const row = await this.load(requestId);
-        if (row) options.onProgress?.(this.progressOf(row));
+        if (!row) continue;
+        const progress = this.progressOf(row);
+        options.onProgress?.(progress);
+        kick(progress);
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, options.parallel ?? DEFAULT_PARALLEL) }, worker));
+    await side;
     if (failure !== undefined) {
       const code = (failure as { code?: unknown }).code;
       await this.deps.db.updateTable('mass_issue_requests').set({ status: 'FAILED', last_error: typeof code === 'string' ? code : 'internal error', updated_at: this.deps.clock.now() })

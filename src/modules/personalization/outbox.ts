@@ -39,6 +39,15 @@ export interface OutboxRecord {
 
 export interface WrittenFile { name: string; records: number; organization: number; logo: number }
 
+/** A pending record as a file is planned with it. */
+interface RecordRow { id: string; reference: string; encrypted_record: string; cipher: string; bureau_kcv: string }
+
+/** Raised inside a plan's transaction when there was nothing to assign: the empty file rolls back. */
+class EmptyPlan extends Error {}
+
+/** Orders bigint ids given as decimal strings. */
+const compareIds = (a: string, b: string) => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+
 /** Records of one file at most: a file is built in memory, so this bounds memory per file too. */
 export const MAX_RECORDS_PER_FILE = 20_000;
 
@@ -79,36 +88,69 @@ export class PersonalizationOutbox {
     const written: WrittenFile[] = [];
     for (;;) {
       const planned = await this.deps.db.selectFrom('personalization_files').selectAll().where('status', '=', 'PLANNED').orderBy('id').limit(1).executeTakeFirst();
-      const file = planned ?? await this.plan(maxRecordsPerFile);
-      if (!file) return written;
-      written.push(await this.write(file));
+      if (planned) {
+        written.push(await this.write(planned));
+        continue;
+      }
+      const next = await this.plan(maxRecordsPerFile);
+      if (!next) return written;
+      written.push(await this.write(next.file, next.rows));
     }
   }
 
-  private async plan(max: number) {
+  /**
+   * Writes the full files (`maxRecordsPerFile` records each) that the pending records of one
+   * organization and logo make, and leaves the remainder to a later flush. Mass issue calls it
+   * while its chunks are being issued, so the bureau files are written alongside the cards
+   * instead of after them; the plan → write → mark steps are the same as a flush's.
+   */
+  async flushFull(organization: number, logo: number, maxRecordsPerFile = MAX_RECORDS_PER_FILE): Promise<WrittenFile[]> {
+    const written: WrittenFile[] = [];
+    for (;;) {
+      const pending = await sql<{ n: number }>`
+        select count(*)::int as n from (
+          select 1 from personalization_records where file_id is null and organization = ${organization}::int and logo = ${logo}::int limit ${maxRecordsPerFile}::int
+        ) p`.execute(this.deps.db);
+      if (Number(pending.rows[0]?.n ?? 0) < maxRecordsPerFile) return written;
+      const planned = await this.plan(maxRecordsPerFile, { organization, logo });
+      if (!planned) return written;
+      written.push(await this.write(planned.file, planned.rows));
+    }
+  }
+
+  /**
+   * Plans one file: assigns up to `max` pending records (of the oldest pending record's
+   * organization and logo, or of the given ones) to a new PLANNED file, in one transaction, and
+   * returns the file with the records it was given (so writing it needs no second read of them).
+   */
+  private async plan(max: number, only?: { organization: number; logo: number }) {
     return this.deps.db.transaction().execute(async (trx) => {
-      const next = await trx.selectFrom('personalization_records').select(['organization', 'logo'])
+      const next = only ?? await trx.selectFrom('personalization_records').select(['organization', 'logo'])
         .where('file_id', 'is', null).orderBy('id').limit(1).executeTakeFirst();
       if (!next) return undefined;
       const file = await trx.insertInto('personalization_files').values({
         file_id: randomUUID(), organization: next.organization, logo: next.logo, planned_at: this.deps.clock.now(), status: 'PLANNED', record_count: 0,
       }).returningAll().executeTakeFirstOrThrow();
-      const assigned = await sql<{ n: string }>`
+      const assigned = await sql<RecordRow>`
         with picked as (
           select id from personalization_records
-          where file_id is null and organization = ${next.organization} and logo = ${next.logo}
-          order by id limit ${max} for update skip locked
-        ), upd as (
-          update personalization_records r set file_id = ${file.id} from picked where r.id = picked.id returning 1
-        ) select count(*)::text as n from upd`.execute(trx);
-      const count = Number(assigned.rows[0]?.n ?? 0);
-      return trx.updateTable('personalization_files').set({ record_count: count }).where('id', '=', file.id).returningAll().executeTakeFirstOrThrow();
-    });
+          where file_id is null and organization = ${next.organization}::int and logo = ${next.logo}::int
+          order by id limit ${max}::int for update skip locked
+        )
+        update personalization_records r set file_id = ${file.id} from picked where r.id = picked.id
+        returning r.id, r.reference, r.encrypted_record, r.cipher, r.bureau_kcv`.execute(trx);
+      // Every pending record is being planned by another flush right now: no empty file.
+      if (assigned.rows.length === 0) throw new EmptyPlan();
+      const rows = assigned.rows.sort((a, b) => compareIds(a.id, b.id));
+      const planned = await trx.updateTable('personalization_files').set({ record_count: rows.length }).where('id', '=', file.id).returningAll().executeTakeFirstOrThrow();
+      return { file: planned, rows };
+    }).catch((e: unknown) => { if (e instanceof EmptyPlan) return undefined; throw e; });
   }
 
-  private async write(file: { id: string; file_id: string; organization: number; logo: number; planned_at: Date; record_count: number }): Promise<WrittenFile> {
+  /** Writes a planned file: its records as planned (in id order), or read again (a file planned before a crash). */
+  private async write(file: { id: string; file_id: string; organization: number; logo: number; planned_at: Date; record_count: number }, given?: RecordRow[]): Promise<WrittenFile> {
     const org = await this.deps.db.selectFrom('organizations').select(['bureau_pgp_public_key']).where('number', '=', file.organization).executeTakeFirst();
-    const rows = await this.deps.db.selectFrom('personalization_records').select(['reference', 'encrypted_record', 'cipher', 'bureau_kcv'])
+    const rows = given ?? await this.deps.db.selectFrom('personalization_records').select(['id', 'reference', 'encrypted_record', 'cipher', 'bureau_kcv'])
       .where('file_id', '=', file.id).orderBy('id').execute();
     const records = rows.map((r) => ({ reference: r.reference, encryptedRecord: r.encrypted_record, cipher: r.cipher as '3DES-CBC' | 'AES-CBC', bureauKcv: r.bureau_kcv }));
     const organization = String(file.organization).padStart(3, '0');
