@@ -8,7 +8,7 @@ import type { KeysService } from '../keys/index.ts';
 import type { Organization } from '../organizations/index.ts';
 import { PersonalizationFileWriter } from './writer.ts';
 import { FolderFileStore } from './store.ts';
-import { PersonalizationFileError, buildPersonalizationFile, personalizationFileName } from './file-format.ts';
+import { PersonalizationFileError, encodePersonalizationFile, personalizationFileName } from './file-format.ts';
 
 /** One plastic to personalize: what the security module needs to build the bureau's record. */
 export interface PlasticRequest {
@@ -167,7 +167,7 @@ export class PersonalizationOutbox {
       if (!(e instanceof PersonalizationFileError && e.code === 'EXISTS')) throw e;
       // Written before a crash, not yet marked: the name is fixed by the plan, the content by the records.
       name = personalizationFileName(organization, logo, planned.createdAt, planned.seq, (org?.bureau_pgp_public_key ?? null) !== null);
-      sha256 = buildPersonalizationFile({ fileId: planned.fileId, organization, logo, createdAt: planned.createdAt, records }).sha256;
+      sha256 = encodePersonalizationFile({ fileId: planned.fileId, organization, logo, createdAt: planned.createdAt, records }).sha256;
     }
     await this.deps.db.updateTable('personalization_files').set({ status: 'WRITTEN', name, sha256, written_at: this.deps.clock.now() }).where('id', '=', file.id).execute();
     this.deps.logger.info({ file: name, records: records.length }, 'personalization file written');
