@@ -395,10 +395,11 @@ export class CardsService {
   async prepareMass(spec: Pick<MassIssueSpec, 'organization' | 'logo' | 'pvk' | 'expiry' | 'serviceCode' | 'embossedName1' | 'embossedName2' | 'requestId'>, n: number): Promise<PreparedMassCard[]> {
     const { logo } = spec;
     const method = pinMethodOf(logo);
+    const record = await this.deps.personalization.recordBuilder({ organization: spec.organization, logo, embossedName1: spec.embossedName1 });
     const one = async (): Promise<PreparedMassCard> => {
       const pan = this.draw(logo.bin, logo.panLength);
       const [p, pin] = await Promise.all([this.deps.vault.protect(pan, logo.bin.length), this.deps.sm.generatePin({ pvk: spec.pvk, pan, method })]);
-      const plastic = await this.deps.personalization.recordFor({
+      const plastic = await record?.({
         organization: spec.organization, logo, pan, reference: `${p.token}.1`, expiry: spec.expiry, serviceCode: spec.serviceCode,
         embossedName1: spec.embossedName1, embossedName2: spec.embossedName2, reason: `mass.${spec.requestId}`, pin: { method, ...pin },
       });
