@@ -347,6 +347,10 @@ export class CardsService {
     for (let draws = 0; prepared.length < spec.positions.length; draws++) {
       if (draws >= MAX_NUMBER_DRAWS) throw fail(CardCodes.rangeExhausted);
       if (batch.length === 0) batch = await this.prepareMass(spec, spec.positions.length - prepared.length);
+      // The same number drawn twice in one batch: ON CONFLICT DO NOTHING inserts it once and
+      // returns it once, so both would look fresh. Keep the first; the other is drawn again.
+      const once = new Set<string>();
+      batch = batch.filter((b) => !once.has(b.hash) && once.add(b.hash));
       const inserted = await sql<{ pan_hash: string }>`
         insert into card_numbers (pan_hash, pan_token, pan_encrypted, bin, last4, organization, logo)
         select h, t, e, ${logo.bin}, l, ${logo.organization}::int, ${logo.number}::int
