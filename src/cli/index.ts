@@ -8,6 +8,7 @@ import type { Logger } from '../shared/logger.ts';
 import cluster from 'node:cluster';
 import { join } from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
+import type { WrittenFile } from '../modules/personalization/index.ts';
 
 const HELP = `emboss — card management system
 
@@ -95,18 +96,23 @@ export async function runCli(argv: string[], ctx: { settings: Settings; logger: 
         const bar = new SingleBar({ format: 'mass issue {bar} {value}/{total} cards | {rate} cards/s | ETA {eta_formatted}', hideCursor: true }, Presets.shades_classic);
         bar.start(request.quantity, request.created, { rate: 0 });
         const started = Date.now();
+        // Full bureau files are written while the cards are issued; the remainder after.
+        const files: WrittenFile[] = [];
         const result = await container.issuance.run(request.id, {
           actor,
           ...(args.chunk ? { chunk: Number(args.chunk) } : {}),
           ...(args.parallel ? { parallel: Number(args.parallel) } : {}),
           onProgress: (p) => bar.update(p.done, { rate: p.cardsPerSecond }),
+          alongside: async () => { files.push(...await container.personalization.flushFull(request.organization, request.logo)); },
         });
         bar.stop();
         const issued = (Date.now() - started) / 1000;
-        const files = await container.personalization.flush();
+        const during = files.length;
+        files.push(...await container.personalization.flush());
         const seconds = (Date.now() - started) / 1000;
         process.stdout.write(`${result.done} cards in ${issued.toFixed(1)} s (${Math.round((result.done - request.created) / issued)} cards/s); `
-          + `${files.length} personalization file(s) written in ${(seconds - issued).toFixed(1)} s more; peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB\n`);
+          + `${files.length} personalization file(s), ${during} of them written alongside the cards, the rest in ${(seconds - issued).toFixed(1)} s more; `
+          + `peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB\n`);
       } finally {
         await container.close();
       }

@@ -69,4 +69,34 @@ for (const backend of backends) {
       assert.equal(stored.length, 5);
     });
   });
+  describe(`mass issue drawing the same number twice in one chunk (${backend})`, () => {
+    let h: Harness;
+    // Every number is drawn twice in a row: each chunk's batch holds pairs of equal numbers.
+    let drawn = 0;
+    before(async () => {
+      h = await startHarness(backend, {
+        cards: {
+          drawCardNumber: (bin, length) => {
+            const body = String(1000 + Math.floor(drawn++ / 2)).padStart(length - bin.length - 1, '0');
+            return bin + body + luhnCheckDigit(bin + body);
+          },
+        },
+      });
+    });
+    after(async () => { await h.close(); });
+
+    test('each number is issued once; the duplicates are drawn again', async () => {
+      const customerNumber = await addCustomer(h);
+      const actor = { clientId: 'test', requestId: 'mass-duplicates' };
+      await h.container.issuance.submit(actor, { organizationNumber: 100, logo: 1, cardType: 7, functionType: 'A', quantityToCreate: 40, customerNumber });
+      const request = (await h.container.issuance.find(100, 1, 7))!;
+      const done = await h.container.issuance.run(request.id, { chunk: 20, actor });
+      assert.equal(done.status, 'COMPLETED');
+      assert.equal(done.done, 40);
+      const cards = await h.container.storage.db.selectFrom('cards').select(['pan_hash', 'mass_seq']).where('mass_request_id', '=', request.id).execute();
+      assert.equal(cards.length, 40);
+      assert.equal(new Set(cards.map((c) => c.pan_hash)).size, 40);
+      assert.deepEqual(cards.map((c) => c.mass_seq).sort((a, b) => a! - b!), Array.from({ length: 40 }, (_, i) => i + 1));
+    });
+  });
 }

@@ -170,6 +170,9 @@ export interface CardsDeps {
   afterInstantAccount?: () => Promise<void>;
 }
 
+/** Mass-issue cards prepared between two turns of the event loop (see prepareMass). */
+const PREPARE_SLICE = 50;
+
 /** YYMM of a Date (UTC). */
 const yymm = (d: Date) => `${String(d.getUTCFullYear() % 100).padStart(2, '0')}${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
 /** The last day of a YYMM month, as ISO date. */
@@ -354,6 +357,10 @@ export class CardsService {
     for (let draws = 0; prepared.length < spec.positions.length; draws++) {
       if (draws >= MAX_NUMBER_DRAWS) throw fail(CardCodes.rangeExhausted);
       if (batch.length === 0) batch = await this.prepareMass(spec, spec.positions.length - prepared.length);
+      // The same number drawn twice in one batch: ON CONFLICT DO NOTHING inserts it once and
+      // returns it once, so both would look fresh. Keep the first; the other is drawn again.
+      const once = new Set<string>();
+      batch = batch.filter((b) => !once.has(b.hash) && once.add(b.hash));
       const inserted = await sql<{ pan_hash: string }>`
         insert into card_numbers (pan_hash, pan_token, pan_encrypted, bin, last4, organization, logo)
         select h, t, e, ${logo.bin}, l, ${logo.organization}::int, ${logo.number}::int
@@ -402,15 +409,25 @@ export class CardsService {
   async prepareMass(spec: Pick<MassIssueSpec, 'organization' | 'logo' | 'pvk' | 'expiry' | 'serviceCode' | 'embossedName1' | 'embossedName2' | 'requestId'>, n: number): Promise<PreparedMassCard[]> {
     const { logo } = spec;
     const method = pinMethodOf(logo);
-    return Promise.all(Array.from({ length: n }, async () => {
+    const record = await this.deps.personalization.recordBuilder({ organization: spec.organization, logo, embossedName1: spec.embossedName1 });
+    const one = async (): Promise<PreparedMassCard> => {
       const pan = this.draw(logo.bin, logo.panLength);
       const [p, pin] = await Promise.all([this.deps.vault.protect(pan, logo.bin.length), this.deps.sm.generatePin({ pvk: spec.pvk, pan, method })]);
-      const plastic = await this.deps.personalization.recordFor({
+      const plastic = await record?.({
         organization: spec.organization, logo, pan, reference: `${p.token}.1`, expiry: spec.expiry, serviceCode: spec.serviceCode,
         embossedName1: spec.embossedName1, embossedName2: spec.embossedName2, reason: `mass.${spec.requestId}`, pin: { method, ...pin },
       });
       return { pan, hash: p.hash, token: p.token, encrypted: p.encrypted, pin, plastic };
-    }));
+    };
+    // The security-module calls settle as microtasks: a whole chunk at once would hold the event
+    // loop for its full CPU time, and another chunk's database round trips would wait behind it.
+    // Slices, with a turn of the event loop between them, let the two overlap.
+    const out: PreparedMassCard[] = [];
+    for (let i = 0; i < n; i += PREPARE_SLICE) {
+      if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      out.push(...await Promise.all(Array.from({ length: Math.min(PREPARE_SLICE, n - i) }, one)));
+    }
+    return out;
   }
 
   /** POST /account/v2/instantCard: the account (when asked) and an active card, in one transaction. */

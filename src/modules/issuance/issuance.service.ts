@@ -41,6 +41,20 @@ const MAX_CHUNK_RETRIES = 20;
 
 export interface Progress { status: string; done: number; total: number; cardsPerSecond: number; etaSeconds: number | null }
 
+export interface RunOptions {
+  chunk?: number;
+  parallel?: number;
+  onProgress?: (p: Progress) => void;
+  actor?: Actor;
+  /**
+   * Work done alongside the chunks (writing the bureau files of the cards made so far): started
+   * after a chunk commits, one at a time (chunks that commit meanwhile ask for one more round),
+   * awaited before the run ends. A failure is logged, not fatal: the cards are committed, and
+   * the next flush does the work.
+   */
+  alongside?: (p: Progress) => Promise<unknown>;
+}
+
 export interface IssuanceDeps {
   db: Kysely<DB>;
   organizations: OrganizationsService;
@@ -122,7 +136,7 @@ export class IssuanceService {
    * Creates the request's missing cards, chunk by chunk, until its quantity is reached.
    * Safe to run again (or twice at once) at any point.
    */
-  async run(requestId: string, options: { chunk?: number; parallel?: number; onProgress?: (p: Progress) => void; actor?: Actor } = {}): Promise<Progress> {
+  async run(requestId: string, options: RunOptions = {}): Promise<Progress> {
     const chunk = options.chunk ?? DEFAULT_CHUNK;
     const actor = options.actor ?? { clientId: 'system', requestId: `mass-${requestId}` };
     const first = await this.load(requestId);
@@ -146,11 +160,29 @@ export class IssuanceService {
     const units = await this.missingPositions(requestId, first.quantity, chunk);
     let failure: unknown;
     let retries = 0;
+    let side: Promise<void> | undefined;
+    let latest: Progress | undefined;
+    const alongside = options.alongside;
+    const kick = (p: Progress) => {
+      latest = p;
+      if (!alongside || side) return;
+      side = (async () => {
+        for (let seen: Progress | undefined; seen !== latest && failure === undefined;) {
+          seen = latest!;
+          try {
+            await alongside(seen);
+          } catch (err) {
+            this.deps.logger.warn({ massIssue: requestId, err }, 'mass issue: work alongside the chunks failed; the next flush does it');
+            return;
+          }
+        }
+      })().finally(() => { side = undefined; });
+    };
     // Chunks are written by `parallel` workers at once: one's security-module work overlaps the
     // other's database writes. Each chunk commits whole, with its count, or not at all.
     const worker = async () => {
       for (let unit = units.shift(); unit && failure === undefined; unit = units.shift()) {
-        const positions = unit;
+        const positions = 'positions' in unit ? unit.positions : Array.from({ length: unit.to - unit.from + 1 }, (_, i) => unit.from + i);
         const ready = await this.deps.cards.prepareMass(massSpec, positions.length);
         try {
           await this.deps.db.transaction().execute(async (trx) => {
@@ -172,15 +204,19 @@ export class IssuanceService {
           // Another run wrote these positions first (the unique position key said so): nothing to do.
           if (code === '23505' && String((err as { constraint?: unknown }).constraint ?? '').includes('mass')) continue;
           // Two chunks' transactions chose each other as deadlock victims: the chunk rolled back whole; do it again.
-          if ((code === '40P01' || code === '40001') && retries++ < MAX_CHUNK_RETRIES) { units.push(positions); continue; }
+          if ((code === '40P01' || code === '40001') && retries++ < MAX_CHUNK_RETRIES) { units.push({ positions }); continue; }
           failure = err;
           return;
         }
         const row = await this.load(requestId);
-        if (row) options.onProgress?.(this.progressOf(row));
+        if (!row) continue;
+        const progress = this.progressOf(row);
+        options.onProgress?.(progress);
+        kick(progress);
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, options.parallel ?? DEFAULT_PARALLEL) }, worker));
+    await side;
     if (failure !== undefined) {
       const code = (failure as { code?: unknown }).code;
       await this.deps.db.updateTable('mass_issue_requests').set({ status: 'FAILED', last_error: typeof code === 'string' ? code : 'internal error', updated_at: this.deps.clock.now() })
@@ -204,25 +240,26 @@ export class IssuanceService {
    * The positions of a request that have no card yet, in chunks: whole chunks by count, and for
    * a chunk partly made (a quantity raised after a run) the exact positions missing.
    */
-  private async missingPositions(requestId: string, quantity: number, chunk: number): Promise<number[][]> {
+  private async missingPositions(requestId: string, quantity: number, chunk: number): Promise<Array<{ from: number; to: number } | { positions: number[] }>> {
     const counts = await sql<{ k: number; n: number }>`
       select ((mass_seq - 1) / ${chunk}::int)::int as k, count(*)::int as n
       from cards where mass_request_id = ${requestId}::bigint group by 1`.execute(this.deps.db);
     const made = new Map(counts.rows.map((r) => [Number(r.k), Number(r.n)]));
-    const units: number[][] = [];
+    // Whole chunks as ranges (a million cards' positions are not held in memory at once).
+    const units: Array<{ from: number; to: number } | { positions: number[] }> = [];
     for (let k = 0; k * chunk < quantity; k++) {
       const from = k * chunk + 1;
       const to = Math.min(quantity, (k + 1) * chunk);
       const have = made.get(k) ?? 0;
       if (have >= to - from + 1) continue;
-      let positions = Array.from({ length: to - from + 1 }, (_, i) => from + i);
-      if (have > 0) {
-        const existing = await this.deps.db.selectFrom('cards').select('mass_seq').where('mass_request_id', '=', requestId)
-          .where('mass_seq', '>=', from).where('mass_seq', '<=', to).execute();
-        const taken = new Set(existing.map((e) => e.mass_seq));
-        positions = positions.filter((p) => !taken.has(p));
+      if (have === 0) {
+        units.push({ from, to });
+        continue;
       }
-      units.push(positions);
+      const existing = await this.deps.db.selectFrom('cards').select('mass_seq').where('mass_request_id', '=', requestId)
+        .where('mass_seq', '>=', from).where('mass_seq', '<=', to).execute();
+      const taken = new Set(existing.map((e) => e.mass_seq));
+      units.push({ positions: Array.from({ length: to - from + 1 }, (_, i) => from + i).filter((p) => !taken.has(p)) });
     }
     return units;
   }

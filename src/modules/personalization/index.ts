@@ -14,7 +14,7 @@ export {
   type BureauKey, type DecodeOptions, type DecodedRecord, type DecodedPersonalizationFile, type PersonalizationRecordFields,
 } from './decoder.ts';
 export {
-  PersonalizationFileError, FILE_FORMAT, FILE_FORMAT_VERSION, buildPersonalizationFile, parsePersonalizationFile,
+  PersonalizationFileError, FILE_FORMAT, FILE_FORMAT_VERSION, buildPersonalizationFile, encodePersonalizationFile, parsePersonalizationFile,
   personalizationFileName, parsePersonalizationFileName,
   type PersonalizationFileErrorCode, type PersonalizationFileHeader, type PersonalizationFileLine, type PersonalizationFileTrailer,
   type ParsedFileName,

@@ -8,7 +8,7 @@ import type { KeysService } from '../keys/index.ts';
 import type { Organization } from '../organizations/index.ts';
 import { PersonalizationFileWriter } from './writer.ts';
 import { FolderFileStore } from './store.ts';
-import { PersonalizationFileError, buildPersonalizationFile, personalizationFileName } from './file-format.ts';
+import { PersonalizationFileError, encodePersonalizationFile, personalizationFileName } from './file-format.ts';
 
 /** One plastic to personalize: what the security module needs to build the bureau's record. */
 export interface PlasticRequest {
@@ -39,6 +39,15 @@ export interface OutboxRecord {
 
 export interface WrittenFile { name: string; records: number; organization: number; logo: number }
 
+/** A pending record as a file is planned with it. */
+interface RecordRow { id: string; reference: string; encrypted_record: string; cipher: string; bureau_kcv: string }
+
+/** Raised inside a plan's transaction when there was nothing to assign: the empty file rolls back. */
+class EmptyPlan extends Error {}
+
+/** Orders bigint ids given as decimal strings. */
+const compareIds = (a: string, b: string) => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+
 /** Records of one file at most: a file is built in memory, so this bounds memory per file too. */
 export const MAX_RECORDS_PER_FILE = 20_000;
 
@@ -57,20 +66,34 @@ export class PersonalizationOutbox {
 
   /** The bureau record for a plastic, or undefined when the organization has no bureau configured. */
   async recordFor(p: PlasticRequest, db: Kysely<DB> = this.deps.db): Promise<OutboxRecord | undefined> {
-    if (!p.organization.bureauKeyName) return undefined;
+    const build = await this.recordBuilder(p, db);
+    return build?.(p);
+  }
+
+  /**
+   * A builder of bureau records for plastics that share organization, logo, names, expiry and
+   * service code (a mass issue's chunk): the keys are looked up and the name split once, not per
+   * card. Undefined when the organization has no bureau configured.
+   */
+  async recordBuilder(shared: Pick<PlasticRequest, 'organization' | 'logo' | 'embossedName1'>, db: Kysely<DB> = this.deps.db)
+    : Promise<((p: PlasticRequest) => Promise<OutboxRecord>) | undefined> {
+    if (!shared.organization.bureauKeyName) return undefined;
     const [bur, cvk, pvk] = await Promise.all([
-      this.deps.keys.find(p.organization.bureauKeyName, db), this.deps.keys.find(p.logo.keys.cvk, db), this.deps.keys.find(p.logo.keys.pvk, db),
+      this.deps.keys.find(shared.organization.bureauKeyName, db), this.deps.keys.find(shared.logo.keys.cvk, db), this.deps.keys.find(shared.logo.keys.pvk, db),
     ]);
     if (!bur || !cvk || !pvk) throw new Error('personalization: bureau, CVK or PVK key missing from the key store');
-    const { surname, given } = splitName(p.embossedName1);
-    const record = await this.deps.sm.personalizationRecord({
-      bur: bur.keyBlock, cvk: cvk.keyBlock, pvk: pvk.keyBlock, reference: p.reference, pan: p.pan, expiryYYMM: p.expiry,
-      serviceCode: p.serviceCode, cardholder: { surname, givenNames: given }, embossLine1: p.embossedName1, embossLine2: p.embossedName2,
-      ...(p.pin ? { pin: p.pin } : {}),
-    });
-    return {
-      organization: p.organization.number, logo: p.logo.number, reason: p.reason, reference: record.reference,
-      encrypted_record: record.encryptedRecord, cipher: record.cipher, bureau_kcv: record.bureauKcv,
+    const names = { name: shared.embossedName1, ...splitName(shared.embossedName1) };
+    return async (p) => {
+      const { surname, given } = p.embossedName1 === names.name ? names : splitName(p.embossedName1);
+      const record = await this.deps.sm.personalizationRecord({
+        bur: bur.keyBlock, cvk: cvk.keyBlock, pvk: pvk.keyBlock, reference: p.reference, pan: p.pan, expiryYYMM: p.expiry,
+        serviceCode: p.serviceCode, cardholder: { surname, givenNames: given }, embossLine1: p.embossedName1, embossLine2: p.embossedName2,
+        ...(p.pin ? { pin: p.pin } : {}),
+      });
+      return {
+        organization: p.organization.number, logo: p.logo.number, reason: p.reason, reference: record.reference,
+        encrypted_record: record.encryptedRecord, cipher: record.cipher, bureau_kcv: record.bureauKcv,
+      };
     };
   }
 
@@ -79,36 +102,69 @@ export class PersonalizationOutbox {
     const written: WrittenFile[] = [];
     for (;;) {
       const planned = await this.deps.db.selectFrom('personalization_files').selectAll().where('status', '=', 'PLANNED').orderBy('id').limit(1).executeTakeFirst();
-      const file = planned ?? await this.plan(maxRecordsPerFile);
-      if (!file) return written;
-      written.push(await this.write(file));
+      if (planned) {
+        written.push(await this.write(planned));
+        continue;
+      }
+      const next = await this.plan(maxRecordsPerFile);
+      if (!next) return written;
+      written.push(await this.write(next.file, next.rows));
     }
   }
 
-  private async plan(max: number) {
+  /**
+   * Writes the full files (`maxRecordsPerFile` records each) that the pending records of one
+   * organization and logo make, and leaves the remainder to a later flush. Mass issue calls it
+   * while its chunks are being issued, so the bureau files are written alongside the cards
+   * instead of after them; the plan → write → mark steps are the same as a flush's.
+   */
+  async flushFull(organization: number, logo: number, maxRecordsPerFile = MAX_RECORDS_PER_FILE): Promise<WrittenFile[]> {
+    const written: WrittenFile[] = [];
+    for (;;) {
+      const pending = await sql<{ n: number }>`
+        select count(*)::int as n from (
+          select 1 from personalization_records where file_id is null and organization = ${organization}::int and logo = ${logo}::int limit ${maxRecordsPerFile}::int
+        ) p`.execute(this.deps.db);
+      if (Number(pending.rows[0]?.n ?? 0) < maxRecordsPerFile) return written;
+      const planned = await this.plan(maxRecordsPerFile, { organization, logo });
+      if (!planned) return written;
+      written.push(await this.write(planned.file, planned.rows));
+    }
+  }
+
+  /**
+   * Plans one file: assigns up to `max` pending records (of the oldest pending record's
+   * organization and logo, or of the given ones) to a new PLANNED file, in one transaction, and
+   * returns the file with the records it was given (so writing it needs no second read of them).
+   */
+  private async plan(max: number, only?: { organization: number; logo: number }) {
     return this.deps.db.transaction().execute(async (trx) => {
-      const next = await trx.selectFrom('personalization_records').select(['organization', 'logo'])
+      const next = only ?? await trx.selectFrom('personalization_records').select(['organization', 'logo'])
         .where('file_id', 'is', null).orderBy('id').limit(1).executeTakeFirst();
       if (!next) return undefined;
       const file = await trx.insertInto('personalization_files').values({
         file_id: randomUUID(), organization: next.organization, logo: next.logo, planned_at: this.deps.clock.now(), status: 'PLANNED', record_count: 0,
       }).returningAll().executeTakeFirstOrThrow();
-      const assigned = await sql<{ n: string }>`
+      const assigned = await sql<RecordRow>`
         with picked as (
           select id from personalization_records
-          where file_id is null and organization = ${next.organization} and logo = ${next.logo}
-          order by id limit ${max} for update skip locked
-        ), upd as (
-          update personalization_records r set file_id = ${file.id} from picked where r.id = picked.id returning 1
-        ) select count(*)::text as n from upd`.execute(trx);
-      const count = Number(assigned.rows[0]?.n ?? 0);
-      return trx.updateTable('personalization_files').set({ record_count: count }).where('id', '=', file.id).returningAll().executeTakeFirstOrThrow();
-    });
+          where file_id is null and organization = ${next.organization}::int and logo = ${next.logo}::int
+          order by id limit ${max}::int for update skip locked
+        )
+        update personalization_records r set file_id = ${file.id} from picked where r.id = picked.id
+        returning r.id, r.reference, r.encrypted_record, r.cipher, r.bureau_kcv`.execute(trx);
+      // Every pending record is being planned by another flush right now: no empty file.
+      if (assigned.rows.length === 0) throw new EmptyPlan();
+      const rows = assigned.rows.sort((a, b) => compareIds(a.id, b.id));
+      const planned = await trx.updateTable('personalization_files').set({ record_count: rows.length }).where('id', '=', file.id).returningAll().executeTakeFirstOrThrow();
+      return { file: planned, rows };
+    }).catch((e: unknown) => { if (e instanceof EmptyPlan) return undefined; throw e; });
   }
 
-  private async write(file: { id: string; file_id: string; organization: number; logo: number; planned_at: Date; record_count: number }): Promise<WrittenFile> {
+  /** Writes a planned file: its records as planned (in id order), or read again (a file planned before a crash). */
+  private async write(file: { id: string; file_id: string; organization: number; logo: number; planned_at: Date; record_count: number }, given?: RecordRow[]): Promise<WrittenFile> {
     const org = await this.deps.db.selectFrom('organizations').select(['bureau_pgp_public_key']).where('number', '=', file.organization).executeTakeFirst();
-    const rows = await this.deps.db.selectFrom('personalization_records').select(['reference', 'encrypted_record', 'cipher', 'bureau_kcv'])
+    const rows = given ?? await this.deps.db.selectFrom('personalization_records').select(['id', 'reference', 'encrypted_record', 'cipher', 'bureau_kcv'])
       .where('file_id', '=', file.id).orderBy('id').execute();
     const records = rows.map((r) => ({ reference: r.reference, encryptedRecord: r.encrypted_record, cipher: r.cipher as '3DES-CBC' | 'AES-CBC', bureauKcv: r.bureau_kcv }));
     const organization = String(file.organization).padStart(3, '0');
@@ -125,7 +181,7 @@ export class PersonalizationOutbox {
       if (!(e instanceof PersonalizationFileError && e.code === 'EXISTS')) throw e;
       // Written before a crash, not yet marked: the name is fixed by the plan, the content by the records.
       name = personalizationFileName(organization, logo, planned.createdAt, planned.seq, (org?.bureau_pgp_public_key ?? null) !== null);
-      sha256 = buildPersonalizationFile({ fileId: planned.fileId, organization, logo, createdAt: planned.createdAt, records }).sha256;
+      sha256 = encodePersonalizationFile({ fileId: planned.fileId, organization, logo, createdAt: planned.createdAt, records }).sha256;
     }
     await this.deps.db.updateTable('personalization_files').set({ status: 'WRITTEN', name, sha256, written_at: this.deps.clock.now() }).where('id', '=', file.id).execute();
     this.deps.logger.info({ file: name, records: records.length }, 'personalization file written');

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { PersonalizationRecord } from '../../security-module/port.ts';
 import {
-  PersonalizationFileError, buildPersonalizationFile, checkId, parsePersonalizationFileName, personalizationFileName,
+  PersonalizationFileError, checkId, encodePersonalizationFile, parsePersonalizationFileName, personalizationFileName,
   type ParsedFileName,
 } from './file-format.ts';
 import { pgpEncrypt, readPgpPublicKey } from './pgp.ts';
@@ -79,8 +79,7 @@ export class PersonalizationFileWriter {
     checkId(batch.logo, 'logo');
     const createdAt = batch.planned?.createdAt ?? this.clock();
     const fileId = batch.planned?.fileId ?? this.newFileId();
-    const { text, sha256 } = buildPersonalizationFile({ fileId, organization: batch.organization, logo: batch.logo, createdAt, records: batch.records });
-    const clear = Buffer.from(text, 'ascii');
+    const { bytes: clear, sha256 } = encodePersonalizationFile({ fileId, organization: batch.organization, logo: batch.logo, createdAt, records: batch.records });
     const pgp = this.publicKey !== undefined;
     const content = pgp ? await pgpEncrypt(clear, await (this.publicKey as ReturnType<typeof readPgpPublicKey>)) : clear;
 
