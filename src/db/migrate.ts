@@ -5,7 +5,7 @@ import * as m0002 from './migrations/0002_cards.ts';
 import * as m0003 from './migrations/0003_pins.ts';
 import * as m0004 from './migrations/0004_personalization.ts';
 import * as m0005 from './migrations/0005_issuance.ts';
-import * as m0006 from './migrations/0006_idempotency_fillfactor.ts';
+import * as m0006 from './migrations/0006_idempotency_storage.ts';
 
 /** Migrations in order. A later issue adds its module's tables as the next file here. */
 const migrations: Record<string, Migration> = {
@@ -14,7 +14,7 @@ const migrations: Record<string, Migration> = {
   '0003_pins': m0003,
   '0004_personalization': m0004,
   '0005_issuance': m0005,
-  '0006_idempotency_fillfactor': m0006,
+  '0006_idempotency_storage': m0006,
 };
 
 class StaticProvider implements MigrationProvider {

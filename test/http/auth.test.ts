@@ -177,6 +177,23 @@ for (const backend of backends) {
       assert.equal(await customerCount(), before + 1);
     });
 
+    test('request ids past the retention are purged, newer ones kept', async () => {
+      const db = h.container.storage.db;
+      const old = `purge-old-${Date.now()}`;
+      const recent = `purge-new-${Date.now()}`;
+      assert.equal((await h.call('POST', '/customer/l8v2', customerBody(), { requestId: old })).statusCode, 200);
+      h.clock.advance(49 * 3600_000);
+      try {
+        assert.equal((await h.call('POST', '/customer/l8v2', customerBody(), { requestId: recent, token: await h.freshToken(tester) })).statusCode, 200);
+        const purged = await h.container.idempotency.purgeOlderThan(48);
+        assert.ok(purged >= 1);
+        const left = await db.selectFrom('idempotency_keys').select('request_id').where('request_id', 'in', [old, recent]).execute();
+        assert.deepEqual(left.map((r) => r.request_id), [recent]);
+      } finally {
+        h.clock.advance(-49 * 3600_000);
+      }
+    });
+
     test('unknown routes, schema failures and bad JSON get the envelope with a code', async () => {
       const missing = await h.call('POST', '/no/such/route', {});
       assert.equal(missing.statusCode, 404);
