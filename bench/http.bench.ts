@@ -37,39 +37,34 @@ const WARM_UP_SECONDS = Number(process.env.BENCH_WARM_UP_SECONDS ?? 2);
 /** Per server URL: its process and its PostgreSQL database (whose backends' CPU is counted). */
 const servers = new Map<string, { pid: number; database: string | undefined }>();
 
-/** CPU seconds used so far by the server process, and by the PostgreSQL backends of its database (Linux; 0 elsewhere). */
-function cpuSeconds(server: { pid: number; database: string | undefined } | undefined): { api: number; pg: number } {
-  const ticks = (p: string) => {
+/** CPU seconds used so far, per process: the server and its children (the API processes), and the PostgreSQL backends of its database (Linux /proc; empty elsewhere). */
+interface CpuSnapshot { api: Map<string, number>; pg: Map<string, number> }
+
+function cpuSnapshot(server: { pid: number; database: string | undefined } | undefined): CpuSnapshot {
+  const snapshot: CpuSnapshot = { api: new Map(), pg: new Map() };
+  if (!server) return snapshot;
+  let pids: string[] = [];
+  try { pids = readdirSync('/proc').filter((p) => /^[0-9]+$/.test(p)); } catch { return snapshot; }
+  for (const p of pids) {
     try {
       const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return (Number(fields[11]) + Number(fields[12])) / 100;
-    } catch { return 0; }
-  };
-  let pgSeconds = 0;
-  try {
-    for (const p of readdirSync('/proc')) {
-      if (!/^[0-9]+$/.test(p)) continue;
-      try {
-        if (server?.database && readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith(`postgres: `) && readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(` ${server.database} `)) pgSeconds += ticks(p);
-      } catch { /* gone */ }
-    }
-  } catch { /* not Linux */ }
-  // The server process and its children (the API processes when EMBOSS_API_PROCESSES > 1).
-  let apiSeconds = 0;
-  if (server) {
-    apiSeconds = ticks(String(server.pid));
-    try {
-      for (const p of readdirSync('/proc')) {
-        if (!/^[0-9]+$/.test(p)) continue;
-        try {
-          const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-          if (stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] === String(server.pid)) apiSeconds += ticks(p);
-        } catch { /* gone */ }
+      const seconds = (Number(fields[11]) + Number(fields[12])) / 100;
+      if (p === String(server.pid) || fields[1] === String(server.pid)) snapshot.api.set(p, seconds);
+      else if (server.database) {
+        const cmdline = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+        if (cmdline.startsWith('postgres: ') && cmdline.includes(` ${server.database} `)) snapshot.pg.set(p, seconds);
       }
-    } catch { /* not Linux */ }
+    } catch { /* gone meanwhile */ }
   }
-  return { api: apiSeconds, pg: pgSeconds };
+  return snapshot;
+}
+
+/** CPU used between two snapshots, process by process (a process that ended in between is not counted). */
+function cpuUsed(before: Map<string, number>, after: Map<string, number>): number {
+  let total = 0;
+  for (const [pid, seconds] of after) total += seconds - (before.get(pid) ?? 0);
+  return total;
 }
 
 export const SECRET = 'bench-secret-0123456789abcdef';
@@ -137,26 +132,26 @@ export async function load(url: string, name: string, backend: string, seconds: 
   // Unmeasured warm-up: the first seconds of a new code path are spent compiling it (JIT).
   if (useWrk) await runWrk(url, WARM_UP_SECONDS, connections, request);
   else await run(WARM_UP_SECONDS);
-  const before = cpuSeconds(servers.get(url));
+  const before = cpuSnapshot(servers.get(url));
   if (useWrk) {
     const r = await runWrk(url, seconds, connections, request);
     return {
       backend, name: `${name} [wrk]`, requestsPerSec: Math.round(r.requests / r.seconds), p50: r.p50Ms, p99: r.p99Ms,
       errors: r.errors, non2xx: r.non2xx, total: r.requests,
-      ...perRequest(before, cpuSeconds(servers.get(url)), r.requests),
+      ...perRequest(before, cpuSnapshot(servers.get(url)), r.requests),
     };
   }
   const result = await run(seconds);
   return {
     backend, name: `${name} [autocannon]`, requestsPerSec: Math.round(result.requests.average), p50: result.latency.p50, p99: result.latency.p99,
     errors: result.errors + result.timeouts, non2xx: result.non2xx, total: result.requests.total,
-    ...perRequest(before, cpuSeconds(servers.get(url)), result.requests.total),
+    ...perRequest(before, cpuSnapshot(servers.get(url)), result.requests.total),
   };
 }
 
-function perRequest(before: { api: number; pg: number }, after: { api: number; pg: number }, requests: number) {
-  if (requests === 0 || after.api === 0) return {};
-  return { apiCpuUs: Math.round(((after.api - before.api) * 1e6) / requests), pgCpuUs: Math.round(((after.pg - before.pg) * 1e6) / requests) };
+function perRequest(before: CpuSnapshot, after: CpuSnapshot, requests: number) {
+  if (requests === 0 || after.api.size === 0) return {};
+  return { apiCpuUs: Math.round((cpuUsed(before.api, after.api) * 1e6) / requests), pgCpuUs: Math.round((cpuUsed(before.pg, after.pg) * 1e6) / requests) };
 }
 
 /** A signed JSON call outside the load (set-up of pools of customers, accounts and cards). */
