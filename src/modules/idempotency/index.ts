@@ -27,6 +27,9 @@ interface KeyRow {
   /** The request's audit records of reads and refusals, stored by the same statement. */
   audit: AuditRow[];
 }
+/** A key to insert (a request starting, or an inquiry's record) or to complete with its response. */
+type KeyWrite = KeyRow & { kind: 'insert' | 'complete' };
+
 /** A response body: its JSON text as sent (kept as is), or a value to serialize. */
 export type Response = { json: string } | { value: unknown };
 const jsonText = (r: Response) => ('json' in r ? r.json : JSON.stringify(r.value));
@@ -38,13 +41,11 @@ export class IdempotencyService {
    * Every request writes here, so the writes of concurrent requests go to the database together:
    * one statement per batch (see Batcher), each request still waiting for its own outcome.
    */
-  private readonly inserts: Batcher<KeyRow, boolean>;
-  private readonly completions: Batcher<KeyRow, void>;
+  private readonly writes: Batcher<KeyWrite, boolean>;
 
   /** `sealer` encrypts stored responses: a replayable response may carry card data. */
   constructor(private readonly db: Kysely<DB>, private readonly clock: Clock, private readonly sealer: Sealer) {
-    this.inserts = new Batcher((rows) => this.insertKeys(rows), { maxBatch: 128, maxInFlight: 2 });
-    this.completions = new Batcher((rows) => this.completeKeys(rows), { maxBatch: 128, maxInFlight: 2 });
+    this.writes = new Batcher((rows) => this.write(rows), { maxBatch: 128, maxInFlight: 2 });
   }
 
   static fingerprint(method: string, url: string, body: string): string {
@@ -52,7 +53,7 @@ export class IdempotencyService {
   }
 
   async reserve(clientId: string, requestId: string, fingerprint: string): Promise<Reservation> {
-    const inserted = await this.inserts.submit({ clientId, requestId, fingerprint, statusCode: null, responseSealed: null, audit: [] });
+    const inserted = await this.writes.submit({ kind: 'insert', clientId, requestId, fingerprint, statusCode: null, responseSealed: null, audit: [] });
     if (inserted) return { kind: 'new' };
     const seen = await this.seen(clientId, requestId, fingerprint);
     return seen ?? this.reserve(clientId, requestId, fingerprint); // released meanwhile
@@ -61,7 +62,7 @@ export class IdempotencyService {
   /** Stores the response of a reserved request, and the request's audit records with it. */
   async complete(clientId: string, requestId: string, statusCode: number, response: Response, audit: AuditRow[] = []): Promise<void> {
     const responseSealed = await this.sealer.seal(jsonText(response));
-    await this.completions.submit({ clientId, requestId, fingerprint: '', statusCode, responseSealed, audit });
+    await this.writes.submit({ kind: 'complete', clientId, requestId, fingerprint: '', statusCode, responseSealed, audit });
   }
 
   /**
@@ -71,7 +72,7 @@ export class IdempotencyService {
    */
   async recordInquiry(clientId: string, requestId: string, fingerprint: string, statusCode: number, response: Response, audit: AuditRow[] = []): Promise<Reservation | { kind: 'stored' }> {
     const responseSealed = await this.sealer.seal(jsonText(response));
-    if (await this.inserts.submit({ clientId, requestId, fingerprint, statusCode, responseSealed, audit })) return { kind: 'stored' };
+    if (await this.writes.submit({ kind: 'insert', clientId, requestId, fingerprint, statusCode, responseSealed, audit })) return { kind: 'stored' };
     return (await this.seen(clientId, requestId, fingerprint)) ?? { kind: 'mismatch' };
   }
 
@@ -86,37 +87,39 @@ export class IdempotencyService {
   }
 
   /**
-   * Inserts the keys not on file yet (and stores the audit records that come with them, whatever
-   * happens to the keys); answers, per row, whether it was inserted. The database's
-   * primary key decides between racing requests; within one batch the first row of a key wins
-   * and the others are answered as if they had come second.
+   * One statement for a batch of writes: inserts of keys not on file yet (new requests, inquiry
+   * records), completions of reserved keys (requests ending), and the audit records that come
+   * with either, whatever happens to the keys. Answers, per insert, whether it was inserted: the
+   * database's primary key decides between racing requests; within one batch the first insert
+   * of a key wins and the others are answered as if they had come second. A completion and an
+   * insert of one key in the same batch are a finished request and a late duplicate of it: the
+   * insert finds the key on file.
    */
-  private async insertKeys(rows: KeyRow[]): Promise<boolean[]> {
+  private async write(rows: KeyWrite[]): Promise<boolean[]> {
     const now = this.clock.now();
-    const first = new Map<string, number>();
-    rows.forEach((r, i) => { const k = keyOf(r); if (!first.has(k)) first.set(k, i); });
-    const unique = [...first.values()].map((i) => rows[i]!);
-    const column = <K extends keyof KeyRow>(k: K) => unique.map((r) => r[k]);
+    const inserts = rows.filter((r) => r.kind === 'insert');
+    const completions = rows.filter((r) => r.kind === 'complete');
+    const first = new Map<string, KeyWrite>();
+    for (const r of inserts) if (!first.has(keyOf(r))) first.set(keyOf(r), r);
+    const unique = [...first.values()];
+    const ins = <K extends keyof KeyRow>(k: K) => unique.map((r) => r[k]);
+    const done = <K extends keyof KeyRow>(k: K) => completions.map((r) => r[k]);
     const inserted = await sql<{ client_id: string; request_id: string }>`
-      with audit as (${auditInsert(rows.flatMap((r) => r.audit))})
+      with audit as (${auditInsert(rows.flatMap((r) => r.audit))}),
+      completed as (
+        update idempotency_keys as k set status_code = v.s, response_sealed = v.x
+        from unnest(${done('clientId')}::text[], ${done('requestId')}::text[], ${done('statusCode')}::int[], ${done('responseSealed')}::text[]) as v(c, r, s, x)
+        where k.client_id = v.c and k.request_id = v.r
+        returning 1
+      )
       insert into idempotency_keys (client_id, request_id, fingerprint, status_code, response_sealed, created_at)
       select c, r, f, s, x, ${now}::timestamptz
-      from unnest(${column('clientId')}::text[], ${column('requestId')}::text[], ${column('fingerprint')}::text[],
-        ${column('statusCode')}::int[], ${column('responseSealed')}::text[]) as k(c, r, f, s, x)
+      from unnest(${ins('clientId')}::text[], ${ins('requestId')}::text[], ${ins('fingerprint')}::text[],
+        ${ins('statusCode')}::int[], ${ins('responseSealed')}::text[]) as k(c, r, f, s, x)
       on conflict (client_id, request_id) do nothing
       returning client_id, request_id`.execute(this.db);
     const stored = new Set(inserted.rows.map((r) => `${r.client_id}\n${r.request_id}`));
-    return rows.map((r, i) => first.get(keyOf(r)) === i && stored.has(keyOf(r)));
-  }
-
-  private async completeKeys(rows: KeyRow[]): Promise<void[]> {
-    const column = <K extends keyof KeyRow>(k: K) => rows.map((r) => r[k]);
-    await sql`
-      with audit as (${auditInsert(rows.flatMap((r) => r.audit))})
-      update idempotency_keys as k set status_code = v.s, response_sealed = v.x
-      from unnest(${column('clientId')}::text[], ${column('requestId')}::text[], ${column('statusCode')}::int[], ${column('responseSealed')}::text[]) as v(c, r, s, x)
-      where k.client_id = v.c and k.request_id = v.r`.execute(this.db);
-    return rows.map(() => undefined);
+    return rows.map((r) => r.kind === 'insert' && first.get(keyOf(r)) === r && stored.has(keyOf(r)));
   }
 
   /** Frees a reservation whose request failed on our side, so the client may retry with the same id. */
