@@ -164,10 +164,17 @@ async function servePrimary(settings: Settings, logger: Logger): Promise<undefin
   const prepared = await createContainer({ settings, logger, jobs: false });
   await prepared.close();
   let stopping = false;
-  const start = () => cluster.fork();
+  // One at a time: each process starts (pg-boss, caches) once the previous one listens, so no two
+  // of them set up at the same moment (two pg-boss instances starting together can deadlock).
+  let toStart = settings.EMBOSS_API_PROCESSES;
+  const start = () => {
+    toStart--;
+    cluster.fork().once('listening', () => { if (toStart > 0 && !stopping) start(); });
+  };
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
     logger.error({ pid: worker.process.pid, code, signal }, 'an API process stopped; starting another');
+    toStart++;
     setTimeout(start, 1000).unref();
   });
   const stop = (signal: string) => {
@@ -183,7 +190,7 @@ async function servePrimary(settings: Settings, logger: Logger): Promise<undefin
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
-  for (let i = 0; i < settings.EMBOSS_API_PROCESSES; i++) start();
+  start();
   logger.info({ processes: settings.EMBOSS_API_PROCESSES, port: settings.PORT }, 'emboss API processes starting');
   return undefined;
 }

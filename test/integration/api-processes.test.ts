@@ -16,14 +16,18 @@ test('EMBOSS_API_PROCESSES above 1 is refused without PostgreSQL', () => {
   assert.equal(loadSettings({}).EMBOSS_API_PROCESSES, 1);
 });
 
-/** The processes whose parent is `pid` (Linux /proc). */
+/**
+ * The emboss processes whose parent is `pid` (Linux /proc). Only those running src/main.ts: the
+ * tsx loader may have an esbuild service process of its own under the same parent.
+ */
 function childrenOf(pid: number): number[] {
   const found: number[] = [];
   for (const p of readdirSync('/proc')) {
     if (!/^[0-9]+$/.test(p)) continue;
     try {
       const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      if (stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] === String(pid)) found.push(Number(p));
+      if (stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] !== String(pid)) continue;
+      if (readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('src/main.ts')) found.push(Number(p));
     } catch { /* gone meanwhile */ }
   }
   return found;
@@ -49,6 +53,9 @@ for (const backend of backends.filter((b) => b === 'postgres')) {
     const port = 20000 + Math.floor(Math.random() * 20000);
     const url = `http://127.0.0.1:${port}`;
     let server: ChildProcess;
+    let stderr = '';
+    /** Sends a signal to a process that may have ended meanwhile. */
+    const signal = (pid: number, sig: NodeJS.Signals) => { try { process.kill(pid, sig); } catch { /* gone */ } };
     const admin = async (statement: string) => {
       const c = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
       await c.connect();
@@ -64,12 +71,14 @@ for (const backend of backends.filter((b) => b === 'postgres')) {
           ...process.env, DATABASE_URL: databaseUrl.toString(), EMBOSS_DATA_DIR: dir, EMBOSS_API_PROCESSES: '2', HOST: '127.0.0.1', PORT: String(port),
           LOG_LEVEL: 'warn', EMBOSS_MASTER_KEY: randomBytes(32).toString('hex'), EMBOSS_CONFIG: '',
         },
-        stdio: 'ignore',
+        stdio: ['ignore', 'ignore', 'pipe'],
       });
+      server.stderr!.on('data', (d) => { stderr += d; });
     });
     after(async () => {
       if (server.exitCode === null) server.kill('SIGKILL');
-      for (const pid of childrenOf(server.pid!)) process.kill(pid, 'SIGKILL');
+      for (const pid of childrenOf(server.pid!)) signal(pid, 'SIGKILL');
+      if (stderr) process.stderr.write(`emboss serve wrote on stderr:\n${stderr.slice(-3000)}\n`);
       await admin(`drop database if exists ${database} with (force)`);
       rmSync(dir, { recursive: true, force: true });
     });
@@ -82,6 +91,7 @@ for (const backend of backends.filter((b) => b === 'postgres')) {
       const answers = await Promise.all(Array.from({ length: 20 }, () => fetch(`${url}/health`, { headers: { connection: 'close' } }).then((r) => r.status)));
       assert.deepEqual(answers, Array(20).fill(200));
 
+      assert.equal(alive(workers[0]!), true, `API process ${workers[0]} ran until killed (stderr: ${stderr.slice(-500)})`);
       process.kill(workers[0]!, 'SIGKILL');
       const replaced = await until('a replacement process', () => {
         const c = childrenOf(primary);
