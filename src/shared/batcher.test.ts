@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Batcher } from './batcher.ts';
+import { Batcher, byOrdinality, column } from './batcher.ts';
 
 /** A batch function that records the batches it got and can be held open until released. */
 function recorder<I>(answer: (item: I) => unknown = (item) => item) {
@@ -68,4 +68,12 @@ test('a failed batch fails each of its items, and only those', async () => {
 test('a batch function that answers the wrong number of results fails the batch', async () => {
   const b = new Batcher(async (items: number[]) => items.slice(1), { maxBatch: 100, maxInFlight: 1 });
   await assert.rejects(Promise.all([b.submit(1), b.submit(2)]), /a batch of 2 got 1 results/);
+});
+
+test('column and byOrdinality: array parameters out, answers back in key order with gaps', () => {
+  const keys = [{ a: 1, b: 'x' }, { a: 2, b: 'y' }, { a: 3, b: 'z' }];
+  assert.deepEqual(column(keys, 'b'), ['x', 'y', 'z']);
+  // Rows come back in any order, numbered from 1; key 2 found nothing.
+  const rows = [{ i: '3', v: 30 }, { i: 1, v: 10 }];
+  assert.deepEqual(byOrdinality(keys.length, rows, (r) => r.v), [10, undefined, 30]);
 });

@@ -24,7 +24,7 @@ export class Batcher<I, O> {
   private inFlight = 0;
   private scheduled = false;
 
-  constructor(private readonly run: (items: I[]) => Promise<O[]>, private readonly options: BatcherOptions = { maxBatch: 64, maxInFlight: 2 }) {}
+  constructor(private readonly run: (items: I[]) => Promise<O[]>, private readonly options: BatcherOptions = { maxBatch: 128, maxInFlight: 2 }) {}
 
   submit(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
@@ -65,3 +65,18 @@ export class Batcher<I, O> {
   }
 }
 
+
+/** One field of every item of a batch, in order: an array parameter for `unnest(…)`. */
+export function column<T, K extends keyof T>(items: readonly T[], key: K): Array<T[K]> {
+  return items.map((item) => item[key]);
+}
+
+/**
+ * The answers of a look-up that numbered its keys `with ordinality` (column `i`, from 1): for
+ * each key, in order, its row made into a value, or undefined when nothing was found.
+ */
+export function byOrdinality<R extends { i: string | number }, V>(count: number, rows: readonly R[], value: (row: Omit<R, 'i'>) => V): Array<V | undefined> {
+  const found = new Map<number, V>();
+  for (const { i, ...row } of rows) found.set(Number(i), value(row));
+  return Array.from({ length: count }, (_, index) => found.get(index + 1));
+}

@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 import type { Actor } from '../../shared/actor.ts';
 import type { Clock } from '../../shared/clock.ts';
-import { Batcher } from '../../shared/batcher.ts';
+import { Batcher, byOrdinality, column } from '../../shared/batcher.ts';
 import { businessRule } from '../../shared/errors.ts';
 import { isBlankNumber, pad19, randomRecordNumber } from '../../shared/ids.ts';
 import { recordAudit } from '../audit/index.ts';
@@ -81,11 +81,10 @@ export class AccountsService {
 
   private readonly lookups = new Batcher<{ organization: number; accountNumber: string }, Account | undefined>(async (keys) => {
     const found = await sql<Parameters<typeof toAccount>[0] & { i: string | number }>`
-      select k.i, a.* from unnest(${keys.map((k) => k.organization)}::int[], ${keys.map((k) => k.accountNumber)}::bpchar[]) with ordinality as k(organization, account_number, i)
+      select k.i, a.* from unnest(${column(keys, 'organization')}::int[], ${column(keys, 'accountNumber')}::bpchar[]) with ordinality as k(organization, account_number, i)
       join accounts a on a.account_number = k.account_number and a.organization = k.organization`.execute(this.db);
-    const byPosition = new Map(found.rows.map((r) => [Number(r.i), toAccount(r)]));
-    return keys.map((_, index) => byPosition.get(index + 1));
-  }, { maxBatch: 128, maxInFlight: 2 });
+    return byOrdinality(keys.length, found.rows, toAccount);
+  });
 
   async add(actor: Actor, request: AddAccountRequest, db: Kysely<DB> = this.db) {
     const a = request.accountData;

@@ -1,7 +1,7 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 import type { Actor } from '../../shared/actor.ts';
-import { Batcher } from '../../shared/batcher.ts';
+import { Batcher, column } from '../../shared/batcher.ts';
 import { redact } from '../../shared/redact.ts';
 
 export interface AuditEvent {
@@ -40,7 +40,7 @@ export async function storeAuditRows(db: Kysely<DB>, rows: AuditRow[]): Promise<
     batcher = new Batcher(async (batch) => {
       await sql`${auditInsert(batch)}`.execute(db);
       return batch.map(() => undefined);
-    }, { maxBatch: 128, maxInFlight: 2 });
+    });
     writers.set(db, batcher);
   }
   await Promise.all(rows.map((row) => batcher.submit(row)));
@@ -56,11 +56,10 @@ export function takeAuditJournal(holder: { auditJournal?: unknown[] | undefined 
  * prepared once): alone, or as a data-modifying CTE of another module's statement.
  */
 export function auditInsert(rows: AuditRow[]): RawBuilder<unknown> {
-  const column = <K extends keyof AuditRow>(k: K) => rows.map((r) => r[k]);
   return sql`
     insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
-    select * from unnest(${column('actor')}::text[], ${column('request_id')}::text[], ${column('action')}::text[],
-      ${column('entity_type')}::text[], ${column('entity_id')}::text[], ${column('organization')}::int[], ${column('details')}::jsonb[])`;
+    select * from unnest(${column(rows, 'actor')}::text[], ${column(rows, 'request_id')}::text[], ${column(rows, 'action')}::text[],
+      ${column(rows, 'entity_type')}::text[], ${column(rows, 'entity_id')}::text[], ${column(rows, 'organization')}::int[], ${column(rows, 'details')}::jsonb[])`;
 }
 
 /**

@@ -2,7 +2,7 @@ import { sql, type Kysely, type Selectable } from 'kysely';
 import type { CardTable, DB } from '../../db/schema.ts';
 import type { Actor } from '../../shared/actor.ts';
 import type { Clock } from '../../shared/clock.ts';
-import { Batcher } from '../../shared/batcher.ts';
+import { Batcher, byOrdinality, column } from '../../shared/batcher.ts';
 import { businessRule } from '../../shared/errors.ts';
 import { isBlankNumber, pad19 } from '../../shared/ids.ts';
 import { generateCardNumber, isLuhnValid } from '../../crypto/luhn.ts';
@@ -207,8 +207,8 @@ export class CardsService {
   private readonly draw: (bin: string, length: number) => string;
   private cardActions: CardActionHandler | undefined;
 
-  private readonly lookups = new Batcher((keys: CardKey[]) => this.lookUp(keys, false), { maxBatch: 128, maxInFlight: 2 });
-  private readonly lookupsWithAccount = new Batcher((keys: CardKey[]) => this.lookUp(keys, true), { maxBatch: 128, maxInFlight: 2 });
+  private readonly lookups = new Batcher((keys: CardKey[]) => this.lookUp(keys, false));
+  private readonly lookupsWithAccount = new Batcher((keys: CardKey[]) => this.lookUp(keys, true));
 
   constructor(private readonly deps: CardsDeps) {
     this.db = deps.db;
@@ -547,13 +547,12 @@ export class CardsService {
 
   /** Many `resolve`s in one statement: for each key, its card (the given sequence or the latest) or nothing. */
   private async lookUp(keys: CardKey[], withAccount: boolean): Promise<Array<(CardRow & { pan_encrypted: string; account_row?: AccountRow | null }) | undefined>> {
-    const column = <K extends keyof CardKey>(k: K) => keys.map((key) => key[k]);
     const account = withAccount
       ? { select: sql`, to_jsonb(a) as account_row`, join: sql`left join accounts a on a.account_number = c.account_number and a.organization = c.organization` }
       : { select: sql``, join: sql`` };
     const found = await sql<CardRow & { pan_encrypted: string; i: string | number; account_row?: AccountRow | null }>`
       select k.i, c.*, n.pan_encrypted ${account.select}
-      from unnest(${column('organization')}::int[], ${column('token')}::bpchar[], ${column('hash')}::text[], ${column('sequence')}::int[])
+      from unnest(${column(keys, 'organization')}::int[], ${column(keys, 'token')}::bpchar[], ${column(keys, 'hash')}::text[], ${column(keys, 'sequence')}::int[])
         with ordinality as k(organization, token, hash, sequence, i)
       cross join lateral (
         (select * from cards c where c.pan_token = k.token and c.organization = k.organization and (k.sequence is null or c.card_sequence = k.sequence))
@@ -563,9 +562,7 @@ export class CardsService {
       ) c
       join card_numbers n on n.pan_hash = c.pan_hash
       ${account.join}`.execute(this.db);
-    const byPosition = new Map<number, CardRow & { pan_encrypted: string; account_row?: AccountRow | null }>();
-    for (const { i, ...card } of found.rows) byPosition.set(Number(i), card);
-    return keys.map((_, index) => byPosition.get(index + 1));
+    return byOrdinality(keys.length, found.rows, (card) => card);
   }
 
   /** The clear number of a card (inside emboss only: PIN and CVV operations, PCI responses). */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
-import { Batcher } from '../../shared/batcher.ts';
+import { Batcher, column } from '../../shared/batcher.ts';
 import { auditInsert, type AuditRow } from '../audit/index.ts';
 import type { Clock } from '../../shared/clock.ts';
 
@@ -34,7 +34,8 @@ type KeyWrite = KeyRow & { kind: 'insert' | 'complete' };
 export type Response = { json: string } | { value: unknown };
 const jsonText = (r: Response) => ('json' in r ? r.json : JSON.stringify(r.value));
 
-const keyOf = (r: KeyRow) => `${r.clientId}\n${r.requestId}`;
+/** A request id is unique per client: the pair is the key. */
+const keyOf = (clientId: string, requestId: string) => `${clientId}\n${requestId}`;
 
 export class IdempotencyService {
   /**
@@ -45,7 +46,7 @@ export class IdempotencyService {
 
   /** `sealer` encrypts stored responses: a replayable response may carry card data. */
   constructor(private readonly db: Kysely<DB>, private readonly clock: Clock, private readonly sealer: Sealer) {
-    this.writes = new Batcher((rows) => this.write(rows), { maxBatch: 128, maxInFlight: 2 });
+    this.writes = new Batcher((rows) => this.write(rows));
   }
 
   static fingerprint(method: string, url: string, body: string): string {
@@ -100,26 +101,25 @@ export class IdempotencyService {
     const inserts = rows.filter((r) => r.kind === 'insert');
     const completions = rows.filter((r) => r.kind === 'complete');
     const first = new Map<string, KeyWrite>();
-    for (const r of inserts) if (!first.has(keyOf(r))) first.set(keyOf(r), r);
+    for (const r of inserts) if (!first.has(keyOf(r.clientId, r.requestId))) first.set(keyOf(r.clientId, r.requestId), r);
     const unique = [...first.values()];
-    const ins = <K extends keyof KeyRow>(k: K) => unique.map((r) => r[k]);
-    const done = <K extends keyof KeyRow>(k: K) => completions.map((r) => r[k]);
     const inserted = await sql<{ client_id: string; request_id: string }>`
       with audit as (${auditInsert(rows.flatMap((r) => r.audit))}),
       completed as (
         update idempotency_keys as k set status_code = v.s, response_sealed = v.x
-        from unnest(${done('clientId')}::text[], ${done('requestId')}::text[], ${done('statusCode')}::int[], ${done('responseSealed')}::text[]) as v(c, r, s, x)
+        from unnest(${column(completions, 'clientId')}::text[], ${column(completions, 'requestId')}::text[], ${column(completions, 'statusCode')}::int[],
+          ${column(completions, 'responseSealed')}::text[]) as v(c, r, s, x)
         where k.client_id = v.c and k.request_id = v.r
         returning 1
       )
       insert into idempotency_keys (client_id, request_id, fingerprint, status_code, response_sealed, created_at)
       select c, r, f, s, x, ${now}::timestamptz
-      from unnest(${ins('clientId')}::text[], ${ins('requestId')}::text[], ${ins('fingerprint')}::text[],
-        ${ins('statusCode')}::int[], ${ins('responseSealed')}::text[]) as k(c, r, f, s, x)
+      from unnest(${column(unique, 'clientId')}::text[], ${column(unique, 'requestId')}::text[], ${column(unique, 'fingerprint')}::text[],
+        ${column(unique, 'statusCode')}::int[], ${column(unique, 'responseSealed')}::text[]) as k(c, r, f, s, x)
       on conflict (client_id, request_id) do nothing
       returning client_id, request_id`.execute(this.db);
-    const stored = new Set(inserted.rows.map((r) => `${r.client_id}\n${r.request_id}`));
-    return rows.map((r) => r.kind === 'insert' && first.get(keyOf(r)) === r && stored.has(keyOf(r)));
+    const stored = new Set(inserted.rows.map((r) => keyOf(r.client_id, r.request_id)));
+    return rows.map((r) => r.kind === 'insert' && first.get(keyOf(r.clientId, r.requestId)) === r && stored.has(keyOf(r.clientId, r.requestId)));
   }
 
   /** Frees a reservation whose request failed on our side, so the client may retry with the same id. */

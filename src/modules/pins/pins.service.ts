@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 import type { Actor } from '../../shared/actor.ts';
 import type { Clock } from '../../shared/clock.ts';
-import { Batcher } from '../../shared/batcher.ts';
+import { Batcher, column } from '../../shared/batcher.ts';
 import { businessRule } from '../../shared/errors.ts';
 import { pad19 } from '../../shared/ids.ts';
 import {
@@ -80,7 +80,7 @@ export class PinsService {
 
   constructor(readonly deps: PinsDeps) {
     this.db = deps.db;
-    this.dcvv2Modes = new Batcher((modes) => this.setDcvv2Modes(modes), { maxBatch: 128, maxInFlight: 2 });
+    this.dcvv2Modes = new Batcher((modes) => this.setDcvv2Modes(modes));
   }
 
   /**
@@ -89,11 +89,10 @@ export class PinsService {
    * keep the later of two separate statements; both are recorded.
    */
   private async setDcvv2Modes(modes: Dcvv2Mode[]): Promise<void[]> {
-    const column = <K extends keyof Dcvv2Mode>(k: K) => modes.map((m) => m[k]);
     await sql`
       with v as (
-        select * from unnest(${column('cardId')}::bigint[], ${column('active')}::boolean[], ${column('generatedAt')}::timestamptz[],
-          ${column('validityMinutes')}::int[], ${column('expiresAt')}::timestamptz[], ${column('at')}::timestamptz[]) as v(id, active, generated_at, validity, expires_at, at)
+        select * from unnest(${column(modes, 'cardId')}::bigint[], ${column(modes, 'active')}::boolean[], ${column(modes, 'generatedAt')}::timestamptz[],
+          ${column(modes, 'validityMinutes')}::int[], ${column(modes, 'expiresAt')}::timestamptz[], ${column(modes, 'at')}::timestamptz[]) as v(id, active, generated_at, validity, expires_at, at)
       ), u as (
         update cards c set dcvv2_active = v.active, dcvv2_generated_at = v.generated_at, dcvv2_validity_minutes = v.validity,
           dcvv2_expires_at = v.expires_at, updated_at = v.at
