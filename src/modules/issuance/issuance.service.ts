@@ -39,6 +39,9 @@ export const DEFAULT_PARALLEL = 2;
 /** Chunk transactions retried after a deadlock or serialization failure, per run. */
 const MAX_CHUNK_RETRIES = 20;
 
+/** The positions from `from` to `to`, both included. */
+const positionsFrom = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
 export interface Progress { status: string; done: number; total: number; cardsPerSecond: number; etaSeconds: number | null }
 
 export interface RunOptions {
@@ -182,7 +185,7 @@ export class IssuanceService {
     // other's database writes. Each chunk commits whole, with its count, or not at all.
     const worker = async () => {
       for (let unit = units.shift(); unit && failure === undefined; unit = units.shift()) {
-        const positions = 'positions' in unit ? unit.positions : Array.from({ length: unit.to - unit.from + 1 }, (_, i) => unit.from + i);
+        const positions = 'positions' in unit ? unit.positions : positionsFrom(unit.from, unit.to);
         const ready = await this.deps.cards.prepareMass(massSpec, positions.length);
         try {
           await this.deps.db.transaction().execute(async (trx) => {
@@ -259,7 +262,7 @@ export class IssuanceService {
       const existing = await this.deps.db.selectFrom('cards').select('mass_seq').where('mass_request_id', '=', requestId)
         .where('mass_seq', '>=', from).where('mass_seq', '<=', to).execute();
       const taken = new Set(existing.map((e) => e.mass_seq));
-      units.push({ positions: Array.from({ length: to - from + 1 }, (_, i) => from + i).filter((p) => !taken.has(p)) });
+      units.push({ positions: positionsFrom(from, to).filter((p) => !taken.has(p)) });
     }
     return units;
   }

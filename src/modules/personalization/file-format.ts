@@ -122,6 +122,10 @@ export function encodePersonalizationFile(input: BuildFileInput): { bytes: Buffe
   return { bytes, sha256 };
 }
 
+/**
+ * Parses a clear (not PGP) file and checks its structure, counts and hash; throws
+ * PersonalizationFileError (BAD_FILE, COUNT_MISMATCH, HASH_MISMATCH) otherwise.
+ */
 export function parsePersonalizationFile(text: string): { header: PersonalizationFileHeader; lines: PersonalizationFileLine[]; trailer: PersonalizationFileTrailer } {
   if (typeof text !== 'string' || !text.endsWith('\n')) throw new PersonalizationFileError('BAD_FILE', 'not a personalization file (no final line end)');
   const trailerStart = text.lastIndexOf('\n', text.length - 2) + 1;
