@@ -16,6 +16,8 @@ export class AppError extends Error {
 
 /** 422: a business rule refused the request (the upstream VPL5… codes where one fits). */
 export const businessRule = (code: string, description: string) => new AppError(422, code, description);
+/** The 422 of a module's code table entry (`[code, description]`, as the upstream lists them). */
+export const refusal = (entry: readonly [string, string]) => businessRule(entry[0], entry[1]);
 export const notFound = (code: string, description: string) => new AppError(404, code, description);
 export const badRequest = (code: string, description: string) => new AppError(400, code, description);
 export const unauthorized = (code: string, description: string) => new AppError(401, code, description);

@@ -3,7 +3,7 @@ import type { DB } from '../../db/schema.ts';
 import type { Actor } from '../../shared/actor.ts';
 import type { Clock } from '../../shared/clock.ts';
 import { Batcher, byOrdinality, column } from '../../shared/batcher.ts';
-import { businessRule } from '../../shared/errors.ts';
+import { refusal as fail } from '../../shared/errors.ts';
 import { isBlankNumber, pad19, randomRecordNumber } from '../../shared/ids.ts';
 import { recordAudit } from '../audit/index.ts';
 import type { Logo, OrganizationsService } from '../organizations/index.ts';
@@ -41,7 +41,6 @@ export const AccountCodes = {
   listBadFunction: ['VPL5SCA09E', 'SERVICE FUNCTION CODE IS INVALID'],
 } as const satisfies Record<string, readonly [string, string]>;
 
-const fail = (c: readonly [string, string]) => businessRule(c[0], c[1]);
 const BLOCK_CODE = /^[A-Z ]?$/;
 const PAGE_SIZE = 20;
 

@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 import type { Actor } from '../../shared/actor.ts';
 import type { Clock } from '../../shared/clock.ts';
-import { businessRule } from '../../shared/errors.ts';
+import { refusal as fail } from '../../shared/errors.ts';
 import { pad19 } from '../../shared/ids.ts';
 import type { IssuedPin, SecurityModule, TrackDataForClient, TrackPinField } from '../../security-module/port.ts';
 import { recordAudit } from '../audit/index.ts';
@@ -14,7 +14,6 @@ import { CardCodes, CardStatus, expiryDate, pinMethodOf, type CardRow, type Card
 import type { CardActionRequest, CardActionResponse } from './cards.schemas.ts';
 
 type Code = readonly [string, string];
-const fail = (c: Code) => businessRule(c[0], c[1]);
 
 /**
  * Codes of `PUT /cards/embosser/cardAction-L8V2`: the upstream VPL5SPR…/VPL5SCP… codes of

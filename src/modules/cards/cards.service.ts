@@ -3,7 +3,7 @@ import type { CardTable, DB } from '../../db/schema.ts';
 import type { Actor } from '../../shared/actor.ts';
 import type { Clock } from '../../shared/clock.ts';
 import { Batcher, byOrdinality, column } from '../../shared/batcher.ts';
-import { businessRule } from '../../shared/errors.ts';
+import { refusal as fail } from '../../shared/errors.ts';
 import { isBlankNumber, pad19 } from '../../shared/ids.ts';
 import { generateCardNumber, isLuhnValid } from '../../crypto/luhn.ts';
 import type { PinVerificationMethod, SecurityModule } from '../../security-module/port.ts';
@@ -25,7 +25,6 @@ type AccountRow = Parameters<typeof toAccount>[0];
 
 /** A card as a client names it: by PAN token or by the keyed hash of its number; a sequence or the latest. */
 interface CardKey { organization: number; token: string | null; hash: string | null; sequence: number | null }
-const fail = (c: Code) => businessRule(c[0], c[1]);
 
 /** Codes: upstream (FirstVision Cards / Accounts 1.3.0) where one fits, emboss's own EMBC… otherwise. */
 export const CardCodes = {

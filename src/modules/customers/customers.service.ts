@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 import type { Actor } from '../../shared/actor.ts';
 import type { Clock } from '../../shared/clock.ts';
-import { businessRule } from '../../shared/errors.ts';
+import { refusal as fail } from '../../shared/errors.ts';
 import { isBlankNumber, pad19, randomRecordNumber } from '../../shared/ids.ts';
 import { recordAudit } from '../audit/index.ts';
 import type { OrganizationsService } from '../organizations/index.ts';
@@ -24,7 +24,6 @@ export const CustomerCodes = {
   badDemographicIndicator: ['VPL5SGC06E', 'INVALID DEMOGRAPHIC DATA INDICATOR - VALID VALUES ARE SPACE,0,1,2'],
 } as const satisfies Record<string, readonly [string, string]>;
 
-const fail = (c: readonly [string, string]) => businessRule(c[0], c[1]);
 
 export interface Customer {
   customerNumber: string;

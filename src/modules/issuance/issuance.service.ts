@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 import type { Actor } from '../../shared/actor.ts';
 import type { Clock } from '../../shared/clock.ts';
-import { businessRule } from '../../shared/errors.ts';
+import { refusal as fail } from '../../shared/errors.ts';
 import { isBlankNumber, pad19 } from '../../shared/ids.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { recordAudit } from '../audit/index.ts';
@@ -14,7 +14,6 @@ import { expiryDate, type CardsService, type Viewer } from '../cards/index.ts';
 import type { MassIssueQuery, MassIssueRequest } from './issuance.schemas.ts';
 
 type Code = readonly [string, string];
-const fail = (c: Code) => businessRule(c[0], c[1]);
 
 export const IssuanceCodes = {
   badFunction: ['VPL5SMC06E', 'FUNCTION TYPE VALID VALUES ARE A AND M'],

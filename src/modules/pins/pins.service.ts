@@ -3,7 +3,7 @@ import type { DB } from '../../db/schema.ts';
 import type { Actor } from '../../shared/actor.ts';
 import type { Clock } from '../../shared/clock.ts';
 import { Batcher, column } from '../../shared/batcher.ts';
-import { businessRule } from '../../shared/errors.ts';
+import { refusal as fail } from '../../shared/errors.ts';
 import { pad19 } from '../../shared/ids.ts';
 import {
   SecurityModuleError, type KeyBlock, type PinBlockFormat, type SecurityModule, type SecurityModuleErrorCode,
@@ -49,7 +49,6 @@ const COLUMNS: Record<Counter, { tries: string; last: string; blocked: string }>
   cvv2: { tries: 'cvv2_tries', last: 'cvv2_last_invalid', blocked: 'cvv2_blocked' },
 };
 
-const fail = (c: Code) => businessRule(c[0], c[1]);
 const isoDay = (d: Date) => d.toISOString().slice(0, 10);
 
 interface Found { org: Organization; card: CardRow; logo: Logo; account: Account | undefined }
