@@ -301,11 +301,15 @@ export class CardsService {
       // One statement: the number (unless it was ever issued before), the card, its audit record
       // and its bureau record, all or nothing, with no transaction round trips. A collision
       // inserts nothing. A new sequence of an existing number only names the number.
+      // ON CONFLICT has no target on purpose: with a target, only that index is an arbiter, and a
+      // second transaction inserting the same number at the same moment fails on the pan_token
+      // index (the token is a function of the number) with a unique violation instead of
+      // inserting nothing. Without one, every unique index is an arbiter.
       const result = await sql<CardRow>`
         with n as (${existing ? sql`select ${p.hash}::text as pan_hash` : sql`
           insert into card_numbers (pan_hash, pan_token, pan_encrypted, bin, last4, organization, logo)
           values (${p.hash}, ${p.token}, ${p.encrypted}, ${logo.bin}, ${pan.slice(-4)}, ${logo.organization}, ${logo.number})
-          on conflict (pan_hash) do nothing
+          on conflict do nothing
           returning pan_hash`}
         ), c as (
           insert into cards (
@@ -365,7 +369,7 @@ export class CardsService {
         select h, t, e, ${logo.bin}, l, ${logo.organization}::int, ${logo.number}::int
         from unnest(${batch.map((b) => b.hash)}::text[], ${batch.map((b) => b.token)}::text[], ${batch.map((b) => b.encrypted)}::text[],
           ${batch.map((b) => b.pan.slice(-4))}::text[]) as u(h, t, e, l)
-        on conflict (pan_hash) do nothing
+        on conflict do nothing -- no target: see issue()
         returning pan_hash`.execute(db);
       const fresh = new Set(inserted.rows.map((r) => r.pan_hash));
       prepared.push(...batch.filter((b) => fresh.has(b.hash)));
