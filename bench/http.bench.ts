@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createCipheriv, createHmac, randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { runWrk, wrkAvailable } from './wrk.ts';
+import { cpuSnapshot, cpuUsed, type CpuSnapshot } from './cpu.ts';
 
 /**
  * HTTP benchmarks: the emboss server runs in its own process (as `npm start` runs it), the load
@@ -36,36 +37,6 @@ const WARM_UP_SECONDS = Number(process.env.BENCH_WARM_UP_SECONDS ?? 2);
 
 /** Per server URL: its process and its PostgreSQL database (whose backends' CPU is counted). */
 const servers = new Map<string, { pid: number; database: string | undefined }>();
-
-/** CPU seconds used so far, per process: the server and its children (the API processes), and the PostgreSQL backends of its database (Linux /proc; empty elsewhere). */
-interface CpuSnapshot { api: Map<string, number>; pg: Map<string, number> }
-
-function cpuSnapshot(server: { pid: number; database: string | undefined } | undefined): CpuSnapshot {
-  const snapshot: CpuSnapshot = { api: new Map(), pg: new Map() };
-  if (!server) return snapshot;
-  let pids: string[] = [];
-  try { pids = readdirSync('/proc').filter((p) => /^[0-9]+$/.test(p)); } catch { return snapshot; }
-  for (const p of pids) {
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const seconds = (Number(fields[11]) + Number(fields[12])) / 100;
-      if (p === String(server.pid) || fields[1] === String(server.pid)) snapshot.api.set(p, seconds);
-      else if (server.database) {
-        const cmdline = readFileSync(`/proc/${p}/cmdline`, 'utf8');
-        if (cmdline.startsWith('postgres: ') && cmdline.includes(` ${server.database} `)) snapshot.pg.set(p, seconds);
-      }
-    } catch { /* gone meanwhile */ }
-  }
-  return snapshot;
-}
-
-/** CPU used between two snapshots, process by process (a process that ended in between is not counted). */
-function cpuUsed(before: Map<string, number>, after: Map<string, number>): number {
-  let total = 0;
-  for (const [pid, seconds] of after) total += seconds - (before.get(pid) ?? 0);
-  return total;
-}
 
 export const SECRET = 'bench-secret-0123456789abcdef';
 const ZEK_HEX = '0123456789ABCDEF1032547698BADCFE';

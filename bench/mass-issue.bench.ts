@@ -7,6 +7,7 @@ import { Writable } from 'node:stream';
 import pg from 'pg';
 import { createContainer } from '../src/container.ts';
 import { loadSettings } from '../src/config/env.ts';
+import { watchPostgresCpu } from './cpu.ts';
 import { createLogger } from '../src/shared/logger.ts';
 
 /**
@@ -14,7 +15,11 @@ import { createLogger } from '../src/shared/logger.ts';
  * own process (as an operator runs it); reports cards per second (time to the last chunk, and
  * with the bureau files written) and the process's peak RSS.
  */
-export interface MassIssueResult { quantity: number; seconds: number; cardsPerSecond: number; peakRssMb: number; output: string }
+export interface MassIssueResult {
+  quantity: number; seconds: number; cardsPerSecond: number; peakRssMb: number; output: string;
+  /** CPU per card: the emboss process over its run (as it reports it), PostgreSQL's backends over the whole command. */
+  nodeCpuUs: number; pgCpuUs: number;
+}
 
 const BOOTSTRAP = `
 organizations:
@@ -50,6 +55,7 @@ export async function runMassIssueBench(options: { postgresUrl: string; quantity
     await container.close();
 
     const started = Date.now();
+    const postgresCpu = watchPostgresCpu('emboss_bench_mass');
     const output = await new Promise<string>((resolve, reject) => {
       const child = spawn(process.execPath, [...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', 'src/main.ts', 'issue-batch', '--org', '100', '--logo', '1', '--card-type', '1',
         '--quantity', String(quantity), '--customer', customer.customerNumber, ...(process.env.BENCH_MASS_PARALLEL ? ['--parallel', process.env.BENCH_MASS_PARALLEL] : [])], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -60,8 +66,13 @@ export async function runMassIssueBench(options: { postgresUrl: string; quantity
       child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`issue-batch exited ${code}: ${err.slice(-2000)}`))));
     });
     const seconds = (Date.now() - started) / 1000;
+    const pgCpuUs = Math.round((postgresCpu.stop() * 1e6) / quantity);
     const rss = /peak RSS (\d+) MB/.exec(output);
-    return { quantity, seconds, cardsPerSecond: Math.round(quantity / seconds), peakRssMb: rss ? Number(rss[1]) : NaN, output: output.trim().split('\n').at(-1) ?? '' };
+    const nodeCpu = /(\d+) µs CPU per card/.exec(output);
+    return {
+      quantity, seconds, cardsPerSecond: Math.round(quantity / seconds), peakRssMb: rss ? Number(rss[1]) : NaN,
+      nodeCpuUs: nodeCpu ? Number(nodeCpu[1]) : NaN, pgCpuUs, output: output.trim().split('\n').at(-1) ?? '',
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
     const c = new pg.Client({ connectionString: options.postgresUrl });

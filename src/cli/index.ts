@@ -96,6 +96,7 @@ export async function runCli(argv: string[], ctx: { settings: Settings; logger: 
         const bar = new SingleBar({ format: 'mass issue {bar} {value}/{total} cards | {rate} cards/s | ETA {eta_formatted}', hideCursor: true }, Presets.shades_classic);
         bar.start(request.quantity, request.created, { rate: 0 });
         const started = Date.now();
+        const cpuAtStart = process.cpuUsage();
         // Full bureau files are written while the cards are issued; the remainder after.
         const files: WrittenFile[] = [];
         const result = await container.issuance.run(request.id, {
@@ -110,7 +111,10 @@ export async function runCli(argv: string[], ctx: { settings: Settings; logger: 
         const during = files.length;
         files.push(...await container.personalization.flush());
         const seconds = (Date.now() - started) / 1000;
-        process.stdout.write(`${result.done} cards in ${issued.toFixed(1)} s (${Math.round((result.done - request.created) / issued)} cards/s); `
+        const cpu = process.cpuUsage(cpuAtStart);
+        const made = Math.max(1, result.done - request.created);
+        process.stdout.write(`${result.done} cards in ${issued.toFixed(1)} s (${Math.round(made / issued)} cards/s, `
+          + `${Math.round((cpu.user + cpu.system) / made)} µs CPU per card in this process); `
           + `${files.length} personalization file(s), ${during} of them written alongside the cards, the rest in ${(seconds - issued).toFixed(1)} s more; `
           + `peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB\n`);
       } finally {

@@ -7,7 +7,7 @@ import { refusal as fail } from '../../shared/errors.ts';
 import { isBlankNumber, pad19 } from '../../shared/ids.ts';
 import { generateCardNumber, isLuhnValid } from '../../crypto/luhn.ts';
 import type { PinVerificationMethod, SecurityModule } from '../../security-module/port.ts';
-import { auditRow, recordAudit } from '../audit/index.ts';
+import { auditRow, recordAudit, type AuditRow } from '../audit/index.ts';
 import type { KeysService } from '../keys/index.ts';
 import type { Logo, Organization, OrganizationsService } from '../organizations/index.ts';
 import type { OutboxRecord, PersonalizationOutbox } from '../personalization/index.ts';
@@ -115,6 +115,21 @@ export interface IssueSpec {
   existing?: { pan: string; panHash: string; token: string; pin?: { storedPinBlock: string; pvv?: string; offset?: string } };
 }
 
+/** The rows of one card as `insertCards` writes them (the security-module work done). */
+interface CardInsert {
+  hash: string; token: string; encrypted: string; bin: string; last4: string;
+  /** The number is already on file (a new sequence of it): only the card is inserted. */
+  existing: boolean;
+  organization: number; logo: number; sequence: number; account: string; customer: string; expiry: string; serviceCode: string;
+  statusDate: string; activationRequired: boolean; activatedAt: Date | null; blockCode: string; embossedName1: string; embossedName2: string;
+  digital: boolean; plasticStatus: string; pinSuppressed: boolean; pinStored: string | null; pinVerification: string | null;
+  /** JSON text. */
+  profile: string;
+  createdBy: string;
+  audit: AuditRow;
+  plastic: OutboxRecord | undefined;
+}
+
 /** A mass-issue card whose security-module work is done, ready to insert. */
 export interface PreparedMassCard {
   pan: string;
@@ -208,6 +223,7 @@ export class CardsService {
 
   private readonly lookups = new Batcher((keys: CardKey[]) => this.lookUp(keys, false));
   private readonly lookupsWithAccount = new Batcher((keys: CardKey[]) => this.lookUp(keys, true));
+  private readonly inserts = new Batcher((rows: CardInsert[]) => this.insertCards(this.db, rows));
 
   constructor(private readonly deps: CardsDeps) {
     this.db = deps.db;
@@ -271,9 +287,10 @@ export class CardsService {
   }
 
   /**
-   * Issues one card inside the caller's transaction: a card number that was never issued before
-   * (drawn again on collision; the database's primary key decides), its token, the encrypted
-   * number, a PIN unless suppressed, the card record and its audit record.
+   * Issues one card, inside the caller's transaction if `db` is one: a card number that was never
+   * issued before (drawn again on collision; the database's primary key decides), its token, the
+   * encrypted number, a PIN unless suppressed, the card record, its audit record and its bureau
+   * record (insertCards).
    */
   async issue(db: Kysely<DB>, actor: Actor, spec: IssueSpec): Promise<IssuedCard> {
     const { logo } = spec;
@@ -294,54 +311,89 @@ export class CardsService {
         embossedName1: spec.embossedName1, embossedName2: spec.embossedName2, reason: spec.action,
         ...(pin ? { pin: { method: pinMethodOf(logo), ...pin, ...(existing?.pin ? { mailer: false } : {}) } } : {}),
       }, db);
-      const audit = auditRow(actor, {
-        action: spec.action, entityType: 'card', entityId: p.token, organization: logo.organization,
-        details: { accountNumber: spec.account.accountNumber, sequence: spec.sequence, logo: logo.number, digital: spec.digital, pin: pin ? 'issued' : 'suppressed' },
-      });
-      // One statement: the number (unless it was ever issued before), the card, its audit record
-      // and its bureau record, all or nothing, with no transaction round trips. A collision
-      // inserts nothing. A new sequence of an existing number only names the number.
-      // ON CONFLICT has no target on purpose: with a target, only that index is an arbiter, and a
-      // second transaction inserting the same number at the same moment fails on the pan_token
-      // index (the token is a function of the number) with a unique violation instead of
-      // inserting nothing. Without one, every unique index is an arbiter.
-      const result = await sql<CardRow>`
-        with n as (${existing ? sql`select ${p.hash}::text as pan_hash` : sql`
-          insert into card_numbers (pan_hash, pan_token, pan_encrypted, bin, last4, organization, logo)
-          values (${p.hash}, ${p.token}, ${p.encrypted}, ${logo.bin}, ${pan.slice(-4)}, ${logo.organization}, ${logo.number})
-          on conflict do nothing
-          returning pan_hash`}
-        ), c as (
-          insert into cards (
-            pan_hash, card_sequence, pan_token, organization, logo, account_number, customer_number, expiry, service_code,
-            status, status_date, activation_required, activated_at, block_code, embossed_name_1, embossed_name_2, digital,
-            plastic_status, pin_suppressed, pin_stored, pin_verification, profile, created_by
-          )
-          select n.pan_hash, ${spec.sequence}::int, ${p.token}, ${logo.organization}::int, ${logo.number}::int,
-            ${spec.account.accountNumber}, ${spec.customerNumber}, ${spec.expiry}, ${spec.serviceCode},
-            ${CardStatus.active}::int, ${now.toISOString().slice(0, 10)}::date, ${spec.activationRequired}::boolean,
-            ${spec.activationRequired ? null : now}::timestamptz, ${spec.blockCode}, ${spec.embossedName1}, ${spec.embossedName2},
-            ${spec.digital}::boolean, ${spec.digital ? 'NONE' : 'PENDING'}, ${spec.pinSuppressed}::boolean,
-            ${pin?.storedPinBlock ?? null}::text, ${pin ? (pin.pvv ?? pin.offset ?? null) : null}::text,
-            ${JSON.stringify(spec.profile)}::jsonb, ${actor.clientId}
-          from n
-          returning *
-        ), a as (
-          insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
-          select ${audit.actor}, ${audit.request_id}, ${audit.action}, ${audit.entity_type}, ${audit.entity_id},
-            ${audit.organization}::int, ${audit.details}::jsonb
-          from c
-        )${plastic ? sql`, p as (
-          insert into personalization_records (organization, logo, card_id, reason, reference, encrypted_record, cipher, bureau_kcv)
-          select ${plastic.organization}::int, ${plastic.logo}::int, c.id, ${plastic.reason}, ${plastic.reference},
-            ${plastic.encrypted_record}, ${plastic.cipher}, ${plastic.bureau_kcv}
-          from c
-        )` : sql``}
-        select * from c`.execute(db);
-      const card = result.rows[0];
+      const row: CardInsert = {
+        hash: p.hash, token: p.token, encrypted: p.encrypted, bin: logo.bin, last4: pan.slice(-4), existing: existing !== undefined,
+        organization: logo.organization, logo: logo.number, sequence: spec.sequence, account: spec.account.accountNumber,
+        customer: spec.customerNumber, expiry: spec.expiry, serviceCode: spec.serviceCode, statusDate: now.toISOString().slice(0, 10),
+        activationRequired: spec.activationRequired, activatedAt: spec.activationRequired ? null : now, blockCode: spec.blockCode,
+        embossedName1: spec.embossedName1, embossedName2: spec.embossedName2, digital: spec.digital,
+        plasticStatus: spec.digital ? 'NONE' : 'PENDING', pinSuppressed: spec.pinSuppressed,
+        pinStored: pin?.storedPinBlock ?? null, pinVerification: pin ? (pin.pvv ?? pin.offset ?? null) : null,
+        profile: JSON.stringify(spec.profile), createdBy: actor.clientId,
+        audit: auditRow(actor, {
+          action: spec.action, entityType: 'card', entityId: p.token, organization: logo.organization,
+          details: { accountNumber: spec.account.accountNumber, sequence: spec.sequence, logo: logo.number, digital: spec.digital, pin: pin ? 'issued' : 'suppressed' },
+        }),
+        plastic,
+      };
+      // Outside a transaction (card add), concurrent requests' cards go to the database together.
+      const card = db === this.db ? await this.inserts.submit(row) : (await this.insertCards(db, [row]))[0];
       if (card) return { pan, token: p.token, sequence: spec.sequence, expiry: spec.expiry, card };
       if (spec.pan !== undefined || existing) throw fail(CardCodes.cardExists);
     }
+  }
+
+  /**
+   * One statement for the rows of any number of cards: each one's number (unless it names an
+   * existing one), the card, its audit record and its bureau record, all or nothing, with no
+   * transaction round trips. Answers, per card, its row, or undefined when its number (or, for an
+   * existing number, its sequence) is already taken: a collision, drawn again by the caller. A
+   * number twice in one call is taken by the first.
+   *
+   * ON CONFLICT has no target on purpose: with a target, only that index is an arbiter, and a
+   * second transaction inserting the same number at the same moment fails on the pan_token index
+   * (the token is a function of the number) with a unique violation instead of inserting nothing.
+   * Without one, every unique index is an arbiter.
+   */
+  private async insertCards(db: Kysely<DB>, rows: CardInsert[]): Promise<Array<CardRow | undefined>> {
+    const seen = new Set<string>();
+    const sent = rows.filter((r) => { const key = r.existing ? `${r.hash}.${r.sequence}` : r.hash; return !seen.has(key) && seen.add(key); });
+    const col = <K extends keyof CardInsert>(key: K) => column(sent, key);
+    const audit = sent.map((r) => r.audit);
+    const plastic = <K extends keyof OutboxRecord>(key: K) => sent.map((r) => r.plastic?.[key] ?? null);
+    const result = await sql<CardRow & { i: string }>`
+      with input as (
+        select * from unnest(${col('hash')}::text[], ${col('token')}::text[], ${col('encrypted')}::text[], ${col('bin')}::text[],
+          ${col('last4')}::text[], ${col('existing')}::boolean[], ${col('organization')}::int[], ${col('logo')}::int[], ${col('sequence')}::int[],
+          ${col('account')}::text[], ${col('customer')}::text[], ${col('expiry')}::text[], ${col('serviceCode')}::text[], ${col('statusDate')}::date[],
+          ${col('activationRequired')}::boolean[], ${col('activatedAt')}::timestamptz[], ${col('blockCode')}::text[], ${col('embossedName1')}::text[],
+          ${col('embossedName2')}::text[], ${col('digital')}::boolean[], ${col('plasticStatus')}::text[], ${col('pinSuppressed')}::boolean[],
+          ${col('pinStored')}::text[], ${col('pinVerification')}::text[], ${col('profile')}::jsonb[], ${col('createdBy')}::text[],
+          ${column(audit, 'actor')}::text[], ${column(audit, 'request_id')}::text[], ${column(audit, 'action')}::text[], ${column(audit, 'entity_type')}::text[],
+          ${column(audit, 'entity_id')}::text[], ${column(audit, 'organization')}::int[], ${column(audit, 'details')}::jsonb[],
+          ${plastic('organization')}::int[], ${plastic('logo')}::int[], ${plastic('reason')}::text[], ${plastic('reference')}::text[],
+          ${plastic('encrypted_record')}::text[], ${plastic('cipher')}::text[], ${plastic('bureau_kcv')}::text[])
+          with ordinality as u(h, t, e, bin, l4, ex, org, logo, seq, acct, cust, exp, sc, sdate, areq, aat, blk, n1, n2, dig, pst, psup, pin, pv, prof, by_,
+            a_actor, a_request, a_action, a_type, a_id, a_org, a_details, p_org, p_logo, p_reason, p_ref, p_record, p_cipher, p_kcv, i)
+      ), n as (
+        insert into card_numbers (pan_hash, pan_token, pan_encrypted, bin, last4, organization, logo)
+        select h, t, e, bin, l4, org, logo from input where not ex
+        on conflict do nothing
+        returning pan_hash
+      ), c as (
+        insert into cards (
+          pan_hash, card_sequence, pan_token, organization, logo, account_number, customer_number, expiry, service_code,
+          status, status_date, activation_required, activated_at, block_code, embossed_name_1, embossed_name_2, digital,
+          plastic_status, pin_suppressed, pin_stored, pin_verification, profile, created_by
+        )
+        select h, seq, t, org, logo, acct, cust, exp, sc, ${CardStatus.active}::int, sdate, areq, aat, blk, n1, n2, dig, pst, psup, pin, pv, prof, by_
+        from input where ex or h in (select pan_hash from n)
+        on conflict do nothing
+        returning *
+      ), made as (
+        select c.*, input.i from c join input on input.h = c.pan_hash and input.seq = c.card_sequence
+      ), a as (
+        insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
+        select u.a_actor, u.a_request, u.a_action, u.a_type, u.a_id, u.a_org, u.a_details from made join input u using (i)
+      ), p as (
+        insert into personalization_records (organization, logo, card_id, reason, reference, encrypted_record, cipher, bureau_kcv)
+        select u.p_org, u.p_logo, made.id, u.p_reason, u.p_ref, u.p_record, u.p_cipher, u.p_kcv from made join input u using (i)
+        where u.p_record is not null
+      )
+      select * from made`.execute(db);
+    const bySent = byOrdinality(sent.length, result.rows, (row) => row as CardRow);
+    const answer = new Map(sent.map((r, k) => [r, bySent[k]]));
+    return rows.map((r) => answer.get(r));
   }
 
   /**
@@ -369,7 +421,7 @@ export class CardsService {
         select h, t, e, ${logo.bin}, l, ${logo.organization}::int, ${logo.number}::int
         from unnest(${batch.map((b) => b.hash)}::text[], ${batch.map((b) => b.token)}::text[], ${batch.map((b) => b.encrypted)}::text[],
           ${batch.map((b) => b.pan.slice(-4))}::text[]) as u(h, t, e, l)
-        on conflict do nothing -- no target: see issue()
+        on conflict do nothing -- no target: see insertCards()
         returning pan_hash`.execute(db);
       const fresh = new Set(inserted.rows.map((r) => r.pan_hash));
       prepared.push(...batch.filter((b) => fresh.has(b.hash)));

@@ -1,0 +1,54 @@
+import { readdirSync, readFileSync } from 'node:fs';
+
+/**
+ * CPU time of the processes under test, read from Linux /proc (empty elsewhere): less sensitive
+ * to other load on the machine than requests per second.
+ */
+
+/** CPU seconds used so far, per process: the server and its children (the API processes), and the PostgreSQL backends of its database. */
+export interface CpuSnapshot { api: Map<string, number>; pg: Map<string, number> }
+
+export function cpuSnapshot(server: { pid: number | undefined; database: string | undefined } | undefined): CpuSnapshot {
+  const snapshot: CpuSnapshot = { api: new Map(), pg: new Map() };
+  if (!server) return snapshot;
+  let pids: string[] = [];
+  try { pids = readdirSync('/proc').filter((p) => /^[0-9]+$/.test(p)); } catch { return snapshot; }
+  for (const p of pids) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const seconds = (Number(fields[11]) + Number(fields[12])) / 100;
+      if (server.pid !== undefined && (p === String(server.pid) || fields[1] === String(server.pid))) snapshot.api.set(p, seconds);
+      else if (server.database) {
+        const cmdline = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+        if (cmdline.startsWith('postgres: ') && cmdline.includes(` ${server.database} `)) snapshot.pg.set(p, seconds);
+      }
+    } catch { /* gone meanwhile */ }
+  }
+  return snapshot;
+}
+
+/** CPU used between two snapshots, process by process (a process that ended in between is not counted). */
+export function cpuUsed(before: Map<string, number>, after: Map<string, number>): number {
+  let total = 0;
+  for (const [pid, seconds] of after) total += seconds - (before.get(pid) ?? 0);
+  return total;
+}
+
+/**
+ * The PostgreSQL CPU of a database over a run whose backends come and go (a job that opens and
+ * closes its own connections): sampled every 100 ms, each backend counted up to its last sample.
+ */
+export function watchPostgresCpu(database: string): { stop(): number } {
+  const first = new Map<string, number>();
+  const last = new Map<string, number>();
+  const sample = () => {
+    for (const [pid, seconds] of cpuSnapshot({ pid: undefined, database }).pg) {
+      if (!first.has(pid)) first.set(pid, 0); // a backend born during the run counts from zero
+      last.set(pid, seconds);
+    }
+  };
+  for (const [pid, seconds] of cpuSnapshot({ pid: undefined, database }).pg) { first.set(pid, seconds); last.set(pid, seconds); }
+  const timer = setInterval(sample, 100);
+  return { stop() { clearInterval(timer); sample(); return cpuUsed(first, last); } };
+}
