@@ -638,17 +638,19 @@ export class CardsService {
     if (!org) throw fail(CardCodes.orgNotFound);
     if (/^0+$/.test(request.cardNumber)) throw fail(CardCodes.panZeros);
     let card: CardRow | undefined;
+    // P: the client sent the number, so it is not read back from the vault.
+    let pan: string | undefined;
     if (request.functionType === 'P') {
       if (!org.panTokenEnabled) throw fail(CardCodes.tokenSwitchOff);
       if (!/^[0-9A-Fa-f]{32}$/.test(request.cardNumber)) throw fail(CardCodes.badEncryptedPan);
-      const pan = await this.deps.vault.fromClient(request.cardNumber, viewer.cardNumberKey);
+      pan = await this.deps.vault.fromClient(request.cardNumber, viewer.cardNumberKey);
       if (!pan) throw fail(CardCodes.badEncryptedPan);
       card = await this.resolve(org.number, pan, request.cardSequence);
     } else {
       card = /[A-Za-z]/.test(request.cardNumber) ? await this.resolve(org.number, request.cardNumber, request.cardSequence) : undefined;
     }
     if (!card) throw fail(CardCodes.cardOrAccountNotFound);
-    const encrypted = await this.deps.vault.forClient(await this.panOf(card), viewer.cardNumberKey);
+    const encrypted = await this.deps.vault.forClient(pan ?? await this.panOf(card), viewer.cardNumberKey);
     await recordAudit(this.db, actor, { action: 'card.pan.read', entityType: 'card', entityId: card.pan_token, organization: org.number, details: { functionType: request.functionType } });
     return {
       organizationNumber: org.number,
