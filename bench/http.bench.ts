@@ -94,18 +94,18 @@ export function signedHeaders(token: string, path: string, body: string): Record
 }
 
 export async function load(url: string, name: string, backend: string, seconds: number, connections: number, request: () => { method: 'POST' | 'GET'; path: string; headers: Record<string, string>; body?: string }, overallRate?: number): Promise<HttpResult> {
-  // wrk when installed (a fixed rate needs autocannon): see bench/wrk.ts.
-  const useWrk = overallRate === undefined && wrkAvailable();
+  // wrk when installed: see bench/wrk.ts.
+  const useWrk = wrkAvailable();
   const run = (duration: number) => autocannon({
     url, connections, duration, ...(overallRate ? { overallRate } : {}),
     requests: [{ setupRequest: (req: any) => ({ ...req, ...request() }) }],
   } as any);
   // Unmeasured warm-up: the first seconds of a new code path are spent compiling it (JIT).
-  if (useWrk) await runWrk(url, WARM_UP_SECONDS, connections, request);
+  if (useWrk) await runWrk(url, WARM_UP_SECONDS, connections, request, undefined, overallRate);
   else await run(WARM_UP_SECONDS);
   const before = cpuSnapshot(servers.get(url));
   if (useWrk) {
-    const r = await runWrk(url, seconds, connections, request);
+    const r = await runWrk(url, seconds, connections, request, undefined, overallRate);
     return {
       backend, name: `${name} [wrk]`, requestsPerSec: Math.round(r.requests / r.seconds), p50: r.p50Ms, p99: r.p99Ms,
       errors: r.errors, non2xx: r.non2xx, total: r.requests,

@@ -17,10 +17,37 @@ export interface WrkResult { requests: number; seconds: number; p50Ms: number; p
 export const wrkAvailable = (): boolean => process.env.BENCH_LOADGEN !== 'autocannon' && spawnSync('wrk', ['--version']).error === undefined;
 
 const SCRIPT = `
+-- A fixed rate (args[2] requests per second, 0 for none): every request takes the next slot of
+-- one schedule (start + n / rate) and waits for it. Latency is measured from when it is sent.
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_nsec; } emboss_timespec;
+int clock_gettime(int clk_id, emboss_timespec *tp);
+]]
+local ts = ffi.new("emboss_timespec")
+local function nowMs()
+  ffi.C.clock_gettime(1, ts)
+  return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
+end
+local rate = 0
+local start = nil
+local slots = 0
+local function schedule()
+  if start == nil then start = nowMs() end
+  slots = slots + 1
+  local wait = start + (slots - 1) * 1000 / rate - nowMs()
+  if wait < 0 then return 0 end
+  return math.floor(wait)
+end
+delay = function()
+  if rate <= 0 then return 0 end
+  return schedule()
+end
 local requests = {}
 local n = 0
 local i = 0
 init = function(args)
+  rate = tonumber(args[2]) or 0
   local f = assert(io.open(args[1], "rb"))
   local all = f:read("*a")
   f:close()
@@ -45,8 +72,11 @@ done = function(summary, latency, _)
 end
 `;
 
-/** Runs wrk for `seconds` with `connections`, sending `make()`'s requests (made `maxRate` × seconds in advance). */
-export async function runWrk(url: string, seconds: number, connections: number, make: () => WrkRequest, maxRate = 8000): Promise<WrkResult> {
+/**
+ * Runs wrk for `seconds` with `connections`, sending `make()`'s requests (made `maxRate` × seconds
+ * in advance); with `fixedRate`, at that many requests per second instead of as fast as it can.
+ */
+export async function runWrk(url: string, seconds: number, connections: number, make: () => WrkRequest, maxRate = 8000, fixedRate = 0): Promise<WrkResult> {
   const dir = mkdtempSync(join(tmpdir(), 'emboss-wrk-'));
   try {
     const host = new URL(url).host;
@@ -62,7 +92,7 @@ export async function runWrk(url: string, seconds: number, connections: number, 
     writeFileSync(join(dir, 'requests'), raw.join('\0'));
     writeFileSync(join(dir, 'script.lua'), SCRIPT);
     const out = await new Promise<string>((resolve, reject) => {
-      const child = spawn('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '10s', '-s', join(dir, 'script.lua'), url, '--', join(dir, 'requests')]);
+      const child = spawn('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '10s', '-s', join(dir, 'script.lua'), url, '--', join(dir, 'requests'), String(fixedRate)]);
       let text = '';
       child.stdout.on('data', (d) => { text += d; });
       child.stderr.on('data', (d) => { text += d; });
