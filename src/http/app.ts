@@ -11,6 +11,8 @@ import { idempotencyPlugin } from './plugins/idempotency.ts';
 import { errorsPlugin } from './plugins/errors.ts';
 import { errorBody } from './envelope.ts';
 import { HttpCodes } from './codes.ts';
+import { badRequest } from '../shared/errors.ts';
+import { hasUnstorableText } from '../shared/storable-text.ts';
 import { tokenRoutes } from './routes/token.ts';
 import { customerRoutes } from './routes/customers.ts';
 import { accountRoutes } from './routes/accounts.ts';
@@ -43,12 +45,23 @@ export async function buildApp(container: Container, options: AppOptions = {}): 
     const text = body as string;
     request.rawBody = text;
     if (text === '') return done(null, undefined);
+    let value: unknown;
     try {
-      done(null, JSON.parse(text));
+      value = JSON.parse(text);
     } catch {
       const err = new SyntaxError('invalid JSON') as SyntaxError & { statusCode: number };
       err.statusCode = 400;
-      done(err, undefined);
+      return done(err, undefined);
+    }
+    // Only a \u escape can put a NUL or a lone surrogate in parsed JSON: the walk is skipped otherwise.
+    if (text.includes('\\u') && hasUnstorableText(value)) return done(badRequest(...HttpCodes.unstorableText), undefined);
+    done(null, value);
+  });
+  // Form fields and query strings, percent-decoded: checked before the route's schema and handler.
+  app.addHook('preValidation', async (request) => {
+    if (request.url.includes('%') && (hasUnstorableText(request.query) || hasUnstorableText(request.params))) throw badRequest(...HttpCodes.unstorableText);
+    if (request.headers['content-type']?.startsWith('application/x-www-form-urlencoded') && hasUnstorableText(request.body)) {
+      throw badRequest(...HttpCodes.unstorableText);
     }
   });
   await app.register(formbody);

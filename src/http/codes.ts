@@ -22,6 +22,7 @@ export const HttpCodes = {
   badJson: ['EMBV02E', 'REQUEST BODY IS NOT VALID JSON'],
   mediaType: ['EMBV03E', 'UNSUPPORTED CONTENT TYPE'],
   bodyTooLarge: ['EMBV04E', 'REQUEST BODY TOO LARGE'],
+  unstorableText: ['EMBV05E', 'TEXT CONTAINS A NUL CHARACTER OR AN UNPAIRED SURROGATE'],
   notFound: ['EMBN01E', 'NO SUCH ROUTE'],
   methodNotAllowed: ['EMBN02E', 'METHOD NOT ALLOWED'],
   internal: ['EMBS01E', 'INTERNAL ERROR - REFER TO THE TRACE ID'],

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { Container } from '../../container.ts';
 import { badRequest, unauthorized } from '../../shared/errors.ts';
+import { hasUnstorableText } from '../../shared/storable-text.ts';
 import { ErrorEnvelope } from '../envelope.ts';
 import { HttpCodes } from '../codes.ts';
 import { header } from '../plugins/auth.ts';
@@ -42,7 +43,8 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = 
       const colon = decoded.indexOf(':');
       if (colon > 0) { id = decoded.slice(0, colon); secret = decoded.slice(colon + 1); }
     }
-    if (!id || !secret) throw unauthorized(...HttpCodes.badCredentials);
+    // Credentials no client can have (Base64 may carry a NUL) are refused before any look-up.
+    if (!id || !secret || hasUnstorableText(id) || hasUnstorableText(secret)) throw unauthorized(...HttpCodes.badCredentials);
     const client = await container.clients.authenticate(id, secret);
     if (!client) throw unauthorized(...HttpCodes.badCredentials);
     const token = await container.clients.issueToken(client);
