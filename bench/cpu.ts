@@ -52,3 +52,24 @@ export function watchPostgresCpu(database: string): { stop(): number } {
   const timer = setInterval(sample, 100);
   return { stop() { clearInterval(timer); sample(); return cpuUsed(first, last); } };
 }
+
+/** The machine's CPU time counters (/proc/stat, all CPUs): total and stolen by the hypervisor. */
+export interface MachineTicks { total: number; steal: number }
+
+export function machineTicks(): MachineTicks {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+    return { total: fields.reduce((a, b) => a + b, 0), steal: fields[7] ?? 0 };
+  } catch {
+    return { total: 0, steal: 0 };
+  }
+}
+
+/**
+ * The share of the machine's CPU time the hypervisor gave to other guests between two readings
+ * (percent; undefined off Linux): on a shared virtual machine, the part of a slow run that is not ours.
+ */
+export function stolenPercent(before: MachineTicks, after: MachineTicks): number | undefined {
+  const total = after.total - before.total;
+  return total > 0 ? Math.round((100 * (after.steal - before.steal)) / total) : undefined;
+}

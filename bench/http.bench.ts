@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { runWrk, wrkAvailable } from './wrk.ts';
-import { cpuSnapshot, cpuUsed, type CpuSnapshot } from './cpu.ts';
+import { cpuSnapshot, cpuUsed, machineTicks, stolenPercent, type CpuSnapshot } from './cpu.ts';
 
 /**
  * HTTP benchmarks: the emboss server runs in its own process (as `npm start` runs it), the load
@@ -17,11 +17,13 @@ export interface HttpResult {
   backend: string; name: string; requestsPerSec: number; p50: number; p99: number; errors: number; non2xx: number; total: number;
   /** CPU time per request of the emboss process and of all PostgreSQL processes (µs; Linux /proc): less sensitive to other load on the machine than req/s. */
   apiCpuUs?: number; pgCpuUs?: number;
+  /** Share of the machine's CPU time stolen by the hypervisor during the run (percent). */
+  stolen?: number | undefined;
 }
 
 /** The table row of a result (the header is `RESULT_HEADER`). */
-export const RESULT_HEADER = '| store | operation | req/s | p50 ms | p99 ms | API CPU µs/req | PostgreSQL CPU µs/req | errors | non-2xx | requests |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n';
-export const resultRow = (r: HttpResult) => `| ${r.backend} | ${r.name} | ${r.requestsPerSec.toLocaleString('en-US')} | ${r.p50} | ${r.p99} | ${r.apiCpuUs ?? ''} | ${r.pgCpuUs ?? ''} | ${r.errors} | ${r.non2xx} | ${r.total} |\n`;
+export const RESULT_HEADER = '| store | operation | req/s | p50 ms | p99 ms | API CPU µs/req | PostgreSQL CPU µs/req | CPU stolen % | errors | non-2xx | requests |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n';
+export const resultRow = (r: HttpResult) => `| ${r.backend} | ${r.name} | ${r.requestsPerSec.toLocaleString('en-US')} | ${r.p50} | ${r.p99} | ${r.apiCpuUs ?? ''} | ${r.pgCpuUs ?? ''} | ${r.stolen ?? ''} | ${r.errors} | ${r.non2xx} | ${r.total} |\n`;
 
 /**
  * On PostgreSQL the server runs as many API processes as there are cores (EMBOSS_API_PROCESSES),
@@ -104,18 +106,19 @@ export async function load(url: string, name: string, backend: string, seconds: 
   if (useWrk) await runWrk(url, WARM_UP_SECONDS, connections, request, undefined, overallRate);
   else await run(WARM_UP_SECONDS);
   const before = cpuSnapshot(servers.get(url));
+  const ticks = machineTicks();
   if (useWrk) {
     const r = await runWrk(url, seconds, connections, request, undefined, overallRate);
     return {
       backend, name: `${name} [wrk]`, requestsPerSec: Math.round(r.requests / r.seconds), p50: r.p50Ms, p99: r.p99Ms,
-      errors: r.errors, non2xx: r.non2xx, total: r.requests,
+      errors: r.errors, non2xx: r.non2xx, total: r.requests, stolen: stolenPercent(ticks, machineTicks()),
       ...perRequest(before, cpuSnapshot(servers.get(url)), r.requests),
     };
   }
   const result = await run(seconds);
   return {
     backend, name: `${name} [autocannon]`, requestsPerSec: Math.round(result.requests.average), p50: result.latency.p50, p99: result.latency.p99,
-    errors: result.errors + result.timeouts, non2xx: result.non2xx, total: result.requests.total,
+    errors: result.errors + result.timeouts, non2xx: result.non2xx, total: result.requests.total, stolen: stolenPercent(ticks, machineTicks()),
     ...perRequest(before, cpuSnapshot(servers.get(url)), result.requests.total),
   };
 }

@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import pg from 'pg';
 import { createContainer } from '../src/container.ts';
 import { loadSettings } from '../src/config/env.ts';
-import { watchPostgresCpu } from './cpu.ts';
+import { machineTicks, stolenPercent, watchPostgresCpu } from './cpu.ts';
 import { createLogger } from '../src/shared/logger.ts';
 
 /**
@@ -19,6 +19,8 @@ export interface MassIssueResult {
   quantity: number; seconds: number; cardsPerSecond: number; peakRssMb: number; output: string;
   /** CPU per card: the emboss process over its run (as it reports it), PostgreSQL's backends over the whole command. */
   nodeCpuUs: number; pgCpuUs: number;
+  /** Share of the machine's CPU time stolen by the hypervisor during the run (percent). */
+  stolen: number | undefined;
 }
 
 const BOOTSTRAP = `
@@ -56,6 +58,7 @@ export async function runMassIssueBench(options: { postgresUrl: string; quantity
 
     const started = Date.now();
     const postgresCpu = watchPostgresCpu('emboss_bench_mass');
+    const ticks = machineTicks();
     const output = await new Promise<string>((resolve, reject) => {
       const child = spawn(process.execPath, [...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', 'src/main.ts', 'issue-batch', '--org', '100', '--logo', '1', '--card-type', '1',
         '--quantity', String(quantity), '--customer', customer.customerNumber, ...(process.env.BENCH_MASS_PARALLEL ? ['--parallel', process.env.BENCH_MASS_PARALLEL] : [])], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -67,11 +70,12 @@ export async function runMassIssueBench(options: { postgresUrl: string; quantity
     });
     const seconds = (Date.now() - started) / 1000;
     const pgCpuUs = Math.round((postgresCpu.stop() * 1e6) / quantity);
+    const stolen = stolenPercent(ticks, machineTicks());
     const rss = /peak RSS (\d+) MB/.exec(output);
     const nodeCpu = /(\d+) µs CPU per card/.exec(output);
     return {
       quantity, seconds, cardsPerSecond: Math.round(quantity / seconds), peakRssMb: rss ? Number(rss[1]) : NaN,
-      nodeCpuUs: nodeCpu ? Number(nodeCpu[1]) : NaN, pgCpuUs, output: output.trim().split('\n').at(-1) ?? '',
+      nodeCpuUs: nodeCpu ? Number(nodeCpu[1]) : NaN, pgCpuUs, stolen, output: output.trim().split('\n').at(-1) ?? '',
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
