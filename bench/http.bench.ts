@@ -95,7 +95,28 @@ export function signedHeaders(token: string, path: string, body: string): Record
   };
 }
 
-export async function load(url: string, name: string, backend: string, seconds: number, connections: number, request: () => { method: 'POST' | 'GET'; path: string; headers: Record<string, string>; body?: string }, overallRate?: number): Promise<HttpResult> {
+/**
+ * On a shared virtual machine the hypervisor may give part of the CPU time to other guests
+ * ("steal"), which slows a run down for reasons that are not the server's. A run that lost more
+ * than BENCH_MAX_STOLEN_PERCENT (default 5) of the machine's CPU time is run again, up to
+ * BENCH_RUNS times in all (default 3); the quietest run is reported, with its stolen share.
+ */
+const MAX_STOLEN_PERCENT = Number(process.env.BENCH_MAX_STOLEN_PERCENT ?? 5);
+const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
+
+type LoadRequest = () => { method: 'POST' | 'GET'; path: string; headers: Record<string, string>; body?: string };
+
+export async function load(url: string, name: string, backend: string, seconds: number, connections: number, request: LoadRequest, overallRate?: number): Promise<HttpResult> {
+  let best: HttpResult | undefined;
+  for (let run = 0; run < RUNS; run++) {
+    const result = await loadOnce(url, name, backend, seconds, connections, request, overallRate);
+    if (!best || (result.stolen ?? 0) < (best.stolen ?? 0)) best = result;
+    if ((result.stolen ?? 0) <= MAX_STOLEN_PERCENT) break;
+  }
+  return best!;
+}
+
+async function loadOnce(url: string, name: string, backend: string, seconds: number, connections: number, request: LoadRequest, overallRate?: number): Promise<HttpResult> {
   // wrk when installed: see bench/wrk.ts.
   const useWrk = wrkAvailable();
   const run = (duration: number) => autocannon({
