@@ -10,7 +10,8 @@ import { cpuSnapshot, cpuUsed, machineTicks, stolenPercent, type CpuSnapshot } f
 
 /**
  * HTTP benchmarks: the emboss server runs in its own process (as `npm start` runs it), the load
- * comes from autocannon in this process, over loopback only, for a fixed time.
+ * comes from wrk in another (autocannon in this one when wrk is missing), over loopback only, for
+ * a fixed time.
  */
 
 export interface HttpResult {
