@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { runWrk, wrkAvailable } from './wrk.ts';
-import { cpuSnapshot, cpuUsed, machineTicks, stolenPercent, type CpuSnapshot } from './cpu.ts';
+import { cpuSnapshot, cpuUsed, machineTicks, quietestRun, stolenPercent, type CpuSnapshot } from './cpu.ts';
 
 /**
  * HTTP benchmarks: the emboss server runs in its own process (as `npm start` runs it), the load
@@ -96,25 +96,10 @@ export function signedHeaders(token: string, path: string, body: string): Record
   };
 }
 
-/**
- * On a shared virtual machine the hypervisor may give part of the CPU time to other guests
- * ("steal"), which slows a run down for reasons that are not the server's. A run that lost more
- * than BENCH_MAX_STOLEN_PERCENT (default 5) of the machine's CPU time is run again, up to
- * BENCH_RUNS times in all (default 3); the quietest run is reported, with its stolen share.
- */
-const MAX_STOLEN_PERCENT = Number(process.env.BENCH_MAX_STOLEN_PERCENT ?? 5);
-const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
-
 type LoadRequest = () => { method: 'POST' | 'GET'; path: string; headers: Record<string, string>; body?: string };
 
 export async function load(url: string, name: string, backend: string, seconds: number, connections: number, request: LoadRequest, overallRate?: number): Promise<HttpResult> {
-  let best: HttpResult | undefined;
-  for (let run = 0; run < RUNS; run++) {
-    const result = await loadOnce(url, name, backend, seconds, connections, request, overallRate);
-    if (!best || (result.stolen ?? 0) < (best.stolen ?? 0)) best = result;
-    if ((result.stolen ?? 0) <= MAX_STOLEN_PERCENT) break;
-  }
-  return best!;
+  return quietestRun(() => loadOnce(url, name, backend, seconds, connections, request, overallRate));
 }
 
 async function loadOnce(url: string, name: string, backend: string, seconds: number, connections: number, request: LoadRequest, overallRate?: number): Promise<HttpResult> {

@@ -9,6 +9,7 @@ import pg from 'pg';
 import { loadSettings } from '../../src/config/env.ts';
 import { ConfigError } from '../../src/shared/errors.ts';
 import { backends } from '../helpers/storage.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 test('EMBOSS_API_PROCESSES above 1 is refused without PostgreSQL', () => {
   assert.throws(() => loadSettings({ EMBOSS_API_PROCESSES: '2' }), ConfigError);
@@ -35,15 +36,6 @@ function childrenOf(pid: number): number[] {
 
 const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 /** `emboss serve` with two API processes on one port, as a real process tree (PostgreSQL only). */
 for (const backend of backends.filter((b) => b === 'postgres')) {
@@ -85,26 +77,26 @@ for (const backend of backends.filter((b) => b === 'postgres')) {
 
     test('two processes serve the port; one that dies is replaced; SIGTERM stops them all', async () => {
       const primary = server.pid!;
-      const workers = await until('two API processes', () => { const c = childrenOf(primary); return c.length === 2 ? c : undefined; });
-      await until('the API answering', async () => { try { return (await fetch(`${url}/health`)).ok ? true : undefined; } catch { return undefined; } });
+      const workers = await waitFor('two API processes', () => { const c = childrenOf(primary); return c.length === 2 ? c : undefined; });
+      await waitFor('the API answering', async () => { try { return (await fetch(`${url}/health`)).ok ? true : undefined; } catch { return undefined; } });
       // Separate connections: the primary hands them to the processes in turn; all are answered.
       const answers = await Promise.all(Array.from({ length: 20 }, () => fetch(`${url}/health`, { headers: { connection: 'close' } }).then((r) => r.status)));
       assert.deepEqual(answers, Array(20).fill(200));
 
       assert.equal(alive(workers[0]!), true, `API process ${workers[0]} ran until killed (stderr: ${stderr.slice(-500)})`);
       process.kill(workers[0]!, 'SIGKILL');
-      const replaced = await until('a replacement process', () => {
+      const replaced = await waitFor('a replacement process', () => {
         const c = childrenOf(primary);
         return c.length === 2 && !c.includes(workers[0]!) ? c : undefined;
       });
       assert.ok(replaced.includes(workers[1]!), 'the other process kept running');
-      await until('the replacement answering', async () => {
+      await waitFor('the replacement answering', async () => {
         const statuses = await Promise.all(Array.from({ length: 6 }, () => fetch(`${url}/health`, { headers: { connection: 'close' } }).then((r) => r.status, () => 0)));
         return statuses.every((s) => s === 200) ? true : undefined;
       });
 
       server.kill('SIGTERM');
-      await until('the primary to exit', () => (server.exitCode !== null || server.signalCode !== null ? true : undefined), 30_000);
+      await waitFor('the primary to exit', () => (server.exitCode !== null || server.signalCode !== null ? true : undefined), 30_000);
       assert.equal(server.exitCode, 0);
       for (const pid of replaced) assert.equal(alive(pid), false, `API process ${pid} stopped with the primary`);
     });

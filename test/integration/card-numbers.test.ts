@@ -4,6 +4,15 @@ import { backends } from '../helpers/storage.ts';
 import { startHarness, addCustomer, addAccount, cardBody, type Harness } from '../helpers/harness.ts';
 import { isLuhnValid, luhnCheckDigit } from '../../src/crypto/luhn.ts';
 
+/** A card-number draw that gives every body from `first` on twice in a row (BIN + body + Luhn digit). */
+function drawingEachNumberTwice(first: number) {
+  let drawn = 0;
+  return (bin: string, length: number) => {
+    const body = String(first + Math.floor(drawn++ / 2)).padStart(length - bin.length - 1, '0');
+    return bin + body + luhnCheckDigit(bin + body);
+  };
+}
+
 /** Card numbers: distinct under concurrency, collisions drawn again, an exhausted range refused. */
 for (const backend of backends) {
   describe(`card numbers under load (${backend})`, () => {
@@ -61,7 +70,7 @@ for (const backend of backends) {
       assert.equal(ok.length, 5, results.map((r) => r.statusCode).join(','));
       assert.equal(new Set(ok).size, 5);
       for (const n of ok) assert.ok(isLuhnValid(n.replace(/^0+/, '')));
-      assert.equal(refused.length, 3, results.map((r) => `${r.statusCode} ${r.statusCode === 200 ? "" : r.body}`).join(" | ") + h.logs.filter((l) => l.includes("request failed")).join(""));
+      assert.equal(refused.length, 3, results.map((r) => `${r.statusCode} ${r.statusCode === 200 ? '' : r.body}`).join(' | ') + h.logs.filter((l) => l.includes('request failed')).join(''));
       for (const r of refused) assert.equal(r.json().errors[0].code, 'EMBC01E');
       const again = await h.call('POST', '/cards/embosser/l8vf', cardBody(account));
       assert.equal(again.json().errors[0].code, 'EMBC01E');
@@ -72,18 +81,8 @@ for (const backend of backends) {
   describe(`the same number drawn by two requests at once (${backend})`, () => {
     let h: Harness;
     // Requests draw in pairs: the 2k-th and (2k+1)-th draws give the same number, so two card adds
-    // sent together try to insert one number in two transactions at the same moment.
-    let drawn = 0;
-    before(async () => {
-      h = await startHarness(backend, {
-        cards: {
-          drawCardNumber: (bin, length) => {
-            const body = String(5000 + Math.floor(drawn++ / 2)).padStart(length - bin.length - 1, '0');
-            return bin + body + luhnCheckDigit(bin + body);
-          },
-        },
-      });
-    });
+    // sent together try to insert one number at once (in one batch statement, or in two).
+    before(async () => { h = await startHarness(backend, { cards: { drawCardNumber: drawingEachNumberTwice(5000) } }); });
     after(async () => { await h.close(); });
 
     test('one request gets the number, the other draws again; never a 500', async () => {
@@ -101,17 +100,7 @@ for (const backend of backends) {
   describe(`mass issue drawing the same number twice in one chunk (${backend})`, () => {
     let h: Harness;
     // Every number is drawn twice in a row: each chunk's batch holds pairs of equal numbers.
-    let drawn = 0;
-    before(async () => {
-      h = await startHarness(backend, {
-        cards: {
-          drawCardNumber: (bin, length) => {
-            const body = String(1000 + Math.floor(drawn++ / 2)).padStart(length - bin.length - 1, '0');
-            return bin + body + luhnCheckDigit(bin + body);
-          },
-        },
-      });
-    });
+    before(async () => { h = await startHarness(backend, { cards: { drawCardNumber: drawingEachNumberTwice(1000) } }); });
     after(async () => { await h.close(); });
 
     test('each number is issued once; the duplicates are drawn again', async () => {

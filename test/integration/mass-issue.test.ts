@@ -8,18 +8,10 @@ import { randomBytes } from 'node:crypto';
 import { backends } from '../helpers/storage.ts';
 import { startHarness, addCustomer, cardsOnly, testBootstrap, type Harness } from '../helpers/harness.ts';
 import { isLuhnValid } from '../../src/crypto/luhn.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const MASTER_KEY = randomBytes(32).toString('hex');
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 for (const backend of backends) {
   describe(`mass card issue (${backend})`, () => {
@@ -124,7 +116,7 @@ for (const backend of backends) {
         const created = async () => Number((await h.container.storage.db.selectFrom('mass_issue_requests').select('created').where('card_type', '=', 5).executeTakeFirst())?.created ?? 0);
         try {
           const first = run();
-          await waitFor('a first chunk', async () => ((await created()) >= 500 ? true : undefined));
+          await waitFor('a first chunk', async () => ((await created()) >= 500 ? true : undefined), 120_000);
           first.kill('SIGKILL');
           await new Promise((r) => first.once('exit', r));
           const atKill = await created();
