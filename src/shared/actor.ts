@@ -10,6 +10,13 @@ export interface Actor {
    * response leaves: over HTTP, the idempotency record. Absent, they are stored at once.
    */
   auditJournal?: unknown[];
+  /**
+   * Reserves the request id, for a request that reserves it only when it is about to write (over
+   * HTTP, a route with `reservesLate`): call before the first write. It throws the stored answer
+   * when the id was used before. Absent: there is nothing to reserve (already reserved, or not
+   * a client request).
+   */
+  reserve?: () => Promise<void>;
 }
 
 export const systemActor = (requestId: string): Actor => ({ clientId: 'system', requestId });

@@ -251,6 +251,40 @@ for (const backend of backends) {
       assert.equal((await row(token)).pin_tries, 1);
     });
 
+    test('one request id sent five times at once with a wrong PIN counts once', async () => {
+      const { pan, token } = await addCard(h);
+      const pin = await pinOf(pan);
+      const requestId = randomUUID();
+      const block = clientPinBlock(0, wrongPin(pin), pan);
+      const results = await Promise.all(Array.from({ length: 5 }, () => validate(token, block, {}, { requestId })));
+      const answered = results.filter((r) => r.statusCode === 422 && r.headers['x-idempotent-replay'] === undefined);
+      assert.equal(answered.length, 1, results.map((r) => `${r.statusCode} ${r.body}`).join('\n'));
+      for (const r of results) {
+        if (r.statusCode === 409) assert.deepEqual(codes(r.body), ['EMBA13E']);
+        else assert.equal(r.body, answered[0]!.body);
+      }
+      assert.equal((await row(token)).pin_tries, 1);
+    });
+
+    test('a correct PIN is recorded after it ran: the same request id replays it, another PIN under it is 409 and not counted', async () => {
+      const { pan, token } = await addCard(h);
+      const pin = await pinOf(pan);
+      const requestId = randomUUID();
+      const first = await validate(token, clientPinBlock(0, pin, pan), {}, { requestId });
+      assert.equal(first.statusCode, 200, first.body);
+      assert.equal(first.headers['x-idempotent-replay'], undefined);
+      const again = await validate(token, clientPinBlock(0, pin, pan), {}, { requestId });
+      assert.equal(again.headers['x-idempotent-replay'], 'true');
+      assert.equal(again.body, first.body);
+      const other = await validate(token, clientPinBlock(0, wrongPin(pin), pan), {}, { requestId });
+      assert.equal(other.statusCode, 409);
+      assert.deepEqual(codes(other.body), ['EMBA12E']);
+      assert.equal((await row(token)).pin_tries, 0);
+      const audit = await listAudit(db(), { requestId });
+      // The replay ran the check again, as an inquiry's replay does, and says so; the wrong PIN left no trace but its 409.
+      assert.deepEqual(audit.map((a) => [a.action, (a.details as { outcome?: string }).outcome]), [['pin.validate', 'correct'], ['pin.validate', 'correct']]);
+    });
+
     test('200 wrong PIN blocks at once leave the counter exactly at the maximum, and the PIN blocked', async () => {
       const { pan, token } = await addCard(h);
       const pin = await pinOf(pan);

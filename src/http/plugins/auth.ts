@@ -88,7 +88,10 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { clients: Clien
 export function actorOf(request: FastifyRequest): Actor {
   if (!request.client || !request.clientRequestId) throw new AppError(500, HttpCodes.internal[0], HttpCodes.internal[1]);
   request.auditJournal ??= [];
-  return { clientId: request.client.clientId, requestId: request.clientRequestId, auditJournal: request.auditJournal };
+  return {
+    clientId: request.client.clientId, requestId: request.clientRequestId, auditJournal: request.auditJournal,
+    ...(request.reserveRequestId ? { reserve: request.reserveRequestId } : {}),
+  };
 }
 
 /** Refuses (403) an organization the client may not use. Call before any work. */

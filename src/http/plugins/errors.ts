@@ -3,6 +3,7 @@ import fp from 'fastify-plugin';
 import { AppError } from '../../shared/errors.ts';
 import { errorBody } from '../envelope.ts';
 import { HttpCodes } from '../codes.ts';
+import { StoredAnswer } from './idempotency.ts';
 
 /**
  * One error handler for every route: the envelope with a code for everything a client can
@@ -11,6 +12,7 @@ import { HttpCodes } from '../codes.ts';
  */
 export const errorsPlugin = fp(async (app: FastifyInstance) => {
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
+    if (error instanceof StoredAnswer) return error.send(reply);
     if (error instanceof AppError) {
       for (const [k, v] of Object.entries(error.headers)) reply.header(k, v);
       return reply.code(error.status).send(errorBody(error.code, error.description));

@@ -14,6 +14,8 @@ const responseOf = (payload: unknown): Response => (typeof payload === 'string' 
 declare module 'fastify' {
   interface FastifyRequest {
     idempotencyReserved: boolean;
+    /** On a `reservesLate` route: reserves the request id when the handler is about to write (see Actor.reserve). */
+    reserveRequestId: (() => Promise<void>) | undefined;
   }
   interface FastifyContextConfig {
     /**
@@ -21,6 +23,24 @@ declare module 'fastify' {
      * one statement, instead of reserving the request id first. Same guarantees to the client.
      */
     inquiry?: boolean;
+    /**
+     * The route writes only on some paths (PIN validation writes only to count a wrong PIN or
+     * reset the counter): the handler reserves the request id just before it writes; when it
+     * wrote nothing, its response is recorded after it ran, as an inquiry's. Same guarantees.
+     */
+    reservesLate?: boolean;
+  }
+}
+
+/** The answer stored for a request id, found by a late reservation: sent instead of the handler's. */
+export class StoredAnswer extends Error {
+  constructor(readonly statusCode: number, readonly response: unknown) {
+    super('request id answered before');
+  }
+
+  send(reply: FastifyReply) {
+    reply.header('x-idempotent-replay', 'true');
+    return reply.code(this.statusCode).serializer((p: unknown) => JSON.stringify(p)).send(this.response);
   }
 }
 
@@ -36,18 +56,32 @@ declare module 'fastify' {
  */
 export const idempotencyPlugin = fp(async (app: FastifyInstance, opts: { idempotency: IdempotencyService; db: Database; logger: Logger }) => {
   app.decorateRequest('idempotencyReserved', false);
+  app.decorateRequest('reserveRequestId', undefined);
 
-  app.addHook('preHandler', async (request, reply) => {
-    if (!request.client || !request.clientRequestId || request.method === 'GET' || request.routeOptions.config?.inquiry) return;
+  /** Reserves the request's id; throws the stored answer (or a 409) when the id was used before. */
+  async function reserve(request: FastifyRequest): Promise<void> {
     const fingerprint = IdempotencyService.fingerprint(request.method, request.url, request.rawBody);
-    const r = await opts.idempotency.reserve(request.client.clientId, request.clientRequestId, fingerprint);
+    const r = await opts.idempotency.reserve(request.client!.clientId, request.clientRequestId!, fingerprint);
     if (r.kind === 'mismatch') throw conflict(...HttpCodes.requestIdReused);
     if (r.kind === 'in-progress') throw conflict(...HttpCodes.requestInProgress);
-    if (r.kind === 'replay') {
-      reply.header('x-idempotent-replay', 'true');
-      return reply.code(r.statusCode).serializer((p: unknown) => JSON.stringify(p)).send(r.response);
-    }
+    if (r.kind === 'replay') throw new StoredAnswer(r.statusCode, r.response);
     request.idempotencyReserved = true;
+  }
+
+  app.addHook('preHandler', async (request, reply) => {
+    if (!request.client || !request.clientRequestId || request.method === 'GET') return;
+    const config = request.routeOptions.config;
+    if (config?.inquiry) return;
+    if (config?.reservesLate) {
+      request.reserveRequestId = async () => { if (!request.idempotencyReserved) await reserve(request); };
+      return;
+    }
+    try {
+      await reserve(request);
+    } catch (e) {
+      if (e instanceof StoredAnswer) return e.send(reply);
+      throw e;
+    }
   });
 
   app.addHook('onSend', async (request, reply, payload) => {
@@ -62,7 +96,9 @@ export const idempotencyPlugin = fp(async (app: FastifyInstance, opts: { idempot
 
   /** The response's idempotency record, with the audit rows (emptied once they are stored with it). */
   async function recordResponse(request: FastifyRequest, reply: FastifyReply, payload: unknown, audit: AuditRow[]): Promise<unknown> {
-    if (request.routeOptions.config?.inquiry && request.client && request.clientRequestId && request.method !== 'GET' && reply.statusCode < 500
+    const config = request.routeOptions.config;
+    const afterTheFact = config?.inquiry || (config?.reservesLate && !request.idempotencyReserved);
+    if (afterTheFact && request.client && request.clientRequestId && request.method !== 'GET' && reply.statusCode < 500
       && !reply.hasHeader('x-idempotent-replay')) {
       const fingerprint = IdempotencyService.fingerprint(request.method, request.url, request.rawBody);
       const r = await opts.idempotency.recordInquiry(request.client.clientId, request.clientRequestId, fingerprint, reply.statusCode, responseOf(payload), audit);

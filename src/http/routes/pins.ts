@@ -49,6 +49,7 @@ export const pinRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = as
   });
 
   app.post('/cards/pin/validation', {
+    config: { reservesLate: true },
     schema: {
       tags: ['PINs'], summary: 'PIN validation: the PIN block is checked against the card\'s PVV or offset; wrong PINs are counted and block the PIN at the logo\'s maximum',
       body: PinValidateRequest, response: responses(PinValidateResponse, 422),
@@ -80,7 +81,7 @@ export const pinRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = as
   });
 
   app.post('/cards/cvv2/verification', {
-    config: { scope: 'pci' },
+    config: { scope: 'pci', reservesLate: true },
     schema: {
       tags: ['PINs'], summary: 'CVV2 verification (emboss, for the authorization host): static or dynamic CVV2 with the card expiry; wrong values are counted (PCI scope)',
       body: Cvv2VerificationRequest, response: responses(Cvv2VerificationResponse, 422),

@@ -64,7 +64,9 @@ interface Found { org: Organization; card: CardRow; logo: Logo; account: Account
  *             where id = $1 and not pin_blocked returning …`
  *   correct: `update … set pin_tries = 0 where id = $1 and not pin_blocked and pin_verification = $v`
  * with the audit record in the same statement (a data-modifying CTE); a correct PIN on a card
- * with no invalid tries has nothing to reset and writes only its audit record. PostgreSQL re-checks the
+ * with no invalid tries has nothing to reset and writes only its audit record. Over HTTP the
+ * request id is reserved only before such a statement (`Actor.reserve`): a PIN check that writes
+ * nothing is recorded after it ran, with its audit record, as an inquiry is. PostgreSQL re-checks the
  * WHERE clause on the latest row version after waiting for a concurrent writer, so wrong tries
  * stop at exactly the maximum, and a correct PIN can never clear a block set by a concurrent wrong
  * one (nor reset the counter of a PIN that was changed meanwhile). Checking the PIN before the
@@ -365,6 +367,7 @@ export class PinsService {
       await recordAudit(this.db, audit.actor, { ...event, details: { ...audit.details, outcome: 'correct' } });
       return { ok: true };
     }
+    await audit.actor.reserve?.(); // the first write of a PIN validation or CVV2 check (see Actor.reserve)
     const row = auditRow(audit.actor, event);
     if (correct) {
       const samePin = counter === 'pin' ? sql`and pin_verification = ${card.pin_verification}` : sql``;
