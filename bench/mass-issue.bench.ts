@@ -61,7 +61,8 @@ export async function runMassIssueBench(options: { postgresUrl: string; quantity
     const ticks = machineTicks();
     const output = await new Promise<string>((resolve, reject) => {
       const child = spawn(process.execPath, [...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', 'src/main.ts', 'issue-batch', '--org', '100', '--logo', '1', '--card-type', '1',
-        '--quantity', String(quantity), '--customer', customer.customerNumber, ...(process.env.BENCH_MASS_PARALLEL ? ['--parallel', process.env.BENCH_MASS_PARALLEL] : [])], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+        '--quantity', String(quantity), '--customer', customer.customerNumber, ...(process.env.BENCH_MASS_PARALLEL ? ['--parallel', process.env.BENCH_MASS_PARALLEL] : []),
+        ...(process.env.BENCH_MASS_CHUNK ? ['--chunk', process.env.BENCH_MASS_CHUNK] : [])], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       let err = '';
       child.stdout.on('data', (d) => { out += d; });

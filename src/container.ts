@@ -94,7 +94,7 @@ export async function createContainer(options: ContainerOptions): Promise<Contai
     // Every security-module operation passes the audit wrapper: counted per operation and
     // outcome; refusals and failures are logged (the wrapper never sees values, only key types).
     const securityModuleStats = new Map<string, number>();
-    const sm = audited(new SoftwareSecurityModule(masterKey), (event) => {
+    const sm = audited(new SoftwareSecurityModule(masterKey, { batchThread: true }), (event) => {
       const key = `${event.operation}:${event.outcome}`;
       securityModuleStats.set(key, (securityModuleStats.get(key) ?? 0) + 1);
       if (event.outcome !== 'ok') logger.warn({ securityModule: event }, 'security module operation refused');

@@ -623,6 +623,54 @@ export function securityModuleContract(name: string, make: () => Promise<Securit
       });
     });
 
+    describe('new cards in bulk', () => {
+      const cvkRef = () => prepareCvk(Buffer.from(CVK_HEX, 'hex'));
+      const pans = [PAN, OTHER_PAN, '4123456789012343'];
+      const batch = () => ({
+        pans, tok: k.tok.keyBlock, dek: k.dek.keyBlock, hmk: k.hmk.keyBlock, pvk: k.pvk.keyBlock, method: PVV_METHOD as PinVerificationMethod,
+        expiryYYMM: EXPIRY, serviceCode: SERVICE_CODE, cardholder: { surname: 'CARDHOLDER' },
+      });
+
+      it('gives each card what the single operations give: hash, token, stored number, PIN with PVV, bureau record with PIN mailer', async () => {
+        const cards = await sm.issueCards({ ...batch(), bur: k.burAes.keyBlock, cvk: k.cvk.keyBlock, referenceSuffix: '1' });
+        assert.equal(cards.length, pans.length);
+        for (const [i, card] of cards.entries()) {
+          const pan = pans[i]!;
+          assert.equal(card.hash, await sm.panLookupHash(k.hmk.keyBlock, pan));
+          assert.equal(card.token, await sm.tokenizePan({ tok: k.tok.keyBlock, pan }));
+          assert.equal(await sm.decryptData(k.dek.keyBlock, card.encrypted), pan);
+          const pin = clientReadPinBlock(0, await sm.translatePin({ storedPinBlock: card.pin.storedPinBlock, pan, zpk: k.zpk.keyBlock }), pan, clear.zpk);
+          assert.equal(card.pin.pvv, computePvv(Buffer.from(clear.pvk, 'hex'), pan, '1', pin));
+          const r = card.record!;
+          assert.equal(r.reference, `${card.token}.1`);
+          assert.equal(r.bureauKcv, k.burAes.kcv);
+          const f = clientReadPersonalizationRecord(r.encryptedRecord, clear.burAes, r.cipher);
+          assert.equal(f.pan, pan);
+          assert.equal(f.reference, r.reference);
+          const dd = parseDiscretionaryData(parseTrack2(f.track2).discretionary, { kind: 'PVV' });
+          assert.equal(dd.cvv, computeCvv(cvkRef(), pan, EXPIRY, SERVICE_CODE));
+          assert.equal(dd.pvv, card.pin.pvv);
+          assert.equal(f.cvv2, computeCvv2(cvkRef(), pan, EXPIRY));
+          assert.equal(parseDiscretionaryData(parseTrack2Equivalent(f.chipTrack2).discretionary, { kind: 'PVV' }).cvv, computeIcvv(cvkRef(), pan, EXPIRY));
+          assert.equal(clientReadPinBlock(4, f.pinBlock, pan, clear.burAes), pin, 'the PIN mailer carries the stored PIN');
+          secretsForErrors.push(f.pinBlock, card.pin.storedPinBlock, card.token);
+        }
+        assert.notEqual(cards[0]!.encrypted, (await sm.issueCards({ ...batch(), pans: [PAN] }))[0]!.encrypted, 'stored numbers are randomised');
+      });
+
+      it('IBM 3624 offsets, no record without a bureau key; refuses a bad number, an empty batch, a wrong key type', async () => {
+        const [card] = await sm.issueCards({ ...batch(), pans: [PAN], method: IBM_METHOD });
+        assert.equal(card!.record, undefined);
+        const pin = clientReadPinBlock(0, await sm.translatePin({ storedPinBlock: card!.pin.storedPinBlock, pan: PAN, zpk: k.zpk.keyBlock }), PAN, clear.zpk);
+        assert.equal(pin.length, IBM_METHOD.pinLength);
+        assert.equal(card!.pin.offset, ibm3624Offset(Buffer.from(clear.pvk, 'hex'), ibm3624ValidationData(PAN), IBM_METHOD.decimalizationTable, pin));
+        await refused(sm.issueCards({ ...batch(), pans: [PAN, '4123'] }), 'BAD_INPUT');
+        await refused(sm.issueCards({ ...batch(), pans: [] }), 'BAD_INPUT');
+        await refused(sm.issueCards({ ...batch(), tok: k.dek.keyBlock }), 'WRONG_KEY_TYPE');
+        await refused(sm.issueCards({ ...batch(), bur: k.zpk.keyBlock, cvk: k.cvk.keyBlock }), 'WRONG_KEY_TYPE');
+      });
+    });
+
     describe('track data for a client', () => {
       const cvkRef = () => prepareCvk(Buffer.from(CVK_HEX, 'hex'));
       /** As a client reads a field: 3DES-ECB under the ZEK, ASCII, trailing spaces dropped. */

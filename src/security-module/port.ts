@@ -302,6 +302,45 @@ export const PERSONALIZATION_RECORD_FIELDS = [
 ] as const;
 export const PERSONALIZATION_RECORD_VERSION = 'EMBR1';
 
+// --- new cards in bulk (mass issue) -----------------------------------------------------------------
+
+/**
+ * What a batch of new cards of one range needs from the module, in one call: for each card
+ * number, its look-up hash (HMK), PAN token (TOK), stored encryption (DEK), a random PIN stored
+ * with its PVV/offset (PVK), and — with `bur` and `cvk` — its personalization record with a PIN
+ * mailer, as `personalizationRecord` builds it. The cards share expiry, service code and names.
+ */
+export interface IssueCardsRequest extends Omit<CardFace, 'pan'> {
+  /** The new cards' numbers, 12 to 19 digits each; at most MAX_ISSUE_CARDS. */
+  pans: string[];
+  tok: KeyBlock;
+  dek: KeyBlock;
+  hmk: KeyBlock;
+  pvk: KeyBlock;
+  /** BIN length the PAN token keeps (default 6). */
+  binLength?: 6 | 8;
+  method: PinVerificationMethod;
+  /** With `cvk`: a personalization record per card. */
+  bur?: KeyBlock;
+  cvk?: KeyBlock;
+  /** Each record's reference is `<PAN token>.<referenceSuffix>` (e.g. the card sequence). */
+  referenceSuffix?: string;
+}
+
+export const MAX_ISSUE_CARDS = 5000;
+
+/** One card of IssueCardsRequest, in the order of `pans`. Nothing in it is clear card data. */
+export interface IssuedCard {
+  /** As `panLookupHash`. */
+  hash: string;
+  /** As `tokenizePan`. */
+  token: string;
+  /** As `encryptData` of the number. */
+  encrypted: string;
+  pin: IssuedPin;
+  record?: PersonalizationRecord;
+}
+
 // --- track data for a client (card actions) ---------------------------------------------------------
 
 /** The PIN verification field of the stripe's discretionary data (no stored PIN needed: the card's PVV or offset). */
@@ -398,6 +437,12 @@ export interface SecurityModule {
    */
   personalizationRecord(request: PersonalizationRecordRequest): Promise<PersonalizationRecord>;
   /**
+   * A batch of new cards (see IssueCardsRequest): the same values the single operations give,
+   * in one call, so a bulk issue pays the call overhead once per batch and a module may run the
+   * batch on its own thread or hardware. All or nothing: one bad input refuses the batch.
+   */
+  issueCards(request: IssueCardsRequest): Promise<IssuedCard[]>;
+  /**
    * A card's tracks 1 and 2 and embosser block (see TrackDataForClient), built inside the module
    * and returned only encrypted under the client's ZEK (card action responses).
    */
@@ -411,7 +456,7 @@ export const SECURITY_MODULE_OPERATIONS = [
   'generatePin', 'verifyPin', 'translatePin', 'importPin',
   'cardSecurityValues', 'verifyCvv2', 'generateDcvv2', 'verifyDcvv2',
   'tokenizePan', 'detokenizePan', 'encryptPanForClient', 'decryptPanFromClient',
-  'personalizationRecord', 'trackDataForClient',
+  'personalizationRecord', 'issueCards', 'trackDataForClient',
 ] as const satisfies readonly (keyof SecurityModule)[];
 
 export type SecurityModuleOperation = (typeof SECURITY_MODULE_OPERATIONS)[number];

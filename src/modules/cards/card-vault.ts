@@ -1,4 +1,4 @@
-import type { SecurityModule } from '../../security-module/port.ts';
+import type { IssueCardsRequest, IssuedCard, SecurityModule } from '../../security-module/port.ts';
 import type { KeysService } from '../keys/index.ts';
 import { businessRule } from '../../shared/errors.ts';
 
@@ -33,6 +33,11 @@ export class CardVault {
       this.sm.encryptData(this.system.dek, pan),
     ]);
     return { hash, token, encrypted };
+  }
+
+  /** New cards in bulk (see IssueCardsRequest): hash, token and stored number under the system keys, with PINs and bureau records. */
+  issueCards(request: Omit<IssueCardsRequest, 'tok' | 'dek' | 'hmk'>): Promise<IssuedCard[]> {
+    return this.sm.issueCards({ ...request, tok: this.system.tok, dek: this.system.dek, hmk: this.system.hmk });
   }
 
   hash(pan: string): Promise<string> {

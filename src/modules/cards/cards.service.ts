@@ -10,7 +10,7 @@ import type { PinVerificationMethod, SecurityModule } from '../../security-modul
 import { auditRow, recordAudit, type AuditRow } from '../audit/index.ts';
 import type { KeysService } from '../keys/index.ts';
 import type { Logo, Organization, OrganizationsService } from '../organizations/index.ts';
-import type { OutboxRecord, PersonalizationOutbox } from '../personalization/index.ts';
+import { outboxRecord, splitName, type OutboxRecord, type PersonalizationOutbox } from '../personalization/index.ts';
 import { toAccount, type Account, type AccountsService } from '../accounts/index.ts';
 import type { CustomersService } from '../customers/index.ts';
 import type { CardVault } from './card-vault.ts';
@@ -132,7 +132,7 @@ interface CardInsert {
 
 /** A mass-issue card whose security-module work is done, ready to insert. */
 export interface PreparedMassCard {
-  pan: string;
+  last4: string;
   hash: string;
   token: string;
   encrypted: string;
@@ -183,9 +183,6 @@ export interface CardsDeps {
   /** Test hook: runs inside the instant-card transaction between the account and the card writes. */
   afterInstantAccount?: () => Promise<void>;
 }
-
-/** Mass-issue cards prepared between two turns of the event loop (see prepareMass). */
-const PREPARE_SLICE = 50;
 
 /** YYMM of a Date (UTC). */
 const yymm = (d: Date) => `${String(d.getUTCFullYear() % 100).padStart(2, '0')}${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
@@ -420,7 +417,7 @@ export class CardsService {
         insert into card_numbers (pan_hash, pan_token, pan_encrypted, bin, last4, organization, logo)
         select h, t, e, ${logo.bin}, l, ${logo.organization}::int, ${logo.number}::int
         from unnest(${batch.map((b) => b.hash)}::text[], ${batch.map((b) => b.token)}::text[], ${batch.map((b) => b.encrypted)}::text[],
-          ${batch.map((b) => b.pan.slice(-4))}::text[]) as u(h, t, e, l)
+          ${batch.map((b) => b.last4)}::text[]) as u(h, t, e, l)
         on conflict do nothing -- no target: see insertCards()
         returning pan_hash`.execute(db);
       const fresh = new Set(inserted.rows.map((r) => r.pan_hash));
@@ -458,31 +455,25 @@ export class CardsService {
 
   /**
    * The security-module work for `n` mass-issue cards, done before (and while the previous
-   * chunk is written) so the database and the crypto overlap: number, token, encrypted number,
-   * PIN and the bureau record.
+   * chunk is written) so the database and the crypto overlap: numbers drawn here, then token,
+   * stored number, look-up hash, PIN and bureau record in one security-module call (issueCards),
+   * which the software module runs on its own thread.
    */
   async prepareMass(spec: Pick<MassIssueSpec, 'organization' | 'logo' | 'pvk' | 'expiry' | 'serviceCode' | 'embossedName1' | 'embossedName2' | 'requestId'>, n: number): Promise<PreparedMassCard[]> {
     const { logo } = spec;
-    const method = pinMethodOf(logo);
-    const record = await this.deps.personalization.recordBuilder({ organization: spec.organization, logo, embossedName1: spec.embossedName1 });
-    const one = async (): Promise<PreparedMassCard> => {
-      const pan = this.draw(logo.bin, logo.panLength);
-      const [p, pin] = await Promise.all([this.deps.vault.protect(pan, logo.bin.length), this.deps.sm.generatePin({ pvk: spec.pvk, pan, method })]);
-      const plastic = await record?.({
-        organization: spec.organization, logo, pan, reference: `${p.token}.1`, expiry: spec.expiry, serviceCode: spec.serviceCode,
-        embossedName1: spec.embossedName1, embossedName2: spec.embossedName2, reason: `mass.${spec.requestId}`, pin: { method, ...pin },
-      });
-      return { pan, hash: p.hash, token: p.token, encrypted: p.encrypted, pin, plastic };
-    };
-    // The security-module calls settle as microtasks: a whole chunk at once would hold the event
-    // loop for its full CPU time, and another chunk's database round trips would wait behind it.
-    // Slices, with a turn of the event loop between them, let the two overlap.
-    const out: PreparedMassCard[] = [];
-    for (let i = 0; i < n; i += PREPARE_SLICE) {
-      if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      out.push(...await Promise.all(Array.from({ length: Math.min(PREPARE_SLICE, n - i) }, one)));
-    }
-    return out;
+    const bureau = await this.deps.personalization.bureauKeys({ organization: spec.organization, logo });
+    const { surname, given } = splitName(spec.embossedName1);
+    const pans = Array.from({ length: n }, () => this.draw(logo.bin, logo.panLength));
+    const issued = await this.deps.vault.issueCards({
+      pans, binLength: logo.bin.length === 8 ? 8 : 6, pvk: spec.pvk, method: pinMethodOf(logo),
+      expiryYYMM: spec.expiry, serviceCode: spec.serviceCode, cardholder: { surname, givenNames: given },
+      embossLine1: spec.embossedName1, embossLine2: spec.embossedName2,
+      ...(bureau ? { bur: bureau.bur, cvk: bureau.cvk, referenceSuffix: '1' } : {}),
+    });
+    return issued.map((c, i) => ({
+      last4: pans[i]!.slice(-4), hash: c.hash, token: c.token, encrypted: c.encrypted, pin: c.pin,
+      plastic: c.record && outboxRecord(spec.organization.number, logo.number, `mass.${spec.requestId}`, c.record),
+    }));
   }
 
   /** POST /account/v2/instantCard: the account (when asked) and an active card, in one transaction. */

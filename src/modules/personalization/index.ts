@@ -19,4 +19,4 @@ export {
   type PersonalizationFileErrorCode, type PersonalizationFileHeader, type PersonalizationFileLine, type PersonalizationFileTrailer,
   type ParsedFileName,
 } from './file-format.ts';
-export { PersonalizationOutbox, MAX_RECORDS_PER_FILE, splitName, type PlasticRequest, type OutboxRecord, type WrittenFile } from './outbox.ts';
+export { PersonalizationOutbox, MAX_RECORDS_PER_FILE, splitName, outboxRecord, type PlasticRequest, type OutboxRecord, type WrittenFile } from './outbox.ts';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
-import type { PinVerificationMethod, SecurityModule } from '../../security-module/port.ts';
+import type { KeyBlock, PersonalizationRecord, PinVerificationMethod, SecurityModule } from '../../security-module/port.ts';
 import type { Clock } from '../../shared/clock.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { KeysService } from '../keys/index.ts';
@@ -66,35 +66,28 @@ export class PersonalizationOutbox {
 
   /** The bureau record for a plastic, or undefined when the organization has no bureau configured. */
   async recordFor(p: PlasticRequest, db: Kysely<DB> = this.deps.db): Promise<OutboxRecord | undefined> {
-    const build = await this.recordBuilder(p, db);
-    return build?.(p);
+    const keys = await this.bureauKeys(p, db);
+    if (!keys) return undefined;
+    const { surname, given } = splitName(p.embossedName1);
+    const record = await this.deps.sm.personalizationRecord({
+      bur: keys.bur, cvk: keys.cvk, pvk: keys.pvk, reference: p.reference, pan: p.pan, expiryYYMM: p.expiry,
+      serviceCode: p.serviceCode, cardholder: { surname, givenNames: given }, embossLine1: p.embossedName1, embossLine2: p.embossedName2,
+      ...(p.pin ? { pin: p.pin } : {}),
+    });
+    return outboxRecord(p.organization.number, p.logo.number, p.reason, record);
   }
 
   /**
-   * A builder of bureau records for plastics that share organization, logo, names, expiry and
-   * service code (a mass issue's chunk): the keys are looked up and the name split once, not per
-   * card. Undefined when the organization has no bureau configured.
+   * The key blocks a bureau record of the organization and logo is made with (bureau key, CVK,
+   * PVK), for the security module; undefined when the organization has no bureau configured.
    */
-  async recordBuilder(shared: Pick<PlasticRequest, 'organization' | 'logo' | 'embossedName1'>, db: Kysely<DB> = this.deps.db)
-    : Promise<((p: PlasticRequest) => Promise<OutboxRecord>) | undefined> {
-    if (!shared.organization.bureauKeyName) return undefined;
+  async bureauKeys(p: Pick<PlasticRequest, 'organization' | 'logo'>, db: Kysely<DB> = this.deps.db): Promise<{ bur: KeyBlock; cvk: KeyBlock; pvk: KeyBlock } | undefined> {
+    if (!p.organization.bureauKeyName) return undefined;
     const [bur, cvk, pvk] = await Promise.all([
-      this.deps.keys.find(shared.organization.bureauKeyName, db), this.deps.keys.find(shared.logo.keys.cvk, db), this.deps.keys.find(shared.logo.keys.pvk, db),
+      this.deps.keys.find(p.organization.bureauKeyName, db), this.deps.keys.find(p.logo.keys.cvk, db), this.deps.keys.find(p.logo.keys.pvk, db),
     ]);
     if (!bur || !cvk || !pvk) throw new Error('personalization: bureau, CVK or PVK key missing from the key store');
-    const names = { name: shared.embossedName1, ...splitName(shared.embossedName1) };
-    return async (p) => {
-      const { surname, given } = p.embossedName1 === names.name ? names : splitName(p.embossedName1);
-      const record = await this.deps.sm.personalizationRecord({
-        bur: bur.keyBlock, cvk: cvk.keyBlock, pvk: pvk.keyBlock, reference: p.reference, pan: p.pan, expiryYYMM: p.expiry,
-        serviceCode: p.serviceCode, cardholder: { surname, givenNames: given }, embossLine1: p.embossedName1, embossLine2: p.embossedName2,
-        ...(p.pin ? { pin: p.pin } : {}),
-      });
-      return {
-        organization: p.organization.number, logo: p.logo.number, reason: p.reason, reference: record.reference,
-        encrypted_record: record.encryptedRecord, cipher: record.cipher, bureau_kcv: record.bureauKcv,
-      };
-    };
+    return { bur: bur.keyBlock, cvk: cvk.keyBlock, pvk: pvk.keyBlock };
   }
 
   /** Writes every pending record into files (planned files first), per organization and logo. */
@@ -208,6 +201,14 @@ export class PersonalizationOutbox {
     }
     return w;
   }
+}
+
+/** A security module's record as the outbox stores it. */
+export function outboxRecord(organization: number, logo: number, reason: string, record: PersonalizationRecord): OutboxRecord {
+  return {
+    organization, logo, reason, reference: record.reference,
+    encrypted_record: record.encryptedRecord, cipher: record.cipher, bureau_kcv: record.bureauKcv,
+  };
 }
 
 /** "ADA KING LOVELACE" → surname LOVELACE, given ADA KING; an unnamed card gets the placeholder CARDHOLDER. */

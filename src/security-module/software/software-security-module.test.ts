@@ -6,6 +6,8 @@ import { securityModuleContract, clientPinBlock, clientReadPinBlock } from '../c
 import { SecurityModuleError } from '../port.ts';
 
 securityModuleContract('software', async () => new SoftwareSecurityModule(randomBytes(32)));
+// The same contract with batch operations on the module's own thread.
+securityModuleContract('software, batch thread', async () => new SoftwareSecurityModule(randomBytes(32), { batchThread: true }));
 
 const PAN = '4123456789012345';
 

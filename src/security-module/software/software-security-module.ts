@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import {
   SecurityModuleError,
+  type CardFace,
   type CardSecurityValueKind,
   type CardSecurityValues,
   type CardSecurityValuesRequest,
@@ -13,6 +14,8 @@ import {
   type GeneratePinRequest,
   type ImportKeyRequest,
   type ImportPinRequest,
+  type IssueCardsRequest,
+  type IssuedCard,
   type IssuedPin,
   type KeyAlgorithm,
   type KeyBlock,
@@ -31,6 +34,7 @@ import {
   type VerifyCvv2Request,
   type VerifyDcvv2Request,
   type VerifyPinRequest,
+  MAX_ISSUE_CARDS,
 } from '../port.ts';
 import {
   combineComponents, keyCheckValue, withOddParity,
@@ -47,6 +51,7 @@ import {
 import { cvvBatch, encryptValuesForClient } from './cvv-batch.ts';
 import { cbcKey, checkReference, clientTrackText, encryptForBureau, personalizationRecordText, spacePadded } from './personalization.ts';
 import type { DiscretionaryPin } from '../../crypto/track-data.ts';
+import { ModuleThread } from './module-thread.ts';
 
 const BLOCK_VERSION = 'EMB1';
 
@@ -123,11 +128,20 @@ export class SoftwareSecurityModule implements SecurityModule {
   /** AES-256 cipher under K_PIN (see above): stored PIN blocks. */
   private readonly pinStorage: BlockCipher;
 
-  constructor(private readonly masterKey: Buffer) {
+  /** The module's own thread for batch operations, when it was asked for one. */
+  private readonly thread: ModuleThread | undefined;
+
+  /**
+   * `options.batchThread`: run batch operations (issueCards) on a worker thread of the module,
+   * which holds the same master key, so a bulk issue's cryptography runs beside the caller's
+   * event loop (as a network HSM's would), not on it.
+   */
+  constructor(private readonly masterKey: Buffer, options: { batchThread?: boolean } = {}) {
     if (masterKey.length !== 32) throw new SecurityModuleError('BAD_KEY', 'master key must be 32 bytes');
     const kPin = createHmac('sha256', masterKey).update('emboss/pin-storage/v1').digest();
     this.pinStorage = createAesCipher(kPin);
     kPin.fill(0);
+    this.thread = options.batchThread ? new ModuleThread(masterKey) : undefined;
   }
 
   async importKey(request: ImportKeyRequest): Promise<ProtectedKey> {
@@ -193,10 +207,7 @@ export class SoftwareSecurityModule implements SecurityModule {
   async encryptData(dek: KeyBlock, clear: string): Promise<string> {
     const k = this.use(dek, 'DEK');
     if (typeof clear !== 'string') throw new SecurityModuleError('BAD_INPUT', 'data to encrypt must be text');
-    const iv = secureRandomBytes(12);
-    const cipher = createCipheriv(aesGcm(k.key), k.key, iv);
-    const ct = Buffer.concat([cipher.update(clear, 'utf8'), cipher.final()]);
-    return Buffer.concat([iv, ct, cipher.getAuthTag()]).toString('base64');
+    return sealData(k, clear);
   }
 
   async decryptData(dek: KeyBlock, stored: string): Promise<string> {
@@ -216,7 +227,7 @@ export class SoftwareSecurityModule implements SecurityModule {
   async panLookupHash(hmk: KeyBlock, pan: string): Promise<string> {
     const k = this.use(hmk, 'HMK');
     if (typeof pan !== 'string') throw new SecurityModuleError('BAD_INPUT', 'card number must be text');
-    return createHmac('sha256', k.key).update(pan, 'utf8').digest('hex');
+    return lookupHash(k, pan);
   }
 
   // --- PINs -------------------------------------------------------------------------------
@@ -226,9 +237,7 @@ export class SoftwareSecurityModule implements SecurityModule {
       const { pan, method } = request;
       checkPan(pan);
       const pvk = this.tdes(request.pvk, 'PVK');
-      const length = pinLengthFor(method);
-      let pin: string;
-      do pin = String(randomInt(10 ** length)).padStart(length, '0'); while (isWeakPin(pin));
+      const pin = randomPin(pinLengthFor(method));
       return { storedPinBlock: this.storePin(pin, pan), ...pinReference(pvk, pan, method, pin) };
     });
   }
@@ -398,14 +407,11 @@ export class SoftwareSecurityModule implements SecurityModule {
       const { pan, expiryYYMM, serviceCode } = request;
       checkCardData(pan, expiryYYMM, serviceCode);
       checkReference(request.reference);
-      const bur = this.use(request.bur, 'BUR');
-      if (bur.algorithm !== '3DES' && bur.algorithm !== 'AES') {
-        throw new SecurityModuleError('WRONG_KEY_TYPE', 'a bureau key must be a 3DES or AES key');
-      }
+      const bur = this.bureau(request.bur);
       const cvk = this.cvk(request.cvk);
 
       let pinField: DiscretionaryPin = { kind: 'NONE' };
-      let pinBlock: { format: 0 | 4; hex: string } | undefined;
+      let mailerPin: string | undefined;
       const p = request.pin;
       if (p !== undefined) {
         if (typeof p !== 'object' || p === null) throw new SecurityModuleError('BAD_INPUT', 'pin must be an object');
@@ -422,23 +428,72 @@ export class SoftwareSecurityModule implements SecurityModule {
         if (!safeEqualText(computed, given)) {
           throw new SecurityModuleError('BAD_PIN_BLOCK', 'the stored PIN does not match the card\'s PVV or offset');
         }
-        pinField = p.method.kind === 'PVV' ? { kind: 'PVV', pvki: p.method.pvki, pvv: computed } : { kind: 'IBM3624', offset: computed };
-        if (p.mailer !== false) {
-          const format = bur.algorithm === 'AES' ? 4 : 0;
-          const cipher = format === 4 ? this.aesOf(bur) : this.tdesOf(bur);
-          pinBlock = { format, hex: bytesToHex(encryptPinBlock(cipher, format, pin, pan)) };
-        }
+        pinField = discretionaryPin(p.method, ref);
+        if (p.mailer !== false) mailerPin = pin;
       }
+      return this.sealRecord(bur, cvk, { ...request, pan }, pinField, mailerPin);
+    });
+  }
 
-      // CVV (the card's service code), CVV2 (000) and iCVV (999) in one pass.
-      const [cvv, cvv2, icvv] = cvvBatch(cvk, pan, expiryYYMM, [serviceCode, CVV2_SERVICE_CODE, ICVV_SERVICE_CODE]) as [string, string, string];
-      const clear = personalizationRecordText({
-        reference: request.reference, pan, expiryYYMM, serviceCode, cardholder: request.cardholder,
-        embossLine1: request.embossLine1, embossLine2: request.embossLine2, pin: pinField, cvv, cvv2, icvv, pinBlock,
+  /**
+   * A card's personalization record, encrypted for the bureau (inputs checked by the caller):
+   * CVV, CVV2 and iCVV computed here, the PIN mailer block made of `mailerPin` when given.
+   */
+  private sealRecord(bur: ClearKey, cvk: CvkPair, face: CardFace & { reference: string }, pinField: DiscretionaryPin, mailerPin: string | undefined): PersonalizationRecord {
+    const { pan, expiryYYMM, serviceCode } = face;
+    let pinBlock: { format: 0 | 4; hex: string } | undefined;
+    if (mailerPin !== undefined) {
+      const format = bur.algorithm === 'AES' ? 4 : 0;
+      const cipher = format === 4 ? this.aesOf(bur) : this.tdesOf(bur);
+      pinBlock = { format, hex: bytesToHex(encryptPinBlock(cipher, format, mailerPin, pan)) };
+    }
+    // CVV (the card's service code), CVV2 (000) and iCVV (999) in one pass.
+    const [cvv, cvv2, icvv] = cvvBatch(cvk, pan, expiryYYMM, [serviceCode, CVV2_SERVICE_CODE, ICVV_SERVICE_CODE]) as [string, string, string];
+    const clear = personalizationRecordText({
+      reference: face.reference, pan, expiryYYMM, serviceCode, cardholder: face.cardholder,
+      embossLine1: face.embossLine1, embossLine2: face.embossLine2, pin: pinField, cvv, cvv2, icvv, pinBlock,
+    });
+    const algorithm = bur.algorithm as '3DES' | 'AES'; // see bureau()
+    const key = (bur.cbc ??= cbcKey(algorithm, bur.key));
+    const kcv = (bur.kcv ??= this.kcv(algorithm, bur.key));
+    return { reference: face.reference, ...encryptForBureau(algorithm, key, clear), bureauKcv: kcv };
+  }
+
+  async issueCards(request: IssueCardsRequest): Promise<IssuedCard[]> {
+    if (this.thread) return this.thread.issueCards(request);
+    return this.issueCardsHere(request);
+  }
+
+  /** issueCards on the calling thread (the module thread runs this). */
+  issueCardsHere(request: IssueCardsRequest): IssuedCard[] {
+    return guarded(() => {
+      if (typeof request !== 'object' || request === null) throw new SecurityModuleError('BAD_INPUT', 'a request is required');
+      const { pans, method, expiryYYMM, serviceCode } = request;
+      if (!Array.isArray(pans) || pans.length === 0 || pans.length > MAX_ISSUE_CARDS) {
+        throw new SecurityModuleError('BAD_INPUT', `a batch is 1 to ${MAX_ISSUE_CARDS} card numbers`);
+      }
+      for (const pan of pans) checkCardData(pan, expiryYYMM, serviceCode);
+      const binLength = request.binLength ?? 6;
+      const ff1 = this.ff1(request.tok);
+      const dek = this.use(request.dek, 'DEK');
+      const hmk = this.use(request.hmk, 'HMK');
+      const pvk = this.tdes(request.pvk, 'PVK');
+      const pinLength = pinLengthFor(method);
+      const records = request.bur !== undefined || request.cvk !== undefined
+        ? { bur: this.bureau(request.bur as KeyBlock), cvk: this.cvk(request.cvk as KeyBlock), suffix: request.referenceSuffix ?? '1' }
+        : undefined;
+      return pans.map((pan) => {
+        const token = tokenizePan(ff1, pan, binLength);
+        const pin = randomPin(pinLength);
+        const ref = pinReference(pvk, pan, method, pin);
+        const card: IssuedCard = { hash: lookupHash(hmk, pan), token, encrypted: sealData(dek, pan), pin: { storedPinBlock: this.storePin(pin, pan), ...ref } };
+        if (records) {
+          const reference = `${token}.${records.suffix}`;
+          checkReference(reference);
+          card.record = this.sealRecord(records.bur, records.cvk, { ...request, pan, reference }, discretionaryPin(method, ref), pin);
+        }
+        return card;
       });
-      const key = (bur.cbc ??= cbcKey(bur.algorithm, bur.key));
-      const kcv = (bur.kcv ??= this.kcv(bur.algorithm, bur.key));
-      return { reference: request.reference, ...encryptForBureau(bur.algorithm, key, clear), bureauKcv: kcv };
     });
   }
 
@@ -539,6 +594,12 @@ export class SoftwareSecurityModule implements SecurityModule {
     return this.tdesOf(k);
   }
 
+  private bureau(block: KeyBlock): ClearKey {
+    const bur = this.use(block, 'BUR');
+    if (bur.algorithm !== '3DES' && bur.algorithm !== 'AES') throw new SecurityModuleError('WRONG_KEY_TYPE', 'a bureau key must be a 3DES or AES key');
+    return bur;
+  }
+
   private cvk(block: KeyBlock): CvkPair {
     const k = this.use(block, 'CVK');
     if (k.algorithm !== '3DES' || k.key.length !== 16) {
@@ -612,6 +673,19 @@ function aesGcm(key: Buffer): 'aes-128-gcm' | 'aes-192-gcm' | 'aes-256-gcm' {
 
 function b64(buf: Buffer) { return buf.toString('base64url'); }
 
+/** AES-GCM under a DEK, random 12-byte IV: base64(IV | ciphertext | tag). */
+function sealData(k: ClearKey, clear: string): string {
+  const iv = secureRandomBytes(12);
+  const cipher = createCipheriv(aesGcm(k.key), k.key, iv);
+  const ct = Buffer.concat([cipher.update(clear, 'utf8'), cipher.final()]);
+  return Buffer.concat([iv, ct, cipher.getAuthTag()]).toString('base64');
+}
+
+/** HMAC-SHA-256 of a card number under an HMK, hex. */
+function lookupHash(k: ClearKey, pan: string): string {
+  return createHmac('sha256', k.key).update(pan, 'utf8').digest('hex');
+}
+
 function safeEqualText(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
@@ -659,6 +733,18 @@ function checkMethod(method: PinVerificationMethod): void {
 function pinLengthFor(method: PinVerificationMethod): number {
   checkMethod(method);
   return method.kind === 'PVV' ? 4 : method.pinLength;
+}
+
+/** A random PIN of `length` digits (crypto.randomInt), never a weak one. */
+function randomPin(length: number): string {
+  let pin: string;
+  do pin = String(randomInt(10 ** length)).padStart(length, '0'); while (isWeakPin(pin));
+  return pin;
+}
+
+/** The stripe's PIN field for a card's PVV or offset. */
+function discretionaryPin(method: PinVerificationMethod, ref: { pvv: string } | { offset: string }): DiscretionaryPin {
+  return method.kind === 'PVV' && 'pvv' in ref ? { kind: 'PVV', pvki: method.pvki, pvv: ref.pvv } : { kind: 'IBM3624', offset: (ref as { offset: string }).offset };
 }
 
 function validationData(method: { validationData?: string }, pan: string): string {

@@ -1,0 +1,63 @@
+/**
+ * The software security module's own thread for batch operations: a worker thread that holds a
+ * module instance with the same master key (handed over in memory, never written anywhere) and
+ * runs `issueCards` there, so the cryptography of a bulk issue does not hold the caller's event
+ * loop. One thread, requests answered in order; the thread does not keep the process alive
+ * while it has nothing to do.
+ */
+import { Worker } from 'node:worker_threads';
+import { SecurityModuleError, type IssueCardsRequest, type IssuedCard, type SecurityModuleErrorCode } from '../port.ts';
+
+/** What the thread answers: the result, or a refusal (code and safe message), or a failure without detail. */
+export type ThreadReply =
+  | { id: number; result: IssuedCard[] }
+  | { id: number; refused: { code: SecurityModuleErrorCode; message: string } }
+  | { id: number; failed: true };
+
+interface Waiting { resolve: (cards: IssuedCard[]) => void; reject: (e: Error) => void }
+
+export class ModuleThread {
+  private worker: Worker | undefined;
+  private readonly waiting = new Map<number, Waiting>();
+  private next = 0;
+
+  constructor(private readonly masterKey: Buffer) {}
+
+  issueCards(request: IssueCardsRequest): Promise<IssuedCard[]> {
+    const worker = (this.worker ??= this.start());
+    const id = this.next++;
+    if (this.waiting.size === 0) worker.ref();
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      worker.postMessage({ id, request });
+    });
+  }
+
+  private start(): Worker {
+    // Under tsx (development, tests, `npm start`) the thread registers the same loader first.
+    const typescript = import.meta.url.endsWith('.ts');
+    const entry = new URL(`./module-thread-main.${typescript ? 'ts' : 'js'}`, import.meta.url).href;
+    const code = typescript
+      ? `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`
+      : `import(${JSON.stringify(entry)})`;
+    const worker = new Worker(code, { eval: true, workerData: { masterKey: this.masterKey } });
+    worker.on('message', (reply: ThreadReply) => {
+      const waiting = this.waiting.get(reply.id);
+      if (!waiting) return;
+      this.waiting.delete(reply.id);
+      if (this.waiting.size === 0) worker.unref();
+      if ('result' in reply) waiting.resolve(reply.result);
+      else if ('refused' in reply) waiting.reject(new SecurityModuleError(reply.refused.code, reply.refused.message));
+      else waiting.reject(new Error('security module thread: the operation failed'));
+    });
+    const lost = () => {
+      this.worker = undefined;
+      for (const w of this.waiting.values()) w.reject(new Error('security module thread stopped'));
+      this.waiting.clear();
+    };
+    worker.on('error', lost);
+    worker.on('exit', lost);
+    worker.unref();
+    return worker;
+  }
+}
