@@ -40,7 +40,12 @@ export class ModuleThread {
     const code = typescript
       ? `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`
       : `import(${JSON.stringify(entry)})`;
-    const worker = new Worker(code, { eval: true, workerData: { masterKey: this.masterKey } });
+    // A batch needs little memory (a chunk's cards, the module's code and keys): small heap
+    // limits keep the thread's share of the process small. Running out ends the thread, which
+    // fails the waiting calls; the next call starts a new one.
+    const worker = new Worker(code, {
+      eval: true, workerData: { masterKey: this.masterKey }, resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 48 },
+    });
     worker.on('message', (reply: ThreadReply) => {
       const waiting = this.waiting.get(reply.id);
       if (!waiting) return;
