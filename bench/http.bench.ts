@@ -135,6 +135,22 @@ function perRequest(before: CpuSnapshot, after: CpuSnapshot, requests: number) {
   return { apiCpuUs: Math.round((cpuUsed(before.api, after.api) * 1e6) / requests), pgCpuUs: Math.round((cpuUsed(before.pg, after.pg) * 1e6) / requests) };
 }
 
+/**
+ * Before each measured operation on PostgreSQL: VACUUM ANALYZE and a CHECKPOINT of the bench
+ * database, so that the autovacuum and checkpoint work the previous operation's rows call for is
+ * done before the next one is measured, not during it (where it would be charged to it).
+ */
+export async function settleDatabase(url: string): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query('vacuum analyze');
+    await c.query('checkpoint').catch(() => undefined); // needs the pg_checkpoint role; without it, vacuum only
+  } finally {
+    await c.end();
+  }
+}
+
 /** A signed JSON call outside the load (set-up of pools of customers, accounts and cards). */
 export async function signedPost(url: string, token: string, path: string, payload: unknown): Promise<any> {
   const body = JSON.stringify(payload);
@@ -148,7 +164,7 @@ export async function runHttpBench(options: { seconds?: number; connections?: nu
   const seconds = options.seconds ?? 10;
   const connections = options.connections ?? 32;
   const results: HttpResult[] = [];
-  const backends: Array<{ name: string; env: Record<string, string>; cleanup: () => Promise<void> }> = [];
+  const backends: Array<{ name: string; env: Record<string, string>; cleanup: () => Promise<void>; settle?: () => Promise<void> }> = [];
 
   const dir = mkdtempSync(join(tmpdir(), 'emboss-bench-'));
   const configFile = join(dir, 'bootstrap.yaml');
@@ -166,6 +182,7 @@ export async function runHttpBench(options: { seconds?: number; connections?: nu
     benchUrl.pathname = '/emboss_bench';
     backends.push({
       name: POSTGRES_LABEL, env: postgresServerEnv(benchUrl.toString(), join(dir, 'pgdata'), configFile),
+      settle: () => settleDatabase(benchUrl.toString()),
       cleanup: async () => {
         const c = new pg.Client({ connectionString: options.postgresUrl });
         await c.connect();
@@ -185,12 +202,16 @@ export async function runHttpBench(options: { seconds?: number; connections?: nu
       const token = tokenJson.access_token;
 
       const want = (name: string) => !options.only || options.only.some((o) => name.includes(o));
-      const post = (name: string, path: string, makeBody: () => unknown, rate?: number) => load(server.url, name, backend.name, seconds, connections, () => {
-        const body = JSON.stringify(makeBody());
-        return { method: 'POST', path, headers: signedHeaders(token, path, body), body };
-      }, rate);
+      const post = async (name: string, path: string, makeBody: () => unknown, rate?: number) => {
+        await backend.settle?.();
+        return load(server.url, name, backend.name, seconds, connections, () => {
+          const body = JSON.stringify(makeBody());
+          return { method: 'POST', path, headers: signedHeaders(token, path, body), body };
+        }, rate);
+      };
 
       if (want('token')) {
+        await backend.settle?.();
         results.push(await load(server.url, 'token issue (POST /token)', backend.name, seconds, connections, () => ({
           method: 'POST', path: '/token', headers: { authorization: basic },
         })));
