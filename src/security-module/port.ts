@@ -330,7 +330,7 @@ export interface IssueCardsRequest extends Omit<CardFace, 'pan'> {
 export const MAX_ISSUE_CARDS = 5000;
 
 /** One card of IssueCardsRequest, in the order of `pans`. Nothing in it is clear card data. */
-export interface IssuedCard {
+export interface IssuedCardValues {
   /** As `panLookupHash`. */
   hash: string;
   /** As `tokenizePan`. */
@@ -441,7 +441,7 @@ export interface SecurityModule {
    * in one call, so a bulk issue pays the call overhead once per batch and a module may run the
    * batch on its own thread or hardware. All or nothing: one bad input refuses the batch.
    */
-  issueCards(request: IssueCardsRequest): Promise<IssuedCard[]>;
+  issueCards(request: IssueCardsRequest): Promise<IssuedCardValues[]>;
   /**
    * A card's tracks 1 and 2 and embosser block (see TrackDataForClient), built inside the module
    * and returned only encrypted under the client's ZEK (card action responses).

@@ -1,4 +1,4 @@
-import type { IssueCardsRequest, IssuedCard, SecurityModule } from '../../security-module/port.ts';
+import type { IssueCardsRequest, IssuedCardValues, SecurityModule } from '../../security-module/port.ts';
 import type { KeysService } from '../keys/index.ts';
 import { businessRule } from '../../shared/errors.ts';
 
@@ -36,7 +36,7 @@ export class CardVault {
   }
 
   /** New cards in bulk (see IssueCardsRequest): hash, token and stored number under the system keys, with PINs and bureau records. */
-  issueCards(request: Omit<IssueCardsRequest, 'tok' | 'dek' | 'hmk'>): Promise<IssuedCard[]> {
+  issueCards(request: Omit<IssueCardsRequest, 'tok' | 'dek' | 'hmk'>): Promise<IssuedCardValues[]> {
     return this.sm.issueCards({ ...request, tok: this.system.tok, dek: this.system.dek, hmk: this.system.hmk });
   }
 

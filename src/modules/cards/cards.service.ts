@@ -6,7 +6,7 @@ import { Batcher, byOrdinality, column } from '../../shared/batcher.ts';
 import { refusal as fail } from '../../shared/errors.ts';
 import { isBlankNumber, pad19 } from '../../shared/ids.ts';
 import { generateCardNumber, isLuhnValid } from '../../crypto/luhn.ts';
-import type { PinVerificationMethod, SecurityModule } from '../../security-module/port.ts';
+import { MAX_ISSUE_CARDS, type IssuedCardValues, type PinVerificationMethod, type SecurityModule } from '../../security-module/port.ts';
 import { auditRow, recordAudit, type AuditRow } from '../audit/index.ts';
 import type { KeysService } from '../keys/index.ts';
 import type { Logo, Organization, OrganizationsService } from '../organizations/index.ts';
@@ -464,12 +464,15 @@ export class CardsService {
     const bureau = await this.deps.personalization.bureauKeys({ organization: spec.organization, logo });
     const { surname, given } = splitName(spec.embossedName1);
     const pans = Array.from({ length: n }, () => this.draw(logo.bin, logo.panLength));
-    const issued = await this.deps.vault.issueCards({
-      pans, binLength: logo.bin.length === 8 ? 8 : 6, pvk: spec.pvk, method: pinMethodOf(logo),
-      expiryYYMM: spec.expiry, serviceCode: spec.serviceCode, cardholder: { surname, givenNames: given },
-      embossLine1: spec.embossedName1, embossLine2: spec.embossedName2,
-      ...(bureau ? { bur: bureau.bur, cvk: bureau.cvk, referenceSuffix: '1' } : {}),
-    });
+    const issued: IssuedCardValues[] = [];
+    for (let from = 0; from < n; from += MAX_ISSUE_CARDS) {
+      issued.push(...await this.deps.vault.issueCards({
+        pans: pans.slice(from, from + MAX_ISSUE_CARDS), binLength: logo.bin.length === 8 ? 8 : 6, pvk: spec.pvk, method: pinMethodOf(logo),
+        expiryYYMM: spec.expiry, serviceCode: spec.serviceCode, cardholder: { surname, givenNames: given },
+        embossLine1: spec.embossedName1, embossLine2: spec.embossedName2,
+        ...(bureau ? { bur: bureau.bur, cvk: bureau.cvk, referenceSuffix: '1' } : {}),
+      }));
+    }
     return issued.map((c, i) => ({
       last4: pans[i]!.slice(-4), hash: c.hash, token: c.token, encrypted: c.encrypted, pin: c.pin,
       plastic: c.record && outboxRecord(spec.organization.number, logo.number, `mass.${spec.requestId}`, c.record),

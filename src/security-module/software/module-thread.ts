@@ -6,15 +6,15 @@
  * while it has nothing to do.
  */
 import { Worker } from 'node:worker_threads';
-import { SecurityModuleError, type IssueCardsRequest, type IssuedCard, type SecurityModuleErrorCode } from '../port.ts';
+import { SecurityModuleError, type IssueCardsRequest, type IssuedCardValues, type SecurityModuleErrorCode } from '../port.ts';
 
 /** What the thread answers: the result, or a refusal (code and safe message), or a failure without detail. */
 export type ThreadReply =
-  | { id: number; result: IssuedCard[] }
+  | { id: number; result: IssuedCardValues[] }
   | { id: number; refused: { code: SecurityModuleErrorCode; message: string } }
   | { id: number; failed: true };
 
-interface Waiting { resolve: (cards: IssuedCard[]) => void; reject: (e: Error) => void }
+interface Waiting { resolve: (cards: IssuedCardValues[]) => void; reject: (e: Error) => void }
 
 export class ModuleThread {
   private worker: Worker | undefined;
@@ -23,7 +23,7 @@ export class ModuleThread {
 
   constructor(private readonly masterKey: Buffer) {}
 
-  issueCards(request: IssueCardsRequest): Promise<IssuedCard[]> {
+  issueCards(request: IssueCardsRequest): Promise<IssuedCardValues[]> {
     const worker = (this.worker ??= this.start());
     const id = this.next++;
     if (this.waiting.size === 0) worker.ref();

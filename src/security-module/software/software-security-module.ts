@@ -15,7 +15,7 @@ import {
   type ImportKeyRequest,
   type ImportPinRequest,
   type IssueCardsRequest,
-  type IssuedCard,
+  type IssuedCardValues,
   type IssuedPin,
   type KeyAlgorithm,
   type KeyBlock,
@@ -459,13 +459,13 @@ export class SoftwareSecurityModule implements SecurityModule {
     return { reference: face.reference, ...encryptForBureau(algorithm, key, clear), bureauKcv: kcv };
   }
 
-  async issueCards(request: IssueCardsRequest): Promise<IssuedCard[]> {
+  async issueCards(request: IssueCardsRequest): Promise<IssuedCardValues[]> {
     if (this.thread) return this.thread.issueCards(request);
     return this.issueCardsHere(request);
   }
 
   /** issueCards on the calling thread (the module thread runs this). */
-  issueCardsHere(request: IssueCardsRequest): IssuedCard[] {
+  issueCardsHere(request: IssueCardsRequest): IssuedCardValues[] {
     return guarded(() => {
       if (typeof request !== 'object' || request === null) throw new SecurityModuleError('BAD_INPUT', 'a request is required');
       const { pans, method, expiryYYMM, serviceCode } = request;
@@ -486,7 +486,7 @@ export class SoftwareSecurityModule implements SecurityModule {
         const token = tokenizePan(ff1, pan, binLength);
         const pin = randomPin(pinLength);
         const ref = pinReference(pvk, pan, method, pin);
-        const card: IssuedCard = { hash: lookupHash(hmk, pan), token, encrypted: sealData(dek, pan), pin: { storedPinBlock: this.storePin(pin, pan), ...ref } };
+        const card: IssuedCardValues = { hash: lookupHash(hmk, pan), token, encrypted: sealData(dek, pan), pin: { storedPinBlock: this.storePin(pin, pan), ...ref } };
         if (records) {
           const reference = `${token}.${records.suffix}`;
           checkReference(reference);
