@@ -6,6 +6,7 @@ import * as m0003 from './migrations/0003_pins.ts';
 import * as m0004 from './migrations/0004_personalization.ts';
 import * as m0005 from './migrations/0005_issuance.ts';
 import * as m0006 from './migrations/0006_idempotency_storage.ts';
+import * as m0007 from './migrations/0007_card_write_indexes.ts';
 
 /** Migrations in order. A later issue adds its module's tables as the next file here. */
 const migrations: Record<string, Migration> = {
@@ -15,6 +16,7 @@ const migrations: Record<string, Migration> = {
   '0004_personalization': m0004,
   '0005_issuance': m0005,
   '0006_idempotency_storage': m0006,
+  '0007_card_write_indexes': m0007,
 };
 
 class StaticProvider implements MigrationProvider {

@@ -559,12 +559,13 @@ export class CardsService {
     if (!key) return undefined;
     // Outside a transaction, concurrent look-ups go to the database together (one statement).
     if (!db.isTransaction) return this.lookups.submit(key);
-    let q = db.selectFrom('cards').selectAll('cards').where('cards.organization', '=', organization);
-    q = key.token !== null ? q.where('cards.pan_token', '=', key.token) : q.where('cards.pan_hash', '=', key.hash!);
+    // The encrypted number comes along: most callers need the number next. A token is looked up
+    // in card_numbers (its unique index), the card then by its key.
+    let q = db.selectFrom('cards').innerJoin('card_numbers', 'card_numbers.pan_hash', 'cards.pan_hash')
+      .selectAll('cards').select('card_numbers.pan_encrypted').where('cards.organization', '=', organization);
+    q = key.token !== null ? q.where('card_numbers.pan_token', '=', key.token) : q.where('cards.pan_hash', '=', key.hash!);
     if (key.sequence !== null) q = q.where('cards.card_sequence', '=', key.sequence);
-    // The encrypted number comes along: most callers need the number next.
-    return q.innerJoin('card_numbers', 'card_numbers.pan_hash', 'cards.pan_hash').select('card_numbers.pan_encrypted')
-      .orderBy('cards.card_sequence', 'desc').limit(1).executeTakeFirst();
+    return q.orderBy('cards.card_sequence', 'desc').limit(1).executeTakeFirst();
   }
 
   /**
@@ -604,7 +605,8 @@ export class CardsService {
       from unnest(${column(keys, 'organization')}::int[], ${column(keys, 'token')}::bpchar[], ${column(keys, 'hash')}::text[], ${column(keys, 'sequence')}::int[])
         with ordinality as k(organization, token, hash, sequence, i)
       cross join lateral (
-        (select * from cards c where c.pan_token = k.token and c.organization = k.organization and (k.sequence is null or c.card_sequence = k.sequence))
+        (select c.* from card_numbers t join cards c on c.pan_hash = t.pan_hash
+          where t.pan_token = k.token and c.organization = k.organization and (k.sequence is null or c.card_sequence = k.sequence))
         union all
         (select * from cards c where c.pan_hash = k.hash and c.organization = k.organization and (k.sequence is null or c.card_sequence = k.sequence))
         order by card_sequence desc limit 1
