@@ -1,5 +1,4 @@
 import { createContainer } from '../container.ts';
-import { buildApp } from '../http/app.ts';
 import { readBootstrapFile } from '../config/bootstrap.ts';
 import { openStorage } from '../db/database.ts';
 import { migrateToLatest } from '../db/migrate.ts';
@@ -40,6 +39,9 @@ export async function runCli(argv: string[], ctx: { settings: Settings; logger: 
     case 'serve': {
       if (settings.EMBOSS_API_PROCESSES > 1 && cluster.isPrimary) return servePrimary(settings, logger);
       const container = await createContainer({ settings, logger });
+      // The HTTP stack (Fastify, the schemas, the OpenAPI UI) is loaded by `serve` only: the other
+      // commands (a mass issue run among them) start faster and smaller without it.
+      const { buildApp } = await import('../http/app.ts');
       const app = await buildApp(container);
       const shutdown = async (signal: string) => {
         logger.info({ signal }, 'shutting down');

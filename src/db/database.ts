@@ -1,5 +1,5 @@
 import { Kysely, PostgresDialect } from 'kysely';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { mkdirSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -46,7 +46,10 @@ export async function openStorage(options: StorageOptions): Promise<StorageHandl
 
 async function openPglite(options: StorageOptions): Promise<StorageHandle> {
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
-  const pglite = new PGlite({
+  // Loaded only when PGlite is the store: on PostgreSQL the process stays without it (its
+  // module is large, and every emboss process would carry it).
+  const { PGlite: Embedded } = await import('@electric-sql/pglite');
+  const pglite: PGlite = new Embedded({
     // DATE columns stay 'YYYY-MM-DD' strings: a Date would shift with the process time zone.
     parsers: { [DATE_OID]: (value: string) => value },
     ...(options.dataDir ? { dataDir: options.dataDir } : {}),

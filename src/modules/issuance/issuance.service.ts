@@ -10,7 +10,7 @@ import type { KeysService } from '../keys/index.ts';
 import type { OrganizationsService } from '../organizations/index.ts';
 import type { CustomersService } from '../customers/index.ts';
 import type { AccountsService } from '../accounts/index.ts';
-import { expiryDate, type CardsService, type Viewer } from '../cards/index.ts';
+import { expiryDate, type CardsService, type PreparedMassCard, type Viewer } from '../cards/index.ts';
 import type { MassIssueQuery, MassIssueRequest } from './issuance.schemas.ts';
 
 type Code = readonly [string, string];
@@ -180,12 +180,25 @@ export class IssuanceService {
         }
       })().finally(() => { side = undefined; });
     };
-    // Chunks are written by `parallel` workers at once: one's security-module work overlaps the
-    // other's database writes. Each chunk commits whole, with its count, or not at all.
-    const worker = async () => {
-      for (let unit = units.shift(); unit && failure === undefined; unit = units.shift()) {
+    // Chunks are written by `parallel` workers at once, and the security-module work of the next
+    // chunks is started ahead (one more than the workers), so the module (its own thread) and
+    // the database are both kept busy. Each chunk commits whole, with its count, or not at all.
+    const parallel = Math.max(1, options.parallel ?? DEFAULT_PARALLEL);
+    const ahead: Array<{ positions: number[]; ready: Promise<PreparedMassCard[]> }> = [];
+    const take = () => {
+      while (ahead.length < parallel && units.length > 0) {
+        const unit = units.shift()!;
         const positions = 'positions' in unit ? unit.positions : positionsFrom(unit.from, unit.to);
-        const ready = await this.deps.cards.prepareMass(massSpec, positions.length);
+        const ready = this.deps.cards.prepareMass(massSpec, positions.length);
+        ready.catch(() => undefined); // awaited by the worker that takes it; left over after a failure
+        ahead.push({ positions, ready });
+      }
+      return ahead.shift();
+    };
+    const worker = async () => {
+      for (let next = take(); next; next = failure === undefined ? take() : undefined) {
+        const { positions } = next;
+        const ready = await next.ready;
         try {
           await this.deps.db.transaction().execute(async (trx) => {
             const accounts = await this.deps.accounts.addMany(trx, actor, {
@@ -217,7 +230,7 @@ export class IssuanceService {
         kick(progress);
       }
     };
-    await Promise.all(Array.from({ length: Math.max(1, options.parallel ?? DEFAULT_PARALLEL) }, worker));
+    await Promise.all(Array.from({ length: parallel }, worker));
     await side;
     if (failure !== undefined) {
       const code = (failure as { code?: unknown }).code;

@@ -5,11 +5,16 @@
  * bureau key (they leave the security module only that way); PGP adds a second layer for
  * transport and storage, with integrity protection of the whole file.
  */
-import * as openpgp from 'openpgp';
+import type { PrivateKey, PublicKey } from 'openpgp';
 import { PersonalizationFileError } from './file-format.ts';
 
+/** The openpgp package, loaded when a PGP file is first written or read (most set-ups use none). */
+let loaded: Promise<typeof import('openpgp')> | undefined;
+const pgp = () => (loaded ??= import('openpgp'));
+
 /** Reads an armored public key once; throws BAD_KEY when it is not one. */
-export async function readPgpPublicKey(armoredKey: string): Promise<openpgp.PublicKey> {
+export async function readPgpPublicKey(armoredKey: string): Promise<PublicKey> {
+  const openpgp = await pgp();
   try {
     return await openpgp.readKey({ armoredKey });
   } catch {
@@ -17,14 +22,16 @@ export async function readPgpPublicKey(armoredKey: string): Promise<openpgp.Publ
   }
 }
 
-export async function pgpEncrypt(content: Uint8Array, publicKey: openpgp.PublicKey): Promise<Uint8Array> {
+export async function pgpEncrypt(content: Uint8Array, publicKey: PublicKey): Promise<Uint8Array> {
+  const openpgp = await pgp();
   const message = await openpgp.createMessage({ binary: content });
   return openpgp.encrypt({ message, encryptionKeys: publicKey, format: 'binary' });
 }
 
 /** Decrypts a binary or armored OpenPGP message with an armored private key (and its passphrase). */
 export async function pgpDecrypt(content: Uint8Array, armoredPrivateKey: string, passphrase?: string): Promise<Uint8Array> {
-  let privateKey: openpgp.PrivateKey;
+  const openpgp = await pgp();
+  let privateKey: PrivateKey;
   try {
     privateKey = await openpgp.readPrivateKey({ armoredKey: armoredPrivateKey });
     if (passphrase !== undefined) privateKey = await openpgp.decryptKey({ privateKey, passphrase });
