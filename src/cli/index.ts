@@ -8,6 +8,7 @@ import cluster from 'node:cluster';
 import { join } from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
 import type { WrittenFile } from '../modules/personalization/index.ts';
+import { everyQuarterFile } from '../modules/issuance/index.ts';
 
 const HELP = `emboss — card management system
 
@@ -106,7 +107,7 @@ export async function runCli(argv: string[], ctx: { settings: Settings; logger: 
           ...(args.chunk ? { chunk: Number(args.chunk) } : {}),
           ...(args.parallel ? { parallel: Number(args.parallel) } : {}),
           onProgress: (p) => bar.update(p.done, { rate: p.cardsPerSecond }),
-          alongside: async () => { files.push(...await container.personalization.flushFull(request.organization, request.logo)); },
+          alongside: everyQuarterFile(async () => { files.push(...await container.personalization.flushFull(request.organization, request.logo)); }),
         });
         bar.stop();
         const issued = (Date.now() - started) / 1000;

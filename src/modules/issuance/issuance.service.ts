@@ -8,6 +8,7 @@ import type { Logger } from '../../shared/logger.ts';
 import { recordAudit } from '../audit/index.ts';
 import type { KeysService } from '../keys/index.ts';
 import type { OrganizationsService } from '../organizations/index.ts';
+import { MAX_RECORDS_PER_FILE } from '../personalization/index.ts';
 import type { CustomersService } from '../customers/index.ts';
 import type { AccountsService } from '../accounts/index.ts';
 import { expiryDate, type CardsService, type PreparedMassCard, type Viewer } from '../cards/index.ts';
@@ -37,6 +38,20 @@ export const DEFAULT_CHUNK = 1000;
 export const DEFAULT_PARALLEL = 2;
 /** Chunk transactions retried after a deadlock or serialization failure, per run. */
 const MAX_CHUNK_RETRIES = 20;
+
+/**
+ * An `alongside` (RunOptions) that runs `work` — writing the full bureau files — at the first
+ * chunk and then each time another quarter file's worth of cards has been made, not after every
+ * chunk: finding out whether a file is full reads up to a file's worth of pending records.
+ */
+export function everyQuarterFile(work: () => Promise<unknown>): (p: Progress) => Promise<void> {
+  let last = -1;
+  return async (p) => {
+    if (last >= 0 && p.done - last < MAX_RECORDS_PER_FILE / 4 && p.done < p.total) return;
+    last = p.done;
+    await work();
+  };
+}
 
 /** The positions from `from` to `to`, both included. */
 const positionsFrom = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
