@@ -33,7 +33,7 @@ export const IssuanceCodes = {
 } as const satisfies Record<string, Code>;
 
 /** Cards per transaction: the unit of progress and of recovery after a crash. */
-export const DEFAULT_CHUNK = 2000;
+export const DEFAULT_CHUNK = 1000;
 /** Chunks written at once by one run. */
 export const DEFAULT_PARALLEL = 2;
 /** Chunk transactions retried after a deadlock or serialization failure, per run. */
