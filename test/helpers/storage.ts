@@ -47,6 +47,9 @@ async function pgliteTemplate(): Promise<Blob> {
   return new Blob([readFileSync(file)]);
 }
 
+/** Advisory lock key between schema drops and migrations of parallel test files (see openTestStore). */
+const SCHEMA_LOCK = 4_711_001;
+
 export async function openTestStore(backend: Backend): Promise<TestStore> {
   const suffix = randomBytes(6).toString('hex');
   if (backend === 'pglite') {
@@ -58,10 +61,18 @@ export async function openTestStore(backend: Backend): Promise<TestStore> {
   const schema = `t_${suffix}`;
   const admin = new pg.Client({ connectionString: url });
   await admin.connect();
-  await admin.query(`create schema ${schema}`);
-  await admin.end();
-  const storage = await openStorage({ databaseUrl: url, schema, poolSize: 10 });
-  await migrateToLatest(storage.db, storage.postgres?.schema);
+  // Test files run in parallel on one database. Kysely's migrator looks at every schema
+  // (has_schema_privilege on each), which fails when another file drops its schema at that
+  // moment: migrations hold this lock shared, drops hold it alone.
+  await admin.query('select pg_advisory_lock_shared($1)', [SCHEMA_LOCK]);
+  let storage: StorageHandle;
+  try {
+    await admin.query(`create schema ${schema}`);
+    storage = await openStorage({ databaseUrl: url, schema, poolSize: 10 });
+    await migrateToLatest(storage.db, storage.postgres?.schema);
+  } finally {
+    await admin.end(); // ends the session, and with it the lock
+  }
   const jobSchema = `pgboss_${suffix}`;
   return {
     backend,
@@ -71,9 +82,13 @@ export async function openTestStore(backend: Backend): Promise<TestStore> {
       await storage.close();
       const c = new pg.Client({ connectionString: url });
       await c.connect();
-      await c.query(`drop schema if exists ${schema} cascade`);
-      await c.query(`drop schema if exists ${jobSchema} cascade`);
-      await c.end();
+      try {
+        await c.query('select pg_advisory_lock($1)', [SCHEMA_LOCK]);
+        await c.query(`drop schema if exists ${schema} cascade`);
+        await c.query(`drop schema if exists ${jobSchema} cascade`);
+      } finally {
+        await c.end();
+      }
     },
   };
 }
