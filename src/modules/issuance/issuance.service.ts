@@ -201,7 +201,7 @@ export class IssuanceService {
     const parallel = Math.max(1, options.parallel ?? DEFAULT_PARALLEL);
     const ahead: Array<{ positions: number[]; ready: Promise<PreparedMassCard[]> }> = [];
     const take = () => {
-      while (ahead.length < parallel && units.length > 0) {
+      while (ahead.length <= parallel && units.length > 0) {
         const unit = units.shift()!;
         const positions = 'positions' in unit ? unit.positions : positionsFrom(unit.from, unit.to);
         const ready = this.deps.cards.prepareMass(massSpec, positions.length);
