@@ -20,9 +20,19 @@ test('a module thread that stops fails the calls waiting on it; the next call st
   assert.equal(first[0]!.token, await sm.tokenizePan({ tok: tok!.keyBlock, pan: request.pans[0]! }));
 
   const waiting = thread.issueCards(request);
-  await (thread as unknown as { worker: Worker }).worker.terminate();
+  await (thread as unknown as { current: { worker: Worker } }).current.worker.terminate();
   await assert.rejects(waiting, /security module thread stopped/);
 
   const again = await thread.issueCards({ ...request, pans: request.pans.slice(0, 3) });
   assert.deepEqual(again.map((c) => c.hash), await Promise.all(request.pans.slice(0, 3).map((pan) => sm.panLookupHash(hmk!.keyBlock, pan))));
+
+  // A thread's 'error' comes before its 'exit'; a call made in between goes to a new thread,
+  // which the old thread's exit must leave alone.
+  const old = (thread as unknown as { current: { worker: Worker } }).current.worker;
+  const failing = thread.issueCards(request);
+  old.emit('error', new Error('out of memory'));
+  await assert.rejects(failing, /security module thread stopped/);
+  const onNewThread = thread.issueCards(request);
+  await old.terminate();
+  assert.equal((await onNewThread).length, request.pans.length);
 });

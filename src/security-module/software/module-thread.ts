@@ -17,23 +17,23 @@ export type ThreadReply =
 interface Waiting { resolve: (cards: IssuedCardValues[]) => void; reject: (e: Error) => void }
 
 export class ModuleThread {
-  private worker: Worker | undefined;
-  private readonly waiting = new Map<number, Waiting>();
+  /** The running thread with the calls waiting on it (each thread has its own: a stopped one fails only its own). */
+  private current: { worker: Worker; waiting: Map<number, Waiting> } | undefined;
   private next = 0;
 
   constructor(private readonly masterKey: Buffer) {}
 
   issueCards(request: IssueCardsRequest): Promise<IssuedCardValues[]> {
-    const worker = (this.worker ??= this.start());
+    const { worker, waiting } = (this.current ??= this.start());
     const id = this.next++;
-    if (this.waiting.size === 0) worker.ref();
+    if (waiting.size === 0) worker.ref();
     return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
+      waiting.set(id, { resolve, reject });
       worker.postMessage({ id, request });
     });
   }
 
-  private start(): Worker {
+  private start(): { worker: Worker; waiting: Map<number, Waiting> } {
     // Under tsx (development, tests, `npm start`) the thread registers the same loader first.
     const typescript = import.meta.url.endsWith('.ts');
     const entry = new URL(`./module-thread-main.${typescript ? 'ts' : 'js'}`, import.meta.url).href;
@@ -46,23 +46,25 @@ export class ModuleThread {
     const worker = new Worker(code, {
       eval: true, workerData: { masterKey: this.masterKey }, resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 48 },
     });
+    const waiting = new Map<number, Waiting>();
     worker.on('message', (reply: ThreadReply) => {
-      const waiting = this.waiting.get(reply.id);
-      if (!waiting) return;
-      this.waiting.delete(reply.id);
-      if (this.waiting.size === 0) worker.unref();
-      if ('result' in reply) waiting.resolve(reply.result);
-      else if ('refused' in reply) waiting.reject(new SecurityModuleError(reply.refused.code, reply.refused.message));
-      else waiting.reject(new Error('security module thread: the operation failed'));
+      const call = waiting.get(reply.id);
+      if (!call) return;
+      waiting.delete(reply.id);
+      if (waiting.size === 0) worker.unref();
+      if ('result' in reply) call.resolve(reply.result);
+      else if ('refused' in reply) call.reject(new SecurityModuleError(reply.refused.code, reply.refused.message));
+      else call.reject(new Error('security module thread: the operation failed'));
     });
+    // 'error' (out of memory, …) is followed by 'exit'; by then a new thread may be running.
     const lost = () => {
-      this.worker = undefined;
-      for (const w of this.waiting.values()) w.reject(new Error('security module thread stopped'));
-      this.waiting.clear();
+      if (this.current?.worker === worker) this.current = undefined;
+      for (const call of waiting.values()) call.reject(new Error('security module thread stopped'));
+      waiting.clear();
     };
     worker.on('error', lost);
     worker.on('exit', lost);
     worker.unref();
-    return worker;
+    return { worker, waiting };
   }
 }
