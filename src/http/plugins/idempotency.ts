@@ -68,7 +68,8 @@ export const idempotencyPlugin = fp(async (app: FastifyInstance, opts: { idempot
     request.idempotencyReserved = true;
   }
 
-  app.addHook('preHandler', async (request, reply) => {
+  // A stored answer found here or by a late reservation is thrown, and sent by the error handler.
+  app.addHook('preHandler', async (request) => {
     if (!request.client || !request.clientRequestId || request.method === 'GET') return;
     const config = request.routeOptions.config;
     if (config?.inquiry) return;
@@ -76,12 +77,7 @@ export const idempotencyPlugin = fp(async (app: FastifyInstance, opts: { idempot
       request.reserveRequestId = async () => { if (!request.idempotencyReserved) await reserve(request); };
       return;
     }
-    try {
-      await reserve(request);
-    } catch (e) {
-      if (e instanceof StoredAnswer) return e.send(reply);
-      throw e;
-    }
+    await reserve(request);
   });
 
   app.addHook('onSend', async (request, reply, payload) => {
