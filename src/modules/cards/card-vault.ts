@@ -29,15 +29,15 @@ export class CardVault {
   async protect(pan: string, binLength: number): Promise<ProtectedPan> {
     const [hash, token, encrypted] = await Promise.all([
       this.sm.panLookupHash(this.system.hmk, pan),
-      this.sm.tokenizePan({ tok: this.system.tok, pan, binLength: binLength === 8 ? 8 : 6 }),
+      this.sm.tokenizePan({ tok: this.system.tok, pan, binLength: tokenBinLength(binLength) }),
       this.sm.encryptData(this.system.dek, pan),
     ]);
     return { hash, token, encrypted };
   }
 
   /** New cards in bulk (see IssueCardsRequest): hash, token and stored number under the system keys, with PINs and bureau records. */
-  issueCards(request: Omit<IssueCardsRequest, 'tok' | 'dek' | 'hmk'>): Promise<IssuedCardValues[]> {
-    return this.sm.issueCards({ ...request, tok: this.system.tok, dek: this.system.dek, hmk: this.system.hmk });
+  issueCards(binLength: number, request: Omit<IssueCardsRequest, 'tok' | 'dek' | 'hmk' | 'binLength'>): Promise<IssuedCardValues[]> {
+    return this.sm.issueCards({ ...request, binLength: tokenBinLength(binLength), tok: this.system.tok, dek: this.system.dek, hmk: this.system.hmk });
   }
 
   hash(pan: string): Promise<string> {
@@ -68,3 +68,6 @@ export class CardVault {
     return key.keyBlock;
   }
 }
+
+/** The BIN a PAN token keeps: 8 digits for an 8-digit BIN, else 6. */
+const tokenBinLength = (binLength: number): 6 | 8 => (binLength === 8 ? 8 : 6);

@@ -466,8 +466,8 @@ export class CardsService {
     const pans = Array.from({ length: n }, () => this.draw(logo.bin, logo.panLength));
     const issued: IssuedCardValues[] = [];
     for (let from = 0; from < n; from += MAX_ISSUE_CARDS) {
-      issued.push(...await this.deps.vault.issueCards({
-        pans: pans.slice(from, from + MAX_ISSUE_CARDS), binLength: logo.bin.length === 8 ? 8 : 6, pvk: spec.pvk, method: pinMethodOf(logo),
+      issued.push(...await this.deps.vault.issueCards(logo.bin.length, {
+        pans: pans.slice(from, from + MAX_ISSUE_CARDS), pvk: spec.pvk, method: pinMethodOf(logo),
         expiryYYMM: spec.expiry, serviceCode: spec.serviceCode, cardholder: { surname, givenNames: given },
         embossLine1: spec.embossedName1, embossLine2: spec.embossedName2,
         ...(bureau ? { bur: bureau.bur, cvk: bureau.cvk, referenceSuffix: '1' } : {}),
