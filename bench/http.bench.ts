@@ -136,6 +136,20 @@ function perRequest(before: CpuSnapshot, after: CpuSnapshot, requests: number) {
 }
 
 /**
+ * A measured operation of signed JSON POSTs (a fresh body, signature and request id for each),
+ * after the database is settled (settleDatabase) when `settle` is given.
+ */
+export function signedPostLoad(target: { url: string; backend: string; token: string; seconds: number; connections: number; settle?: (() => Promise<void>) | undefined }) {
+  return async (name: string, path: string, makeBody: () => unknown, rate?: number): Promise<HttpResult> => {
+    await target.settle?.();
+    return load(target.url, name, target.backend, target.seconds, target.connections, () => {
+      const body = JSON.stringify(makeBody());
+      return { method: 'POST', path, headers: signedHeaders(target.token, path, body), body };
+    }, rate);
+  };
+}
+
+/**
  * Before each measured operation on PostgreSQL: VACUUM ANALYZE and a CHECKPOINT of the bench
  * database, so that the autovacuum and checkpoint work the previous operation's rows call for is
  * done before the next one is measured, not during it (where it would be charged to it).
@@ -202,13 +216,7 @@ export async function runHttpBench(options: { seconds?: number; connections?: nu
       const token = tokenJson.access_token;
 
       const want = (name: string) => !options.only || options.only.some((o) => name.includes(o));
-      const post = async (name: string, path: string, makeBody: () => unknown, rate?: number) => {
-        await backend.settle?.();
-        return load(server.url, name, backend.name, seconds, connections, () => {
-          const body = JSON.stringify(makeBody());
-          return { method: 'POST', path, headers: signedHeaders(token, path, body), body };
-        }, rate);
-      };
+      const post = signedPostLoad({ url: server.url, backend: backend.name, token, seconds, connections, settle: backend.settle });
 
       if (want('token')) {
         await backend.settle?.();

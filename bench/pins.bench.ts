@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { POSTGRES_LABEL, RESULT_HEADER, SECRET, postgresServerEnv, benchBootstrap, load, resultRow, settleDatabase, signedHeaders, signedPost, startServer, type HttpResult } from './http.bench.ts';
+import { POSTGRES_LABEL, RESULT_HEADER, SECRET, postgresServerEnv, benchBootstrap, resultRow, settleDatabase, signedPost, signedPostLoad, startServer, type HttpResult } from './http.bench.ts';
 
 /**
  * PIN and security-value benchmarks on PostgreSQL: security codes, PIN validation (right PINs,
@@ -62,13 +62,7 @@ export async function runPinsBench(options: { seconds?: number; connections?: nu
     }
     let i = 0;
     const next = () => cards[i++ % cards.length]!;
-    const post = async (name: string, path: string, makeBody: () => unknown) => {
-      await settleDatabase(url.toString());
-      return load(server.url, name, POSTGRES_LABEL, seconds, connections, () => {
-        const body = JSON.stringify(makeBody());
-        return { method: 'POST', path, headers: signedHeaders(token, path, body), body };
-      });
-    };
+    const post = signedPostLoad({ url: server.url, backend: POSTGRES_LABEL, token, seconds, connections, settle: () => settleDatabase(url.toString()) });
 
     results.push(await post('security codes (POST /cards/pin/security-codes)', '/cards/pin/security-codes', () => (
       { organizationNumber: 100, cardNumber: next().number, channel: 'W', keyAssociation: 'IYY' })));
