@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createCipheriv } from 'node:crypto';
 import fc from 'fast-check';
 import {
-  aesDecrypt, aesEncrypt, bytesToHex, createAesCipher, createTdesCipher, hexToBytes, isHex,
+  aesDecrypt, aesEncrypt, bytesToHex, cbcEncryptMany, createAesCipher, createTdesCipher, hexToBytes, isHex,
   tdesDecrypt, tdesEncrypt, xor, xorInto,
 } from './cipher.ts';
 import { CryptoInputError } from './errors.ts';
@@ -86,4 +86,37 @@ test('hex and xor helpers', () => {
   xorInto(t, h('0101'));
   assert.deepEqual(t, h('0003'));
   assert.throws(() => xor(h('00'), h('0000')), CryptoInputError);
+});
+
+test('cbcEncryptMany: NIST SP 800-38A F.2.1 CBC-AES128.Encrypt, then the PKCS#7 block', () => {
+  const key = h('2b7e151628aed2a6abf7158809cf4f3c');
+  const iv = h('000102030405060708090a0b0c0d0e0f');
+  const clear = h('6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e5130c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710');
+  const [ct] = cbcEncryptMany(createAesCipher(key), [iv], [clear]);
+  assert.equal(ct!.subarray(0, 64).toString('hex'),
+    '7649abac8119b246cee98e9b12e9197d5086cb9b507219ee95db113a917678b273bed6b8e3c1743b7116e69e222295163ff1caa1681fac09120eca307586e1a7');
+  assert.equal(ct!.length, 80); // a whole block of padding after a whole-block message
+});
+
+test('cbcEncryptMany equals node\'s CBC cipher message by message, for messages of any length (property)', () => {
+  fc.assert(fc.property(
+    fc.constantFrom('aes-128', 'aes-256', 'des-ede3-16', 'des-ede3-24'), fc.uint8Array({ minLength: 32, maxLength: 32 }),
+    fc.array(fc.tuple(fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.uint8Array({ maxLength: 90 })), { maxLength: 12 }),
+    (kind, keyBytes, messages) => {
+      const aes = kind.startsWith('aes');
+      const keyLength = kind === 'aes-128' || kind === 'des-ede3-16' ? 16 : kind === 'aes-256' ? 32 : 24;
+      const key = Buffer.from(keyBytes.subarray(0, keyLength));
+      const bs = aes ? 16 : 8;
+      const cipher = aes ? createAesCipher(key) : createTdesCipher(key);
+      const ivs = messages.map(([iv]) => Buffer.from(iv.subarray(0, bs)));
+      const nodeKey = keyLength === 16 && !aes ? Buffer.concat([key, key.subarray(0, 8)]) : key;
+      const expected = messages.map(([, m], i) => {
+        const c = createCipheriv(aes ? `aes-${keyLength * 8}-cbc` : 'des-ede3-cbc', nodeKey, ivs[i]!);
+        return Buffer.concat([c.update(m), c.final()]).toString('hex');
+      });
+      assert.deepEqual(cbcEncryptMany(cipher, ivs, messages.map(([, m]) => m)).map((b) => b.toString('hex')), expected);
+    },
+  ), { numRuns: 200 });
+  assert.throws(() => cbcEncryptMany(createAesCipher(Buffer.alloc(16)), [Buffer.alloc(8)], [Buffer.alloc(3)]), CryptoInputError);
+  assert.throws(() => cbcEncryptMany(createAesCipher(Buffer.alloc(16)), [], [Buffer.alloc(3)]), CryptoInputError);
 });

@@ -138,6 +138,48 @@ export function aesDecrypt(key: KeyInput, data: Uint8Array): Buffer<ArrayBuffer>
   return asAes(key).decryptBlock(data);
 }
 
+/**
+ * CBC encryption with PKCS#7 padding of many messages under one key, each with its own IV:
+ * equal to node's `createCipheriv('<alg>-cbc', key, iv)` per message (the ciphertext, without
+ * the IV). The messages advance block by block together and each step is one ECB call over all
+ * of them (ECB encrypts each block on its own; CBC chains each message to its own previous
+ * block, XORed here), instead of a cipher object per message.
+ */
+export function cbcEncryptMany(cipher: BlockCipher, ivs: readonly Uint8Array[], clears: readonly Uint8Array[]): Buffer<ArrayBuffer>[] {
+  const bs = cipher.blockSize;
+  if (ivs.length !== clears.length || ivs.some((iv) => !(iv instanceof Uint8Array) || iv.length !== bs)) {
+    throw new CryptoInputError('BAD_LENGTH', `CBC needs one ${bs}-byte IV per message`);
+  }
+  const out = clears.map((c) => Buffer.allocUnsafe((Math.floor(c.length / bs) + 1) * bs));
+  const steps = out.reduce((m, o) => Math.max(m, o.length / bs), 0);
+  const work = Buffer.allocUnsafe(clears.length * bs);
+  const who: number[] = [];
+  for (let j = 0; j < steps; j++) {
+    who.length = 0;
+    const at = j * bs;
+    for (let i = 0; i < clears.length; i++) {
+      const o = out[i] as Buffer;
+      if (o.length <= at) continue;
+      const clear = clears[i] as Uint8Array;
+      // The previous ciphertext block (the IV first), at `from` in `prev`.
+      const prev = j === 0 ? (ivs[i] as Uint8Array) : o;
+      const from = j === 0 ? 0 : at - bs;
+      const w = who.length * bs;
+      if (at + bs <= clear.length) {
+        for (let k = 0; k < bs; k++) work[w + k] = (clear[at + k] as number) ^ (prev[from + k] as number);
+      } else {
+        const pad = o.length - clear.length; // PKCS#7: the pad bytes are the pad length
+        for (let k = 0; k < bs; k++) work[w + k] = (at + k < clear.length ? (clear[at + k] as number) : pad) ^ (prev[from + k] as number);
+      }
+      who.push(i);
+    }
+    const enc = cipher.encryptBlock(work.subarray(0, who.length * bs));
+    for (let m = 0; m < who.length; m++) enc.copy(out[who[m] as number] as Buffer, at, m * bs, (m + 1) * bs);
+  }
+  work.fill(0);
+  return out;
+}
+
 /** XOR of two equal-length byte arrays into a new Buffer. */
 export function xor(a: Uint8Array, b: Uint8Array): Buffer<ArrayBuffer> {
   if (a.length !== b.length) throw new CryptoInputError('BAD_LENGTH', 'XOR operands must have equal length');

@@ -39,6 +39,38 @@ for (const [n, key, radix, tweak, pt, ct] of NIST) {
   });
 }
 
+test('encryptNumeralsMany gives the NIST SP 800-38G samples (1-2, 4-5, 7-8 in lockstep; 3, 6, 9 one by one)', () => {
+  for (const key of [K128, K192, K256]) {
+    const samples = NIST.filter((s) => s[1] === key);
+    const f = new Ff1(h(key));
+    const lockstep = samples.filter((s) => s[2] === 10);
+    assert.deepEqual(
+      f.encryptNumeralsMany(lockstep.map((s) => stringToNumerals(s[4], 10)), lockstep.map((s) => h(s[3])), 10).map(numeralsToString),
+      lockstep.map((s) => s[5]),
+    );
+    const other = samples.filter((s) => s[2] === 36);
+    assert.deepEqual(f.encryptNumeralsMany(other.map((s) => stringToNumerals(s[4], 36)), other.map((s) => h(s[3])), 36).map(numeralsToString), other.map((s) => s[5]));
+  }
+});
+
+test('encryptNumeralsMany equals encryptNumerals input by input, in lockstep or not (property)', () => {
+  fc.assert(fc.property(
+    fc.constantFrom(16, 24, 32), fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.constantFrom(10, 36), fc.constantFrom(7, 9, 15),
+    fc.array(fc.tuple(fc.uint8Array({ minLength: 0, maxLength: 12 }), fc.array(fc.nat(), { minLength: 15, maxLength: 15 })), { minLength: 1, maxLength: 40 }),
+    fc.boolean(),
+    (klen, keyBytes, radix, n, inputs, sameTweakLength) => {
+      const f = new Ff1(Buffer.from(keyBytes.subarray(0, klen)));
+      const xs = inputs.map(([, digits]) => digits.slice(0, n).map((v) => v % radix));
+      const tweaks = inputs.map(([tweak]) => (sameTweakLength ? Uint8Array.from({ length: 7 }, (_, k) => tweak[k] ?? k) : tweak));
+      assert.deepEqual(f.encryptNumeralsMany(xs, tweaks, radix), xs.map((x, i) => f.encryptNumerals(x, tweaks[i]!, radix)));
+    },
+  ), { numRuns: 300 });
+  const f = new Ff1(Buffer.alloc(16, 7));
+  assert.deepEqual(f.encryptNumeralsMany([], [], 10), []);
+  assert.throws(() => f.encryptNumeralsMany([[1, 2, 3, 4, 5, 6]], [], 10), (e: unknown) => e instanceof CryptoInputError && e.code === 'BAD_INPUT');
+  assert.throws(() => f.encryptNumeralsMany([[1, 2, 3, 4, 5, 6], [1, 2, 3]], [new Uint8Array(0), new Uint8Array(0)], 10), (e: unknown) => e instanceof CryptoInputError && e.code === 'BAD_LENGTH');
+});
+
 test('radix 2 vectors with a 32-byte tweak (ubiqsecurity/ubiq-fpe-java FF1Test base2, base2_a, base2_b)', () => {
   const key = h('F4A116D6EE406A53A56CBE0F4AA7B1001CDC0A55CAC963CF5ACE390488B3477A');
   const tweak = h('FD7F4B9945A3C535ADB4720027116CA0F4987D7F3FDBA9BBC40E75375FEAA63C');

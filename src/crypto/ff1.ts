@@ -113,16 +113,69 @@ export class Ff1 {
     return s;
   }
 
-  #run(x: readonly number[], tweak: Uint8Array, radix: number, decrypt: boolean): number[] {
-    if (!Number.isInteger(radix) || radix < 2 || radix > 36) throw new CryptoInputError('BAD_RADIX', 'FF1 radix must be an integer from 2 to 36');
-    if (!(tweak instanceof Uint8Array)) throw new CryptoInputError('BAD_TWEAK', 'FF1 tweak must be a byte array');
-    if (!Array.isArray(x)) throw new CryptoInputError('BAD_INPUT', 'FF1 input must be a numeral array or string');
-    const n = x.length;
-    if (n < 2 || radix ** n < 1_000_000) throw new CryptoInputError('BAD_LENGTH', 'FF1 input too short: radix^length must be at least 1,000,000');
-    for (let i = 0; i < n; i++) {
-      const c = x[i];
-      if (!Number.isInteger(c) || (c as number) < 0 || (c as number) >= radix) throw new CryptoInputError('BAD_RADIX', 'FF1 numeral out of range for the radix');
+  /**
+   * FF1 encryption of many inputs under one key, each with its own tweak: equal to
+   * `xs.map((x, i) => encryptNumerals(x, tweaks[i], radix))`. When every input has the same
+   * length and tweak length, and each round's PRF is a single AES block on the fast path (short
+   * tweak, radix^v <= 2^45, d <= 16 — PAN tokens are), the inputs run their ten rounds in lockstep
+   * and each round is one ECB call over all of them (ECB encrypts each block on its own, so
+   * that is exactly each input's own PRF), instead of one cipher call per input and round.
+   * Anything else runs input by input.
+   */
+  encryptNumeralsMany(xs: ReadonlyArray<readonly number[]>, tweaks: readonly Uint8Array[], radix: number): number[][] {
+    if (!Array.isArray(xs) || !Array.isArray(tweaks) || tweaks.length !== xs.length) throw new CryptoInputError('BAD_INPUT', 'FF1 batch needs one tweak per input');
+    const count = xs.length;
+    if (count === 0) return [];
+    for (let i = 0; i < count; i++) checkInput(xs[i] as readonly number[], tweaks[i] as Uint8Array, radix);
+    const n = (xs[0] as readonly number[]).length;
+    const t = (tweaks[0] as Uint8Array).length;
+    const s = this.#setup(radix, n, t);
+    const lockstep = s.fast && s.qLen === 16 && s.d <= 16 && xs.every((x, i) => x.length === n && (tweaks[i] as Uint8Array).length === t);
+    if (!lockstep) return xs.map((x, i) => this.#run(x, tweaks[i] as Uint8Array, radix, false));
+
+    const { u, d, constLen, modU, modV, pState } = s;
+    const a = new Float64Array(count);
+    const bv = new Float64Array(count);
+    // Each input's PRF block is CIPH(P) XOR Q; Q's leading constLen bytes (tweak, zero pad) never change.
+    const fixed = Buffer.allocUnsafe(16 * count);
+    for (let i = 0; i < count; i++) {
+      const x = xs[i] as readonly number[];
+      let av = 0;
+      let b = 0;
+      for (let k = 0; k < u; k++) av = av * radix + (x[k] as number);
+      for (let k = u; k < n; k++) b = b * radix + (x[k] as number);
+      a[i] = av;
+      bv[i] = b;
+      const tweak = tweaks[i] as Uint8Array;
+      for (let k = 0; k < constLen; k++) fixed[16 * i + k] = (k < t ? (tweak[k] as number) : 0) ^ (pState[k] as number);
     }
+    const blocks = Buffer.allocUnsafe(16 * count);
+    for (let r = 0; r < 10; r++) {
+      fixed.copy(blocks);
+      const roundByte = r ^ (pState[constLen] as number);
+      for (let i = 0, o = 0; i < count; i++, o += 16) {
+        blocks[o + constLen] = roundByte;
+        let w = bv[i] as number;
+        for (let k = 15; k > constLen; k--) { blocks[o + k] = (w % 256) ^ (pState[k] as number); w = Math.floor(w / 256); }
+      }
+      const out = this.#cipher.encryptBlock(blocks);
+      const mod = (r & 1) === 0 ? modU : modV;
+      for (let i = 0, o = 0; i < count; i++, o += 16) {
+        let y = 0;
+        for (let k = 0; k < d; k++) y = (y * 256 + (out[o + k] as number)) % mod;
+        const c = ((a[i] as number) + y) % mod;
+        a[i] = bv[i] as number;
+        bv[i] = c;
+      }
+      out.fill(0);
+    }
+    blocks.fill(0);
+    return Array.from({ length: count }, (_, i) => [...toNumerals(a[i] as number, u, radix), ...toNumerals(bv[i] as number, n - u, radix)]);
+  }
+
+  #run(x: readonly number[], tweak: Uint8Array, radix: number, decrypt: boolean): number[] {
+    checkInput(x, tweak, radix);
+    const n = x.length;
     const t = tweak.length;
     const s = this.#setup(radix, n, t);
     const cipher = this.#cipher;
@@ -200,6 +253,19 @@ export class Ff1 {
       else { const c = (a + y) % mod; a = bv; bv = c; }
     }
     return [...bigToNumerals(a, u, bigRadix), ...bigToNumerals(bv, n - u, bigRadix)];
+  }
+}
+
+/** The checks of SP 800-38G on one input: radix, tweak type, length (domain size) and numerals. */
+function checkInput(x: readonly number[], tweak: Uint8Array, radix: number): void {
+  if (!Number.isInteger(radix) || radix < 2 || radix > 36) throw new CryptoInputError('BAD_RADIX', 'FF1 radix must be an integer from 2 to 36');
+  if (!(tweak instanceof Uint8Array)) throw new CryptoInputError('BAD_TWEAK', 'FF1 tweak must be a byte array');
+  if (!Array.isArray(x)) throw new CryptoInputError('BAD_INPUT', 'FF1 input must be a numeral array or string');
+  const n = x.length;
+  if (n < 2 || radix ** n < 1_000_000) throw new CryptoInputError('BAD_LENGTH', 'FF1 input too short: radix^length must be at least 1,000,000');
+  for (let i = 0; i < n; i++) {
+    const c = x[i];
+    if (!Number.isInteger(c) || (c as number) < 0 || (c as number) >= radix) throw new CryptoInputError('BAD_RADIX', 'FF1 numeral out of range for the radix');
   }
 }
 

@@ -6,7 +6,7 @@
 export { CryptoInputError, PinBlockError, type CryptoErrorCode, type PinBlockErrorCode } from './errors.ts';
 export {
   createTdesCipher, createAesCipher, isBlockCipher, asTdes, asAes,
-  tdesEncrypt, tdesDecrypt, aesEncrypt, aesDecrypt,
+  tdesEncrypt, tdesDecrypt, aesEncrypt, aesDecrypt, cbcEncryptMany,
   xor, xorInto, isHex, hexToBytes, bytesToHex,
   type BlockCipher, type BlockAlgorithm, type KeyInput,
 } from './cipher.ts';
@@ -22,17 +22,17 @@ export {
   prepareCvk, computeCvv, computeCvv2, computeIcvv, verifyCvv,
   CVV2_SERVICE_CODE, ICVV_SERVICE_CODE, type CvkPair,
 } from './cvv.ts';
-export { computePvv, verifyPvv } from './pvv.ts';
+export { computePvv, computePvvs, verifyPvv } from './pvv.ts';
 export {
   DEFAULT_DECIMALIZATION_TABLE, ibm3624ValidationData, ibm3624NaturalPin, ibm3624Offset,
   ibm3624PinFromOffset, ibm3624Verify,
 } from './ibm3624.ts';
 export {
   buildPinBlock, parsePinBlock, buildPinField4, parsePinField4, panField03, panField4,
-  encryptPinBlock, decryptPinBlock, type PinBlockFormat, type PinBlockOptions,
+  encryptPinBlock, encryptPinBlocks, decryptPinBlock, type PinBlockFormat, type PinBlockOptions,
 } from './pin-block.ts';
 export { Ff1, ff1Encrypt, ff1Decrypt, FF1_ALPHABET } from './ff1.ts';
-export { tokenizePan, detokenizePan, isPanToken, PAN_TOKEN_LENGTH, type TokenKey } from './pan-token.ts';
+export { tokenizePan, tokenizePans, detokenizePan, isPanToken, PAN_TOKEN_LENGTH, type TokenKey } from './pan-token.ts';
 export {
   dcvv2Window, computeDcvv2, generateDcvv2, verifyDcvv2,
   type Dcvv2Result, type Dcvv2VerifyOptions,

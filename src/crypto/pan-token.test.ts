@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { detokenizePan, isPanToken, tokenizePan } from './pan-token.ts';
+import { detokenizePan, isPanToken, tokenizePan, tokenizePans } from './pan-token.ts';
 import { Ff1 } from './ff1.ts';
 import { generateCardNumber } from './luhn.ts';
 import { CryptoInputError } from './errors.ts';
@@ -75,9 +75,23 @@ test('cycle walking: recomputed by hand from FF1, including outputs that needed 
     while (!y.some((v) => v >= 10)) { y = ff1.encryptNumerals(y, tweak, 36); steps++; }
     const expected = pan.slice(0, 8) + y.map((v) => '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ'[v]).join('') + pan.slice(-4);
     assert.equal(tokenizePan(ff1, pan, 8), expected);
-    if (steps > 1) { walked++; assert.equal(detokenizePan(ff1, expected, 8), pan); }
+    if (steps > 1) {
+      walked++;
+      assert.equal(detokenizePan(ff1, expected, 8), pan);
+      // In a batch too: the walk's extra steps run one by one after the lockstep rounds.
+      assert.deepEqual(tokenizePans(ff1, ['4111112200001234987', pan, '41111122999999998'], 8), [tokenizePan(ff1, '4111112200001234987', 8), expected, tokenizePan(ff1, '41111122999999998', 8)]);
+    }
   }
   assert.ok(walked >= 1, 'expected at least one multi-step cycle walk in the sample');
+});
+
+test('tokenizePans gives each PAN its own token as tokenizePan does, whatever their lengths and BINs (property)', () => {
+  fc.assert(fc.property(fc.array(fc.tuple(fc.integer({ min: 12, max: 19 }), fc.stringMatching(/^[0-9]{19}$/)), { minLength: 1, maxLength: 30 }), fc.constantFrom(6, 8), (inputs, binLength) => {
+    const pans = inputs.map(([len, digits]) => digits.slice(0, len));
+    assert.deepEqual(tokenizePans(ff1, pans, binLength as 6 | 8), pans.map((pan) => tokenizePan(ff1, pan, binLength as 6 | 8)));
+  }), { numRuns: 300 });
+  assert.deepEqual(tokenizePans(ff1, []), []);
+  assert.throws(() => tokenizePans(ff1, ['4111111111111111', '41111111111']), code('BAD_PAN'));
 });
 
 test('rejects non-tokens, wrong keys and bad input with typed errors', () => {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  buildPinBlock, buildPinField4, decryptPinBlock, encryptPinBlock, panField03, panField4, parsePinBlock, parsePinField4,
+  buildPinBlock, buildPinField4, decryptPinBlock, encryptPinBlock, encryptPinBlocks, panField03, panField4, parsePinBlock, parsePinField4,
 } from './pin-block.ts';
 import { bytesToHex, createAesCipher, createTdesCipher, type BlockCipher } from './cipher.ts';
 import { PinBlockError } from './errors.ts';
@@ -139,6 +139,25 @@ test('round trips for every format (property)', () => {
     assert.equal(decryptPinBlock(aes, 4, enc, pan), pin);
     assert.equal(parsePinField4(buildPinField4(pin)), pin);
   }), { numRuns: 300 });
+});
+
+test('encryptPinBlocks: the psec format 4 vector among others, and every block decrypts to its own PIN (property)', () => {
+  // psec test_encipher_pinblock_iso_4_det again, as the second of three blocks made in one call.
+  const ff = { randomBytes: (n: number) => Buffer.alloc(n, 0xff) };
+  const key = h('00112233445566778899AABBCCDDEEFF');
+  const many = encryptPinBlocks(key, 4, ['0000', '1234', '987654'], ['4111111111111111', '1234567890123456789', '5500000000000004'], ff);
+  assert.equal(bytesToHex(many[1]!), '28B41FDDD29B743E93124BD8E32D921E');
+  assert.deepEqual(many.map(bytesToHex), [encryptPinBlock(key, 4, '0000', '4111111111111111', ff), encryptPinBlock(key, 4, '1234', '1234567890123456789', ff), encryptPinBlock(key, 4, '987654', '5500000000000004', ff)].map(bytesToHex));
+  const tdes = createTdesCipher(h('0123456789ABCDEFFEDCBA9876543210'));
+  const aes = createAesCipher(h('000102030405060708090A0B0C0D0E0F'));
+  fc.assert(fc.property(fc.constantFrom(0, 1, 3, 4), fc.array(fc.tuple(fc.stringMatching(/^[0-9]{4,12}$/), fc.stringMatching(/^[0-9]{12,19}$/)), { maxLength: 20 }), (format, cards) => {
+    const f = format as 0 | 1 | 3 | 4;
+    const k = f === 4 ? aes : tdes;
+    const blocks = encryptPinBlocks(k, f, cards.map(([pin]) => pin), cards.map(([, pan]) => pan));
+    assert.deepEqual(blocks.map((b, i) => decryptPinBlock(k, f, b, cards[i]![1])), cards.map(([pin]) => pin));
+    if (f === 0) assert.deepEqual(blocks.map(bytesToHex), cards.map(([pin, pan]) => bytesToHex(encryptPinBlock(k, 0, pin, pan))));
+  }), { numRuns: 200 });
+  assert.throws(() => encryptPinBlocks(aes, 4, ['1234'], []), code('BAD_LENGTH'));
 });
 
 test('format 4 is randomised; wrong PAN is detected', () => {

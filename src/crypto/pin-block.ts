@@ -178,20 +178,39 @@ function keyFor(format: PinBlockFormat, key: KeyInput) {
  * `pan` is required for formats 0, 3 and 4.
  */
 export function encryptPinBlock(key: KeyInput, format: PinBlockFormat, pin: string, pan?: string, options: PinBlockOptions = {}): Buffer<ArrayBuffer> {
+  return encryptPinBlocks(key, format, [pin], [pan], options)[0] as Buffer<ArrayBuffer>;
+}
+
+/**
+ * encryptPinBlock for many PINs (`pins[i]` with `pans[i]`) under one key, with one cipher call
+ * per step for all of them (two for format 4): ECB encrypts each block on its own.
+ */
+export function encryptPinBlocks(key: KeyInput, format: PinBlockFormat, pins: readonly string[], pans: ReadonlyArray<string | undefined>, options: PinBlockOptions = {}): Buffer<ArrayBuffer>[] {
   checkFormat(format);
   const cipher = keyFor(format, key);
-  if (format !== 4) {
-    const clear = buildPinBlock(format, pin, pan, options);
-    const out = cipher.encryptBlock(clear);
-    clear.fill(0);
-    return out;
+  if (pins.length !== pans.length) throw new PinBlockError('BAD_LENGTH', 'one PAN per PIN');
+  if (pins.length === 0) return [];
+  const size = format === 4 ? 16 : 8;
+  const clear = Buffer.allocUnsafe(size * pins.length);
+  const panFields: Buffer[] = [];
+  for (let i = 0; i < pins.length; i++) {
+    if (format === 4) panFields.push(panField4(pans[i] as string));
+    const field = format === 4 ? buildPinField4(pins[i] as string, options) : buildPinBlock(format, pins[i] as string, pans[i], options);
+    field.copy(clear, size * i);
+    field.fill(0);
   }
-  const panField = panField4(pan as string);
-  const pinField = buildPinField4(pin, options);
-  const a = cipher.encryptBlock(pinField);
-  pinField.fill(0);
-  for (let i = 0; i < 16; i++) a[i] = (a[i] as number) ^ (panField[i] as number);
-  return cipher.encryptBlock(a);
+  let out = cipher.encryptBlock(clear);
+  clear.fill(0);
+  if (format === 4) {
+    for (let i = 0; i < pins.length; i++) {
+      const panField = panFields[i] as Buffer;
+      for (let k = 0; k < 16; k++) out[16 * i + k] = (out[16 * i + k] as number) ^ (panField[k] as number);
+    }
+    const first = out;
+    out = cipher.encryptBlock(first);
+    first.fill(0);
+  }
+  return pins.map((_, i) => out.subarray(size * i, size * i + size));
 }
 
 /** Decrypt and parse a PIN block; returns the PIN. `pan` required for formats 0, 3, 4. */

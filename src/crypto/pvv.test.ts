@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createCipheriv } from 'node:crypto';
 import fc from 'fast-check';
-import { computePvv, verifyPvv } from './pvv.ts';
+import { computePvv, computePvvs, verifyPvv } from './pvv.ts';
 import { createTdesCipher } from './cipher.ts';
 import { CryptoInputError } from './errors.ts';
 
@@ -16,6 +16,14 @@ test('psec published PVV vectors', () => {
   assert.equal(computePvv(PVK, '1122334455667708', '1', '8299'), '4422');
   // psec psec/pin.py docstring of generate_visa_pvv: PVKI 3, PIN 4524, PAN 1122334455667788 -> 4021
   assert.equal(computePvv(PVK, '1122334455667788', '3', '4524'), '4021');
+});
+
+test('computePvvs gives the psec vectors for several cards in one call', () => {
+  // The same psec vectors as above (PVKI 1), each card with its own PIN.
+  assert.deepEqual(computePvvs(PVK, ['1122334455667788', '1122334455667718', '1122334455667708'], '1', ['4524', '0570', '8299']), ['8523', '3144', '4422']);
+  assert.deepEqual(computePvvs(PVK, [], '1', []), []);
+  assert.throws(() => computePvvs(PVK, ['1122334455667788'], '1', []), CryptoInputError);
+  assert.throws(() => computePvvs(PVK, ['1122334455667788', '11223344'], '1', ['4524', '4524']), CryptoInputError);
 });
 
 test('verify (timing-safe) and prepared key equivalence', () => {

@@ -23,9 +23,26 @@ function checkPvvInputs(pan: unknown, pvki: unknown, pin: unknown): void {
 
 /** Compute the 4-digit Visa PVV. */
 export function computePvv(pvk: KeyInput, pan: string, pvki: string, pin: string): string {
-  checkPvvInputs(pan, pvki, pin);
-  const tsp = pan.slice(-12, -1) + pvki + pin.slice(0, 4);
-  return decimalize(asTdes(pvk).encryptBlock(Buffer.from(tsp, 'hex')), 4);
+  return computePvvs(pvk, [pan], pvki, [pin])[0] as string;
+}
+
+/** The PVVs of many cards (`pins[i]` for `pans[i]`) in one TDES call: ECB encrypts each TSP on its own. */
+export function computePvvs(pvk: KeyInput, pans: readonly string[], pvki: string, pins: readonly string[]): string[] {
+  if (pans.length !== pins.length) throw new CryptoInputError('BAD_INPUT', 'one PIN per PAN');
+  if (pans.length === 0) return [];
+  let tsps = '';
+  for (let i = 0; i < pans.length; i++) {
+    const pan = pans[i] as string;
+    const pin = pins[i] as string;
+    checkPvvInputs(pan, pvki, pin);
+    tsps += pan.slice(-12, -1) + pvki + pin.slice(0, 4);
+  }
+  const data = Buffer.from(tsps, 'hex');
+  const c = asTdes(pvk).encryptBlock(data);
+  data.fill(0);
+  const out = pans.map((_, i) => decimalize(c.subarray(8 * i, 8 * i + 8), 4));
+  c.fill(0);
+  return out;
 }
 
 /** Verify a PIN against a stored PVV (timing-safe comparison). */

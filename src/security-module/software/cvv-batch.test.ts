@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomInt } from 'node:crypto';
 import { computeCvv, createTdesCipher, encryptCvvForClient, generateCardNumber, prepareCvk } from '../../crypto/index.ts';
-import { cvvBatch, encryptValuesForClient } from './cvv-batch.ts';
+import { cvvBatch, cvvBatchMany, encryptValuesForClient } from './cvv-batch.ts';
 
 describe('cvvBatch', () => {
   it('gives the Visa vector (CVV 561)', () => {
@@ -18,6 +18,19 @@ describe('cvvBatch', () => {
       const codes = ['101', '000', '999', String(randomInt(1000)).padStart(3, '0')].slice(0, randomInt(1, 5));
       assert.deepEqual(cvvBatch(cvk, pan, expiry, codes), codes.map((sc) => computeCvv(cvk, pan, expiry, sc)));
     }
+  });
+
+  it('cvvBatchMany: for many cards at once, each card its own values, equal to computeCvv', () => {
+    const cvk = prepareCvk(Buffer.from('0123456789ABCDEFFEDCBA9876543210', 'hex'));
+    const cards = Array.from({ length: 50 }, (_, i) => ({
+      pan: i === 7 ? '4123456789012345' : generateCardNumber('5', randomInt(12, 20)),
+      expiryYYMM: i === 7 ? '8701' : String(randomInt(10000)).padStart(4, '0'),
+      serviceCodes: ['101', '000', '999', '201'].slice(0, 1 + (i % 4)),
+    }));
+    const values = cvvBatchMany(cvk, cards);
+    assert.equal(values[7]![0], '561'); // the Visa vector, in the middle of the batch
+    assert.deepEqual(values, cards.map((c) => c.serviceCodes.map((sc) => computeCvv(cvk, c.pan, c.expiryYYMM, sc))));
+    assert.deepEqual(cvvBatchMany(cvk, []), []);
   });
 
   it('encrypts values for a client exactly as encryptCvvForClient does', () => {

@@ -1,8 +1,9 @@
 /**
  * The Visa CVV method (crypto/cvv.ts) for several values of one card at once — CVV, CVV2 and iCVV
  * differ only in the service code — with one cipher call per step for all of them instead of one
- * per value, and the client encryption of all of them in one more call. ECB encrypts each 8-byte
- * block on its own, so encrypting n blocks in one call gives exactly the n single-block results;
+ * per value (cvvBatchMany: for many cards at once), and the client encryption of all of them in
+ * one more call. ECB encrypts each 8-byte block on its own, so encrypting n blocks in one call
+ * gives exactly the n single-block results;
  * the values are identical to computeCvv's (checked against it in cvv-batch.test.ts).
  *
  *   for each service code i:  D_i = PAN || expiry || sc_i, right-padded with '0' to 32 digits
@@ -16,19 +17,36 @@ import { Buffer } from 'node:buffer';
 import { decimalize, type BlockCipher, type CvkPair } from '../../crypto/index.ts';
 
 export function cvvBatch(cvk: CvkPair, pan: string, expiryYYMM: string, serviceCodes: readonly string[]): string[] {
-  const n = serviceCodes.length;
-  const d1 = Buffer.allocUnsafe(8 * n);
-  const d2 = Buffer.allocUnsafe(8 * n);
-  for (let i = 0; i < n; i++) {
-    const d = Buffer.from((pan + expiryYYMM + (serviceCodes[i] as string)).padEnd(32, '0'), 'hex');
-    d.copy(d1, 8 * i, 0, 8);
-    d.copy(d2, 8 * i, 8, 16);
+  return cvvBatchMany(cvk, [{ pan, expiryYYMM, serviceCodes }])[0] as string[];
+}
+
+/** cvvBatch for many cards at once: still one cipher call per step, over every card's values. */
+export function cvvBatchMany(cvk: CvkPair, cards: ReadonlyArray<{ pan: string; expiryYYMM: string; serviceCodes: readonly string[] }>): string[][] {
+  const total = cards.reduce((sum, c) => sum + c.serviceCodes.length, 0);
+  if (total === 0) return cards.map(() => []);
+  const d1 = Buffer.allocUnsafe(8 * total);
+  const d2 = Buffer.allocUnsafe(8 * total);
+  let at = 0;
+  for (const { pan, expiryYYMM, serviceCodes } of cards) {
+    const digits = pan + expiryYYMM;
+    for (const sc of serviceCodes) {
+      // D = PAN || expiry || service code, right-padded with '0' to 32 digits (all decimal digits).
+      const all = digits + sc;
+      for (let k = 0; k < 16; k++) {
+        const hi = 2 * k < all.length ? all.charCodeAt(2 * k) - 48 : 0;
+        const lo = 2 * k + 1 < all.length ? all.charCodeAt(2 * k + 1) - 48 : 0;
+        (k < 8 ? d1 : d2)[at + (k & 7)] = (hi << 4) | lo;
+      }
+      at += 8;
+    }
   }
   const r1 = cvk.a.encryptBlock(d1);
   for (let j = 0; j < r1.length; j++) r1[j] = (r1[j] as number) ^ (d2[j] as number);
   const r2 = cvk.ab.encryptBlock(r1);
-  const out = new Array<string>(n);
-  for (let i = 0; i < n; i++) out[i] = decimalize(r2.subarray(8 * i, 8 * i + 8), 3);
+  at = 0;
+  const out = cards.map(({ serviceCodes }) => serviceCodes.map(() => { const v = decimalize(r2.subarray(at, at + 8), 3); at += 8; return v; }));
+  d1.fill(0);
+  d2.fill(0);
   r1.fill(0);
   r2.fill(0);
   return out;

@@ -10,13 +10,12 @@
  * output base64(IV || ciphertext). A bureau decrypts one record with
  *   openssl enc -d -des-ede3-cbc -K <K1K2K1 hex> -iv <first 8 bytes hex>   (or -aes-256-cbc …)
  */
-import { createCipheriv } from 'node:crypto';
 import { Buffer } from 'node:buffer';
 import {
   PERSONALIZATION_RECORD_FIELDS, PERSONALIZATION_RECORD_VERSION, SecurityModuleError,
   type PersonalizationCipher,
 } from '../port.ts';
-import { secureRandomBytes } from '../../crypto/index.ts';
+import { cbcEncryptMany, secureRandomBytes, type BlockCipher } from '../../crypto/index.ts';
 import {
   buildDiscretionaryData, buildTrack1, buildTrack2, buildTrack2Equivalent, defaultDiscretionaryLength,
   embossExpiry, embossPan, formatEmbossLine, formatTrack1Name, type DiscretionaryPin,
@@ -92,27 +91,20 @@ export function personalizationRecordText(p: RecordParts): string {
   return out;
 }
 
-/** The key as node:crypto's CBC cipher takes it (double-length 3DES expanded to K1K2K1). */
-export function cbcKey(algorithm: '3DES' | 'AES', key: Buffer): Buffer {
-  if (algorithm === '3DES' && key.length === 16) return Buffer.concat([key, key.subarray(0, 8)]);
-  return Buffer.from(key);
+/**
+ * Records encrypted for the bureau: CBC, a random IV each, PKCS#7; base64(IV || ciphertext) each.
+ * `cipher` is the bureau key's ECB cipher: all the records are chained together (cbcEncryptMany).
+ */
+export function encryptForBureau(algorithm: '3DES' | 'AES', cipher: BlockCipher, clears: readonly string[]): Array<{ encryptedRecord: string; cipher: PersonalizationCipher }> {
+  const bs = cipher.blockSize;
+  const random = secureRandomBytes(bs * clears.length);
+  const ivs = clears.map((_, i) => random.subarray(bs * i, bs * i + bs));
+  const data = clears.map((c) => Buffer.from(c, 'utf8'));
+  const encrypted = cbcEncryptMany(cipher, ivs, data);
+  for (const d of data) d.fill(0);
+  const name = algorithm === '3DES' ? '3DES-CBC' : 'AES-CBC';
+  return encrypted.map((ct, i) => ({ encryptedRecord: Buffer.concat([ivs[i] as Buffer, ct]).toString('base64'), cipher: name }));
 }
-
-export function cipherName(algorithm: '3DES' | 'AES', keyLength: number): string {
-  return algorithm === '3DES' ? 'des-ede3-cbc' : `aes-${keyLength * 8}-cbc`;
-}
-
-/** CBC, random IV, PKCS#7; base64(IV || ciphertext). `key` as from cbcKey. */
-export function encryptForBureau(algorithm: '3DES' | 'AES', key: Buffer, clear: string): { encryptedRecord: string; cipher: PersonalizationCipher } {
-  const iv = secureRandomBytes(algorithm === '3DES' ? 8 : 16);
-  const c = createCipheriv(cipherName(algorithm, key.length), key, iv);
-  const data = Buffer.from(clear, 'utf8');
-  const ct = Buffer.concat([iv, c.update(data), c.final()]);
-  data.fill(0);
-  return { encryptedRecord: ct.toString('base64'), cipher: algorithm === '3DES' ? '3DES-CBC' : 'AES-CBC' };
-}
-
-
 
 /** Length of the clear embosser block data (see TrackDataForClient in the port). */
 export const EMBOSSER_BLOCK_LENGTH = 88;

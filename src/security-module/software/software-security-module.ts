@@ -40,16 +40,16 @@ import {
   combineComponents, keyCheckValue, withOddParity,
   createAesCipher, createTdesCipher, bytesToHex, secureRandomBytes,
   prepareCvk, verifyCvv, CVV2_SERVICE_CODE, ICVV_SERVICE_CODE,
-  computePvv, verifyPvv, ibm3624ValidationData, ibm3624Offset, ibm3624Verify,
-  encryptPinBlock, decryptPinBlock,
-  Ff1, tokenizePan, detokenizePan,
+  computePvvs, verifyPvv, ibm3624ValidationData, ibm3624Offset, ibm3624Verify,
+  encryptPinBlock, encryptPinBlocks, decryptPinBlock,
+  Ff1, tokenizePan, tokenizePans, detokenizePan,
   generateDcvv2, verifyDcvv2,
   encryptCvvForClient, encryptPanForClient, decryptPanFromClient,
   CryptoInputError, PinBlockError,
   type BlockCipher, type CvkPair,
 } from '../../crypto/index.ts';
-import { cvvBatch, encryptValuesForClient } from './cvv-batch.ts';
-import { cbcKey, checkReference, clientTrackText, encryptForBureau, personalizationRecordText, spacePadded } from './personalization.ts';
+import { cvvBatch, cvvBatchMany, encryptValuesForClient } from './cvv-batch.ts';
+import { checkReference, clientTrackText, encryptForBureau, personalizationRecordText, spacePadded } from './personalization.ts';
 import type { DiscretionaryPin } from '../../crypto/track-data.ts';
 import { ModuleThread } from './module-thread.ts';
 
@@ -75,8 +75,7 @@ interface ClearKey {
   aes?: BlockCipher;
   cvk?: CvkPair;
   ff1?: Ff1;
-  /** BUR keys: the key as the CBC cipher takes it, and the check value. */
-  cbc?: Buffer;
+  /** BUR keys: the check value. */
   kcv?: string;
 }
 
@@ -431,32 +430,35 @@ export class SoftwareSecurityModule implements SecurityModule {
         pinField = discretionaryPin(p.method, ref);
         if (p.mailer !== false) mailerPin = pin;
       }
-      return this.sealRecord(bur, cvk, { ...request, pan }, pinField, mailerPin);
+      return this.sealRecords(bur, cvk, [{ face: { ...request, pan }, pinField, mailerPin }])[0] as PersonalizationRecord;
     });
   }
 
   /**
-   * A card's personalization record, encrypted for the bureau (inputs checked by the caller):
-   * CVV, CVV2 and iCVV computed here, the PIN mailer block made of `mailerPin` when given.
+   * Cards' personalization records, encrypted for the bureau (inputs checked by the caller): CVV,
+   * CVV2 and iCVV computed here, the PIN mailer block made of `mailerPin` when given. The cards of
+   * a batch share each cipher call (ECB over all of their blocks; CBC chained per record).
    */
-  private sealRecord(bur: ClearKey, cvk: CvkPair, face: CardFace & { reference: string }, pinField: DiscretionaryPin, mailerPin: string | undefined): PersonalizationRecord {
-    const { pan, expiryYYMM, serviceCode } = face;
-    let pinBlock: { format: 0 | 4; hex: string } | undefined;
-    if (mailerPin !== undefined) {
-      const format = bur.algorithm === 'AES' ? 4 : 0;
-      const cipher = format === 4 ? this.aesOf(bur) : this.tdesOf(bur);
-      pinBlock = { format, hex: bytesToHex(encryptPinBlock(cipher, format, mailerPin, pan)) };
-    }
-    // CVV (the card's service code), CVV2 (000) and iCVV (999) in one pass.
-    const [cvv, cvv2, icvv] = cvvBatch(cvk, pan, expiryYYMM, [serviceCode, CVV2_SERVICE_CODE, ICVV_SERVICE_CODE]) as [string, string, string];
-    const clear = personalizationRecordText({
-      reference: face.reference, pan, expiryYYMM, serviceCode, cardholder: face.cardholder,
-      embossLine1: face.embossLine1, embossLine2: face.embossLine2, pin: pinField, cvv, cvv2, icvv, pinBlock,
-    });
+  private sealRecords(bur: ClearKey, cvk: CvkPair, cards: ReadonlyArray<{ face: CardFace & { reference: string }; pinField: DiscretionaryPin; mailerPin: string | undefined }>): PersonalizationRecord[] {
     const algorithm = bur.algorithm as '3DES' | 'AES'; // see bureau()
-    const key = (bur.cbc ??= cbcKey(algorithm, bur.key));
+    const format = algorithm === 'AES' ? 4 : 0;
+    const cipher = algorithm === 'AES' ? this.aesOf(bur) : this.tdesOf(bur);
+    const mailed = cards.filter((c) => c.mailerPin !== undefined);
+    const blocks = mailed.length === 0 ? [] : encryptPinBlocks(cipher, format, mailed.map((c) => c.mailerPin as string), mailed.map((c) => c.face.pan));
+    const mailerBlock = new Map(mailed.map((c, i) => [c, bytesToHex(blocks[i] as Buffer)]));
+    // CVV (the card's service code), CVV2 (000) and iCVV (999).
+    const values = cvvBatchMany(cvk, cards.map(({ face }) => ({ pan: face.pan, expiryYYMM: face.expiryYYMM, serviceCodes: [face.serviceCode, CVV2_SERVICE_CODE, ICVV_SERVICE_CODE] })));
+    const clears = cards.map((c, i) => {
+      const { face } = c;
+      const [cvv, cvv2, icvv] = values[i] as [string, string, string];
+      const hex = mailerBlock.get(c);
+      return personalizationRecordText({
+        reference: face.reference, pan: face.pan, expiryYYMM: face.expiryYYMM, serviceCode: face.serviceCode, cardholder: face.cardholder,
+        embossLine1: face.embossLine1, embossLine2: face.embossLine2, pin: c.pinField, cvv, cvv2, icvv, pinBlock: hex === undefined ? undefined : { format, hex },
+      });
+    });
     const kcv = (bur.kcv ??= this.kcv(algorithm, bur.key));
-    return { reference: face.reference, ...encryptForBureau(algorithm, key, clear), bureauKcv: kcv };
+    return encryptForBureau(algorithm, cipher, clears).map((sealed, i) => ({ reference: (cards[i] as (typeof cards)[number]).face.reference, ...sealed, bureauKcv: kcv }));
   }
 
   async issueCards(request: IssueCardsRequest): Promise<IssuedCardValues[]> {
@@ -482,18 +484,23 @@ export class SoftwareSecurityModule implements SecurityModule {
       const records = request.bur !== undefined || request.cvk !== undefined
         ? { bur: this.bureau(request.bur as KeyBlock), cvk: this.cvk(request.cvk as KeyBlock), suffix: request.referenceSuffix ?? '1' }
         : undefined;
-      return pans.map((pan) => {
-        const token = tokenizePan(ff1, pan, binLength);
-        const pin = randomPin(pinLength);
-        const ref = pinReference(pvk, pan, method, pin);
-        const card: IssuedCardValues = { hash: lookupHash(hmk, pan), token, encrypted: sealData(dek, pan), pin: { storedPinBlock: this.storePin(pin, pan), ...ref } };
-        if (records) {
-          const reference = `${token}.${records.suffix}`;
+      const tokens = tokenizePans(ff1, pans, binLength);
+      const pins = pans.map(() => randomPin(pinLength));
+      const refs = pinReferences(pvk, pans, method, pins);
+      const stored = this.storePins(pins, pans);
+      const cards = pans.map((pan, i): IssuedCardValues => ({
+        hash: lookupHash(hmk, pan), token: tokens[i] as string, encrypted: sealData(dek, pan), pin: { storedPinBlock: stored[i] as string, ...refs[i] },
+      }));
+      if (records) {
+        const sealed = this.sealRecords(records.bur, records.cvk, cards.map((card, i) => {
+          const reference = `${card.token}.${records.suffix}`;
           checkReference(reference);
-          card.record = this.sealRecord(records.bur, records.cvk, { ...request, pan, reference }, discretionaryPin(method, ref), pin);
-        }
-        return card;
-      });
+          return { face: { ...request, pan: pans[i] as string, reference }, pinField: discretionaryPin(method, refs[i] as PinReference), mailerPin: pins[i] };
+        }));
+        cards.forEach((card, i) => { card.record = sealed[i]; });
+      }
+      pins.fill('');
+      return cards;
     });
   }
 
@@ -530,7 +537,12 @@ export class SoftwareSecurityModule implements SecurityModule {
   // --- PIN blocks -----------------------------------------------------------------------------
 
   private storePin(pin: string, pan: string): StoredPinBlock {
-    return STORED_PIN_TAG + bytesToHex(encryptPinBlock(this.pinStorage, 4, pin, pan));
+    return this.storePins([pin], [pan])[0] as StoredPinBlock;
+  }
+
+  /** PINs as stored: format 4 under the module's PIN-storage key (one cipher pass for them all). */
+  private storePins(pins: readonly string[], pans: readonly string[]): StoredPinBlock[] {
+    return encryptPinBlocks(this.pinStorage, 4, pins, pans).map((block) => STORED_PIN_TAG + bytesToHex(block));
   }
 
   private loadPin(stored: StoredPinBlock, pan: string): string {
@@ -751,10 +763,17 @@ function validationData(method: { validationData?: string }, pan: string): strin
   return method.validationData ?? ibm3624ValidationData(pan);
 }
 
+type PinReference = { pvv: string } | { offset: string };
+
 /** PVV or IBM 3624 offset for a PIN (method already checked). */
-function pinReference(pvk: BlockCipher, pan: string, method: PinVerificationMethod, pin: string): { pvv: string } | { offset: string } {
-  if (method.kind === 'PVV') return { pvv: computePvv(pvk, pan, method.pvki, pin) };
-  return { offset: ibm3624Offset(pvk, validationData(method, pan), method.decimalizationTable, pin) };
+function pinReference(pvk: BlockCipher, pan: string, method: PinVerificationMethod, pin: string): PinReference {
+  return pinReferences(pvk, [pan], method, [pin])[0] as PinReference;
+}
+
+/** pinReference for many cards: the PVVs in one cipher call, IBM 3624 offsets one by one. */
+function pinReferences(pvk: BlockCipher, pans: readonly string[], method: PinVerificationMethod, pins: readonly string[]): PinReference[] {
+  if (method.kind === 'PVV') return computePvvs(pvk, pans, method.pvki, pins).map((pvv) => ({ pvv }));
+  return pans.map((pan, i) => ({ offset: ibm3624Offset(pvk, validationData(method, pan), method.decimalizationTable, pins[i] as string) }));
 }
 
 /**
