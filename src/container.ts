@@ -131,7 +131,7 @@ export async function createContainer(options: ContainerOptions): Promise<Contai
     accounts.useCardAccountLookup((org, card) => cards.accountOfCard(org, card));
     const cardActions = new CardActions({ db, sm, keys, organizations, accounts, personalization, clock }, cards);
     cards.useCardActions((actor, request, viewer) => cardActions.update(actor, request, viewer));
-    const issuance = new IssuanceService({ db, organizations, customers, accounts, cards, keys, clock, logger });
+    const issuance = new IssuanceService({ db, organizations, customers, accounts, cards, keys, personalization, clock, logger });
     const pins = new PinsService({ db, sm, keys, organizations, cards, clock });
     const idempotency = new IdempotencyService(db, clock, {
       seal: (clear) => sm.encryptData(dek.keyBlock, clear),

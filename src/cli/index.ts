@@ -8,7 +8,6 @@ import cluster from 'node:cluster';
 import { join } from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
 import type { WrittenFile } from '../modules/personalization/index.ts';
-import { everyQuarterFile } from '../modules/issuance/index.ts';
 
 const HELP = `emboss — card management system
 
@@ -21,6 +20,7 @@ usage: emboss [command]
   issue-batch      mass issue in this process, with a progress bar:
                      --org N --logo N --card-type N --quantity N --customer NUMBER
                      [--credit-limit N] [--expiry YYYY-MM-DD] [--chunk N] [--parallel N]
+                     [--records-per-file N]
                    an existing request of the same org/logo/card type is modified (or
                    resumed when the quantity is unchanged)
   files list       personalization files written (name, records, status)
@@ -107,7 +107,8 @@ export async function runCli(argv: string[], ctx: { settings: Settings; logger: 
           ...(args.chunk ? { chunk: Number(args.chunk) } : {}),
           ...(args.parallel ? { parallel: Number(args.parallel) } : {}),
           onProgress: (p) => bar.update(p.done, { rate: p.cardsPerSecond }),
-          alongside: everyQuarterFile(async () => { files.push(...await container.personalization.flushFull(request.organization, request.logo)); }),
+          ...(args['records-per-file'] ? { recordsPerFile: Number(args['records-per-file']) } : {}),
+          alongside: async () => { files.push(...await container.personalization.writePlanned()); },
         });
         bar.stop();
         const issued = (Date.now() - started) / 1000;

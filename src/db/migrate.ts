@@ -7,6 +7,7 @@ import * as m0004 from './migrations/0004_personalization.ts';
 import * as m0005 from './migrations/0005_issuance.ts';
 import * as m0006 from './migrations/0006_idempotency_storage.ts';
 import * as m0007 from './migrations/0007_card_write_indexes.ts';
+import * as m0008 from './migrations/0008_mass_issue_files.ts';
 
 /** Migrations in order. A later issue adds its module's tables as the next file here. */
 const migrations: Record<string, Migration> = {
@@ -17,6 +18,7 @@ const migrations: Record<string, Migration> = {
   '0005_issuance': m0005,
   '0006_idempotency_storage': m0006,
   '0007_card_write_indexes': m0007,
+  '0008_mass_issue_files': m0008,
 };
 
 class StaticProvider implements MigrationProvider {

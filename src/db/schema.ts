@@ -209,11 +209,17 @@ export interface PersonalizationFileTable {
   organization: number;
   logo: number;
   planned_at: Date;
-  status: 'PLANNED' | 'WRITTEN';
+  /** FILLING: a mass issue's file still receiving its records; PLANNED: records assigned, not yet written; WRITTEN: on disk. */
+  status: 'FILLING' | 'PLANNED' | 'WRITTEN';
   name: string | null;
   record_count: number;
   sha256: string | null;
   written_at: Date | null;
+  /** A mass issue's file: its request, the positions it covers and the records it expects (see migration 0008). */
+  mass_request_id: string | null;
+  mass_first: number | null;
+  mass_last: number | null;
+  expected_records: number | null;
 }
 
 export interface PersonalizationRecordTable {

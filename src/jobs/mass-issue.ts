@@ -1,7 +1,7 @@
 import type PgBoss from 'pg-boss';
-import { everyQuarterFile, type IssuanceService } from '../modules/issuance/index.ts';
+import type { IssuanceService } from '../modules/issuance/index.ts';
 import type { Logger } from '../shared/logger.ts';
-import { PERSONALIZATION_FLUSH_QUEUE, type FlushRequest } from './personalization.ts';
+import { PERSONALIZATION_FLUSH_QUEUE } from './personalization.ts';
 
 export const MASS_ISSUE_QUEUE = 'emboss.mass-issue';
 
@@ -19,15 +19,10 @@ export async function registerMassIssue(boss: PgBoss, deps: { issuance: Issuance
   await boss.work<{ requestId: string }>(MASS_ISSUE_QUEUE, async ([job]) => {
     const requestId = job!.data.requestId;
     let lastLog = 0;
-    const request = await deps.issuance.load(requestId);
     const progress = await deps.issuance.run(requestId, {
-      // Full bureau files are written while the cards are issued (by the flush worker, asked
-      // each time another quarter file's worth of cards is made); the remainder when the request completes.
-      alongside: everyQuarterFile(async () => {
-        if (!request) return;
-        const files: FlushRequest = { fullFiles: { organization: request.organization, logo: request.logo } };
-        await boss.send(PERSONALIZATION_FLUSH_QUEUE, files, { singletonKey: `flush-full-${request.organization}-${request.logo}` });
-      }),
+      // Each bureau file of the request is written as soon as it is full (by the flush worker,
+      // asked then); the last one when the request completes.
+      alongside: () => boss.send(PERSONALIZATION_FLUSH_QUEUE, {}, { singletonKey: 'flush' }),
       onProgress: (p) => {
         if (Date.now() - lastLog < 2000 && p.done < p.total) return;
         lastLog = Date.now();

@@ -4,21 +4,17 @@ import type { Logger } from '../shared/logger.ts';
 
 export const PERSONALIZATION_FLUSH_QUEUE = 'emboss.personalization.flush';
 
-/** A flush job's data: nothing (every pending record), or only the full files of one organization and logo (during a mass issue). */
-export interface FlushRequest { fullFiles?: { organization: number; logo: number } }
-
 /**
  * Writes pending personalization records into bureau files: every minute, and when asked (after
- * a mass issue, and full files while one runs). One flush at a time across all workers (pg-boss
+ * a mass issue, and when one has full files while it runs). One flush at a time across all workers (pg-boss
  * singleton policy).
  */
 export async function registerPersonalizationFlush(boss: PgBoss, deps: { personalization: PersonalizationOutbox; logger: Logger }, options: { work: boolean }) {
   await boss.createQueue(PERSONALIZATION_FLUSH_QUEUE, { name: PERSONALIZATION_FLUSH_QUEUE, policy: 'singleton' } as PgBoss.Queue);
   await boss.schedule(PERSONALIZATION_FLUSH_QUEUE, '* * * * *');
   if (!options.work) return;
-  await boss.work<FlushRequest>(PERSONALIZATION_FLUSH_QUEUE, async ([job]) => {
-    const full = job?.data?.fullFiles;
-    const files = full ? await deps.personalization.flushFull(full.organization, full.logo) : await deps.personalization.flush();
+  await boss.work(PERSONALIZATION_FLUSH_QUEUE, async () => {
+    const files = await deps.personalization.flush();
     if (files.length > 0) deps.logger.info({ files: files.length, records: files.reduce((n, f) => n + f.records, 0) }, 'personalization flush');
   });
 }

@@ -12,6 +12,33 @@ import { waitFor } from '../helpers/wait.ts';
 
 const MASTER_KEY = randomBytes(32).toString('hex');
 
+/**
+ * A mass request's bureau files (of every request when none is named): each mass card has one
+ * record, in one of the files; each file holds the records it expected and is written.
+ */
+async function assertMassFiles(h: Harness, expect: { requestId?: string; records: number; files: number }) {
+  const db = h.container.storage.db;
+  let files = db.selectFrom('personalization_files').selectAll().where('mass_request_id', 'is not', null);
+  if (expect.requestId) files = files.where('mass_request_id', '=', expect.requestId);
+  const rows = await files.orderBy('mass_first').execute();
+  assert.equal(rows.length, expect.files);
+  const held = await db.selectFrom('personalization_records').select(['file_id', (e) => e.fn.countAll().as('n')])
+    .where('file_id', 'in', rows.map((f) => f.id)).groupBy('file_id').execute();
+  const byFile = new Map(held.map((r) => [String(r.file_id), Number(r.n)]));
+  for (const f of rows) {
+    assert.equal(f.status, 'WRITTEN', `file ${f.mass_first}-${f.mass_last}`);
+    assert.equal(f.record_count, f.expected_records);
+    assert.equal(byFile.get(String(f.id)), f.record_count);
+  }
+  assert.equal(rows.reduce((n, f) => n + f.record_count, 0), expect.records);
+  let cards = db.selectFrom('cards').leftJoin('personalization_records', 'personalization_records.card_id', 'cards.id')
+    .select([(e) => e.fn.count('cards.id').distinct().as('cards'), (e) => e.fn.count('personalization_records.id').as('records')])
+    .where('cards.mass_request_id', 'is not', null);
+  if (expect.requestId) cards = cards.where('cards.mass_request_id', '=', expect.requestId);
+  const c = await cards.executeTakeFirstOrThrow();
+  assert.deepEqual([Number(c.cards), Number(c.records)], [expect.records, expect.records]);
+}
+
 
 for (const backend of backends) {
   describe(`mass card issue (${backend})`, () => {
@@ -66,6 +93,7 @@ for (const backend of backends) {
         return n >= 10_000 ? f : undefined;
       }, 180_000);
       assert.ok(files.length >= 1);
+      await assertMassFiles(h, { records: 10_000, files: 1 });
     });
 
     test('refusals: duplicate add, modify of a missing or running request, bad customer, past expiry, other organization', async () => {
@@ -109,7 +137,7 @@ for (const backend of backends) {
         const url = new URL(process.env.TEST_DATABASE_URL!);
         url.searchParams.set('options', `-c search_path=${h.store.storage.postgres!.schema}`);
         const run = () => spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'issue-batch', '--org', '100', '--logo', '1', '--card-type', '5',
-          '--quantity', '6000', '--customer', customer, '--chunk', '250'], {
+          '--quantity', '6000', '--customer', customer, '--chunk', '250', '--records-per-file', '1000'], {
           env: { ...process.env, DATABASE_URL: url.toString(), EMBOSS_CONFIG: config, EMBOSS_MASTER_KEY: MASTER_KEY, EMBOSS_DATA_DIR: dir, EMBOSS_PERSONALIZATION_DIR: folder, LOG_LEVEL: 'warn' },
           stdio: ['ignore', 'ignore', 'pipe'],
         });
@@ -137,10 +165,59 @@ for (const backend of backends) {
           assert.deepEqual(Object.fromEntries(Object.entries(stats).map(([k, v]) => [k, Number(v)])), { cards: 6000, numbers: 6000, positions: 6000, first: 1, last: 6000 });
           const accounts = await db.selectFrom('accounts').select((e) => e.fn.countAll().as('n')).where('customer_number', '=', customer).executeTakeFirstOrThrow();
           assert.equal(Number(accounts.n), 6000);
+          // Each card's record in exactly one of the request's files, each file whole and written.
+          await assertMassFiles(h, { requestId: request.id, records: 6000, files: 6 });
         } finally {
           rmSync(dir, { recursive: true, force: true });
         }
       });
     }
+  });
+}
+
+for (const backend of backends) {
+  describe(`mass issue bureau files when a stopped request is made smaller (${backend})`, () => {
+    let h: Harness;
+    let folder: string;
+    before(async () => {
+      folder = mkdtempSync(join(tmpdir(), 'emboss-mass-files-'));
+      h = await startHarness(backend, { settings: { EMBOSS_PERSONALIZATION_DIR: folder, EMBOSS_MASTER_KEY: MASTER_KEY } });
+    });
+    after(async () => { await h.close(); rmSync(folder, { recursive: true, force: true }); });
+
+    test('its files end at the new quantity, expect only what is left to make, and are written whole', async () => {
+      const customer = await addCustomer(h);
+      const actor = { clientId: 'test', requestId: 'mass-files' };
+      const request = { organizationNumber: 100, logo: 1, cardType: 3, customerNumber: customer, quantityToCreate: 2500 };
+      await h.container.issuance.submit(actor, { ...request, functionType: 'A' });
+      const id = (await h.container.issuance.find(100, 1, 3))!.id;
+      // A run that stops after 1,000 cards (its process died): files of 1,000 positions were planned for all 2,500.
+      const stop = new Error('stopped');
+      await assert.rejects(h.container.issuance.run(id, {
+        chunk: 250, parallel: 1, recordsPerFile: 1000, onProgress: (p) => { if (p.done >= 1000 && p.status === 'RUNNING') throw stop; },
+      }), stop);
+      const db = h.container.storage.db;
+      await db.updateTable('mass_issue_requests').set({ status: 'FAILED' }).where('id', '=', id).execute();
+      const planned = await db.selectFrom('personalization_files').select(['mass_first', 'mass_last', 'expected_records', 'record_count', 'status'])
+        .where('mass_request_id', '=', id).orderBy('mass_first').execute();
+      assert.deepEqual(planned, [
+        { mass_first: 1, mass_last: 1000, expected_records: 1000, record_count: 1000, status: 'FILLING' },
+        { mass_first: 1001, mass_last: 2000, expected_records: 1000, record_count: 0, status: 'FILLING' },
+        { mass_first: 2001, mass_last: 2500, expected_records: 500, record_count: 0, status: 'FILLING' },
+      ]);
+      // Below the cards made: refused. To 1,200: the full file is closed, the next one ends at 1,200, the last one goes.
+      await assert.rejects(h.container.issuance.submit(actor, { ...request, functionType: 'M', quantityToCreate: 999 }), (e: unknown) => (e as { code?: string }).code === 'EMBM02E');
+      await h.container.issuance.submit(actor, { ...request, functionType: 'M', quantityToCreate: 1200 });
+      const capped = await db.selectFrom('personalization_files').select(['mass_first', 'mass_last', 'expected_records', 'record_count', 'status'])
+        .where('mass_request_id', '=', id).orderBy('mass_first').execute();
+      assert.deepEqual(capped, [
+        { mass_first: 1, mass_last: 1000, expected_records: 1000, record_count: 1000, status: 'PLANNED' },
+        { mass_first: 1001, mass_last: 1200, expected_records: 200, record_count: 0, status: 'FILLING' },
+      ]);
+      const done = await h.container.issuance.run(id, { chunk: 250, recordsPerFile: 1000 });
+      assert.equal(done.done, 1200);
+      await h.container.personalization.flush();
+      await assertMassFiles(h, { requestId: id, records: 1200, files: 2 });
+    });
   });
 }

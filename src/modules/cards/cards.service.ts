@@ -154,6 +154,8 @@ export interface MassIssueSpec {
   embossedName2: string;
   positions: number[];
   accounts: string[];
+  /** The bureau file each position's record goes into (a mass issue's FILLING files), or none yet. */
+  fileIds?: Array<string | null>;
 }
 
 /** PUT /cards/embosser/cardAction-L8V2 (card-actions.ts), handed in by the composition root. */
@@ -441,14 +443,16 @@ export class CardsService {
       returning id, pan_token`.execute(db);
 
     const byToken = new Map(cards.rows.map((r) => [r.pan_token, r.id]));
-    const records = plastics.map((r, i) => ({ r, id: byToken.get(prepared[i]!.token) })).filter((x): x is { r: NonNullable<typeof x.r>; id: string } => x.r !== undefined && x.id !== undefined);
+    const records = plastics.map((r, i) => ({ r, id: byToken.get(prepared[i]!.token), file: spec.fileIds?.[i] ?? null }))
+      .filter((x): x is { r: NonNullable<typeof x.r>; id: string; file: string | null } => x.r !== undefined && x.id !== undefined);
     if (records.length > 0) {
       await sql`
-        insert into personalization_records (organization, logo, card_id, reason, reference, encrypted_record, cipher, bureau_kcv)
-        select ${logo.organization}::int, ${logo.number}::int, c, r, ref, e, ci, k
+        insert into personalization_records (organization, logo, card_id, reason, reference, encrypted_record, cipher, bureau_kcv, file_id)
+        select ${logo.organization}::int, ${logo.number}::int, c, r, ref, e, ci, k, f
         from unnest(${records.map((x) => x.id)}::bigint[], ${records.map((x) => x.r.reason)}::text[], ${records.map((x) => x.r.reference)}::text[],
-          ${records.map((x) => x.r.encrypted_record)}::text[], ${records.map((x) => x.r.cipher)}::text[], ${records.map((x) => x.r.bureau_kcv)}::text[])
-          as u(c, r, ref, e, ci, k)`.execute(db);
+          ${records.map((x) => x.r.encrypted_record)}::text[], ${records.map((x) => x.r.cipher)}::text[], ${records.map((x) => x.r.bureau_kcv)}::text[],
+          ${records.map((x) => x.file)}::bigint[])
+          as u(c, r, ref, e, ci, k, f)`.execute(db);
     }
     return cards.rows.length;
   }

@@ -8,7 +8,7 @@ import type { Logger } from '../../shared/logger.ts';
 import { recordAudit } from '../audit/index.ts';
 import type { KeysService } from '../keys/index.ts';
 import type { OrganizationsService } from '../organizations/index.ts';
-import { MAX_RECORDS_PER_FILE } from '../personalization/index.ts';
+import { MAX_RECORDS_PER_FILE, massFileOf, type MassFile, type PersonalizationOutbox } from '../personalization/index.ts';
 import type { CustomersService } from '../customers/index.ts';
 import type { AccountsService } from '../accounts/index.ts';
 import { expiryDate, type CardsService, type PreparedMassCard, type Viewer } from '../cards/index.ts';
@@ -39,20 +39,6 @@ export const DEFAULT_PARALLEL = 2;
 /** Chunk transactions retried after a deadlock or serialization failure, per run. */
 const MAX_CHUNK_RETRIES = 20;
 
-/**
- * An `alongside` (RunOptions) that runs `work` — writing the full bureau files — at the first
- * chunk and then each time another quarter file's worth of cards has been made, not after every
- * chunk: finding out whether a file is full reads up to a file's worth of pending records.
- */
-export function everyQuarterFile(work: () => Promise<unknown>): (p: Progress) => Promise<void> {
-  let last = -1;
-  return async (p) => {
-    if (last >= 0 && p.done - last < MAX_RECORDS_PER_FILE / 4 && p.done < p.total) return;
-    last = p.done;
-    await work();
-  };
-}
-
 /** The positions from `from` to `to`, both included. */
 const positionsFrom = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
@@ -63,11 +49,13 @@ export interface RunOptions {
   parallel?: number;
   onProgress?: (p: Progress) => void;
   actor?: Actor;
+  /** Records per bureau file (default MAX_RECORDS_PER_FILE). */
+  recordsPerFile?: number;
   /**
-   * Work done alongside the chunks (writing the bureau files of the cards made so far): started
-   * after a chunk commits, one at a time (chunks that commit meanwhile ask for one more round),
-   * awaited before the run ends. A failure is logged, not fatal: the cards are committed, and
-   * the next flush does the work.
+   * Work done alongside the chunks when bureau files of the run are full (writing them): started
+   * after the chunk that filled them commits, one at a time (files filled meanwhile ask for one
+   * more round), awaited before the run ends. A failure is logged, not fatal: the cards and the
+   * files' records are committed, and the next flush writes the files.
    */
   alongside?: (p: Progress) => Promise<unknown>;
 }
@@ -79,6 +67,7 @@ export interface IssuanceDeps {
   accounts: AccountsService;
   cards: CardsService;
   keys: KeysService;
+  personalization: PersonalizationOutbox;
   clock: Clock;
   logger: Logger;
 }
@@ -138,7 +127,10 @@ export class IssuanceService {
       }
       if (!existing) throw fail(IssuanceCodes.notFound);
       if (existing.status === 'RUNNING') throw fail(IssuanceCodes.running);
-      if (values.quantity < existing.created) throw fail(IssuanceCodes.belowCreated);
+      // Below the highest position made (at least the count made) would leave a card outside the request.
+      const highest = await trx.selectFrom('cards').select((eb) => eb.fn.max('mass_seq').as('p')).where('mass_request_id', '=', existing.id).executeTakeFirst();
+      if (values.quantity < Math.max(existing.created, Number(highest?.p ?? 0))) throw fail(IssuanceCodes.belowCreated);
+      if (values.quantity < existing.quantity) await this.deps.personalization.capMassFiles(trx, existing.id, values.quantity);
       const updated = await trx.updateTable('mass_issue_requests')
         .set({ ...values, status: values.quantity > existing.created ? 'PENDING' : existing.status, last_error: null, updated_at: now })
         .where('id', '=', existing.id).returningAll().executeTakeFirstOrThrow();
@@ -175,6 +167,14 @@ export class IssuanceService {
       embossedName2: typeof stored.embossedName2 === 'string' ? stored.embossedName2 : '',
     };
     const units = await this.missingPositions(requestId, first.quantity, chunk);
+    // The run's bureau files, planned over the positions still to make (when the organization
+    // has a bureau): each record goes into its position's file as the card is inserted.
+    const files: MassFile[] = organization.bureauKeyName
+      ? await this.deps.personalization.planMassFiles({
+        requestId, organization: organization.number, logo: logo.number, recordsPerFile: options.recordsPerFile ?? MAX_RECORDS_PER_FILE,
+        missing: (function* () { for (const u of units) yield* ('positions' in u ? u.positions : positionsFrom(u.from, u.to)); })(),
+      })
+      : [];
     let failure: unknown;
     let retries = 0;
     let side: Promise<void> | undefined;
@@ -214,13 +214,17 @@ export class IssuanceService {
       for (let next = take(); next; next = failure === undefined ? take() : undefined) {
         const { positions } = next;
         const ready = await next.ready;
+        const fileIds = files.length === 0 ? undefined : positions.map((p) => massFileOf(files, p) ?? null);
+        const counts = new Map<string, number>();
+        for (const id of fileIds ?? []) if (id !== null) counts.set(id, (counts.get(id) ?? 0) + 1);
         try {
           await this.deps.db.transaction().execute(async (trx) => {
             const accounts = await this.deps.accounts.addMany(trx, actor, {
               organization: organization.number, logo, customerNumber: first.customer_number, creditLimit: Number(first.credit_limit), count: positions.length,
               profile: { massIssue: requestId },
             });
-            await this.deps.cards.issueMany(trx, { ...massSpec, actor, customerNumber: first.customer_number, positions, accounts }, ready);
+            await this.deps.cards.issueMany(trx, { ...massSpec, actor, customerNumber: first.customer_number, positions, accounts, ...(fileIds ? { fileIds } : {}) }, ready);
+            await this.deps.personalization.countIntoMassFiles(trx, counts);
             await trx.updateTable('mass_issue_requests')
               .set((eb) => ({ created: eb('created', '+', positions.length), updated_at: this.deps.clock.now() }))
               .where('id', '=', requestId).execute();
@@ -242,10 +246,12 @@ export class IssuanceService {
         if (!row) continue;
         const progress = this.progressOf(row);
         options.onProgress?.(progress);
-        kick(progress);
+        if (counts.size > 0 && (await this.deps.personalization.closeFullMassFiles(requestId)) > 0) kick(progress);
       }
     };
     await Promise.all(Array.from({ length: parallel }, worker));
+    // Files whose last chunk committed just before an earlier run stopped are closed here.
+    if (failure === undefined && files.length > 0 && (await this.deps.personalization.closeFullMassFiles(requestId)) > 0) kick(this.progressOf((await this.load(requestId))!));
     await side;
     if (failure !== undefined) {
       const code = (failure as { code?: unknown }).code;

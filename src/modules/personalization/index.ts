@@ -19,4 +19,6 @@ export {
   type PersonalizationFileErrorCode, type PersonalizationFileHeader, type PersonalizationFileLine, type PersonalizationFileTrailer,
   type ParsedFileName,
 } from './file-format.ts';
-export { PersonalizationOutbox, MAX_RECORDS_PER_FILE, splitName, outboxRecord, type PlasticRequest, type OutboxRecord, type WrittenFile } from './outbox.ts';
+export {
+  PersonalizationOutbox, MAX_RECORDS_PER_FILE, splitName, outboxRecord, massFileOf, type PlasticRequest, type OutboxRecord, type WrittenFile, type MassFile,
+} from './outbox.ts';

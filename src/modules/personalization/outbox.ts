@@ -39,6 +39,23 @@ export interface OutboxRecord {
 
 export interface WrittenFile { name: string; records: number; organization: number; logo: number }
 
+/** A mass issue's file still receiving records: the positions it covers (not every one in between need be its). */
+export interface MassFile { id: string; first: number; last: number }
+
+/** The FILLING file (of `files`, ordered by first position, ranges disjoint) whose range holds `position`. */
+export function massFileOf(files: readonly MassFile[], position: number): string | undefined {
+  let lo = 0;
+  let hi = files.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const f = files[mid] as MassFile;
+    if (position < f.first) hi = mid - 1;
+    else if (position > f.last) lo = mid + 1;
+    else return f.id;
+  }
+  return undefined;
+}
+
 /** A pending record as a file is planned with it. */
 interface RecordRow { id: string; reference: string; encrypted_record: string; cipher: string; bureau_kcv: string }
 
@@ -92,13 +109,8 @@ export class PersonalizationOutbox {
 
   /** Writes every pending record into files (planned files first), per organization and logo. */
   async flush(maxRecordsPerFile = MAX_RECORDS_PER_FILE): Promise<WrittenFile[]> {
-    const written: WrittenFile[] = [];
+    const written = await this.writePlanned();
     for (;;) {
-      const planned = await this.deps.db.selectFrom('personalization_files').selectAll().where('status', '=', 'PLANNED').orderBy('id').limit(1).executeTakeFirst();
-      if (planned) {
-        written.push(await this.write(planned));
-        continue;
-      }
       const next = await this.plan(maxRecordsPerFile);
       if (!next) return written;
       written.push(await this.write(next.file, next.rows));
@@ -106,23 +118,86 @@ export class PersonalizationOutbox {
   }
 
   /**
-   * Writes the full files (`maxRecordsPerFile` records each) that the pending records of one
-   * organization and logo make, and leaves the remainder to a later flush. Mass issue calls it
-   * while its chunks are being issued, so the bureau files are written alongside the cards
-   * instead of after them; the plan → write → mark steps are the same as a flush's.
+   * Writes the PLANNED files: a mass issue's files once they hold all their records (mass issue
+   * calls this while its chunks are being issued, so its bureau files are written alongside the
+   * cards), and files planned before a crash.
    */
-  async flushFull(organization: number, logo: number, maxRecordsPerFile = MAX_RECORDS_PER_FILE): Promise<WrittenFile[]> {
+  async writePlanned(): Promise<WrittenFile[]> {
     const written: WrittenFile[] = [];
     for (;;) {
-      const pending = await sql<{ n: number }>`
-        select count(*)::int as n from (
-          select 1 from personalization_records where file_id is null and organization = ${organization}::int and logo = ${logo}::int limit ${maxRecordsPerFile}::int
-        ) p`.execute(this.deps.db);
-      if (Number(pending.rows[0]?.n ?? 0) < maxRecordsPerFile) return written;
-      const planned = await this.plan(maxRecordsPerFile, { organization, logo });
+      const planned = await this.deps.db.selectFrom('personalization_files').selectAll().where('status', '=', 'PLANNED').orderBy('id').limit(1).executeTakeFirst();
       if (!planned) return written;
-      written.push(await this.write(planned.file, planned.rows));
+      written.push(await this.write(planned));
     }
+  }
+
+  /**
+   * Plans the bureau files of a mass issue run, before its chunks: its positions still to make
+   * that no FILLING file of the request covers yet (ascending), in files of up to
+   * `recordsPerFile` — each a range of positions and the number of records it expects. A chunk
+   * inserts each record straight into its position's file (massFileOf) and counts it there
+   * (countIntoMassFiles); closeFullMassFiles then hands full files to writePlanned. Returns the
+   * request's FILLING files. Safe to repeat, and from two runs at once: the ranges follow from
+   * the positions, and a file's first position is unique per request.
+   */
+  async planMassFiles(spec: { requestId: string; organization: number; logo: number; missing: Iterable<number>; recordsPerFile: number }): Promise<MassFile[]> {
+    const filling = () => this.deps.db.selectFrom('personalization_files').select(['id', 'mass_first', 'mass_last'])
+      .where('mass_request_id', '=', spec.requestId).where('status', '=', 'FILLING').orderBy('mass_first').execute()
+      .then((rows) => rows.map((r) => ({ id: r.id, first: r.mass_first!, last: r.mass_last! })));
+    const existing = await filling();
+    const groups: Array<{ first: number; last: number; count: number }> = [];
+    let open: { first: number; last: number; count: number } | undefined;
+    for (const position of spec.missing) {
+      if (massFileOf(existing, position) !== undefined) continue;
+      if (!open || open.count === spec.recordsPerFile) groups.push(open = { first: position, last: position, count: 0 });
+      open.last = position;
+      open.count++;
+    }
+    if (groups.length === 0) return existing;
+    const now = this.deps.clock.now();
+    await sql`
+      insert into personalization_files (file_id, organization, logo, planned_at, status, record_count, mass_request_id, mass_first, mass_last, expected_records)
+      select f, ${spec.organization}::int, ${spec.logo}::int, ${now}::timestamptz, 'FILLING', 0, ${spec.requestId}::bigint, a, b, n
+      from unnest(${groups.map(() => randomUUID())}::uuid[], ${groups.map((g) => g.first)}::int[], ${groups.map((g) => g.last)}::int[], ${groups.map((g) => g.count)}::int[]) as u(f, a, b, n)
+      on conflict (mass_request_id, mass_first) where mass_request_id is not null do nothing`.execute(this.deps.db);
+    return filling();
+  }
+
+  /**
+   * Counts a chunk's records into the mass files they were inserted into, in the chunk's
+   * transaction (so a file's count is exact whatever crashes). Files in ascending id order: two
+   * chunks updating the same two files cannot deadlock.
+   */
+  async countIntoMassFiles(db: Kysely<DB>, counts: ReadonlyMap<string, number>): Promise<void> {
+    for (const [id, n] of [...counts].sort((a, b) => compareIds(a[0], b[0]))) {
+      await db.updateTable('personalization_files').set((eb) => ({ record_count: eb('record_count', '+', n) })).where('id', '=', id).execute();
+    }
+  }
+
+  /** A mass request's FILLING files that hold every record they expect become PLANNED (writePlanned writes them). Returns how many. */
+  async closeFullMassFiles(requestId: string, db: Kysely<DB> = this.deps.db): Promise<number> {
+    const closed = await db.updateTable('personalization_files').set({ status: 'PLANNED' })
+      .where('mass_request_id', '=', requestId).where('status', '=', 'FILLING').where((eb) => eb('record_count', '>=', eb.ref('expected_records')))
+      .executeTakeFirst();
+    return Number(closed.numUpdatedRows);
+  }
+
+  /**
+   * A mass request's quantity lowered (no position above it is made: the issuance module checks):
+   * its FILLING files end at the new quantity and expect the records they hold plus those of
+   * their positions up to it still to make; files left with nothing to wait for are closed, or
+   * dropped when empty. (Reads the request's cards by position, as the issuance module does.)
+   */
+  async capMassFiles(db: Kysely<DB>, requestId: string, quantity: number): Promise<void> {
+    await sql`
+      update personalization_files f set mass_last = ${quantity}::int,
+        expected_records = f.record_count + (
+          select count(*) from generate_series(f.mass_first, ${quantity}::int) g
+          where not exists (select 1 from cards c where c.mass_request_id = f.mass_request_id and c.mass_seq = g))
+      where f.mass_request_id = ${requestId}::bigint and f.status = 'FILLING' and f.mass_last > ${quantity}::int`.execute(db);
+    await db.deleteFrom('personalization_files')
+      .where('mass_request_id', '=', requestId).where('status', '=', 'FILLING').where('record_count', '=', 0).where('expected_records', '=', 0).execute();
+    await this.closeFullMassFiles(requestId, db);
   }
 
   /**
