@@ -147,11 +147,18 @@ export function aesDecrypt(key: KeyInput, data: Uint8Array): Buffer<ArrayBuffer>
  */
 export function cbcEncryptMany(cipher: BlockCipher, ivs: readonly Uint8Array[], clears: readonly Uint8Array[]): Buffer<ArrayBuffer>[] {
   const bs = cipher.blockSize;
-  if (ivs.length !== clears.length || ivs.some((iv) => !(iv instanceof Uint8Array) || iv.length !== bs)) {
-    throw new CryptoInputError('BAD_LENGTH', `CBC needs one ${bs}-byte IV per message`);
+  if (ivs.length !== clears.length) throw new CryptoInputError('BAD_LENGTH', `CBC needs one ${bs}-byte IV per message`);
+  // Loops, not callbacks, here and in the other batch operations: a callback made per call loses
+  // its optimized code whenever the heap is collected, and is compiled again on the next batch.
+  const out: Buffer<ArrayBuffer>[] = [];
+  let steps = 0;
+  for (let i = 0; i < clears.length; i++) {
+    const iv = ivs[i];
+    if (!(iv instanceof Uint8Array) || iv.length !== bs) throw new CryptoInputError('BAD_LENGTH', `CBC needs one ${bs}-byte IV per message`);
+    const blocks = Math.floor((clears[i] as Uint8Array).length / bs) + 1;
+    out.push(Buffer.allocUnsafe(blocks * bs));
+    if (blocks > steps) steps = blocks;
   }
-  const out = clears.map((c) => Buffer.allocUnsafe((Math.floor(c.length / bs) + 1) * bs));
-  const steps = out.reduce((m, o) => Math.max(m, o.length / bs), 0);
   const work = Buffer.allocUnsafe(clears.length * bs);
   const who: number[] = [];
   for (let j = 0; j < steps; j++) {

@@ -130,8 +130,13 @@ export class Ff1 {
     const n = (xs[0] as readonly number[]).length;
     const t = (tweaks[0] as Uint8Array).length;
     const s = this.#setup(radix, n, t);
-    const lockstep = s.fast && s.qLen === 16 && s.d <= 16 && xs.every((x, i) => x.length === n && (tweaks[i] as Uint8Array).length === t);
-    if (!lockstep) return xs.map((x, i) => this.#run(x, tweaks[i] as Uint8Array, radix, false));
+    let lockstep = s.fast && s.qLen === 16 && s.d <= 16;
+    for (let i = 0; i < count && lockstep; i++) lockstep = (xs[i] as readonly number[]).length === n && (tweaks[i] as Uint8Array).length === t;
+    if (!lockstep) {
+      const each: number[][] = [];
+      for (let i = 0; i < count; i++) each.push(this.#run(xs[i] as readonly number[], tweaks[i] as Uint8Array, radix, false));
+      return each;
+    }
 
     const { u, d, constLen, modU, modV, pState } = s;
     const a = new Float64Array(count);
@@ -170,7 +175,9 @@ export class Ff1 {
       out.fill(0);
     }
     blocks.fill(0);
-    return Array.from({ length: count }, (_, i) => [...toNumerals(a[i] as number, u, radix), ...toNumerals(bv[i] as number, n - u, radix)]);
+    const out: number[][] = [];
+    for (let i = 0; i < count; i++) out.push([...toNumerals(a[i] as number, u, radix), ...toNumerals(bv[i] as number, n - u, radix)]);
+    return out;
   }
 
   #run(x: readonly number[], tweak: Uint8Array, radix: number, decrypt: boolean): number[] {

@@ -122,14 +122,16 @@ export function tokenizePans(key: TokenKey, pans: readonly string[], binLength: 
   }
   const f = ff1Of(key);
   const ys = f.encryptNumeralsMany(xs, tweaks, 36);
-  return ys.map((first, i) => {
-    let y = first;
+  const tokens: string[] = [];
+  for (let i = 0; i < ys.length; i++) {
+    let y = ys[i] as number[];
     while (!hasLetter(y)) y = f.encryptNumerals(y, tweaks[i] as Uint8Array, 36);
     let body = '';
     for (const v of y) body += TOKEN_ALPHABET[v];
     const pan = pans[i] as string;
-    return pan.slice(0, binLength) + body + pan.slice(-4);
-  });
+    tokens.push(pan.slice(0, binLength) + body + pan.slice(-4));
+  }
+  return tokens;
 }
 
 /** Recover the PAN from a token produced by tokenizePan with the same key and binLength. */

@@ -210,7 +210,9 @@ export function encryptPinBlocks(key: KeyInput, format: PinBlockFormat, pins: re
     out = cipher.encryptBlock(first);
     first.fill(0);
   }
-  return pins.map((_, i) => out.subarray(size * i, size * i + size));
+  const blocks: Buffer<ArrayBuffer>[] = [];
+  for (let i = 0; i < pins.length; i++) blocks.push(out.subarray(size * i, size * i + size));
+  return blocks;
 }
 
 /** Decrypt and parse a PIN block; returns the PIN. `pan` required for formats 0, 3, 4. */

@@ -40,7 +40,8 @@ export function computePvvs(pvk: KeyInput, pans: readonly string[], pvki: string
   const data = Buffer.from(tsps, 'hex');
   const c = asTdes(pvk).encryptBlock(data);
   data.fill(0);
-  const out = pans.map((_, i) => decimalize(c.subarray(8 * i, 8 * i + 8), 4));
+  const out: string[] = [];
+  for (let i = 0; i < pans.length; i++) out.push(decimalize(c.subarray(8 * i, 8 * i + 8), 4));
   c.fill(0);
   return out;
 }

@@ -68,7 +68,10 @@ export class Batcher<I, O> {
 
 /** One field of every item of a batch, in order: an array parameter for `unnest(…)`. */
 export function column<T, K extends keyof T>(items: readonly T[], key: K): Array<T[K]> {
-  return items.map((item) => item[key]);
+  // A loop, not a callback made per call (whose optimized code a collection drops): hot in bulk writes.
+  const values: Array<T[K]> = [];
+  for (const item of items) values.push(item[key]);
+  return values;
 }
 
 /**

@@ -152,7 +152,8 @@ export class AccountsService {
     const out: string[] = [];
     const today = this.clock.now().toISOString().slice(0, 10);
     while (out.length < spec.count) {
-      const numbers = Array.from({ length: spec.count - out.length }, () => randomRecordNumber());
+      const numbers: string[] = [];
+      for (let i = out.length; i < spec.count; i++) numbers.push(randomRecordNumber());
       const inserted = await sql<{ account_number: string }>`
         insert into accounts (account_number, organization, logo, customer_number, status, block_code_1, block_code_2, credit_limit,
           billing_cycle, currency, short_name, relationship_number, date_opened, profile, created_by)
@@ -161,7 +162,7 @@ export class AccountsService {
         from unnest(${numbers}::text[]) as n
         on conflict (account_number) do nothing
         returning account_number`.execute(db);
-      out.push(...inserted.rows.map((r) => r.account_number));
+      for (const r of inserted.rows) out.push(r.account_number);
     }
     return out;
   }

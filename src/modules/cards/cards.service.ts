@@ -414,19 +414,25 @@ export class CardsService {
       // The same number drawn twice in one batch: ON CONFLICT DO NOTHING inserts it once and
       // returns it once, so both would look fresh. Keep the first; the other is drawn again.
       const once = new Set<string>();
-      batch = batch.filter((b) => !once.has(b.hash) && once.add(b.hash));
+      const unique: PreparedMassCard[] = [];
+      for (const b of batch) if (!once.has(b.hash)) { once.add(b.hash); unique.push(b); }
       const inserted = await sql<{ pan_hash: string }>`
         insert into card_numbers (pan_hash, pan_token, pan_encrypted, bin, last4, organization, logo)
         select h, t, e, ${logo.bin}, l, ${logo.organization}::int, ${logo.number}::int
-        from unnest(${batch.map((b) => b.hash)}::text[], ${batch.map((b) => b.token)}::text[], ${batch.map((b) => b.encrypted)}::text[],
-          ${batch.map((b) => b.last4)}::text[]) as u(h, t, e, l)
+        from unnest(${column(unique, 'hash')}::text[], ${column(unique, 'token')}::text[], ${column(unique, 'encrypted')}::text[],
+          ${column(unique, 'last4')}::text[]) as u(h, t, e, l)
         on conflict do nothing -- no target: see insertCards()
         returning pan_hash`.execute(db);
-      const fresh = new Set(inserted.rows.map((r) => r.pan_hash));
-      prepared.push(...batch.filter((b) => fresh.has(b.hash)));
+      const fresh = new Set(column(inserted.rows, 'pan_hash'));
+      for (const b of unique) if (fresh.has(b.hash)) prepared.push(b);
       batch = [];
     }
-    const plastics = prepared.map((c) => c.plastic);
+    const pinBlocks: string[] = [];
+    const pinReferences: string[] = [];
+    for (const { pin } of prepared) {
+      pinBlocks.push(pin.storedPinBlock);
+      pinReferences.push(pin.pvv ?? pin.offset ?? '');
+    }
 
     const cards = await sql<{ id: string; pan_token: string }>`
       insert into cards (
@@ -437,21 +443,25 @@ export class CardsService {
       select h, 1, t, ${logo.organization}::int, ${logo.number}::int, a, ${spec.customerNumber}, ${spec.expiry}, ${spec.serviceCode},
         ${CardStatus.active}::int, ${today}::date, true, null::timestamptz, '', ${spec.embossedName1}, ${spec.embossedName2}, false,
         'PENDING', false, ps, pv, ${JSON.stringify({ massIssue: spec.requestId })}::jsonb, ${spec.actor.clientId}, ${spec.requestId}::bigint, q
-      from unnest(${prepared.map((c) => c.hash)}::text[], ${prepared.map((c) => c.token)}::text[], ${spec.accounts}::text[],
-        ${prepared.map((c) => c.pin.storedPinBlock)}::text[], ${prepared.map((c) => c.pin.pvv ?? c.pin.offset ?? '')}::text[],
-        ${spec.positions}::int[]) as u(h, t, a, ps, pv, q)
+      from unnest(${column(prepared, 'hash')}::text[], ${column(prepared, 'token')}::text[], ${spec.accounts}::text[],
+        ${pinBlocks}::text[], ${pinReferences}::text[], ${spec.positions}::int[]) as u(h, t, a, ps, pv, q)
       returning id, pan_token`.execute(db);
 
-    const byToken = new Map(cards.rows.map((r) => [r.pan_token, r.id]));
-    const records = plastics.map((r, i) => ({ r, id: byToken.get(prepared[i]!.token), file: spec.fileIds?.[i] ?? null }))
-      .filter((x): x is { r: NonNullable<typeof x.r>; id: string; file: string | null } => x.r !== undefined && x.id !== undefined);
+    const byToken = new Map<string, string>();
+    for (const r of cards.rows) byToken.set(r.pan_token, r.id);
+    const records: Array<OutboxRecord & { card: string; file: string | null }> = [];
+    for (let i = 0; i < prepared.length; i++) {
+      const { plastic, token } = prepared[i] as PreparedMassCard;
+      const card = byToken.get(token);
+      if (plastic !== undefined && card !== undefined) records.push({ ...plastic, card, file: spec.fileIds?.[i] ?? null });
+    }
     if (records.length > 0) {
       await sql`
         insert into personalization_records (organization, logo, card_id, reason, reference, encrypted_record, cipher, bureau_kcv, file_id)
         select ${logo.organization}::int, ${logo.number}::int, c, r, ref, e, ci, k, f
-        from unnest(${records.map((x) => x.id)}::bigint[], ${records.map((x) => x.r.reason)}::text[], ${records.map((x) => x.r.reference)}::text[],
-          ${records.map((x) => x.r.encrypted_record)}::text[], ${records.map((x) => x.r.cipher)}::text[], ${records.map((x) => x.r.bureau_kcv)}::text[],
-          ${records.map((x) => x.file)}::bigint[])
+        from unnest(${column(records, 'card')}::bigint[], ${column(records, 'reason')}::text[], ${column(records, 'reference')}::text[],
+          ${column(records, 'encrypted_record')}::text[], ${column(records, 'cipher')}::text[], ${column(records, 'bureau_kcv')}::text[],
+          ${column(records, 'file')}::bigint[])
           as u(c, r, ref, e, ci, k, f)`.execute(db);
     }
     return cards.rows.length;
@@ -467,7 +477,8 @@ export class CardsService {
     const { logo } = spec;
     const bureau = await this.deps.personalization.bureauKeys({ organization: spec.organization, logo });
     const { surname, given } = splitName(spec.embossedName1);
-    const pans = Array.from({ length: n }, () => this.draw(logo.bin, logo.panLength));
+    const pans: string[] = [];
+    for (let i = 0; i < n; i++) pans.push(this.draw(logo.bin, logo.panLength));
     const issued: IssuedCardValues[] = [];
     for (let from = 0; from < n; from += MAX_ISSUE_CARDS) {
       issued.push(...await this.deps.vault.issueCards(logo.bin.length, {
@@ -477,10 +488,15 @@ export class CardsService {
         ...(bureau ? { bur: bureau.bur, cvk: bureau.cvk, referenceSuffix: '1' } : {}),
       }));
     }
-    return issued.map((c, i) => ({
-      last4: pans[i]!.slice(-4), hash: c.hash, token: c.token, encrypted: c.encrypted, pin: c.pin,
-      plastic: c.record && outboxRecord(spec.organization.number, logo.number, `mass.${spec.requestId}`, c.record),
-    }));
+    const prepared: PreparedMassCard[] = [];
+    for (let i = 0; i < issued.length; i++) {
+      const c = issued[i] as IssuedCardValues;
+      prepared.push({
+        last4: (pans[i] as string).slice(-4), hash: c.hash, token: c.token, encrypted: c.encrypted, pin: c.pin,
+        plastic: c.record && outboxRecord(spec.organization.number, logo.number, `mass.${spec.requestId}`, c.record),
+      });
+    }
+    return prepared;
   }
 
   /** POST /account/v2/instantCard: the account (when asked) and an active card, in one transaction. */

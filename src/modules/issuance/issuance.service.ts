@@ -39,6 +39,13 @@ export const DEFAULT_PARALLEL = 2;
 /** Chunk transactions retried after a deadlock or serialization failure, per run. */
 const MAX_CHUNK_RETRIES = 20;
 
+/** Each position's FILLING file (or null). */
+function massFilesOf(files: readonly MassFile[], positions: readonly number[]): Array<string | null> {
+  const ids: Array<string | null> = [];
+  for (const p of positions) ids.push(massFileOf(files, p) ?? null);
+  return ids;
+}
+
 /** The positions from `from` to `to`, both included. */
 const positionsFrom = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
@@ -214,7 +221,7 @@ export class IssuanceService {
       for (let next = take(); next; next = failure === undefined ? take() : undefined) {
         const { positions } = next;
         const ready = await next.ready;
-        const fileIds = files.length === 0 ? undefined : positions.map((p) => massFileOf(files, p) ?? null);
+        const fileIds = files.length === 0 ? undefined : massFilesOf(files, positions);
         const counts = new Map<string, number>();
         for (const id of fileIds ?? []) if (id !== null) counts.set(id, (counts.get(id) ?? 0) + 1);
         try {

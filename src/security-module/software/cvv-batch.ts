@@ -22,7 +22,8 @@ export function cvvBatch(cvk: CvkPair, pan: string, expiryYYMM: string, serviceC
 
 /** cvvBatch for many cards at once: still one cipher call per step, over every card's values. */
 export function cvvBatchMany(cvk: CvkPair, cards: ReadonlyArray<{ pan: string; expiryYYMM: string; serviceCodes: readonly string[] }>): string[][] {
-  const total = cards.reduce((sum, c) => sum + c.serviceCodes.length, 0);
+  let total = 0;
+  for (const c of cards) total += c.serviceCodes.length;
   if (total === 0) return cards.map(() => []);
   const d1 = Buffer.allocUnsafe(8 * total);
   const d2 = Buffer.allocUnsafe(8 * total);
@@ -44,7 +45,12 @@ export function cvvBatchMany(cvk: CvkPair, cards: ReadonlyArray<{ pan: string; e
   for (let j = 0; j < r1.length; j++) r1[j] = (r1[j] as number) ^ (d2[j] as number);
   const r2 = cvk.ab.encryptBlock(r1);
   at = 0;
-  const out = cards.map(({ serviceCodes }) => serviceCodes.map(() => { const v = decimalize(r2.subarray(at, at + 8), 3); at += 8; return v; }));
+  const out: string[][] = [];
+  for (const { serviceCodes } of cards) {
+    const values: string[] = [];
+    for (let i = 0; i < serviceCodes.length; i++, at += 8) values.push(decimalize(r2.subarray(at, at + 8), 3));
+    out.push(values);
+  }
   d1.fill(0);
   d2.fill(0);
   r1.fill(0);

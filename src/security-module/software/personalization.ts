@@ -98,12 +98,18 @@ export function personalizationRecordText(p: RecordParts): string {
 export function encryptForBureau(algorithm: '3DES' | 'AES', cipher: BlockCipher, clears: readonly string[]): Array<{ encryptedRecord: string; cipher: PersonalizationCipher }> {
   const bs = cipher.blockSize;
   const random = secureRandomBytes(bs * clears.length);
-  const ivs = clears.map((_, i) => random.subarray(bs * i, bs * i + bs));
-  const data = clears.map((c) => Buffer.from(c, 'utf8'));
+  const ivs: Buffer[] = [];
+  const data: Buffer[] = [];
+  for (let i = 0; i < clears.length; i++) {
+    ivs.push(random.subarray(bs * i, bs * i + bs));
+    data.push(Buffer.from(clears[i] as string, 'utf8'));
+  }
   const encrypted = cbcEncryptMany(cipher, ivs, data);
   for (const d of data) d.fill(0);
   const name = algorithm === '3DES' ? '3DES-CBC' : 'AES-CBC';
-  return encrypted.map((ct, i) => ({ encryptedRecord: Buffer.concat([ivs[i] as Buffer, ct]).toString('base64'), cipher: name }));
+  const sealed: Array<{ encryptedRecord: string; cipher: PersonalizationCipher }> = [];
+  for (let i = 0; i < encrypted.length; i++) sealed.push({ encryptedRecord: Buffer.concat([ivs[i] as Buffer, encrypted[i] as Buffer]).toString('base64'), cipher: name });
+  return sealed;
 }
 
 /** Length of the clear embosser block data (see TrackDataForClient in the port). */

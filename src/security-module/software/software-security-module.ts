@@ -439,26 +439,35 @@ export class SoftwareSecurityModule implements SecurityModule {
    * CVV2 and iCVV computed here, the PIN mailer block made of `mailerPin` when given. The cards of
    * a batch share each cipher call (ECB over all of their blocks; CBC chained per record).
    */
-  private sealRecords(bur: ClearKey, cvk: CvkPair, cards: ReadonlyArray<{ face: CardFace & { reference: string }; pinField: DiscretionaryPin; mailerPin: string | undefined }>): PersonalizationRecord[] {
+  private sealRecords(bur: ClearKey, cvk: CvkPair, cards: readonly SealedCard[]): PersonalizationRecord[] {
     const algorithm = bur.algorithm as '3DES' | 'AES'; // see bureau()
     const format = algorithm === 'AES' ? 4 : 0;
     const cipher = algorithm === 'AES' ? this.aesOf(bur) : this.tdesOf(bur);
-    const mailed = cards.filter((c) => c.mailerPin !== undefined);
-    const blocks = mailed.length === 0 ? [] : encryptPinBlocks(cipher, format, mailed.map((c) => c.mailerPin as string), mailed.map((c) => c.face.pan));
-    const mailerBlock = new Map(mailed.map((c, i) => [c, bytesToHex(blocks[i] as Buffer)]));
-    // CVV (the card's service code), CVV2 (000) and iCVV (999).
-    const values = cvvBatchMany(cvk, cards.map(({ face }) => ({ pan: face.pan, expiryYYMM: face.expiryYYMM, serviceCodes: [face.serviceCode, CVV2_SERVICE_CODE, ICVV_SERVICE_CODE] })));
-    const clears = cards.map((c, i) => {
-      const { face } = c;
+    const mailerPins: string[] = [];
+    const mailerPans: string[] = [];
+    const cvvInput: Array<{ pan: string; expiryYYMM: string; serviceCodes: string[] }> = [];
+    for (const { face, mailerPin } of cards) {
+      if (mailerPin !== undefined) { mailerPins.push(mailerPin); mailerPans.push(face.pan); }
+      // CVV (the card's service code), CVV2 (000) and iCVV (999).
+      cvvInput.push({ pan: face.pan, expiryYYMM: face.expiryYYMM, serviceCodes: [face.serviceCode, CVV2_SERVICE_CODE, ICVV_SERVICE_CODE] });
+    }
+    const blocks = mailerPins.length === 0 ? [] : encryptPinBlocks(cipher, format, mailerPins, mailerPans);
+    const values = cvvBatchMany(cvk, cvvInput);
+    const clears: string[] = [];
+    for (let i = 0, mailed = 0; i < cards.length; i++) {
+      const { face, pinField, mailerPin } = cards[i] as SealedCard;
       const [cvv, cvv2, icvv] = values[i] as [string, string, string];
-      const hex = mailerBlock.get(c);
-      return personalizationRecordText({
+      const pinBlock = mailerPin === undefined ? undefined : { format, hex: bytesToHex(blocks[mailed++] as Buffer) } as const;
+      clears.push(personalizationRecordText({
         reference: face.reference, pan: face.pan, expiryYYMM: face.expiryYYMM, serviceCode: face.serviceCode, cardholder: face.cardholder,
-        embossLine1: face.embossLine1, embossLine2: face.embossLine2, pin: c.pinField, cvv, cvv2, icvv, pinBlock: hex === undefined ? undefined : { format, hex },
-      });
-    });
+        embossLine1: face.embossLine1, embossLine2: face.embossLine2, pin: pinField, cvv, cvv2, icvv, pinBlock,
+      }));
+    }
     const kcv = (bur.kcv ??= this.kcv(algorithm, bur.key));
-    return encryptForBureau(algorithm, cipher, clears).map((sealed, i) => ({ reference: (cards[i] as (typeof cards)[number]).face.reference, ...sealed, bureauKcv: kcv }));
+    const sealed = encryptForBureau(algorithm, cipher, clears);
+    const out: PersonalizationRecord[] = [];
+    for (let i = 0; i < cards.length; i++) out.push({ reference: (cards[i] as SealedCard).face.reference, ...(sealed[i] as (typeof sealed)[number]), bureauKcv: kcv });
+    return out;
   }
 
   async issueCards(request: IssueCardsRequest): Promise<IssuedCardValues[]> {
@@ -468,40 +477,48 @@ export class SoftwareSecurityModule implements SecurityModule {
 
   /** issueCards on the calling thread (the module thread runs this). */
   issueCardsHere(request: IssueCardsRequest): IssuedCardValues[] {
-    return guarded(() => {
-      if (typeof request !== 'object' || request === null) throw new SecurityModuleError('BAD_INPUT', 'a request is required');
-      const { pans, method, expiryYYMM, serviceCode } = request;
-      if (!Array.isArray(pans) || pans.length === 0 || pans.length > MAX_ISSUE_CARDS) {
-        throw new SecurityModuleError('BAD_INPUT', `a batch is 1 to ${MAX_ISSUE_CARDS} card numbers`);
+    // The batch is a method, not the closure given to guarded(): see cbcEncryptMany on callbacks.
+    return guarded(() => this.issueBatch(request));
+  }
+
+  private issueBatch(request: IssueCardsRequest): IssuedCardValues[] {
+    if (typeof request !== 'object' || request === null) throw new SecurityModuleError('BAD_INPUT', 'a request is required');
+    const { pans, method, expiryYYMM, serviceCode } = request;
+    if (!Array.isArray(pans) || pans.length === 0 || pans.length > MAX_ISSUE_CARDS) {
+      throw new SecurityModuleError('BAD_INPUT', `a batch is 1 to ${MAX_ISSUE_CARDS} card numbers`);
+    }
+    for (const pan of pans) checkCardData(pan, expiryYYMM, serviceCode);
+    const binLength = request.binLength ?? 6;
+    const ff1 = this.ff1(request.tok);
+    const dek = this.use(request.dek, 'DEK');
+    const hmk = this.use(request.hmk, 'HMK');
+    const pvk = this.tdes(request.pvk, 'PVK');
+    const pinLength = pinLengthFor(method);
+    const records = request.bur !== undefined || request.cvk !== undefined
+      ? { bur: this.bureau(request.bur as KeyBlock), cvk: this.cvk(request.cvk as KeyBlock), suffix: request.referenceSuffix ?? '1' }
+      : undefined;
+    const tokens = tokenizePans(ff1, pans, binLength);
+    const pins: string[] = [];
+    for (let i = 0; i < pans.length; i++) pins.push(randomPin(pinLength));
+    const refs = pinReferences(pvk, pans, method, pins);
+    const stored = this.storePins(pins, pans);
+    const cards: IssuedCardValues[] = [];
+    for (let i = 0; i < pans.length; i++) {
+      const pan = pans[i] as string;
+      cards.push({ hash: lookupHash(hmk, pan), token: tokens[i] as string, encrypted: sealData(dek, pan), pin: { storedPinBlock: stored[i] as string, ...refs[i] } });
+    }
+    if (records) {
+      const faces: SealedCard[] = [];
+      for (let i = 0; i < cards.length; i++) {
+        const reference = `${(cards[i] as IssuedCardValues).token}.${records.suffix}`;
+        checkReference(reference);
+        faces.push({ face: { ...request, pan: pans[i] as string, reference }, pinField: discretionaryPin(method, refs[i] as PinReference), mailerPin: pins[i] });
       }
-      for (const pan of pans) checkCardData(pan, expiryYYMM, serviceCode);
-      const binLength = request.binLength ?? 6;
-      const ff1 = this.ff1(request.tok);
-      const dek = this.use(request.dek, 'DEK');
-      const hmk = this.use(request.hmk, 'HMK');
-      const pvk = this.tdes(request.pvk, 'PVK');
-      const pinLength = pinLengthFor(method);
-      const records = request.bur !== undefined || request.cvk !== undefined
-        ? { bur: this.bureau(request.bur as KeyBlock), cvk: this.cvk(request.cvk as KeyBlock), suffix: request.referenceSuffix ?? '1' }
-        : undefined;
-      const tokens = tokenizePans(ff1, pans, binLength);
-      const pins = pans.map(() => randomPin(pinLength));
-      const refs = pinReferences(pvk, pans, method, pins);
-      const stored = this.storePins(pins, pans);
-      const cards = pans.map((pan, i): IssuedCardValues => ({
-        hash: lookupHash(hmk, pan), token: tokens[i] as string, encrypted: sealData(dek, pan), pin: { storedPinBlock: stored[i] as string, ...refs[i] },
-      }));
-      if (records) {
-        const sealed = this.sealRecords(records.bur, records.cvk, cards.map((card, i) => {
-          const reference = `${card.token}.${records.suffix}`;
-          checkReference(reference);
-          return { face: { ...request, pan: pans[i] as string, reference }, pinField: discretionaryPin(method, refs[i] as PinReference), mailerPin: pins[i] };
-        }));
-        cards.forEach((card, i) => { card.record = sealed[i]; });
-      }
-      pins.fill('');
-      return cards;
-    });
+      const sealed = this.sealRecords(records.bur, records.cvk, faces);
+      for (let i = 0; i < cards.length; i++) (cards[i] as IssuedCardValues).record = sealed[i];
+    }
+    pins.fill('');
+    return cards;
   }
 
   async trackDataForClient(request: TrackDataForClientRequest): Promise<TrackDataForClient> {
@@ -542,7 +559,9 @@ export class SoftwareSecurityModule implements SecurityModule {
 
   /** PINs as stored: format 4 under the module's PIN-storage key (one cipher pass for them all). */
   private storePins(pins: readonly string[], pans: readonly string[]): StoredPinBlock[] {
-    return encryptPinBlocks(this.pinStorage, 4, pins, pans).map((block) => STORED_PIN_TAG + bytesToHex(block));
+    const stored: StoredPinBlock[] = [];
+    for (const block of encryptPinBlocks(this.pinStorage, 4, pins, pans)) stored.push(STORED_PIN_TAG + bytesToHex(block));
+    return stored;
   }
 
   private loadPin(stored: StoredPinBlock, pan: string): string {
@@ -765,6 +784,9 @@ function validationData(method: { validationData?: string }, pan: string): strin
 
 type PinReference = { pvv: string } | { offset: string };
 
+/** A card of sealRecords: its face (with the record's reference), the stripe's PIN field and the PIN for the mailer, if any. */
+interface SealedCard { face: CardFace & { reference: string }; pinField: DiscretionaryPin; mailerPin: string | undefined }
+
 /** PVV or IBM 3624 offset for a PIN (method already checked). */
 function pinReference(pvk: BlockCipher, pan: string, method: PinVerificationMethod, pin: string): PinReference {
   return pinReferences(pvk, [pan], method, [pin])[0] as PinReference;
@@ -772,8 +794,10 @@ function pinReference(pvk: BlockCipher, pan: string, method: PinVerificationMeth
 
 /** pinReference for many cards: the PVVs in one cipher call, IBM 3624 offsets one by one. */
 function pinReferences(pvk: BlockCipher, pans: readonly string[], method: PinVerificationMethod, pins: readonly string[]): PinReference[] {
-  if (method.kind === 'PVV') return computePvvs(pvk, pans, method.pvki, pins).map((pvv) => ({ pvv }));
-  return pans.map((pan, i) => ({ offset: ibm3624Offset(pvk, validationData(method, pan), method.decimalizationTable, pins[i] as string) }));
+  const refs: PinReference[] = [];
+  if (method.kind === 'PVV') for (const pvv of computePvvs(pvk, pans, method.pvki, pins)) refs.push({ pvv });
+  else for (let i = 0; i < pans.length; i++) refs.push({ offset: ibm3624Offset(pvk, validationData(method, pans[i] as string), method.decimalizationTable, pins[i] as string) });
+  return refs;
 }
 
 /**
