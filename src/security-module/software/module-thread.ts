@@ -41,10 +41,12 @@ export class ModuleThread {
       ? `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`
       : `import(${JSON.stringify(entry)})`;
     // A batch needs little memory (a chunk's cards, the module's code and keys): small heap
-    // limits keep the thread's share of the process small. Running out ends the thread, which
-    // fails the waiting calls; the next call starts a new one.
+    // limits keep the thread's share of the process small. The young generation is sized so a
+    // 1,000-card batch is collected about twice, not four times (a batch's results stay alive to
+    // its end, and each collection copies them). Running out ends the thread, which fails the
+    // waiting calls; the next call starts a new one.
     const worker = new Worker(code, {
-      eval: true, workerData: { masterKey: this.masterKey }, resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 48 },
+      eval: true, workerData: { masterKey: this.masterKey }, resourceLimits: { maxYoungGenerationSizeMb: 24, maxOldGenerationSizeMb: 48 },
     });
     const waiting = new Map<number, Waiting>();
     worker.on('message', (reply: ThreadReply) => {
