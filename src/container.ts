@@ -5,7 +5,6 @@ import { parseBootstrap, readBootstrapFile, type ParsedBootstrap } from './confi
 import { demoBootstrap } from './config/demo.ts';
 import { openStorage, type StorageHandle } from './db/database.ts';
 import { migrateToLatest } from './db/migrate.ts';
-import { startQueue } from './jobs/queue.ts';
 import { registerHousekeeping } from './jobs/housekeeping.ts';
 import { registerPersonalizationFlush } from './jobs/personalization.ts';
 import { registerMassIssue } from './jobs/mass-issue.ts';
@@ -140,6 +139,8 @@ export async function createContainer(options: ContainerOptions): Promise<Contai
 
     let queue: PgBoss | undefined;
     if (options.jobs !== false) {
+      // pg-boss is loaded only by processes that run jobs (a mass issue from the command line starts sooner without it).
+      const { startQueue } = await import('./jobs/queue.ts');
       queue = await startQueue(storage, logger, options.jobSchema ? { schema: options.jobSchema } : {});
       await registerHousekeeping(queue, { clients, idempotency, logger }, { work: settings.EMBOSS_WORKER === 'on' });
       await registerPersonalizationFlush(queue, { personalization, logger }, { work: settings.EMBOSS_WORKER === 'on' });
