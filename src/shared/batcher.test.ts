@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Batcher, byOrdinality, column } from './batcher.ts';
+import { Batcher, byOrdinality, column, commaList } from './batcher.ts';
 
 /** A batch function that records the batches it got and can be held open until released. */
 function recorder<I>(answer: (item: I) => unknown = (item) => item) {
@@ -76,4 +76,11 @@ test('column and byOrdinality: array parameters out, answers back in key order w
   // Rows come back in any order, numbered from 1; key 2 found nothing.
   const rows = [{ i: '3', v: 30 }, { i: 1, v: 10 }];
   assert.deepEqual(byOrdinality(keys.length, rows, (r) => r.v), [10, undefined, 30]);
+});
+
+test('commaList: values joined for string_to_array; an empty value or one with a comma is refused', () => {
+  assert.equal(commaList(['ab12', 'Zm9v+/==', 42]), 'ab12,Zm9v+/==,42');
+  assert.equal(commaList([]), '');
+  assert.throws(() => commaList(['a', '']), /empty or holds a comma/);
+  assert.throws(() => commaList(['a,b']), /empty or holds a comma/);
 });

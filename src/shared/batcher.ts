@@ -66,6 +66,23 @@ export class Batcher<I, O> {
 }
 
 
+/**
+ * Values that never hold a comma (hex, base64, digits, identifiers) as one text parameter for
+ * `string_to_array(…, ',')`, in bulk writes: for PostgreSQL a cheaper parse than an array literal
+ * (which it scans for quotes and escapes character by character; array_in was 8 % of its time in
+ * a mass issue), and for node-postgres a join instead of quoting every element. A value that is
+ * empty or holds a comma would change the list: refused.
+ */
+export function commaList(values: ReadonlyArray<string | number>): string {
+  let out = '';
+  for (let i = 0; i < values.length; i++) {
+    const v = String(values[i]);
+    if (v === '' || v.includes(',')) throw new Error('commaList: a value is empty or holds a comma');
+    out += i === 0 ? v : `,${v}`;
+  }
+  return out;
+}
+
 /** One field of every item of a batch, in order: an array parameter for `unnest(…)`. */
 export function column<T, K extends keyof T>(items: readonly T[], key: K): Array<T[K]> {
   // A loop, not a callback made per call (whose optimized code a collection drops): hot in bulk writes.

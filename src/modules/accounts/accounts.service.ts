@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 import type { Actor } from '../../shared/actor.ts';
 import type { Clock } from '../../shared/clock.ts';
-import { Batcher, byOrdinality, column } from '../../shared/batcher.ts';
+import { Batcher, byOrdinality, column, commaList } from '../../shared/batcher.ts';
 import { refusal as fail } from '../../shared/errors.ts';
 import { isBlankNumber, pad19, randomRecordNumber } from '../../shared/ids.ts';
 import { recordAudit } from '../audit/index.ts';
@@ -159,7 +159,7 @@ export class AccountsService {
           billing_cycle, currency, short_name, relationship_number, date_opened, profile, created_by)
         select n, ${spec.organization}::int, ${spec.logo.number}::int, ${spec.customerNumber}, 'A', '', '', ${spec.creditLimit}::numeric,
           1, ${spec.logo.currency}::int, '', '', ${today}::date, ${JSON.stringify(spec.profile)}::jsonb, ${actor.clientId}
-        from unnest(${numbers}::text[]) as n
+        from unnest(string_to_array(${commaList(numbers)}, ',')) as n
         on conflict (account_number) do nothing
         returning account_number`.execute(db);
       for (const r of inserted.rows) out.push(r.account_number);

@@ -2,7 +2,7 @@ import { sql, type Kysely, type Selectable } from 'kysely';
 import type { CardTable, DB } from '../../db/schema.ts';
 import type { Actor } from '../../shared/actor.ts';
 import type { Clock } from '../../shared/clock.ts';
-import { Batcher, byOrdinality, column } from '../../shared/batcher.ts';
+import { Batcher, byOrdinality, column, commaList } from '../../shared/batcher.ts';
 import { refusal as fail } from '../../shared/errors.ts';
 import { isBlankNumber, pad19 } from '../../shared/ids.ts';
 import { generateCardNumber, isLuhnValid } from '../../crypto/luhn.ts';
@@ -419,8 +419,8 @@ export class CardsService {
       const inserted = await sql<{ pan_hash: string }>`
         insert into card_numbers (pan_hash, pan_token, pan_encrypted, bin, last4, organization, logo)
         select h, t, e, ${logo.bin}, l, ${logo.organization}::int, ${logo.number}::int
-        from unnest(${column(unique, 'hash')}::text[], ${column(unique, 'token')}::text[], ${column(unique, 'encrypted')}::text[],
-          ${column(unique, 'last4')}::text[]) as u(h, t, e, l)
+        from unnest(string_to_array(${commaList(column(unique, 'hash'))}, ','), string_to_array(${commaList(column(unique, 'token'))}, ','),
+          string_to_array(${commaList(column(unique, 'encrypted'))}, ','), string_to_array(${commaList(column(unique, 'last4'))}, ',')) as u(h, t, e, l)
         on conflict do nothing -- no target: see insertCards()
         returning pan_hash`.execute(db);
       const fresh = new Set(column(inserted.rows, 'pan_hash'));
@@ -443,8 +443,9 @@ export class CardsService {
       select h, 1, t, ${logo.organization}::int, ${logo.number}::int, a, ${spec.customerNumber}, ${spec.expiry}, ${spec.serviceCode},
         ${CardStatus.active}::int, ${today}::date, true, null::timestamptz, '', ${spec.embossedName1}, ${spec.embossedName2}, false,
         'PENDING', false, ps, pv, ${JSON.stringify({ massIssue: spec.requestId })}::jsonb, ${spec.actor.clientId}, ${spec.requestId}::bigint, q
-      from unnest(${column(prepared, 'hash')}::text[], ${column(prepared, 'token')}::text[], ${spec.accounts}::text[],
-        ${pinBlocks}::text[], ${pinReferences}::text[], ${spec.positions}::int[]) as u(h, t, a, ps, pv, q)
+      from unnest(string_to_array(${commaList(column(prepared, 'hash'))}, ','), string_to_array(${commaList(column(prepared, 'token'))}, ','),
+        string_to_array(${commaList(spec.accounts)}, ','), string_to_array(${commaList(pinBlocks)}, ','), string_to_array(${commaList(pinReferences)}, ','),
+        string_to_array(${commaList(spec.positions)}, ',')::int[]) as u(h, t, a, ps, pv, q)
       returning id, pan_token`.execute(db);
 
     const byToken = new Map<string, string>();
@@ -459,8 +460,9 @@ export class CardsService {
       await sql`
         insert into personalization_records (organization, logo, card_id, reason, reference, encrypted_record, cipher, bureau_kcv, file_id)
         select ${logo.organization}::int, ${logo.number}::int, c, r, ref, e, ci, k, f
-        from unnest(${column(records, 'card')}::bigint[], ${column(records, 'reason')}::text[], ${column(records, 'reference')}::text[],
-          ${column(records, 'encrypted_record')}::text[], ${column(records, 'cipher')}::text[], ${column(records, 'bureau_kcv')}::text[],
+        from unnest(string_to_array(${commaList(column(records, 'card'))}, ',')::bigint[], string_to_array(${commaList(column(records, 'reason'))}, ','),
+          string_to_array(${commaList(column(records, 'reference'))}, ','), string_to_array(${commaList(column(records, 'encrypted_record'))}, ','),
+          string_to_array(${commaList(column(records, 'cipher'))}, ','), string_to_array(${commaList(column(records, 'bureau_kcv'))}, ','),
           ${column(records, 'file')}::bigint[])
           as u(c, r, ref, e, ci, k, f)`.execute(db);
     }
