@@ -219,5 +219,28 @@ for (const backend of backends) {
       await h.container.personalization.flush();
       await assertMassFiles(h, { requestId: id, records: 1200, files: 2 });
     });
+
+    if (backend === 'postgres') {
+      test('a run that starts while a modify is being committed works to the modified quantity', async () => {
+        const customer = await addCustomer(h);
+        const actor = { clientId: 'test', requestId: 'mass-race' };
+        await h.container.issuance.submit(actor, { organizationNumber: 100, logo: 1, cardType: 4, customerNumber: customer, quantityToCreate: 300, functionType: 'A' });
+        const id = (await h.container.issuance.find(100, 1, 4))!.id;
+        const db = h.container.storage.db;
+        let commit: () => void = () => {};
+        let run: Promise<unknown> | undefined;
+        // The modify holds the request's row (as submit does) while the run reads the request and reaches it.
+        await db.transaction().execute(async (trx) => {
+          await trx.updateTable('mass_issue_requests').set({ quantity: 500 }).where('id', '=', id).execute();
+          run = h.container.issuance.run(id, { chunk: 100 });
+          await new Promise<void>((r) => { commit = r; setTimeout(r, 500); });
+        });
+        commit();
+        await run;
+        const made = await db.selectFrom('cards').select((e) => [e.fn.countAll().as('n'), e.fn.max('mass_seq').as('last')]).where('mass_request_id', '=', id).executeTakeFirstOrThrow();
+        assert.deepEqual([Number(made.n), Number(made.last)], [500, 500]);
+        assert.equal((await h.container.issuance.load(id))!.status, 'COMPLETED');
+      });
+    }
   });
 }

@@ -155,18 +155,21 @@ export class IssuanceService {
   async run(requestId: string, options: RunOptions = {}): Promise<Progress> {
     const chunk = options.chunk ?? DEFAULT_CHUNK;
     const actor = options.actor ?? { clientId: 'system', requestId: `mass-${requestId}` };
-    const first = await this.load(requestId);
-    if (!first) throw new Error(`mass issue request ${requestId} not found`);
-    const organization = await this.deps.organizations.organization(first.organization);
-    const logo = await this.deps.organizations.logo(first.organization, first.logo);
+    const found = await this.load(requestId);
+    if (!found) throw new Error(`mass issue request ${requestId} not found`);
+    const organization = await this.deps.organizations.organization(found.organization);
+    const logo = await this.deps.organizations.logo(found.organization, found.logo);
     if (!organization || !logo) throw new Error('mass issue: organization or logo missing');
     const pvk = (await this.deps.keys.require(logo.keys.pvk, 'PVK')).keyBlock;
+    const now = this.deps.clock.now();
+    // The request as the run starts it (quantity, customer, expiry…): read in the statement that
+    // marks it RUNNING, so a modify committed meanwhile (it holds the row until it commits) is
+    // the one the run works to.
+    const first = await this.deps.db.updateTable('mass_issue_requests')
+      .set((eb) => ({ status: 'RUNNING', started_at: eb.fn.coalesce('started_at', eb.val(now)), run_started_at: now, run_started_count: eb.ref('created'), updated_at: now }))
+      .where('id', '=', requestId).where((eb) => eb('created', '<', eb.ref('quantity'))).returningAll().executeTakeFirst() ?? found;
     const stored = first.request as Record<string, unknown>;
     const serviceCode = typeof stored.posServiceCode === 'string' && stored.posServiceCode !== '' ? stored.posServiceCode : logo.serviceCode;
-    const now = this.deps.clock.now();
-    await this.deps.db.updateTable('mass_issue_requests')
-      .set((eb) => ({ status: 'RUNNING', started_at: eb.fn.coalesce('started_at', eb.val(now)), run_started_at: now, run_started_count: eb.ref('created'), updated_at: now }))
-      .where('id', '=', requestId).where((eb) => eb('created', '<', eb.ref('quantity'))).execute();
 
     const massSpec = {
       requestId, organization, logo, pvk, expiry: first.expiry, serviceCode,
