@@ -152,17 +152,24 @@ export class AccountsService {
     const out: string[] = [];
     const today = this.clock.now().toISOString().slice(0, 10);
     while (out.length < spec.count) {
-      const numbers: string[] = [];
-      for (let i = out.length; i < spec.count; i++) numbers.push(randomRecordNumber());
-      const inserted = await sql<{ account_number: string }>`
-        insert into accounts (account_number, organization, logo, customer_number, status, block_code_1, block_code_2, credit_limit,
-          billing_cycle, currency, short_name, relationship_number, date_opened, profile, created_by)
-        select n, ${spec.organization}::int, ${spec.logo.number}::int, ${spec.customerNumber}, 'A', '', '', ${spec.creditLimit}::numeric,
-          1, ${spec.logo.currency}::int, '', '', ${today}::date, ${JSON.stringify(spec.profile)}::jsonb, ${actor.clientId}
-        from unnest(string_to_array(${commaList(numbers)}, ',')) as n
-        on conflict (account_number) do nothing
-        returning account_number`.execute(db);
-      for (const r of inserted.rows) out.push(r.account_number);
+      const drawn = new Set<string>();
+      while (drawn.size < spec.count - out.length) drawn.add(randomRecordNumber());
+      const numbers = [...drawn];
+      // Only the numbers already taken come back (almost always none), not every inserted one.
+      const taken = await sql<{ n: string }>`
+        with input as (select n from unnest(string_to_array(${commaList(numbers)}, ',')) as n),
+        inserted as (
+          insert into accounts (account_number, organization, logo, customer_number, status, block_code_1, block_code_2, credit_limit,
+            billing_cycle, currency, short_name, relationship_number, date_opened, profile, created_by)
+          select n, ${spec.organization}::int, ${spec.logo.number}::int, ${spec.customerNumber}, 'A', '', '', ${spec.creditLimit}::numeric,
+            1, ${spec.logo.currency}::int, '', '', ${today}::date, ${JSON.stringify(spec.profile)}::jsonb, ${actor.clientId}
+          from input
+          on conflict (account_number) do nothing
+          returning account_number::text
+        )
+        select n from input where n not in (select account_number from inserted)`.execute(db);
+      const refused = new Set(column(taken.rows, 'n'));
+      for (const n of numbers) if (!refused.has(n)) out.push(n);
     }
     return out;
   }

@@ -416,15 +416,20 @@ export class CardsService {
       const once = new Set<string>();
       const unique: PreparedMassCard[] = [];
       for (const b of batch) if (!once.has(b.hash)) { once.add(b.hash); unique.push(b); }
-      const inserted = await sql<{ pan_hash: string }>`
-        insert into card_numbers (pan_hash, pan_token, pan_encrypted, bin, last4, organization, logo)
-        select h, t, e, ${logo.bin}, l, ${logo.organization}::int, ${logo.number}::int
-        from unnest(string_to_array(${commaList(column(unique, 'hash'))}, ','), string_to_array(${commaList(column(unique, 'token'))}, ','),
-          string_to_array(${commaList(column(unique, 'encrypted'))}, ','), string_to_array(${commaList(column(unique, 'last4'))}, ',')) as u(h, t, e, l)
-        on conflict do nothing -- no target: see insertCards()
-        returning pan_hash`.execute(db);
-      const fresh = new Set(column(inserted.rows, 'pan_hash'));
-      for (const b of unique) if (fresh.has(b.hash)) prepared.push(b);
+      // Only the numbers already issued come back (collisions, drawn again), not every inserted one.
+      const taken = await sql<{ h: string }>`
+        with input as (
+          select * from unnest(string_to_array(${commaList(column(unique, 'hash'))}, ','), string_to_array(${commaList(column(unique, 'token'))}, ','),
+            string_to_array(${commaList(column(unique, 'encrypted'))}, ','), string_to_array(${commaList(column(unique, 'last4'))}, ',')) as u(h, t, e, l)
+        ), inserted as (
+          insert into card_numbers (pan_hash, pan_token, pan_encrypted, bin, last4, organization, logo)
+          select h, t, e, ${logo.bin}, l, ${logo.organization}::int, ${logo.number}::int from input
+          on conflict do nothing -- no target: see insertCards()
+          returning pan_hash
+        )
+        select h from input where h not in (select pan_hash from inserted)`.execute(db);
+      const refused = new Set(column(taken.rows, 'h'));
+      for (const b of unique) if (!refused.has(b.hash)) prepared.push(b);
       batch = [];
     }
     const pinBlocks: string[] = [];
@@ -434,39 +439,38 @@ export class CardsService {
       pinReferences.push(pin.pvv ?? pin.offset ?? '');
     }
 
-    const cards = await sql<{ id: string; pan_token: string }>`
-      insert into cards (
-        pan_hash, card_sequence, pan_token, organization, logo, account_number, customer_number, expiry, service_code,
-        status, status_date, activation_required, activated_at, block_code, embossed_name_1, embossed_name_2, digital,
-        plastic_status, pin_suppressed, pin_stored, pin_verification, profile, created_by, mass_request_id, mass_seq
-      )
-      select h, 1, t, ${logo.organization}::int, ${logo.number}::int, a, ${spec.customerNumber}, ${spec.expiry}, ${spec.serviceCode},
-        ${CardStatus.active}::int, ${today}::date, true, null::timestamptz, '', ${spec.embossedName1}, ${spec.embossedName2}, false,
-        'PENDING', false, ps, pv, ${JSON.stringify({ massIssue: spec.requestId })}::jsonb, ${spec.actor.clientId}, ${spec.requestId}::bigint, q
-      from unnest(string_to_array(${commaList(column(prepared, 'hash'))}, ','), string_to_array(${commaList(column(prepared, 'token'))}, ','),
-        string_to_array(${commaList(spec.accounts)}, ','), string_to_array(${commaList(pinBlocks)}, ','), string_to_array(${commaList(pinReferences)}, ','),
-        string_to_array(${commaList(spec.positions)}, ',')::int[]) as u(h, t, a, ps, pv, q)
-      returning id, pan_token`.execute(db);
-
-    const byToken = new Map<string, string>();
-    for (const r of cards.rows) byToken.set(r.pan_token, r.id);
-    const records: Array<OutboxRecord & { card: string; file: string | null }> = [];
+    // Records of the cards that have one (all of a chunk, when the organization has a bureau),
+    // matched to their card by number in the same statement: no card ids travel back and forth.
+    const records: Array<OutboxRecord & { hash: string; file: string | null }> = [];
     for (let i = 0; i < prepared.length; i++) {
-      const { plastic, token } = prepared[i] as PreparedMassCard;
-      const card = byToken.get(token);
-      if (plastic !== undefined && card !== undefined) records.push({ ...plastic, card, file: spec.fileIds?.[i] ?? null });
+      const { plastic, hash } = prepared[i] as PreparedMassCard;
+      if (plastic !== undefined) records.push({ ...plastic, hash, file: spec.fileIds?.[i] ?? null });
     }
-    if (records.length > 0) {
-      await sql`
+    const made = await sql<{ n: number }>`
+      with c as (
+        insert into cards (
+          pan_hash, card_sequence, pan_token, organization, logo, account_number, customer_number, expiry, service_code,
+          status, status_date, activation_required, activated_at, block_code, embossed_name_1, embossed_name_2, digital,
+          plastic_status, pin_suppressed, pin_stored, pin_verification, profile, created_by, mass_request_id, mass_seq
+        )
+        select h, 1, t, ${logo.organization}::int, ${logo.number}::int, a, ${spec.customerNumber}, ${spec.expiry}, ${spec.serviceCode},
+          ${CardStatus.active}::int, ${today}::date, true, null::timestamptz, '', ${spec.embossedName1}, ${spec.embossedName2}, false,
+          'PENDING', false, ps, pv, ${JSON.stringify({ massIssue: spec.requestId })}::jsonb, ${spec.actor.clientId}, ${spec.requestId}::bigint, q
+        from unnest(string_to_array(${commaList(column(prepared, 'hash'))}, ','), string_to_array(${commaList(column(prepared, 'token'))}, ','),
+          string_to_array(${commaList(spec.accounts)}, ','), string_to_array(${commaList(pinBlocks)}, ','), string_to_array(${commaList(pinReferences)}, ','),
+          string_to_array(${commaList(spec.positions)}, ',')::int[]) as u(h, t, a, ps, pv, q)
+        returning id, pan_hash
+      ), r as (
         insert into personalization_records (organization, logo, card_id, reason, reference, encrypted_record, cipher, bureau_kcv, file_id)
-        select ${logo.organization}::int, ${logo.number}::int, c, r, ref, e, ci, k, f
-        from unnest(string_to_array(${commaList(column(records, 'card'))}, ',')::bigint[], string_to_array(${commaList(column(records, 'reason'))}, ','),
+        select ${logo.organization}::int, ${logo.number}::int, c.id, p.r, p.ref, p.e, p.ci, p.k, p.f
+        from unnest(string_to_array(${commaList(column(records, 'hash'))}, ','), string_to_array(${commaList(column(records, 'reason'))}, ','),
           string_to_array(${commaList(column(records, 'reference'))}, ','), string_to_array(${commaList(column(records, 'encrypted_record'))}, ','),
           string_to_array(${commaList(column(records, 'cipher'))}, ','), string_to_array(${commaList(column(records, 'bureau_kcv'))}, ','),
-          ${column(records, 'file')}::bigint[])
-          as u(c, r, ref, e, ci, k, f)`.execute(db);
-    }
-    return cards.rows.length;
+          ${column(records, 'file')}::bigint[]) as p(h, r, ref, e, ci, k, f)
+        join c on c.pan_hash = p.h
+      )
+      select count(*)::int as n from c`.execute(db);
+    return Number(made.rows[0]?.n ?? 0);
   }
 
   /**
