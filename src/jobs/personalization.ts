@@ -6,8 +6,8 @@ export const PERSONALIZATION_FLUSH_QUEUE = 'emboss.personalization.flush';
 
 /**
  * Writes pending personalization records into bureau files: every minute, and when asked (after
- * a mass issue, and when one has full files while it runs). One flush at a time across all workers (pg-boss
- * singleton policy).
+ * a mass issue, and when one has full files while it runs). One flush at a time across all
+ * workers (pg-boss singleton policy).
  */
 export async function registerPersonalizationFlush(boss: PgBoss, deps: { personalization: PersonalizationOutbox; logger: Logger }, options: { work: boolean }) {
   await boss.createQueue(PERSONALIZATION_FLUSH_QUEUE, { name: PERSONALIZATION_FLUSH_QUEUE, policy: 'singleton' } as PgBoss.Queue);

@@ -411,8 +411,8 @@ export class CardsService {
     for (let draws = 0; prepared.length < spec.positions.length; draws++) {
       if (draws >= MAX_NUMBER_DRAWS) throw fail(CardCodes.rangeExhausted);
       if (batch.length === 0) batch = await this.prepareMass(spec, spec.positions.length - prepared.length);
-      // The same number drawn twice in one batch: ON CONFLICT DO NOTHING inserts it once and
-      // returns it once, so both would look fresh. Keep the first; the other is drawn again.
+      // The same number drawn twice in one batch: ON CONFLICT DO NOTHING inserts it once, so
+      // both would look inserted. Keep the first; the other is drawn again.
       const once = new Set<string>();
       const unique: PreparedMassCard[] = [];
       for (const b of batch) if (!once.has(b.hash)) { once.add(b.hash); unique.push(b); }

@@ -49,6 +49,10 @@ function massFilesOf(files: readonly MassFile[], positions: readonly number[]): 
 /** The positions from `from` to `to`, both included. */
 const positionsFrom = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
+/** A chunk still to make: a whole range, or the exact positions missing from a chunk partly made. */
+type Unit = { from: number; to: number } | { positions: number[] };
+const positionsOf = (unit: Unit) => ('positions' in unit ? unit.positions : positionsFrom(unit.from, unit.to));
+
 export interface Progress { status: string; done: number; total: number; cardsPerSecond: number; etaSeconds: number | null }
 
 export interface RunOptions {
@@ -182,7 +186,7 @@ export class IssuanceService {
     const files: MassFile[] = organization.bureauKeyName
       ? await this.deps.personalization.planMassFiles({
         requestId, organization: organization.number, logo: logo.number, recordsPerFile: options.recordsPerFile ?? MAX_RECORDS_PER_FILE,
-        missing: (function* () { for (const u of units) yield* ('positions' in u ? u.positions : positionsFrom(u.from, u.to)); })(),
+        missing: (function* () { for (const u of units) yield* positionsOf(u); })(),
       })
       : [];
     let failure: unknown;
@@ -212,8 +216,7 @@ export class IssuanceService {
     const ahead: Array<{ positions: number[]; ready: Promise<PreparedMassCard[]> }> = [];
     const take = () => {
       while (ahead.length <= parallel && units.length > 0) {
-        const unit = units.shift()!;
-        const positions = 'positions' in unit ? unit.positions : positionsFrom(unit.from, unit.to);
+        const positions = positionsOf(units.shift()!);
         const ready = this.deps.cards.prepareMass(massSpec, positions.length);
         ready.catch(() => undefined); // awaited by the worker that takes it; left over after a failure
         ahead.push({ positions, ready });
@@ -286,13 +289,13 @@ export class IssuanceService {
    * The positions of a request that have no card yet, in chunks: whole chunks by count, and for
    * a chunk partly made (a quantity raised after a run) the exact positions missing.
    */
-  private async missingPositions(requestId: string, quantity: number, chunk: number): Promise<Array<{ from: number; to: number } | { positions: number[] }>> {
+  private async missingPositions(requestId: string, quantity: number, chunk: number): Promise<Unit[]> {
     const counts = await sql<{ k: number; n: number }>`
       select ((mass_seq - 1) / ${chunk}::int)::int as k, count(*)::int as n
       from cards where mass_request_id = ${requestId}::bigint group by 1`.execute(this.deps.db);
     const made = new Map(counts.rows.map((r) => [Number(r.k), Number(r.n)]));
     // Whole chunks as ranges (a million cards' positions are not held in memory at once).
-    const units: Array<{ from: number; to: number } | { positions: number[] }> = [];
+    const units: Unit[] = [];
     for (let k = 0; k * chunk < quantity; k++) {
       const from = k * chunk + 1;
       const to = Math.min(quantity, (k + 1) * chunk);

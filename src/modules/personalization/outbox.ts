@@ -202,12 +202,12 @@ export class PersonalizationOutbox {
 
   /**
    * Plans one file: assigns up to `max` pending records (of the oldest pending record's
-   * organization and logo, or of the given ones) to a new PLANNED file, in one transaction, and
-   * returns the file with the records it was given (so writing it needs no second read of them).
+   * organization and logo) to a new PLANNED file, in one transaction, and returns the file with
+   * the records it was given (so writing it needs no second read of them).
    */
-  private async plan(max: number, only?: { organization: number; logo: number }) {
+  private async plan(max: number) {
     return this.deps.db.transaction().execute(async (trx) => {
-      const next = only ?? await trx.selectFrom('personalization_records').select(['organization', 'logo'])
+      const next = await trx.selectFrom('personalization_records').select(['organization', 'logo'])
         .where('file_id', 'is', null).orderBy('id').limit(1).executeTakeFirst();
       if (!next) return undefined;
       const file = await trx.insertInto('personalization_files').values({

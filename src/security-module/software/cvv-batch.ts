@@ -3,8 +3,8 @@
  * differ only in the service code — with one cipher call per step for all of them instead of one
  * per value (cvvBatchMany: for many cards at once), and the client encryption of all of them in
  * one more call. ECB encrypts each 8-byte block on its own, so encrypting n blocks in one call
- * gives exactly the n single-block results;
- * the values are identical to computeCvv's (checked against it in cvv-batch.test.ts).
+ * gives exactly the n single-block results; the values are identical to computeCvv's (checked
+ * against it in cvv-batch.test.ts).
  *
  *   for each service code i:  D_i = PAN || expiry || sc_i, right-padded with '0' to 32 digits
  *   R1 = DES(CVK A, D1_1 | D1_2 | …)               (one call, n blocks)
