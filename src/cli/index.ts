@@ -7,7 +7,7 @@ import type { Logger } from '../shared/logger.ts';
 import cluster from 'node:cluster';
 import { join } from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
-import type { WrittenFile } from '../modules/personalization/index.ts';
+import { MAX_RECORDS_PER_FILE, type WrittenFile } from '../modules/personalization/index.ts';
 
 const HELP = `emboss — card management system
 
@@ -80,6 +80,16 @@ export async function runCli(argv: string[], ctx: { settings: Settings; logger: 
     }
     case 'issue-batch': {
       const args = parseFlags(rest);
+      // The run's tuning flags, checked before anything is written: a file is built in memory, so
+      // its size stays within MAX_RECORDS_PER_FILE.
+      const limits: Record<string, number> = { chunk: Number.MAX_SAFE_INTEGER, parallel: Number.MAX_SAFE_INTEGER, 'records-per-file': MAX_RECORDS_PER_FILE };
+      for (const [flag, max] of Object.entries(limits)) {
+        const value = args[flag];
+        if (value !== undefined && !(/^[0-9]+$/.test(value) && Number(value) >= 1 && Number(value) <= max)) {
+          process.stderr.write(`emboss issue-batch: --${flag} must be a whole number from 1${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ''}\n`);
+          return 64;
+        }
+      }
       const container = await createContainer({ settings, logger, jobs: false });
       try {
         const org = Number(args.org);

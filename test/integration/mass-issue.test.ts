@@ -1,7 +1,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -244,3 +244,27 @@ for (const backend of backends) {
     }
   });
 }
+
+test('emboss issue-batch refuses a bad tuning flag before it touches anything (exit 64, a clear message)', async () => {
+  for (const [flag, value, message] of [
+    ['--records-per-file', '0', '--records-per-file must be a whole number from 1 to 20000'],
+    ['--records-per-file', '20001', '--records-per-file must be a whole number from 1 to 20000'],
+    ['--chunk', 'abc', '--chunk must be a whole number from 1'],
+    ['--parallel', '-2', '--parallel must be a whole number from 1'],
+  ] as const) {
+    const dir = mkdtempSync(join(tmpdir(), 'emboss-flags-'));
+    try {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'issue-batch', '--org', '100', '--logo', '1', '--quantity', '10', flag, value], {
+        env: { ...process.env, DATABASE_URL: '', EMBOSS_DATA_DIR: dir, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr!.on('data', (d) => { stderr += d; });
+      const code = await new Promise((r) => child.once('exit', r));
+      assert.equal(code, 64, stderr);
+      assert.match(stderr, new RegExp(message));
+      assert.deepEqual(readdirSync(dir), [], 'nothing created');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+});
