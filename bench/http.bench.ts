@@ -7,6 +7,7 @@ import autocannon from 'autocannon';
 import pg from 'pg';
 import { runWrk, wrkAvailable } from './wrk.ts';
 import { cpuSnapshot, cpuUsed, machineTicks, quietestRun, stolenPercent, type CpuSnapshot } from './cpu.ts';
+import { embossArgv } from './emboss-process.ts';
 
 /**
  * HTTP benchmarks: the emboss server runs in its own process (as `npm start` runs it), the load
@@ -72,7 +73,7 @@ function encryptPan(pan: string): string {
 
 export async function startServer(env: Record<string, string>): Promise<{ url: string; child: ChildProcess; stop(): Promise<void> }> {
   const port = 20000 + Math.floor(Math.random() * 20000);
-  const child = spawn(process.execPath, [...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', 'src/main.ts', 'serve'], {
+  const child = spawn(process.execPath, embossArgv('serve'), {
     env: { ...process.env, ...env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', RATE_LIMIT_PER_MINUTE: '100000000', EMBOSS_MASTER_KEY: randomBytes(32).toString('hex') },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

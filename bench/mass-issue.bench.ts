@@ -9,6 +9,7 @@ import { createContainer } from '../src/container.ts';
 import { loadSettings } from '../src/config/env.ts';
 import { machineTicks, stolenPercent, watchPostgresCpu } from './cpu.ts';
 import { createLogger } from '../src/shared/logger.ts';
+import { embossArgv } from './emboss-process.ts';
 
 /**
  * Mass issue: one request for `quantity` cards on PostgreSQL, run by `emboss issue-batch` in its
@@ -62,9 +63,9 @@ export async function runMassIssueBench(options: { postgresUrl: string; quantity
     const postgresCpu = watchPostgresCpu('emboss_bench_mass');
     const ticks = machineTicks();
     const output = await new Promise<string>((resolve, reject) => {
-      const child = spawn(process.execPath, [...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', 'src/main.ts', 'issue-batch', '--org', '100', '--logo', '1', '--card-type', '1',
+      const child = spawn(process.execPath, embossArgv('issue-batch', '--org', '100', '--logo', '1', '--card-type', '1',
         '--quantity', String(quantity), '--customer', customer.customerNumber, ...(process.env.BENCH_MASS_PARALLEL ? ['--parallel', process.env.BENCH_MASS_PARALLEL] : []),
-        ...(process.env.BENCH_MASS_CHUNK ? ['--chunk', process.env.BENCH_MASS_CHUNK] : [])], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+        ...(process.env.BENCH_MASS_CHUNK ? ['--chunk', process.env.BENCH_MASS_CHUNK] : [])), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       let err = '';
       child.stdout.on('data', (d) => { out += d; });

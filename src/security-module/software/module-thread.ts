@@ -34,7 +34,8 @@ export class ModuleThread {
   }
 
   private start(): { worker: Worker; waiting: Map<number, Waiting> } {
-    // Under tsx (development, tests, `npm start`) the thread registers the same loader first.
+    // Under tsx (development, tests) the thread registers the same loader first. The compiled
+    // build (scripts/build.mjs) puts the thread's entry in the same folder as this code.
     const typescript = import.meta.url.endsWith('.ts');
     const entry = new URL(`./module-thread-main.${typescript ? 'ts' : 'js'}`, import.meta.url).href;
     const code = typescript
