@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import {
   PersonalizationFileError, buildPersonalizationFile, parsePersonalizationFile, parsePersonalizationFileName, personalizationFileName,
 } from './file-format.ts';
@@ -53,6 +54,21 @@ describe('personalization file format', () => {
     assert.throws(() => buildPersonalizationFile({ ...input, records: [rec('a', 'not base64!')] }), code('BAD_INPUT'));
     assert.throws(() => buildPersonalizationFile({ ...input, organization: '1_0' }), code('BAD_INPUT'));
     assert.throws(() => buildPersonalizationFile({ ...input, logo: '' }), code('BAD_INPUT'));
+  });
+
+  it('takes a record as encrypted exactly when it is base64 text (^[A-Za-z0-9+/]+={0,2}$)', () => {
+    const base64 = /^[A-Za-z0-9+/]+={0,2}$/;
+    const text = fc.string({ unit: fc.constantFrom(...'AZaz09+/=|\n é,'.split('')), maxLength: 12 });
+    fc.assert(fc.property(text, (encrypted) => {
+      let built = true;
+      try { buildPersonalizationFile({ ...input, records: [rec('card-1', encrypted)] }); } catch (e) { assert.ok(code('BAD_INPUT')(e)); built = false; }
+      assert.equal(built, base64.test(encrypted), JSON.stringify(encrypted));
+    }), { numRuns: 2000 });
+    for (const edge of ['', '=', '==', 'A===', 'A=B', '=A', 'AB==', 'A']) {
+      let built = true;
+      try { buildPersonalizationFile({ ...input, records: [rec('card-1', edge)] }); } catch { built = false; }
+      assert.equal(built, base64.test(edge), edge);
+    }
   });
 
   it('names files EMB_<org>_<logo>_<yyyymmddHHMMss>_<seq>.txt[.pgp] and reads the names back', () => {
