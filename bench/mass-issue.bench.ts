@@ -57,7 +57,6 @@ export async function runMassIssueBench(options: { postgresUrl: string; quantity
     const quiet = createLogger({ level: 'warn', destination: new Writable({ write(_c, _e, d) { d(); } }) });
     const container = await createContainer({ settings: loadSettings({ ...process.env, ...env }), logger: quiet, jobs: false });
     const customer = await container.customers.add({ clientId: 'bench', requestId: 'bench' }, { customerData: { customerKeyData: { organizationNumber: 100 } } });
-    for (const c of process.env.BENCH_DROP_FK?.split(',').filter(Boolean) ?? []) { const [t, n] = c.split('.'); await (await import('kysely')).sql.raw(`alter table ${t} drop constraint ${n}`).execute(container.storage.db); }
     await container.close();
 
     const started = Date.now();

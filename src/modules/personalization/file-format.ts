@@ -64,6 +64,7 @@ export interface PersonalizationFileTrailer {
 export const ID_RE = /^[A-Za-z0-9]{1,16}$/;
 const FILE_ID_RE = /^[A-Za-z0-9-]{1,64}$/;
 const REFERENCE_RE = /^[A-Za-z0-9._-]{1,40}$/;
+const KCV_RE = /^[0-9A-F]{4,16}$/;
 /** Not base64: a character outside its alphabet (padding included). */
 const NOT_BASE64_RE = /[^A-Za-z0-9+/=]/;
 /** Padding only at the end, at most two characters of it, after at least one other. */
@@ -77,7 +78,6 @@ const PADDED_AT_END_RE = /^[^=]+={0,2}$/;
 function isBase64(value: string): boolean {
   return !NOT_BASE64_RE.test(value) && PADDED_AT_END_RE.test(value);
 }
-const KCV_RE = /^[0-9A-F]{4,16}$/;
 
 export function checkId(value: unknown, what: string): asserts value is string {
   if (typeof value !== 'string' || !ID_RE.test(value)) throw new PersonalizationFileError('BAD_INPUT', `${what} must be 1 to 16 letters or digits`);
