@@ -135,7 +135,7 @@ export async function createContainer(options: ContainerOptions): Promise<Contai
     const idempotency = new IdempotencyService(db, clock, {
       seal: (clear) => sm.encryptData(dek.keyBlock, clear),
       open: (sealed) => sm.decryptData(dek.keyBlock, sealed),
-    });
+    }, settings.EMBOSS_REQUEST_LEASE_SECONDS);
 
     let queue: PgBoss | undefined;
     if (options.jobs !== false) {

@@ -20,6 +20,11 @@ const EnvSchema = Type.Object({
   SIGNATURE_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 300 }),
   DB_POOL_SIZE: Type.Integer({ minimum: 1, default: 10 }),
   /**
+   * How long a reserved request id stays blocked ("in progress") without an answer: after that, a
+   * retry of a request whose process died runs it (its uncommitted effect left nothing). Seconds.
+   */
+  EMBOSS_REQUEST_LEASE_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 10 }),
+  /**
    * API processes sharing the port (node:cluster), to use more than one core: PostgreSQL only
    * (PGlite belongs to one process). Each is a whole emboss (HTTP API and job worker); rate
    * limits are counted per process.

@@ -8,6 +8,7 @@ import * as m0005 from './migrations/0005_issuance.ts';
 import * as m0006 from './migrations/0006_idempotency_storage.ts';
 import * as m0007 from './migrations/0007_card_write_indexes.ts';
 import * as m0008 from './migrations/0008_mass_issue_files.ts';
+import * as m0009 from './migrations/0009_request_leases.ts';
 
 /** Migrations in order. A later issue adds its module's tables as the next file here. */
 const migrations: Record<string, Migration> = {
@@ -19,6 +20,7 @@ const migrations: Record<string, Migration> = {
   '0006_idempotency_storage': m0006,
   '0007_card_write_indexes': m0007,
   '0008_mass_issue_files': m0008,
+  '0009_request_leases': m0009,
 };
 
 class StaticProvider implements MigrationProvider {

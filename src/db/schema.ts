@@ -133,6 +133,10 @@ export interface IdempotencyKeyTable {
   status_code: number | null;
   /** The stored response, encrypted under the system DEK (it may carry card data). */
   response_sealed: string | null;
+  /** The run of the request that holds the id while it runs (null once answered, or for an inquiry's record). */
+  holder: string | null;
+  /** Until when that run holds it: a later retry of a request still unanswered takes the id over. */
+  lease_until: Date | null;
   created_at: CreatedAt;
 }
 

@@ -1,3 +1,5 @@
+import type { AppError } from './errors.ts';
+
 /** Who is acting, for authorization and the audit trail. */
 export interface Actor {
   /** API client id, or "system" for start-up and background work. */
@@ -17,6 +19,46 @@ export interface Actor {
    * a client request).
    */
   reserve?: () => Promise<void>;
+  /**
+   * The request's answer to an outcome, made ready to be recorded (over HTTP: the response as it
+   * will be sent, sealed). A write records it in the same transaction as its effect
+   * (`commitAnswer` of the idempotency module), so a committed effect always has the answer a
+   * retry of the request gets back. Absent: nobody waits for an answer (start-up, jobs, the CLI).
+   */
+  answer?: (outcome: Outcome) => Promise<RecordedAnswer>;
+}
+
+/**
+ * What a write ends with: its result, or a refusal that comes with an effect of its own (a wrong
+ * PIN is counted, and answered 422).
+ */
+export type Outcome = { result: unknown } | { refusal: AppError };
+
+/** An answer ready for the idempotency record of its request id. */
+export interface RecordedAnswer {
+  clientId: string;
+  requestId: string;
+  /** The run of the request that holds its id: only that run may record the answer. */
+  holder: string;
+  statusCode: number;
+  /** The response, encrypted at rest (it may carry card data). */
+  responseSealed: string;
+  /** Audit records of the request's reads and refusals so far, stored with the answer. */
+  audit: unknown[];
+}
+
+/**
+ * A run of a request that no longer holds its request id (its lease ended and a retry took the
+ * id over): its effect must not commit. Raised inside the transaction, which then rolls back.
+ */
+export class RequestTakenOver extends Error {
+  constructor() {
+    super('the request id is held by another run of the request');
+    this.name = 'RequestTakenOver';
+  }
 }
 
 export const systemActor = (requestId: string): Actor => ({ clientId: 'system', requestId });
+
+/** The same actor for work done inside another write's transaction: the outer write answers. */
+export const withoutAnswer = ({ answer: _answer, ...actor }: Actor): Actor => actor;

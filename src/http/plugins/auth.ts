@@ -91,6 +91,7 @@ export function actorOf(request: FastifyRequest): Actor {
   return {
     clientId: request.client.clientId, requestId: request.clientRequestId, auditJournal: request.auditJournal,
     ...(request.reserveRequestId ? { reserve: request.reserveRequestId } : {}),
+    ...(request.answerRequest ? { answer: request.answerRequest } : {}),
   };
 }
 

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError } from '../../shared/errors.ts';
+import { RequestTakenOver } from '../../shared/actor.ts';
 import { errorBody } from '../envelope.ts';
 import { HttpCodes } from '../codes.ts';
 import { StoredAnswer } from './idempotency.ts';
@@ -13,6 +14,8 @@ import { StoredAnswer } from './idempotency.ts';
 export const errorsPlugin = fp(async (app: FastifyInstance) => {
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
     if (error instanceof StoredAnswer) return error.send(reply);
+    // This run's lease on its request id ended and a retry holds it now: its write rolled back.
+    if (error instanceof RequestTakenOver) return reply.code(409).send(errorBody(...HttpCodes.requestInProgress));
     if (error instanceof AppError) {
       for (const [k, v] of Object.entries(error.headers)) reply.header(k, v);
       return reply.code(error.status).send(errorBody(error.code, error.description));

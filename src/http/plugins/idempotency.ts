@@ -3,19 +3,27 @@ import fp from 'fastify-plugin';
 import { storeAuditRows, takeAuditJournal, type AuditRow } from '../../modules/audit/index.ts';
 import { IdempotencyService, type Response } from '../../modules/idempotency/index.ts';
 import type { Database } from '../../db/database.ts';
+import type { Outcome, RecordedAnswer } from '../../shared/actor.ts';
 import { conflict } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { HttpCodes } from '../codes.ts';
-import { errorBody } from '../envelope.ts';
+import { errorBody, ok } from '../envelope.ts';
 
 /** The body as stored for replay: the JSON text exactly as sent, when it is text. */
 const responseOf = (payload: unknown): Response => (typeof payload === 'string' ? { json: payload } : { value: payload });
 
 declare module 'fastify' {
   interface FastifyRequest {
-    idempotencyReserved: boolean;
+    /** The run's hold on its request id, once reserved (see IdempotencyService). */
+    idempotencyHolder: string | undefined;
     /** On a `reservesLate` route: reserves the request id when the handler is about to write (see Actor.reserve). */
     reserveRequestId: (() => Promise<void>) | undefined;
+    /** For a reserved request: its answer to an outcome, to be recorded by the write's own transaction (see Actor.answer). */
+    answerRequest: ((outcome: Outcome) => Promise<RecordedAnswer>) | undefined;
+    /** The last answer made for the write's transaction: whether it committed is known once the handler ends. */
+    pendingAnswer: { statusCode: number; json: string; journalLength: number } | undefined;
+    /** The handler ended with an error (set by the onError hook). */
+    failed: boolean;
   }
   interface FastifyContextConfig {
     /**
@@ -45,18 +53,38 @@ export class StoredAnswer extends Error {
 }
 
 /**
+ * The response text of a status and body as the route sends it (its response schema's
+ * serializer): made before a write commits, so a response that cannot be sent rolls the write
+ * back instead of leaving an effect without an answer.
+ */
+function serialized(reply: FastifyReply, statusCode: number, body: Record<string, unknown>): string {
+  try {
+    return reply.serializeInput(body, statusCode as unknown as string) as string;
+  } catch (err) {
+    if ((err as { code?: string }).code === 'FST_ERR_MISSING_SERIALIZATION_FN') return JSON.stringify(body);
+    throw err;
+  }
+}
+
+/**
  * The request id as an idempotency key for every authenticated call that is not a GET: the
  * same id with the same method, path and body returns the stored response (status and body)
- * without running the handler again; with anything else it is refused with 409. Responses
- * with 5xx are not kept, so the client may retry them under the same id.
+ * without running the handler again; with anything else it is refused with 409 (README:
+ * "Exactly-once requests").
  *
- * The request's last write is made here, and it also stores the request's audit journal (the
- * records of its reads and refusals) in the same statement; whatever the journal still holds
- * after it (GET, 5xx, a failed write) is stored on its own. Either way before the response leaves.
+ * A write records its answer in its own transaction (Actor.answer, commitAnswer): the response
+ * is serialized and sealed here, before the commit, and sent as recorded. Requests that wrote
+ * nothing (refusals) are completed here after they ran; a 5xx frees the id for an immediate
+ * retry. The audit journal (the records of the request's reads and refusals) goes with the
+ * answer; whatever it still holds after (GET, 5xx, a failed write) is stored on its own, before
+ * the response leaves.
  */
 export const idempotencyPlugin = fp(async (app: FastifyInstance, opts: { idempotency: IdempotencyService; db: Database; logger: Logger }) => {
-  app.decorateRequest('idempotencyReserved', false);
+  app.decorateRequest('idempotencyHolder', undefined);
   app.decorateRequest('reserveRequestId', undefined);
+  app.decorateRequest('answerRequest', undefined);
+  app.decorateRequest('pendingAnswer', undefined);
+  app.decorateRequest('failed', false);
 
   /** Reserves the request's id; throws the stored answer (or a 409) when the id was used before. */
   async function reserve(request: FastifyRequest): Promise<void> {
@@ -65,64 +93,113 @@ export const idempotencyPlugin = fp(async (app: FastifyInstance, opts: { idempot
     if (r.kind === 'mismatch') throw conflict(...HttpCodes.requestIdReused);
     if (r.kind === 'in-progress') throw conflict(...HttpCodes.requestInProgress);
     if (r.kind === 'replay') throw new StoredAnswer(r.statusCode, r.response);
-    request.idempotencyReserved = true;
+    request.idempotencyHolder = r.holder;
+  }
+
+  function answerer(request: FastifyRequest, reply: FastifyReply) {
+    return async (outcome: Outcome): Promise<RecordedAnswer> => {
+      const holder = request.idempotencyHolder;
+      if (!holder) throw new Error('a write answered before its request id was reserved');
+      const [statusCode, body] = 'result' in outcome
+        ? [200, ok(outcome.result)]
+        : [outcome.refusal.status, errorBody(outcome.refusal.code, outcome.refusal.description)];
+      const json = serialized(reply, statusCode, body);
+      const journal = request.auditJournal ?? [];
+      request.pendingAnswer = { statusCode, json, journalLength: journal.length };
+      return {
+        clientId: request.client!.clientId, requestId: request.clientRequestId!, holder, statusCode,
+        responseSealed: await opts.idempotency.seal(json), audit: journal.slice(),
+      };
+    };
   }
 
   // A stored answer found here or by a late reservation is thrown, and sent by the error handler.
-  app.addHook('preHandler', async (request) => {
+  app.addHook('preHandler', async (request, reply) => {
     if (!request.client || !request.clientRequestId || request.method === 'GET') return;
     const config = request.routeOptions.config;
     if (config?.inquiry) return;
+    request.answerRequest = answerer(request, reply);
     if (config?.reservesLate) {
-      request.reserveRequestId = async () => { if (!request.idempotencyReserved) await reserve(request); };
+      request.reserveRequestId = async () => { if (!request.idempotencyHolder) await reserve(request); };
       return;
     }
     await reserve(request);
   });
 
+  app.addHook('onError', async (request) => { request.failed = true; });
+
   app.addHook('onSend', async (request, reply, payload) => {
-    const audit = takeAuditJournal(request);
     try {
-      return await recordResponse(request, reply, payload, audit);
+      return await recordResponse(request, reply, payload);
     } finally {
-      const left = audit.splice(0);
+      const left = takeAuditJournal(request);
       if (left.length > 0) await storeAuditRows(opts.db, left);
     }
   });
 
-  /** The response's idempotency record, with the audit rows (emptied once they are stored with it). */
-  async function recordResponse(request: FastifyRequest, reply: FastifyReply, payload: unknown, audit: AuditRow[]): Promise<unknown> {
+  /** The response's idempotency record, with the audit rows (taken from the journal once they are stored with it). */
+  async function recordResponse(request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
     const config = request.routeOptions.config;
-    const afterTheFact = config?.inquiry || (config?.reservesLate && !request.idempotencyReserved);
+    const holder = request.idempotencyHolder;
+    const afterTheFact = config?.inquiry || (config?.reservesLate && !holder);
     if (afterTheFact && request.client && request.clientRequestId && request.method !== 'GET' && reply.statusCode < 500
       && !reply.hasHeader('x-idempotent-replay')) {
       const fingerprint = IdempotencyService.fingerprint(request.method, request.url, request.rawBody);
-      const r = await opts.idempotency.recordInquiry(request.client.clientId, request.clientRequestId, fingerprint, reply.statusCode, responseOf(payload), audit);
-      audit.length = 0;
+      const r = await opts.idempotency.recordInquiry(request.client.clientId, request.clientRequestId, fingerprint, reply.statusCode, responseOf(payload), takeAuditJournal(request));
       if (r.kind === 'stored') return payload;
       reply.header('content-type', 'application/json; charset=utf-8');
-      if (r.kind === 'replay') {
-        reply.header('x-idempotent-replay', 'true');
-        reply.code(r.statusCode);
-        return JSON.stringify(r.response);
-      }
+      if (r.kind === 'replay') return replay(reply, r.statusCode, JSON.stringify(r.response));
       const [code, description] = r.kind === 'mismatch' ? HttpCodes.requestIdReused : HttpCodes.requestInProgress;
       reply.code(409);
       return JSON.stringify(errorBody(code, description));
     }
-    if (!request.idempotencyReserved) return payload;
-    request.idempotencyReserved = false;
+    if (!holder) return payload;
+    request.idempotencyHolder = undefined;
     const clientId = request.client!.clientId;
     const requestId = request.clientRequestId!;
-    try {
-      if (reply.statusCode >= 500) await opts.idempotency.release(clientId, requestId);
-      else {
-        await opts.idempotency.complete(clientId, requestId, reply.statusCode, responseOf(payload), audit);
-        audit.length = 0;
+    const pending = request.pendingAnswer;
+    if (pending) {
+      const committed = await committedAnswer(request, clientId, requestId);
+      if (committed) {
+        reply.header('content-type', 'application/json; charset=utf-8');
+        if (committed.json === pending.json && committed.statusCode === pending.statusCode) {
+          // Ours: the journal's records up to the answer went with it.
+          request.auditJournal?.splice(0, pending.journalLength);
+          reply.code(committed.statusCode);
+          return committed.json;
+        }
+        return replay(reply, committed.statusCode, committed.json);
       }
+    }
+    try {
+      if (reply.statusCode >= 500) await opts.idempotency.release(clientId, requestId, holder);
+      else await opts.idempotency.complete(clientId, requestId, holder, reply.statusCode, responseOf(payload), takeAuditJournal(request));
     } catch (err) {
       opts.logger.error({ err }, 'could not store the idempotent response');
     }
     return payload;
   }
+
+  /**
+   * The answer a write's transaction committed for this request, if it did: certain when the
+   * handler ended normally (it returns only after its transaction committed); after an error, as
+   * the database has it (the commit may have happened before the error, or another run of the
+   * request may have answered). Undefined: no answer on file, or the database cannot tell now.
+   */
+  async function committedAnswer(request: FastifyRequest, clientId: string, requestId: string): Promise<{ statusCode: number; json: string } | undefined> {
+    if (!request.failed) return request.pendingAnswer;
+    try {
+      const found = await opts.idempotency.answered(clientId, requestId);
+      return found && { statusCode: found.statusCode, json: JSON.stringify(found.response) };
+    } catch (err) {
+      opts.logger.warn({ err }, 'could not read the answer of a failed write; a retry of the request gets it');
+      return undefined;
+    }
+  }
 });
+
+function replay(reply: FastifyReply, statusCode: number, json: string): string {
+  reply.header('x-idempotent-replay', 'true');
+  reply.code(statusCode);
+  return json;
+}

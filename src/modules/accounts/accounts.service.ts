@@ -6,6 +6,7 @@ import { Batcher, byOrdinality, column, commaList } from '../../shared/batcher.t
 import { refusal as fail } from '../../shared/errors.ts';
 import { isBlankNumber, pad19, randomRecordNumber } from '../../shared/ids.ts';
 import { recordAudit } from '../audit/index.ts';
+import { answeredWrite } from '../idempotency/index.ts';
 import type { Logo, OrganizationsService } from '../organizations/index.ts';
 import type { CustomersService } from '../customers/index.ts';
 import type { AccountInquiryHeaders, AddAccountRequest, BlockCodeRequest, CustomerAccountsRequest } from './accounts.schemas.ts';
@@ -107,7 +108,7 @@ export class AccountsService {
       billingCurrency, billingCycle, blockCode1, blockCode2, dateOpened, ...profile
     } = a;
 
-    return runInTransaction(db, async (trx) => {
+    return answeredWrite(db, actor, async (trx) => {
       // The customer is checked inside the transaction: a concurrent purge cannot slip between.
       if (!(await this.customers.find(organization, customerNumber, trx))) throw fail(AccountCodes.customerNotFound);
       // ON CONFLICT DO NOTHING rather than catching a unique violation: it keeps a surrounding
@@ -234,7 +235,7 @@ export class AccountsService {
     if (request.functionCode === 'U' && code !== '') throw fail(AccountCodes.unblockNeedsSpace);
     if (request.functionCode === 'U' && request.blockCodeIndicator === 0) throw fail(AccountCodes.unblockNeedsSlot);
 
-    return this.db.transaction().execute(async (trx) => {
+    return answeredWrite(this.db, actor, async (trx) => {
       // Row lock: two block-code updates on one account apply one after the other.
       const row = await trx.selectFrom('accounts').selectAll()
         .where('account_number', '=', pad19(request.accountNumber)).where('organization', '=', org)
@@ -306,12 +307,6 @@ export class AccountsService {
       })),
     };
   }
-}
-
-/** Runs in the caller's transaction when given one, otherwise in a new one. */
-async function runInTransaction<T>(db: Kysely<DB>, work: (trx: Kysely<DB>) => Promise<T>): Promise<T> {
-  if (db.isTransaction) return work(db);
-  return db.transaction().execute(work);
 }
 
 /** An account from its table row (also for a module that reads the row in its own statement). */

@@ -6,6 +6,7 @@ import { refusal as fail } from '../../shared/errors.ts';
 import { pad19 } from '../../shared/ids.ts';
 import type { IssuedPin, SecurityModule, TrackDataForClient, TrackPinField } from '../../security-module/port.ts';
 import { recordAudit } from '../audit/index.ts';
+import { answeredWrite } from '../idempotency/index.ts';
 import type { Account, AccountsService } from '../accounts/index.ts';
 import type { KeysService } from '../keys/index.ts';
 import type { Logo, Organization, OrganizationsService } from '../organizations/index.ts';
@@ -122,7 +123,7 @@ export class CardActions {
       ...(request.userData ? { cardActionUserData: request.userData } : {}),
     };
 
-    const outcome = await this.deps.db.transaction().execute(async (trx) => {
+    return answeredWrite(this.deps.db, actor, async (trx) => {
       // Every sequence of the number, locked: the next sequence and the closing of a replaced
       // number are decided on rows no one else changes meanwhile.
       const sequences = await trx.selectFrom('cards').selectAll().where('pan_hash', '=', found.pan_hash).orderBy('card_sequence').forUpdate().execute();
@@ -190,30 +191,28 @@ export class CardActions {
       }
       // Computed before the commit: a failure here leaves nothing half done.
       const tracks = rule.kind !== 'none' && zek ? await this.trackData(zek, cvk, result.pan, result.card, logo) : undefined;
-      return { ...result, tracks };
+      const c = result.card;
+      const profile = c.profile as Record<string, unknown>;
+      return {
+        organizationNumber: org,
+        cardNumber: viewer.pci ? pad19(result.pan) : c.pan_token,
+        cardSequence: c.card_sequence,
+        cardAction: action,
+        numberCardsRequested: requested,
+        numberCardsReturned: returned,
+        randomPin: request.randomPin,
+        logo: c.logo,
+        customerNumber: c.customer_number,
+        encryptedTrack1: tracks?.encryptedTrack1 ?? '',
+        encryptedTrack2: tracks?.encryptedTrack2 ?? '',
+        embosserBlockData: tracks?.embosserBlockData ?? '',
+        embosserName1: c.embossed_name_1,
+        embosserName2: c.embossed_name_2,
+        owningBranchNumber: typeof profile.owningBranchNumber === 'number' ? profile.owningBranchNumber : 0,
+        expiryDate: expiryDate(c.expiry),
+        userData: request.userData ? [request.userData] : [],
+      };
     });
-
-    const c = outcome.card;
-    const profile = c.profile as Record<string, unknown>;
-    return {
-      organizationNumber: org,
-      cardNumber: viewer.pci ? pad19(outcome.pan) : c.pan_token,
-      cardSequence: c.card_sequence,
-      cardAction: action,
-      numberCardsRequested: requested,
-      numberCardsReturned: returned,
-      randomPin: request.randomPin,
-      logo: c.logo,
-      customerNumber: c.customer_number,
-      encryptedTrack1: outcome.tracks?.encryptedTrack1 ?? '',
-      encryptedTrack2: outcome.tracks?.encryptedTrack2 ?? '',
-      embosserBlockData: outcome.tracks?.embosserBlockData ?? '',
-      embosserName1: c.embossed_name_1,
-      embosserName2: c.embossed_name_2,
-      owningBranchNumber: typeof profile.owningBranchNumber === 'number' ? profile.owningBranchNumber : 0,
-      expiryDate: expiryDate(c.expiry),
-      userData: request.userData ? [request.userData] : [],
-    };
   }
 
   /** What a new card of an action takes over from the card acted on. */

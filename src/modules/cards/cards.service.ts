@@ -1,6 +1,6 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { CardTable, DB } from '../../db/schema.ts';
-import type { Actor } from '../../shared/actor.ts';
+import { RequestTakenOver, withoutAnswer, type Actor, type RecordedAnswer } from '../../shared/actor.ts';
 import type { Clock } from '../../shared/clock.ts';
 import { Batcher, byOrdinality, column, commaList } from '../../shared/batcher.ts';
 import { refusal as fail } from '../../shared/errors.ts';
@@ -8,6 +8,7 @@ import { isBlankNumber, pad19 } from '../../shared/ids.ts';
 import { generateCardNumber, isLuhnValid } from '../../crypto/luhn.ts';
 import { MAX_ISSUE_CARDS, type IssuedCardValues, type PinVerificationMethod, type SecurityModule } from '../../security-module/port.ts';
 import { auditRow, recordAudit, type AuditRow } from '../audit/index.ts';
+import { answeredWrite, commitAnswers } from '../idempotency/index.ts';
 import type { KeysService } from '../keys/index.ts';
 import type { Logo, Organization, OrganizationsService } from '../organizations/index.ts';
 import { outboxRecord, splitName, type OutboxRecord, type PersonalizationOutbox } from '../personalization/index.ts';
@@ -128,6 +129,8 @@ interface CardInsert {
   createdBy: string;
   audit: AuditRow;
   plastic: OutboxRecord | undefined;
+  /** The request's answer, recorded with the card (card add): see insertAnswered. */
+  answer?: RecordedAnswer | undefined;
 }
 
 /** A mass-issue card whose security-module work is done, ready to insert. */
@@ -222,7 +225,7 @@ export class CardsService {
 
   private readonly lookups = new Batcher((keys: CardKey[]) => this.lookUp(keys, false));
   private readonly lookupsWithAccount = new Batcher((keys: CardKey[]) => this.lookUp(keys, true));
-  private readonly inserts = new Batcher((rows: CardInsert[]) => this.insertCards(this.db, rows));
+  private readonly inserts = new Batcher((rows: CardInsert[]) => this.insertAnswered(rows));
 
   constructor(private readonly deps: CardsDeps) {
     this.db = deps.db;
@@ -259,6 +262,15 @@ export class CardsService {
     if (pan !== undefined) this.checkGivenNumber(pan, logo);
 
     const pvk = request.pinSuppression === 1 ? undefined : (await this.deps.keys.require(logo.keys.pvk, 'PVK')).keyBlock;
+    const answerOf = (card: Pick<IssuedCard, 'pan' | 'token' | 'sequence'>) => ({
+      organizationNumber: org,
+      organizationAssociatedToForeignAccount: 0,
+      logo: logo.number,
+      accountNumber: account.accountNumber,
+      cardNumber: this.shown(card.pan, card.token, viewer),
+      cardSequence: card.sequence,
+      currentChipSequenceNumber: 1,
+    });
     const issued = await this.issue(this.db, actor, {
       organization, logo, account, customerNumber, ...(pvk ? { pvk } : {}),
       ...(pan !== undefined ? { pan } : {}),
@@ -273,25 +285,19 @@ export class CardsService {
       blockCode: (request.blockCode ?? '').trim(),
       profile: profileOf(request, ['organizationNumber', 'postToAccount', 'cardNumber', 'cardSequence', 'pinSuppression', 'currentCardActivation', 'blockCode', 'digitalCardFlag', 'embossedName1', 'embossedName2', 'expirationDate', 'customerNumber', 'posServiceCode']),
       action: 'card.add',
-    });
-    return {
-      organizationNumber: org,
-      organizationAssociatedToForeignAccount: 0,
-      logo: logo.number,
-      accountNumber: account.accountNumber,
-      cardNumber: this.shown(issued.pan, issued.token, viewer),
-      cardSequence: issued.sequence,
-      currentChipSequenceNumber: 1,
-    };
+    }, answerOf);
+    return answerOf(issued);
   }
 
   /**
    * Issues one card, inside the caller's transaction if `db` is one: a card number that was never
    * issued before (drawn again on collision; the database's primary key decides), its token, the
    * encrypted number, a PIN unless suppressed, the card record, its audit record and its bureau
-   * record (insertCards).
+   * record (insertCards). Outside a transaction, `answerOf` makes the request's answer, recorded
+   * with the card in the same transaction (a card without its answer is never committed); inside
+   * one, the caller answers.
    */
-  async issue(db: Kysely<DB>, actor: Actor, spec: IssueSpec): Promise<IssuedCard> {
+  async issue(db: Kysely<DB>, actor: Actor, spec: IssueSpec, answerOf?: (card: Pick<IssuedCard, 'pan' | 'token' | 'sequence'>) => unknown): Promise<IssuedCard> {
     const { logo } = spec;
     const now = this.deps.clock.now();
     const { existing } = spec;
@@ -326,6 +332,7 @@ export class CardsService {
         plastic,
       };
       // Outside a transaction (card add), concurrent requests' cards go to the database together.
+      if (db === this.db && answerOf && actor.answer) row.answer = await actor.answer({ result: answerOf({ pan, token: p.token, sequence: spec.sequence }) });
       const card = db === this.db ? await this.inserts.submit(row) : (await this.insertCards(db, [row]))[0];
       if (card) return { pan, token: p.token, sequence: spec.sequence, expiry: spec.expiry, card };
       if (spec.pan !== undefined || existing) throw fail(CardCodes.cardExists);
@@ -344,6 +351,21 @@ export class CardsService {
    * (the token is a function of the number) with a unique violation instead of inserting nothing.
    * Without one, every unique index is an arbiter.
    */
+  /**
+   * The cards of concurrent card adds, each with its request's answer, in one transaction: the
+   * cards' statement, then the answers of those made. A request whose run no longer holds its id
+   * fails the batch (nothing commits), and the Batcher then runs each card alone, so it fails alone.
+   */
+  private async insertAnswered(rows: CardInsert[]): Promise<Array<CardRow | undefined>> {
+    if (!rows.some((r) => r.answer)) return this.insertCards(this.db, rows);
+    return this.db.transaction().execute(async (trx) => {
+      const made = await this.insertCards(trx, rows);
+      const answers = rows.flatMap((r, i) => (r.answer && made[i] ? [r.answer] : []));
+      if ((await commitAnswers(trx, answers)).includes(false)) throw new RequestTakenOver();
+      return made;
+    });
+  }
+
   private async insertCards(db: Kysely<DB>, rows: CardInsert[]): Promise<Array<CardRow | undefined>> {
     const seen = new Set<string>();
     const sent = rows.filter((r) => { const key = r.existing ? `${r.hash}.${r.sequence}` : r.hash; return !seen.has(key) && seen.add(key); });
@@ -524,10 +546,10 @@ export class CardsService {
     const expiry = this.expiryFor(logo, e.expirationDate);
     const pvk = (await this.deps.keys.require(logo.keys.pvk, 'PVK')).keyBlock;
 
-    const result = await this.db.transaction().execute(async (trx) => {
+    return answeredWrite(this.db, actor, async (trx) => {
       let account: Account | undefined;
       if (request.accountCreateFlag === 'Y') {
-        const created = await this.deps.accounts.add(actor, {
+        const created = await this.deps.accounts.add(withoutAnswer(actor), {
           accountData: {
             organization: org, logo: logo.number, customerNumber,
             ...(a.shortName !== undefined ? { shortName: a.shortName } : {}),
@@ -560,18 +582,17 @@ export class CardsService {
         profile: profileOf(e, ['embossedName1', 'embossedName2', 'expirationDate', 'customerNumber', 'posServiceCode', 'digitalCardFlag']),
         action: 'card.instant',
       });
-      return { account: account!, issued };
+      return {
+        organizationNumber: org,
+        logo: logo.number,
+        customerNumber,
+        accountNumber: account!.accountNumber,
+        cardNumber: this.shown(issued.pan, issued.token, viewer),
+        cardSequenceNumber: issued.sequence,
+        creditLimit: account!.creditLimit,
+        cardExpiryDate: expiryDate(issued.expiry),
+      };
     });
-    return {
-      organizationNumber: org,
-      logo: logo.number,
-      customerNumber,
-      accountNumber: result.account.accountNumber,
-      cardNumber: this.shown(result.issued.pan, result.issued.token, viewer),
-      cardSequenceNumber: result.issued.sequence,
-      creditLimit: result.account.creditLimit,
-      cardExpiryDate: expiryDate(result.issued.expiry),
-    };
   }
 
   // --- finding cards ---------------------------------------------------------------------
@@ -774,7 +795,7 @@ export class CardsService {
     if (!(await this.deps.organizations.organization(org))) throw fail(CardCodes.statusOrgNotFound);
     if (![0, 1, 2, 3].includes(request.cardStatus)) throw fail(CardCodes.statusInvalid);
     const now = this.deps.clock.now();
-    return this.db.transaction().execute(async (trx) => {
+    return answeredWrite(this.db, actor, async (trx) => {
       const found = await this.resolve(org, request.cardNumber, request.cardSequence, trx);
       if (!found) throw fail(CardCodes.statusCardNotFound);
       const card = await trx.selectFrom('cards').selectAll().where('id', '=', found.id).forUpdate().executeTakeFirstOrThrow();
@@ -799,7 +820,7 @@ export class CardsService {
     if (!(await this.deps.organizations.organization(org))) throw fail(CardCodes.activationOrgNotFound);
     if (!['A', 'S'].includes(request.serviceType)) throw fail(CardCodes.activationBadType);
     const now = this.deps.clock.now();
-    return this.db.transaction().execute(async (trx) => {
+    return answeredWrite(this.db, actor, async (trx) => {
       const card = await this.resolve(org, request.cardNumber, undefined, trx);
       let accountNumber: string;
       if (card) {

@@ -5,6 +5,7 @@ import type { Clock } from '../../shared/clock.ts';
 import { refusal as fail } from '../../shared/errors.ts';
 import { isBlankNumber, pad19, randomRecordNumber } from '../../shared/ids.ts';
 import { recordAudit } from '../audit/index.ts';
+import { answeredWrite } from '../idempotency/index.ts';
 import type { OrganizationsService } from '../organizations/index.ts';
 import type { AddCustomerRequest, DemographicInquiryRequest, UpdateCustomerRequest } from './customers.schemas.ts';
 
@@ -75,7 +76,7 @@ export class CustomersService {
     };
 
     // A generated number is drawn again on the (rare) collision; a given one must be new.
-    return this.db.transaction().execute(async (trx) => {
+    return answeredWrite(this.db, actor, async (trx) => {
       for (let attempt = 0; ; attempt++) {
         const customerNumber = given ?? randomRecordNumber();
         const inserted = await trx.insertInto('customers').values({
@@ -150,7 +151,7 @@ export class CustomersService {
     } = request;
 
     const accountNumber = numberType === '1' ? '' : request.customerNumber;
-    await this.db.transaction().execute(async (trx) => {
+    return answeredWrite(this.db, actor, async (trx) => {
       const current = await this.find(org, customerNumber, trx);
       if (!current) throw fail(CustomerCodes.updateCustomerNotFound);
       const profile: CustomerProfile = {
@@ -176,18 +177,18 @@ export class CustomersService {
         action: 'customer.update', entityType: 'customer', entityId: customerNumber, organization: org,
         details: { fields: Object.keys(ownerChanges).concat(status !== undefined ? ['status'] : [], vipStatus !== undefined ? ['vipStatus'] : []) },
       });
+      return {
+        outputArea: {
+          organizationNumber: org,
+          customerNumber,
+          numberType,
+          demographicDataIndicator: request.demographicDataIndicator ?? '1',
+          userDataIndicator: request.userDataIndicator ?? '0',
+          cmsOrganizationNumber: org,
+          accountNumber: pad19(accountNumber),
+        },
+      };
     });
-    return {
-      outputArea: {
-        organizationNumber: org,
-        customerNumber,
-        numberType,
-        demographicDataIndicator: request.demographicDataIndicator ?? '1',
-        userDataIndicator: request.userDataIndicator ?? '0',
-        cmsOrganizationNumber: org,
-        accountNumber: pad19(accountNumber),
-      },
-    };
   }
 
   /** numberType 1: the number is a customer number; otherwise an account number whose owner is wanted. */

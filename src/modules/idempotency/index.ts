@@ -1,21 +1,29 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 import { Batcher, column } from '../../shared/batcher.ts';
+import { RequestTakenOver, type Actor, type Outcome, type RecordedAnswer } from '../../shared/actor.ts';
 import { auditInsert, type AuditRow } from '../audit/index.ts';
 import type { Clock } from '../../shared/clock.ts';
 
 export type Reservation =
-  | { kind: 'new' }
+  | { kind: 'new'; holder: string }
   | { kind: 'replay'; statusCode: number; response: unknown }
   | { kind: 'mismatch' }
   | { kind: 'in-progress' };
 
 /**
- * Request ids as idempotency keys. A request first reserves its (client, request id) pair with
- * a fingerprint of method, path and body; the database's primary key decides between racing
- * duplicates. The same id with the same fingerprint gets the stored response again; with
+ * Request ids as idempotency keys. A request that writes first reserves its (client, request id)
+ * pair with a fingerprint of method, path and body; the database's primary key decides between
+ * racing duplicates. The same id with the same fingerprint gets the stored response again; with
  * another fingerprint it is refused.
+ *
+ * Exactly once: a reservation is held by one run of the request (a holder) for a lease of a few
+ * seconds, and a write records its answer in the same transaction as its effect, guarded by the
+ * holder (`commitAnswer`). So a committed effect always has its answer on file, and an effect
+ * that did not commit left nothing behind. A reservation whose process died (it never answered)
+ * stops blocking its id when the lease ends: a retry takes the id over and runs the request,
+ * which is safe for that reason, and the first run, were it only slow, can no longer commit.
  */
 export interface Sealer {
   seal(clear: string): Promise<string>;
@@ -24,6 +32,9 @@ export interface Sealer {
 
 interface KeyRow {
   clientId: string; requestId: string; fingerprint: string; statusCode: number | null; responseSealed: string | null;
+  /** The run holding a reservation (insert) or answering it (complete); null for an inquiry's record. */
+  holder: string | null;
+  leaseUntil: Date | null;
   /** The request's audit records of reads and refusals, stored by the same statement. */
   audit: AuditRow[];
 }
@@ -44,8 +55,11 @@ export class IdempotencyService {
    */
   private readonly writes: Batcher<KeyWrite, boolean>;
 
-  /** `sealer` encrypts stored responses: a replayable response may carry card data. */
-  constructor(private readonly db: Kysely<DB>, private readonly clock: Clock, private readonly sealer: Sealer) {
+  /**
+   * `sealer` encrypts stored responses: a replayable response may carry card data. `leaseSeconds`:
+   * how long a reservation blocks its id without an answer.
+   */
+  constructor(private readonly db: Kysely<DB>, private readonly clock: Clock, private readonly sealer: Sealer, private readonly leaseSeconds: number) {
     this.writes = new Batcher((rows) => this.write(rows));
   }
 
@@ -53,17 +67,46 @@ export class IdempotencyService {
     return createHash('sha256').update(method).update('\n').update(url).update('\n').update(body).digest('hex');
   }
 
+  private leaseEnd(): Date {
+    return new Date(this.clock.now().getTime() + this.leaseSeconds * 1000);
+  }
+
   async reserve(clientId: string, requestId: string, fingerprint: string): Promise<Reservation> {
-    const inserted = await this.writes.submit({ kind: 'insert', clientId, requestId, fingerprint, statusCode: null, responseSealed: null, audit: [] });
-    if (inserted) return { kind: 'new' };
+    const holder = randomUUID();
+    const inserted = await this.writes.submit({
+      kind: 'insert', clientId, requestId, fingerprint, statusCode: null, responseSealed: null, holder, leaseUntil: this.leaseEnd(), audit: [],
+    });
+    if (inserted) return { kind: 'new', holder };
     const seen = await this.seen(clientId, requestId, fingerprint);
+    if (seen?.kind === 'in-progress' && await this.takeOver(clientId, requestId, fingerprint, holder)) return { kind: 'new', holder };
     return seen ?? this.reserve(clientId, requestId, fingerprint); // released meanwhile
   }
 
-  /** Stores the response of a reserved request, and the request's audit records with it. */
-  async complete(clientId: string, requestId: string, statusCode: number, response: Response, audit: AuditRow[] = []): Promise<void> {
+  /**
+   * A reservation whose lease has ended without an answer (its run died, or was stopped before it
+   * answered) passes to a new run. Rows from before leases existed count as ended.
+   */
+  private async takeOver(clientId: string, requestId: string, fingerprint: string, holder: string): Promise<boolean> {
+    const r = await this.db.updateTable('idempotency_keys').set({ holder, lease_until: this.leaseEnd() })
+      .where('client_id', '=', clientId).where('request_id', '=', requestId).where('fingerprint', '=', fingerprint)
+      .where('status_code', 'is', null)
+      .where(sql<boolean>`coalesce(lease_until, '-infinity') < ${this.clock.now()}::timestamptz`)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  /**
+   * Stores the response of a reserved request that wrote nothing (a refusal, a 4xx), and the
+   * request's audit records with it; nothing when the run no longer holds the id.
+   */
+  async complete(clientId: string, requestId: string, holder: string, statusCode: number, response: Response, audit: AuditRow[] = []): Promise<void> {
     const responseSealed = await this.sealer.seal(jsonText(response));
-    await this.writes.submit({ kind: 'complete', clientId, requestId, fingerprint: '', statusCode, responseSealed, audit });
+    await this.writes.submit({ kind: 'complete', clientId, requestId, fingerprint: '', statusCode, responseSealed, holder, leaseUntil: null, audit });
+  }
+
+  /** Seals a response for an answer recorded by a write's own transaction (see commitAnswer). */
+  seal(json: string): Promise<string> {
+    return this.sealer.seal(json);
   }
 
   /**
@@ -73,8 +116,16 @@ export class IdempotencyService {
    */
   async recordInquiry(clientId: string, requestId: string, fingerprint: string, statusCode: number, response: Response, audit: AuditRow[] = []): Promise<Reservation | { kind: 'stored' }> {
     const responseSealed = await this.sealer.seal(jsonText(response));
-    if (await this.writes.submit({ kind: 'insert', clientId, requestId, fingerprint, statusCode, responseSealed, audit })) return { kind: 'stored' };
+    if (await this.writes.submit({ kind: 'insert', clientId, requestId, fingerprint, statusCode, responseSealed, holder: null, leaseUntil: null, audit })) return { kind: 'stored' };
     return (await this.seen(clientId, requestId, fingerprint)) ?? { kind: 'mismatch' };
+  }
+
+  /** The answer on file for a request id, if any (a run that failed after its transaction may have committed one). */
+  async answered(clientId: string, requestId: string): Promise<{ statusCode: number; response: unknown } | undefined> {
+    const row = await this.db.selectFrom('idempotency_keys').select(['status_code', 'response_sealed'])
+      .where('client_id', '=', clientId).where('request_id', '=', requestId).executeTakeFirst();
+    if (!row || row.status_code === null || row.response_sealed === null) return undefined;
+    return { statusCode: row.status_code, response: JSON.parse(await this.sealer.open(row.response_sealed)) };
   }
 
   /** What a request id already on file means for a new request with this fingerprint (undefined: gone meanwhile). */
@@ -89,12 +140,12 @@ export class IdempotencyService {
 
   /**
    * One statement for a batch of writes: inserts of keys not on file yet (new requests, inquiry
-   * records), completions of reserved keys (requests ending), and the audit records that come
-   * with either, whatever happens to the keys. Answers, per insert, whether it was inserted: the
-   * database's primary key decides between racing requests; within one batch the first insert
-   * of a key wins and the others are answered as if they had come second. A completion and an
-   * insert of one key in the same batch are a finished request and a late duplicate of it: the
-   * insert finds the key on file.
+   * records), completions of reserved keys (requests ending, by the run that holds them), and
+   * the audit records that come with either, whatever happens to the keys. Answers, per insert,
+   * whether it was inserted: the database's primary key decides between racing requests; within
+   * one batch the first insert of a key wins and the others are answered as if they had come
+   * second. A completion and an insert of one key in the same batch are a finished request and a
+   * late duplicate of it: the insert finds the key on file.
    */
   private async write(rows: KeyWrite[]): Promise<boolean[]> {
     const now = this.clock.now();
@@ -106,26 +157,27 @@ export class IdempotencyService {
     const inserted = await sql<{ client_id: string; request_id: string }>`
       with audit as (${auditInsert(rows.flatMap((r) => r.audit))}),
       completed as (
-        update idempotency_keys as k set status_code = v.s, response_sealed = v.x
+        update idempotency_keys as k set status_code = v.s, response_sealed = v.x, holder = null, lease_until = null
         from unnest(${column(completions, 'clientId')}::text[], ${column(completions, 'requestId')}::text[], ${column(completions, 'statusCode')}::int[],
-          ${column(completions, 'responseSealed')}::text[]) as v(c, r, s, x)
-        where k.client_id = v.c and k.request_id = v.r
+          ${column(completions, 'responseSealed')}::text[], ${column(completions, 'holder')}::text[]) as v(c, r, s, x, h)
+        where k.client_id = v.c and k.request_id = v.r and k.holder = v.h and k.status_code is null
         returning 1
       )
-      insert into idempotency_keys (client_id, request_id, fingerprint, status_code, response_sealed, created_at)
-      select c, r, f, s, x, ${now}::timestamptz
+      insert into idempotency_keys (client_id, request_id, fingerprint, status_code, response_sealed, holder, lease_until, created_at)
+      select c, r, f, s, x, h, l, ${now}::timestamptz
       from unnest(${column(unique, 'clientId')}::text[], ${column(unique, 'requestId')}::text[], ${column(unique, 'fingerprint')}::text[],
-        ${column(unique, 'statusCode')}::int[], ${column(unique, 'responseSealed')}::text[]) as k(c, r, f, s, x)
+        ${column(unique, 'statusCode')}::int[], ${column(unique, 'responseSealed')}::text[], ${column(unique, 'holder')}::text[],
+        ${column(unique, 'leaseUntil')}::timestamptz[]) as k(c, r, f, s, x, h, l)
       on conflict (client_id, request_id) do nothing
       returning client_id, request_id`.execute(this.db);
     const stored = new Set(inserted.rows.map((r) => keyOf(r.client_id, r.request_id)));
     return rows.map((r) => r.kind === 'insert' && first.get(keyOf(r.clientId, r.requestId)) === r && stored.has(keyOf(r.clientId, r.requestId)));
   }
 
-  /** Frees a reservation whose request failed on our side, so the client may retry with the same id. */
-  async release(clientId: string, requestId: string): Promise<void> {
+  /** Frees a reservation whose request failed on our side, so the client may retry with the same id at once. */
+  async release(clientId: string, requestId: string, holder: string): Promise<void> {
     await this.db.deleteFrom('idempotency_keys')
-      .where('client_id', '=', clientId).where('request_id', '=', requestId).where('status_code', 'is', null)
+      .where('client_id', '=', clientId).where('request_id', '=', requestId).where('holder', '=', holder).where('status_code', 'is', null)
       .execute();
   }
 
@@ -135,4 +187,47 @@ export class IdempotencyService {
     const r = await this.db.deleteFrom('idempotency_keys').where('created_at', '<', before).executeTakeFirst();
     return Number(r.numDeletedRows);
   }
+}
+
+/**
+ * Records the actor's answer to `outcome` inside the caller's transaction `trx`, the one that
+ * makes the request's effect: both commit or neither does. Throws RequestTakenOver (rolling the
+ * transaction back) when this run no longer holds the request id. Nothing to do for an actor
+ * nobody waits an answer from.
+ */
+export async function commitAnswer(trx: Kysely<DB>, actor: Actor, outcome: Outcome): Promise<void> {
+  if (!actor.answer) return;
+  if (!trx.isTransaction) throw new Error('commitAnswer: the answer must be recorded in the transaction of the effect');
+  const answered = await commitAnswers(trx, [await actor.answer(outcome)]);
+  if (!answered[0]) throw new RequestTakenOver();
+}
+
+/**
+ * The answers of several requests in one statement, in the caller's transaction (a batch of card
+ * adds): per answer, whether it was recorded (false: its run no longer holds the request id).
+ */
+export async function commitAnswers(trx: Kysely<DB>, answers: RecordedAnswer[]): Promise<boolean[]> {
+  if (answers.length === 0) return [];
+  const r = await sql<{ client_id: string; request_id: string }>`
+    with audit as (${auditInsert(answers.flatMap((a) => a.audit as AuditRow[]))})
+    update idempotency_keys as k set status_code = v.s, response_sealed = v.x, holder = null, lease_until = null
+    from unnest(${column(answers, 'clientId')}::text[], ${column(answers, 'requestId')}::text[], ${column(answers, 'holder')}::text[],
+      ${column(answers, 'statusCode')}::int[], ${column(answers, 'responseSealed')}::text[]) as v(c, r, h, s, x)
+    where k.client_id = v.c and k.request_id = v.r and k.holder = v.h and k.status_code is null
+    returning k.client_id, k.request_id`.execute(trx);
+  const done = new Set(r.rows.map((row) => keyOf(row.client_id, row.request_id)));
+  return answers.map((a) => done.has(keyOf(a.clientId, a.requestId)));
+}
+
+/**
+ * Runs a write in a transaction and records the actor's answer in it (see commitAnswer): the
+ * answer to the work's result, or to what `outcomeOf` makes of it (a refusal with an effect).
+ */
+export async function answeredWrite<T>(db: Kysely<DB>, actor: Actor, work: (trx: Kysely<DB>) => Promise<T>, outcomeOf: (value: T) => Outcome = (value) => ({ result: value })): Promise<T> {
+  const run = async (trx: Kysely<DB>) => {
+    const value = await work(trx);
+    await commitAnswer(trx, actor, outcomeOf(value));
+    return value;
+  };
+  return db.isTransaction ? run(db) : db.transaction().execute(run);
 }

@@ -6,6 +6,7 @@ import { refusal as fail } from '../../shared/errors.ts';
 import { isBlankNumber, pad19 } from '../../shared/ids.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { recordAudit } from '../audit/index.ts';
+import { answeredWrite } from '../idempotency/index.ts';
 import type { KeysService } from '../keys/index.ts';
 import type { OrganizationsService } from '../organizations/index.ts';
 import { MAX_RECORDS_PER_FILE, massFileOf, type MassFile, type PersonalizationOutbox } from '../personalization/index.ts';
@@ -124,7 +125,7 @@ export class IssuanceService {
       request: JSON.stringify(request),
     };
 
-    const row = await this.deps.db.transaction().execute(async (trx) => {
+    const row = await answeredWrite(this.deps.db, actor, async (trx) => {
       const existing = await trx.selectFrom('mass_issue_requests').selectAll()
         .where('organization', '=', org).where('logo', '=', logo.number).where('card_type', '=', request.cardType).forUpdate().executeTakeFirst();
       if (request.functionType === 'A') {
@@ -147,9 +148,9 @@ export class IssuanceService {
         .where('id', '=', existing.id).returningAll().executeTakeFirstOrThrow();
       await recordAudit(trx, actor, { action: 'mass.modify', entityType: 'mass-issue', entityId: existing.id, organization: org, details: { quantity: values.quantity } });
       return updated;
-    });
+    }, (saved) => ({ result: this.answerOf(saved) }));
     if (row.status === 'PENDING') await this.enqueue(row.id);
-    return { outputArea: this.describe(row) };
+    return this.answerOf(row);
   }
 
   /**
@@ -375,6 +376,11 @@ export class IssuanceService {
       status: row.status, done: row.created, total: row.quantity, cardsPerSecond: Math.round(rate),
       etaSeconds: left === 0 ? 0 : rate > 0 ? Math.round(left / rate) : null,
     };
+  }
+
+  /** The answer to a submitted request. */
+  private answerOf(row: NonNullable<RequestRow>) {
+    return { outputArea: this.describe(row) };
   }
 
   private describe(row: NonNullable<RequestRow>) {

@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
-import type { Actor } from '../../shared/actor.ts';
+import { RequestTakenOver, type Actor, type Outcome, type RecordedAnswer } from '../../shared/actor.ts';
 import type { Clock } from '../../shared/clock.ts';
 import { Batcher, column } from '../../shared/batcher.ts';
 import { refusal as fail } from '../../shared/errors.ts';
@@ -9,6 +9,7 @@ import {
   SecurityModuleError, type KeyBlock, type PinBlockFormat, type SecurityModule, type SecurityModuleErrorCode,
 } from '../../security-module/port.ts';
 import { auditInsert, auditRow, recordAudit, type AuditRow } from '../audit/index.ts';
+import { answeredWrite, commitAnswers } from '../idempotency/index.ts';
 import type { KeysService } from '../keys/index.ts';
 import type { Logo, Organization, OrganizationsService } from '../organizations/index.ts';
 import type { Account } from '../accounts/index.ts';
@@ -90,6 +91,18 @@ export class PinsService {
    * keep the later of two separate statements; both are recorded.
    */
   private async setDcvv2Modes(modes: Dcvv2Mode[]): Promise<void[]> {
+    const answers = modes.flatMap((m) => (m.answer ? [m.answer] : []));
+    if (answers.length === 0) return this.writeDcvv2Modes(this.db, modes);
+    // With their requests' answers, in one transaction: a run that no longer holds its request id
+    // fails the batch, and the Batcher then runs each change alone, so it fails alone.
+    return this.db.transaction().execute(async (trx) => {
+      const written = await this.writeDcvv2Modes(trx, modes);
+      if ((await commitAnswers(trx, answers)).includes(false)) throw new RequestTakenOver();
+      return written;
+    });
+  }
+
+  private async writeDcvv2Modes(db: Kysely<DB>, modes: Dcvv2Mode[]): Promise<void[]> {
     await sql`
       with v as (
         select * from unnest(${column(modes, 'cardId')}::bigint[], ${column(modes, 'active')}::boolean[], ${column(modes, 'generatedAt')}::timestamptz[],
@@ -100,7 +113,7 @@ export class PinsService {
         from v where c.id = v.id
         returning c.id
       ), a as (${auditInsert(modes.map((m) => m.audit))})
-      select count(*) from u`.execute(this.db);
+      select count(*) from u`.execute(db);
     return modes.map(() => undefined);
   }
 
@@ -156,8 +169,9 @@ export class PinsService {
     await this.usable(audit, card, account, codes);
     const format = await this.pinBlockFormat(audit, request.currentPinBlock, request.pinBlockFormat, codes.badPinBlock);
     const correct = await this.verifyPin(audit, card, logo, pan, zpk, request.currentPinBlock, format, codes.badPinBlock);
-    await this.settle(audit, card, logo, correct);
-    return { cardNumber: this.shown(caller, pan, card) };
+    const result = { cardNumber: this.shown(caller, pan, card) };
+    await this.settle(audit, card, logo, correct, result);
+    return result;
   }
 
   /** POST /cards/pin/invalid-attempts */
@@ -193,14 +207,16 @@ export class PinsService {
     const format = await this.pinBlockFormat(audit, request.currPinBlock, request.pinBlockFormat, codes.badPinBlock);
     const newFormat = await this.pinBlockFormat(audit, request.reqdPinBlock, request.pinBlockFormat ?? format, codes.badNewPinBlock);
     const correct = await this.verifyPin(audit, card, logo, pan, zpk, request.currPinBlock, format, codes.badPinBlock);
-    if (!correct) await this.settle(audit, card, logo, false); // throws: incorrect PIN or tries exceeded
+    if (!correct) await this.settle(audit, card, logo, false, undefined); // throws: incorrect PIN or tries exceeded
     const issued = await this.refusing(audit, () => this.sm(() => this.deps.sm.importPin({
       zpk, pinBlock: request.reqdPinBlock, format: newFormat, pan, pvk, method: pinMethodOf(logo),
     }), { BAD_PIN_BLOCK: codes.badNewPinBlock, BAD_INPUT: codes.badNewPinBlock, WEAK_PIN: PinCodes.weakPin }));
     const verification = issued.pvv ?? issued.offset ?? null;
     const now = this.deps.clock.now();
     const row = auditRow(caller.actor, { action: 'pin.change', entityType: 'card', entityId: card.pan_token, organization: card.organization, details: { channel } });
-    const r = await sql<{ n: number }>`
+    const result = { cardNumber: this.shown(caller, pan, card), feeAmount: 0, feeWaiveReason: 0, feeRespCode: 0 };
+    const outcome = await answeredWrite(this.db, caller.actor, async (trx): Promise<Outcome> => {
+      const r = await sql<{ n: number }>`
       with u as (
         update cards set pin_stored = ${issued.storedPinBlock}, pin_verification = ${verification}, pin_tries = 0, updated_at = ${now}::timestamptz
         where id = ${card.id}::bigint and not pin_blocked and pin_verification = ${card.pin_verification}
@@ -210,9 +226,11 @@ export class PinsService {
         select ${row.actor}, ${row.request_id}, ${row.action}, ${row.entity_type}, ${row.entity_id}, ${row.organization}::int,
           ${row.details}::jsonb || case when exists (select 1 from u) then '{"outcome":"changed"}'::jsonb else '{"outcome":"refused: blocked or changed meanwhile"}'::jsonb end
       )
-      select count(*)::int as n from u`.execute(this.db);
-    if (Number(r.rows[0]?.n ?? 0) === 0) throw fail(await this.lostRace(card, 'pin'));
-    return { cardNumber: this.shown(caller, pan, card), feeAmount: 0, feeWaiveReason: 0, feeRespCode: 0 };
+      select count(*)::int as n from u`.execute(trx);
+      return Number(r.rows[0]?.n ?? 0) === 0 ? { refusal: fail(await this.lostRace(card, 'pin', trx)) } : { result };
+    }, (o) => o);
+    if ('refusal' in outcome) throw outcome.refusal;
+    return result;
   }
 
   /** PUT /cards/pin/status: B blocks the PIN; U unblocks it and resets the PIN and CVV2 invalid-try counters. */
@@ -238,12 +256,15 @@ export class PinsService {
     const set = fn === 'U'
       ? sql`pin_blocked = false, pin_tries = 0, cvv2_blocked = false, cvv2_tries = 0`
       : sql`pin_blocked = true`;
-    await sql`
-      with u as (update cards set ${set}, updated_at = ${now}::timestamptz where id = ${card.id}::bigint returning id)
-      insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
-      select ${row.actor}, ${row.request_id}, ${row.action}, ${row.entity_type}, ${row.entity_id}, ${row.organization}::int, ${row.details}::jsonb
-      from u`.execute(this.db);
-    return { cardNumber: caller.pci ? pad19(await this.deps.cards.panOf(card)) : card.pan_token, cardSequenceNumber: card.card_sequence };
+    const result = { cardNumber: caller.pci ? pad19(await this.deps.cards.panOf(card)) : card.pan_token, cardSequenceNumber: card.card_sequence };
+    return answeredWrite(this.db, caller.actor, async (trx) => {
+      await sql`
+        with u as (update cards set ${set}, updated_at = ${now}::timestamptz where id = ${card.id}::bigint returning id)
+        insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
+        select ${row.actor}, ${row.request_id}, ${row.action}, ${row.entity_type}, ${row.entity_id}, ${row.organization}::int, ${row.details}::jsonb
+        from u`.execute(trx);
+      return result;
+    });
   }
 
   // --- dynamic CVV2 and CVV2 verification ------------------------------------------------------------
@@ -270,8 +291,9 @@ export class PinsService {
 
     if (disable === 'Y') {
       const row = auditRow(caller.actor, { action, entityType: 'card', entityId: card.pan_token, organization: org.number, details: audit.details });
-      await this.dcvv2Modes.submit({ cardId: card.id, active: false, generatedAt: null, validityMinutes: null, expiresAt: null, at: now, audit: row });
-      return { cardNumber: this.shown(caller, pan, card), dcvv2: '', accountType, dcvv2ExpiryMinutes: '', dcvv2GenerationTime: '' };
+      const result = { cardNumber: this.shown(caller, pan, card), dcvv2: '', accountType, dcvv2ExpiryMinutes: '', dcvv2GenerationTime: '' };
+      await this.dcvv2Modes.submit({ cardId: card.id, active: false, generatedAt: null, validityMinutes: null, expiresAt: null, at: now, audit: row, answer: await caller.actor.answer?.({ result }) });
+      return result;
     }
 
     const validity = logo.dcvv2ValidityMinutes;
@@ -281,14 +303,15 @@ export class PinsService {
       action, entityType: 'card', entityId: card.pan_token, organization: org.number,
       details: { ...audit.details, validityMinutes: validity, expiresAt: expiresAt.toISOString() },
     });
-    await this.dcvv2Modes.submit({ cardId: card.id, active: true, generatedAt: now, validityMinutes: validity, expiresAt, at: now, audit: row });
-    return {
+    const result = {
       cardNumber: this.shown(caller, pan, card),
       dcvv2: issued.encryptedValue,
       accountType,
       dcvv2ExpiryMinutes: String(Math.max(1, Math.ceil((issued.expiresAtMs - now.getTime()) / 60_000))),
       dcvv2GenerationTime: now.toISOString(),
     };
+    await this.dcvv2Modes.submit({ cardId: card.id, active: true, generatedAt: now, validityMinutes: validity, expiresAt, at: now, audit: row, answer: await caller.actor.answer?.({ result }) });
+    return result;
   }
 
   /**
@@ -327,10 +350,12 @@ export class PinsService {
         }), {});
       }
     }
-    const counted = await this.count('cvv2', audit, card, max, valid);
-    if (valid && counted.ok) return answer(true, 'MATCH', 0, false);
-    if (valid || counted.blockedBefore) return answer(false, 'TRIES_EXCEEDED', max, true); // blocked by a concurrent request
-    return answer(false, 'NO_MATCH', counted.tries ?? card.cvv2_tries + 1, counted.blocked ?? false);
+    const outcome = await this.count('cvv2', audit, card, max, valid, async (counted) => {
+      if (valid && counted.ok) return { result: answer(true, 'MATCH', 0, false) };
+      if (valid || counted.blockedBefore) return { result: answer(false, 'TRIES_EXCEEDED', max, true) }; // blocked by a concurrent request
+      return { result: answer(false, 'NO_MATCH', counted.tries ?? card.cvv2_tries + 1, counted.blocked ?? false) };
+    });
+    return (outcome as { result: ReturnType<typeof answer> }).result;
   }
 
   // --- counters ------------------------------------------------------------------------------------
@@ -340,35 +365,40 @@ export class PinsService {
    * PIN is blocked (or was changed meanwhile); wrong counts, blocking at the logo's maximum.
    * Throws the refusal; returns only for a correct PIN on an unblocked card.
    */
-  private async settle(audit: AuditContext, card: CardRow, logo: Logo, correct: boolean): Promise<void> {
-    const counted = await this.count('pin', audit, card, logo.pin.maxInvalidTries, correct);
-    if (correct) {
-      if (counted.ok) return;
-      throw fail(await this.lostRace(card, 'pin'));
-    }
-    // The try that reaches the maximum is answered as "exceeded", as every later one.
-    throw fail(counted.blocked === false ? PinCodes.incorrectPin : PinCodes.pinTriesExceeded);
+  private async settle(audit: AuditContext, card: CardRow, logo: Logo, correct: boolean, result: unknown): Promise<void> {
+    const outcome = await this.count('pin', audit, card, logo.pin.maxInvalidTries, correct, async (counted, db) => {
+      if (correct) return counted.ok ? { result } : { refusal: fail(await this.lostRace(card, 'pin', db)) };
+      // The try that reaches the maximum is answered as "exceeded", as every later one.
+      return { refusal: fail(counted.blocked === false ? PinCodes.incorrectPin : PinCodes.pinTriesExceeded) };
+    });
+    if ('refusal' in outcome) throw outcome.refusal;
   }
 
   /**
    * One statement: the counter update and its audit record. Correct: `tries = 0` where not
    * blocked (and, for the PIN, the PVV/offset is the one checked). Wrong: `tries + 1`, blocked
-   * when it reaches `max`, where not blocked already.
+   * when it reaches `max`, where not blocked already. `decide` makes the request's outcome of what
+   * was counted: when the counter moved, the answer is recorded in the same transaction.
    */
-  private async count(counter: Counter, audit: AuditContext, card: CardRow, max: number, correct: boolean):
-    Promise<{ ok: boolean; tries?: number; blocked?: boolean; blockedBefore?: boolean }> {
-    const c = COLUMNS[counter];
-    const [tries, last, blocked] = [sql.ref(c.tries), sql.ref(c.last), sql.ref(c.blocked)];
-    const now = this.deps.clock.now();
+  private async count(counter: Counter, audit: AuditContext, card: CardRow, max: number, correct: boolean,
+    decide: (counted: Counted, db: Kysely<DB>) => Promise<Outcome>): Promise<Outcome> {
     const event = { action: audit.action, entityType: 'card', entityId: card.pan_token, organization: card.organization, details: audit.details };
     if (correct && (counter === 'pin' ? card.pin_tries : card.cvv2_tries) === 0) {
       // Nothing to reset, so nothing to write but the record: the answer holds as of the card
       // read (which found it unblocked); a block or PIN change landing later is later.
       await recordAudit(this.db, audit.actor, { ...event, details: { ...audit.details, outcome: 'correct' } });
-      return { ok: true };
+      return decide({ ok: true }, this.db);
     }
     await audit.actor.reserve?.(); // the first write of a PIN validation or CVV2 check (see Actor.reserve)
-    const row = auditRow(audit.actor, event);
+    return answeredWrite(this.db, audit.actor, async (trx) => decide(await this.move(trx, counter, audit, card, max, correct), trx), (o) => o);
+  }
+
+  /** The guarded statement of `count`. */
+  private async move(db: Kysely<DB>, counter: Counter, audit: AuditContext, card: CardRow, max: number, correct: boolean): Promise<Counted> {
+    const c = COLUMNS[counter];
+    const [tries, last, blocked] = [sql.ref(c.tries), sql.ref(c.last), sql.ref(c.blocked)];
+    const now = this.deps.clock.now();
+    const row = auditRow(audit.actor, { action: audit.action, entityType: 'card', entityId: card.pan_token, organization: card.organization, details: audit.details });
     if (correct) {
       const samePin = counter === 'pin' ? sql`and pin_verification = ${card.pin_verification}` : sql``;
       const r = await sql<{ n: number }>`
@@ -382,7 +412,7 @@ export class PinsService {
             ${row.details}::jsonb || case when exists (select 1 from u) then '{"outcome":"correct"}'::jsonb
               else '{"outcome":"refused: blocked or changed meanwhile"}'::jsonb end
         )
-        select count(*)::int as n from u`.execute(this.db);
+        select count(*)::int as n from u`.execute(db);
       return { ok: Number(r.rows[0]?.n ?? 0) === 1 };
     }
     const r = await sql<{ tries: number; blocked: boolean }>`
@@ -398,14 +428,14 @@ export class PinsService {
             (select jsonb_build_object('outcome', case when blocked then 'incorrect, now blocked' else 'incorrect' end, 'tries', tries) from u),
             '{"outcome":"refused: tries exceeded"}'::jsonb)
       )
-      select tries, blocked from u`.execute(this.db);
+      select tries, blocked from u`.execute(db);
     const u = r.rows[0];
     return u ? { ok: false, tries: Number(u.tries), blocked: u.blocked } : { ok: false, blockedBefore: true };
   }
 
   /** Why a guarded update matched no row: blocked by a concurrent request, or the PIN changed meanwhile. */
-  private async lostRace(card: CardRow, counter: Counter): Promise<Code> {
-    const now = await this.db.selectFrom('cards').select(['pin_blocked', 'cvv2_blocked', 'pin_verification']).where('id', '=', card.id).executeTakeFirst();
+  private async lostRace(card: CardRow, counter: Counter, db: Kysely<DB>): Promise<Code> {
+    const now = await db.selectFrom('cards').select(['pin_blocked', 'cvv2_blocked', 'pin_verification']).where('id', '=', card.id).executeTakeFirst();
     if (!now) return CardCodes.cardNotFound;
     if (counter === 'pin' ? now.pin_blocked : now.cvv2_blocked) return PinCodes.pinTriesExceeded;
     return PinCodes.pinChangedMeanwhile;
@@ -543,6 +573,11 @@ interface Dcvv2Mode {
   /** When the change is made (the service's clock). */
   at: Date;
   audit: AuditRow;
+  /** The request's answer, recorded with the change (see setDcvv2Modes). */
+  answer?: RecordedAnswer | undefined;
 }
+
+/** What a guarded counter statement did. */
+interface Counted { ok: boolean; tries?: number; blocked?: boolean; blockedBefore?: boolean }
 
 interface AuditContext { actor: Actor; card: CardRow; action: string; details: Record<string, unknown> }
