@@ -13,6 +13,7 @@ import { errorBody } from './envelope.ts';
 import { HttpCodes } from './codes.ts';
 import { badRequest } from '../shared/errors.ts';
 import { hasUnstorableText } from '../shared/storable-text.ts';
+import { hasUnusableNumber } from '../shared/usable-number.ts';
 import { tokenRoutes } from './routes/token.ts';
 import { customerRoutes } from './routes/customers.ts';
 import { accountRoutes } from './routes/accounts.ts';
@@ -62,6 +63,12 @@ export async function buildApp(container: Container, options: AppOptions = {}): 
     if (request.url.includes('%') && (hasUnstorableText(request.query) || hasUnstorableText(request.params))) throw badRequest(...HttpCodes.unstorableText);
     if (request.headers['content-type']?.startsWith('application/x-www-form-urlencoded') && hasUnstorableText(request.body)) {
       throw badRequest(...HttpCodes.unstorableText);
+    }
+  });
+  // After validation, which coerces "Infinity" and "1e400" into numbers that pass an integer check.
+  app.addHook('preHandler', async (request) => {
+    if (hasUnusableNumber(request.body) || hasUnusableNumber(request.query) || hasUnusableNumber(request.params) || hasUnusableNumber(request.headers)) {
+      throw badRequest(...HttpCodes.unusableNumber);
     }
   });
   await app.register(formbody);

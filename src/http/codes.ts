@@ -23,7 +23,9 @@ export const HttpCodes = {
   mediaType: ['EMBV03E', 'UNSUPPORTED CONTENT TYPE'],
   bodyTooLarge: ['EMBV04E', 'REQUEST BODY TOO LARGE'],
   unstorableText: ['EMBV05E', 'TEXT CONTAINS A NUL CHARACTER OR AN UNPAIRED SURROGATE'],
+  unusableNumber: ['EMBV06E', 'A NUMBER IS NOT FINITE OR HAS MORE DIGITS THAN CAN BE KEPT'],
   notFound: ['EMBN01E', 'NO SUCH ROUTE'],
   methodNotAllowed: ['EMBN02E', 'METHOD NOT ALLOWED'],
   internal: ['EMBS01E', 'INTERNAL ERROR - REFER TO THE TRACE ID'],
+  unavailable: ['EMBS02E', 'SERVICE TEMPORARILY UNAVAILABLE, RETRY LATER'],
 } as const satisfies Record<string, readonly [string, string]>;

@@ -53,21 +53,34 @@ test('a batch holds at most maxBatch items, and up to maxInFlight batches are on
   assert.deepEqual(r.batches, [[0, 1, 2], [3, 4, 5], [6, 7]]);
 });
 
-test('a failed batch fails each of its items, and only those', async () => {
-  let calls = 0;
+test('a batch that fails is run again item by item: only the item that fails gets the error', async () => {
+  const batches: number[][] = [];
   const b = new Batcher(async (items: number[]) => {
-    calls++;
-    if (calls === 1) throw new Error('statement failed');
-    return items;
+    batches.push(items);
+    // A poisoned value fails the whole statement it is in, as PostgreSQL does.
+    if (items.includes(13)) throw new Error('invalid input syntax');
+    return items.map((n) => n * 2);
   }, { maxBatch: 100, maxInFlight: 1 });
-  const failed = [b.submit(1), b.submit(2)].map((p) => p.then(() => 'ok', (e: Error) => e.message));
-  assert.deepEqual(await Promise.all(failed), ['statement failed', 'statement failed']);
-  assert.equal(await b.submit(3), 3);
+  const outcomes = [1, 13, 2].map((n) => b.submit(n).then((v) => v, (e: Error) => e.message));
+  assert.deepEqual(await Promise.all(outcomes), [2, 'invalid input syntax', 4]);
+  assert.deepEqual(batches, [[1, 13, 2], [1], [13], [2]]);
+  assert.equal(await b.submit(3), 6, 'the batcher keeps working');
+});
+
+test('an outage fails every item of the batch at once, without running each alone', async () => {
+  const batches: number[][] = [];
+  const b = new Batcher(async (items: number[]) => {
+    batches.push(items);
+    throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+  }, { maxBatch: 100, maxInFlight: 1 });
+  const outcomes = [1, 2, 3].map((n) => b.submit(n).then(() => 'ok', (e: { code: string }) => e.code));
+  assert.deepEqual(await Promise.all(outcomes), ['ECONNREFUSED', 'ECONNREFUSED', 'ECONNREFUSED']);
+  assert.deepEqual(batches, [[1, 2, 3]]);
 });
 
 test('a batch function that answers the wrong number of results fails the batch', async () => {
   const b = new Batcher(async (items: number[]) => items.slice(1), { maxBatch: 100, maxInFlight: 1 });
-  await assert.rejects(Promise.all([b.submit(1), b.submit(2)]), /a batch of 2 got 1 results/);
+  await assert.rejects(Promise.all([b.submit(1), b.submit(2)]), /a batch of 1 got 0 results/);
 });
 
 test('column and byOrdinality: array parameters out, answers back in key order with gaps', () => {

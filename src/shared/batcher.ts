@@ -1,3 +1,5 @@
+import { isStoreUnavailable } from './store-unavailable.ts';
+
 /**
  * Natural batching ("group commit") of small, independent database statements made by concurrent
  * requests: items submitted while a batch is on its way wait for it to return and then go together,
@@ -7,8 +9,11 @@
  * and its WAL flush) is then shared by all of them, instead of paid by each.
  *
  * `run` gets the items in submission order and must answer one result per item, in the same
- * order. If it throws, every item of that batch gets the error, so a batch statement must not fail
- * because of one item (use ON CONFLICT, look-ups that may find nothing, and the like).
+ * order. A batch statement should not fail because of one item (use ON CONFLICT, look-ups that may
+ * find nothing, values checked at the edge), but if it throws anyway, each item of the batch is
+ * run again alone, so only the item that fails gets an error and the other requests are answered
+ * as if they had come alone. The one exception is an outage (the store cannot be reached): every
+ * item gets that error at once, rather than each waiting for its own failed attempt.
  */
 export interface BatcherOptions {
   /** Most items per statement (bounds its size and the wait of the last one). */
@@ -53,15 +58,25 @@ export class Batcher<I, O> {
 
   private async send(batch: Pending<I, O>[]): Promise<void> {
     try {
-      const results = await this.run(batch.map((p) => p.item));
-      if (results.length !== batch.length) throw new Error(`a batch of ${batch.length} got ${results.length} results`);
-      batch.forEach((p, i) => p.resolve(results[i]!));
+      await this.answer(batch);
     } catch (err) {
-      for (const p of batch) p.reject(err);
+      if (batch.length === 1 || isStoreUnavailable(err)) {
+        for (const p of batch) p.reject(err);
+      } else {
+        // One item may have failed the statement for all: each runs again alone, one after the
+        // other in this batch's place (the statement failed as a whole, so nothing of it was kept).
+        for (const p of batch) await this.answer([p]).catch((e: unknown) => p.reject(e));
+      }
     } finally {
       this.inFlight--;
       this.schedule();
     }
+  }
+
+  private async answer(batch: Pending<I, O>[]): Promise<void> {
+    const results = await this.run(batch.map((p) => p.item));
+    if (results.length !== batch.length) throw new Error(`a batch of ${batch.length} got ${results.length} results`);
+    batch.forEach((p, i) => p.resolve(results[i]!));
   }
 }
 

@@ -171,6 +171,8 @@ export const idempotencyPlugin = fp(async (app: FastifyInstance, opts: { idempot
         return replay(reply, committed.statusCode, committed.json);
       }
     }
+    // Every write route answers in its transaction; a success completed here is a route that does not (a test watches for this).
+    if (!pending && reply.statusCode < 300) opts.logger.warn({ route: request.routeOptions.url }, 'a write was answered outside its transaction');
     try {
       if (reply.statusCode >= 500) await opts.idempotency.release(clientId, requestId, holder);
       else await opts.idempotency.complete(clientId, requestId, holder, reply.statusCode, responseOf(payload), takeAuditJournal(request));
