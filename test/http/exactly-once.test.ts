@@ -2,9 +2,10 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { backends } from '../helpers/storage.ts';
 import {
-  startHarness, addCard, addCustomer, addAccount, cardBody, clientPinBlock, clientReadPinBlock, customerBody, other, uuid, type Harness,
+  startHarness, addCard, addCustomer, addAccount, cardBody, clientPinBlock, clientReadPinBlock, customerBody, other, sign, tester, uuid, type Harness,
 } from '../helpers/harness.ts';
 import { IdempotencyService } from '../../src/modules/idempotency/index.ts';
+import { buildApp } from '../../src/http/app.ts';
 import { RequestTakenOver, type Actor, type Outcome } from '../../src/shared/actor.ts';
 
 /**
@@ -127,6 +128,39 @@ for (const backend of backends) {
       assert.equal(retry.headers['x-idempotent-replay'], 'true');
       assert.equal(retry.json().data.customerNumber, committed.customerNumber);
       assert.equal(await count('customers'), before + 1);
+    });
+
+    test('a failure after the commit is answered with the committed answer, not a 5xx', async () => {
+      // The same app, with a fault after the handler (its transaction committed): the response cannot be sent as made.
+      const app = await buildApp(h.container, { docs: false });
+      let fail = true;
+      app.addHook('preSerialization', async () => { if (fail) { fail = false; throw new Error('injected failure after the commit'); } });
+      await app.ready();
+      try {
+        const raw = JSON.stringify(customerBody());
+        const requestId = uuid();
+        const send = async () => {
+          const timestamp = String(h.clock.now().getTime());
+          return app.inject({
+            method: 'POST', url: '/customer/l8v2', payload: raw,
+            headers: {
+              authorization: `Bearer ${await h.token()}`, apikey: tester.apikey, 'x-timestamp': timestamp, 'x-request-id': requestId,
+              'x-hmac-signature': sign(tester.secret, tester.apikey, timestamp, raw, '/customer/l8v2'), 'content-type': 'application/json',
+            },
+          });
+        };
+        const before = await count('customers');
+        const first = await send();
+        assert.equal(first.statusCode, 200, first.body);
+        assert.match(first.json().data.customerNumber, /^[0-9]{19}$/);
+        assert.equal(await count('customers'), before + 1);
+        const retry = await send();
+        assert.equal(retry.headers['x-idempotent-replay'], 'true');
+        assert.equal(retry.body, first.body);
+        assert.equal(await count('customers'), before + 1);
+      } finally {
+        await app.close();
+      }
     });
 
     test('a request id whose run died without an answer is "in progress" (409) for the lease only; then a retry runs the request once', async () => {
