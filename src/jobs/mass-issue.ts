@@ -1,9 +1,18 @@
 import type PgBoss from 'pg-boss';
+import { CompiledQuery, type Kysely } from 'kysely';
+import type { DB } from '../db/schema.ts';
 import type { IssuanceService } from '../modules/issuance/index.ts';
 import type { Logger } from '../shared/logger.ts';
 import { PERSONALIZATION_FLUSH_QUEUE } from './personalization.ts';
 
 export const MASS_ISSUE_QUEUE = 'emboss.mass-issue';
+
+/** pg-boss's statements run through a Kysely transaction (its `db` option): a job queued with what it is about, or not at all. */
+const inTransaction = (trx: Kysely<DB>) => ({
+  async executeSql(text: string, values: unknown[] = []) {
+    return { rows: (await trx.executeQuery(CompiledQuery.raw(text, values))).rows as any[] };
+  },
+});
 
 /**
  * Mass issue requests run as pg-boss jobs, one job per request at a time (singleton key). A job
@@ -12,8 +21,8 @@ export const MASS_ISSUE_QUEUE = 'emboss.mass-issue';
  */
 export async function registerMassIssue(boss: PgBoss, deps: { issuance: IssuanceService; logger: Logger }, options: { work: boolean }) {
   await boss.createQueue(MASS_ISSUE_QUEUE, { name: MASS_ISSUE_QUEUE, retryLimit: 20, retryDelay: 5, expireInSeconds: 3600 } as PgBoss.Queue);
-  deps.issuance.useQueue(async (requestId) => {
-    await boss.send(MASS_ISSUE_QUEUE, { requestId }, { singletonKey: `mass-${requestId}` });
+  deps.issuance.useQueue(async (requestId, trx) => {
+    await boss.send(MASS_ISSUE_QUEUE, { requestId }, { singletonKey: `mass-${requestId}`, db: inTransaction(trx) } as PgBoss.SendOptions);
   });
   if (!options.work) return;
   await boss.work<{ requestId: string }>(MASS_ISSUE_QUEUE, async ([job]) => {

@@ -9,6 +9,7 @@ import { backends } from '../helpers/storage.ts';
 import { startHarness, addCustomer, cardsOnly, testBootstrap, type Harness } from '../helpers/harness.ts';
 import { isLuhnValid } from '../../src/crypto/luhn.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { sql } from 'kysely';
 
 const MASTER_KEY = randomBytes(32).toString('hex');
 
@@ -126,6 +127,31 @@ for (const backend of backends) {
       const lower = await h.call('POST', '/cards/mass-card-issue-L8V3', body(customer, { functionType: 'M', quantityToCreate: 5 }));
       assert.equal(lower.json().errors[0].code, 'EMBM02E');
       assert.equal((await h.call('GET', '/cards/mass-card-issue-L8V3?organizationNumber=100&logo=1&serviceType=42')).json().errors[0].code, 'VPL5SQC04S');
+    });
+
+    test('a request is saved with its job and its answer, or not at all (a failed queue or answer keeps nothing)', async () => {
+      const customer = await addCustomer(h);
+      const db = h.container.storage.db;
+      const jobs = async () => Number((await sql<{ n: string }>`select count(*) as n from ${sql.table(`${h.store.jobSchema}.job`)} where name = 'emboss.mass-issue'`.execute(db)).rows[0]!.n);
+      const requests = async () => Number((await db.selectFrom('mass_issue_requests').select((e) => e.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+      const before = { jobs: await jobs(), requests: await requests() };
+      const cannotAnswer = { clientId: 'tester', requestId: 'mass-no-answer', answer: async () => { throw new Error('the response cannot be serialised'); } };
+      await assert.rejects(h.container.issuance.submit(cannotAnswer, { ...body(customer, { cardType: 7, quantityToCreate: 3 }) } as never), /cannot be serialised/);
+      assert.deepEqual({ jobs: await jobs(), requests: await requests() }, before, 'neither the request nor its job');
+      // The queue fails after the request's own statements: the request is not kept without its job.
+      const issuance = h.container.issuance as unknown as { enqueue: (id: string, trx: unknown) => Promise<void> };
+      const enqueue = issuance.enqueue;
+      issuance.enqueue = async () => { throw new Error('the queue failed'); };
+      try {
+        const failed = await h.call('POST', '/cards/mass-card-issue-L8V3', body(customer, { cardType: 7, quantityToCreate: 3 }));
+        assert.equal(failed.statusCode, 500);
+      } finally {
+        issuance.enqueue = enqueue;
+      }
+      assert.deepEqual({ jobs: await jobs(), requests: await requests() }, before, 'neither the request nor its job');
+      const saved = await h.call('POST', '/cards/mass-card-issue-L8V3', body(customer, { cardType: 7, quantityToCreate: 3 }));
+      assert.equal(saved.statusCode, 200, saved.body);
+      assert.deepEqual({ jobs: await jobs(), requests: await requests() }, { jobs: before.jobs + 1, requests: before.requests + 1 });
     });
 
     if (backend === 'postgres') {

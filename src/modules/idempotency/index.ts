@@ -223,10 +223,11 @@ export async function commitAnswers(trx: Kysely<DB>, answers: RecordedAnswer[]):
  * Runs a write in a transaction and records the actor's answer in it (see commitAnswer): the
  * answer to the work's result, or to what `outcomeOf` makes of it (a refusal with an effect).
  */
-export async function answeredWrite<T>(db: Kysely<DB>, actor: Actor, work: (trx: Kysely<DB>) => Promise<T>, outcomeOf: (value: T) => Outcome = (value) => ({ result: value })): Promise<T> {
+export async function answeredWrite<T>(db: Kysely<DB>, actor: Actor, work: (trx: Kysely<DB>) => Promise<T>,
+  outcomeOf: (value: T, trx: Kysely<DB>) => Outcome | Promise<Outcome> = (value) => ({ result: value })): Promise<T> {
   const run = async (trx: Kysely<DB>) => {
     const value = await work(trx);
-    await commitAnswer(trx, actor, outcomeOf(value));
+    await commitAnswer(trx, actor, await outcomeOf(value, trx));
     return value;
   };
   return db.isTransaction ? run(db) : db.transaction().execute(run);

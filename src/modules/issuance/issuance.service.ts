@@ -95,11 +95,12 @@ type RequestRow = Awaited<ReturnType<IssuanceService['load']>>;
  */
 export class IssuanceService {
   /** How a submitted request reaches a worker (pg-boss); set by the composition root. */
-  private enqueue: (requestId: string) => Promise<void> = async () => {};
+  private enqueue: (requestId: string, trx: Kysely<DB>) => Promise<void> = async () => {};
 
   constructor(private readonly deps: IssuanceDeps) {}
 
-  useQueue(enqueue: (requestId: string) => Promise<void>) { this.enqueue = enqueue; }
+  /** `enqueue` adds the run's job inside the given transaction (the one that saves the request). */
+  useQueue(enqueue: (requestId: string, trx: Kysely<DB>) => Promise<void>) { this.enqueue = enqueue; }
 
   /** POST /cards/mass-card-issue-L8V3: functionType A adds a request, M modifies one. */
   async submit(actor: Actor, request: MassIssueRequest) {
@@ -148,8 +149,12 @@ export class IssuanceService {
         .where('id', '=', existing.id).returningAll().executeTakeFirstOrThrow();
       await recordAudit(trx, actor, { action: 'mass.modify', entityType: 'mass-issue', entityId: existing.id, organization: org, details: { quantity: values.quantity } });
       return updated;
-    }, (saved) => ({ result: this.answerOf(saved) }));
-    if (row.status === 'PENDING') await this.enqueue(row.id);
+    }, async (saved, trx) => {
+      // The run's job is queued in the same transaction: a request saved without its job (a crash
+      // between two commits) would wait forever.
+      if (saved.status === 'PENDING') await this.enqueue(saved.id, trx);
+      return { result: this.answerOf(saved) };
+    });
     return this.answerOf(row);
   }
 
