@@ -4,11 +4,13 @@ import { runCryptoBench } from './crypto.bench.ts';
 import { runMassIssueBench } from './mass-issue.bench.ts';
 import { pinsBenchTable } from './pins.bench.ts';
 import { quietestRun } from './cpu.ts';
+import { faultsTable } from './faults.bench.ts';
 
 /**
  * `npm run bench`: the crypto primitives, then the HTTP API on PGlite and on PostgreSQL
  * (BENCH_DATABASE_URL, default the local server; set it to "" to skip PostgreSQL).
- * Prints markdown tables for the README.
+ * Then the faults (a PostgreSQL cluster of its own, stopped and restarted under load; an API
+ * process killed). Prints markdown tables for the README.
  */
 async function main() {
   const only = process.argv[2];
@@ -33,6 +35,7 @@ async function main() {
   }
   if ((!only || only === 'mass') && postgresUrl) await massIssue(postgresUrl);
   if (!only || only === 'pins') process.stdout.write(`\n${await pinsBenchTable({ seconds: Number(process.env.BENCH_SECONDS ?? 10), connections: Number(process.env.BENCH_CONNECTIONS ?? 32), postgresUrl })}`);
+  if (!only || only === 'faults') process.stdout.write(await faultsTable());
 }
 
 async function massIssue(postgresUrl: string) {

@@ -49,8 +49,19 @@ export interface Container {
   setup: SetupReport | undefined;
   /** Where the demo client's credentials are, when running the demo set-up. */
   demoCredentialsFile: string | undefined;
+  /** Whether the database answers now (within a couple of seconds); never throws. */
+  ready(): Promise<boolean>;
+  /**
+   * Stops the job queue: no job is fetched any more; running jobs get `graceMs` to end (0: none),
+   * then those still running are marked failed, to be retried. The store stays open.
+   */
+  stopJobs(graceMs: number): Promise<void>;
+  /** Stops the job queue (if still running, without grace) and closes the store. */
   close(): Promise<void>;
 }
+
+/** How long a readiness check waits for the database. */
+export const READY_TIMEOUT_MS = 2000;
 
 export interface ContainerOptions {
   settings: Settings;
@@ -78,6 +89,8 @@ export async function createContainer(options: ContainerOptions): Promise<Contai
   const storage = options.storage ?? await openStorage({
     ...(settings.DATABASE_URL ? { databaseUrl: settings.DATABASE_URL } : { dataDir: join(settings.dataDir, 'pgdata') }),
     poolSize: settings.DB_POOL_SIZE,
+    // A connection the server ended while nobody used it (a restart): the pool opens another.
+    onConnectionError: (err) => logger.warn({ reason: (err as { code?: unknown }).code ?? err.message }, 'database connection lost'),
   });
   try {
     if (options.migrate !== false) {
@@ -138,20 +151,39 @@ export async function createContainer(options: ContainerOptions): Promise<Contai
     }, settings.EMBOSS_REQUEST_LEASE_SECONDS);
 
     let queue: PgBoss | undefined;
+    // Aborted when the container closes: jobs waiting for the database to come back stop waiting.
+    const stopping = new AbortController();
     if (options.jobs !== false) {
       // pg-boss is loaded only by processes that run jobs (a mass issue from the command line starts sooner without it).
       const { startQueue } = await import('./jobs/queue.ts');
       queue = await startQueue(storage, logger, options.jobSchema ? { schema: options.jobSchema } : {});
-      await registerHousekeeping(queue, { clients, idempotency, logger }, { work: settings.EMBOSS_WORKER === 'on' });
-      await registerPersonalizationFlush(queue, { personalization, logger }, { work: settings.EMBOSS_WORKER === 'on' });
-      await registerMassIssue(queue, { issuance, logger }, { work: settings.EMBOSS_WORKER === 'on' });
+      const outage = { ping: (ms: number) => storage.ping(ms), logger, stopping: stopping.signal };
+      await registerHousekeeping(queue, { clients, idempotency, logger, outage }, { work: settings.EMBOSS_WORKER === 'on' });
+      await registerPersonalizationFlush(queue, { personalization, logger, outage }, { work: settings.EMBOSS_WORKER === 'on' });
+      await registerMassIssue(queue, { issuance, logger, outage }, { work: settings.EMBOSS_WORKER === 'on' });
     }
+
+    let jobsStopped: Promise<void> | undefined;
+    const stopJobs = (graceMs: number) => jobsStopped ??= (async () => {
+      stopping.abort();
+      if (!queue) return;
+      try {
+        // pg-boss marks the jobs still running after graceMs failed, so they are retried (by
+        // another process, or at the next start).
+        await queue.stop({ graceful: graceMs > 0, timeout: graceMs, wait: true, close: true } as PgBoss.StopOptions);
+      } catch (err) {
+        // With the database away pg-boss cannot mark its running jobs: they expire and are retried.
+        logger.warn({ err }, 'job queue stopped with an error');
+      }
+    })();
 
     return {
       settings, logger, clock, storage, sm, securityModuleStats, keys, organizations, clients, customers, accounts, cards, pins, personalization, issuance, idempotency, queue, setup,
       demoCredentialsFile,
+      ready: () => storage.ping(READY_TIMEOUT_MS),
+      stopJobs,
       async close() {
-        if (queue) await queue.stop({ graceful: false, wait: true, close: true } as PgBoss.StopOptions);
+        await stopJobs(0);
         if (!options.storage) await storage.close();
       },
     };

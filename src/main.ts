@@ -1,12 +1,24 @@
 import { loadSettings } from './config/env.ts';
 import { createLogger } from './shared/logger.ts';
 import { ConfigError } from './shared/errors.ts';
+import { isStoreUnavailable } from './shared/store-unavailable.ts';
 import { runCli } from './cli/index.ts';
 
 /** Entry point: `serve` (default), `migrate`, `keys`, `config check` — see `emboss help`. */
 async function main() {
   const settings = loadSettings();
   const logger = createLogger({ level: settings.LOG_LEVEL });
+  // pg-boss records a job's completion or failure without awaiting it: while the database is away
+  // that promise rejects with nobody to catch it, and Node would end the process for it. Such a
+  // rejection is an outage (the job expires and is retried); anything else stays fatal, as by default.
+  process.on('unhandledRejection', (reason) => {
+    if (isStoreUnavailable(reason)) {
+      logger.warn({ reason: (reason as { code?: unknown }).code ?? (reason as Error).message }, 'a background database operation failed: the database is unreachable');
+      return;
+    }
+    logger.fatal({ err: reason }, 'unhandled promise rejection');
+    process.exit(1);
+  });
   const code = await runCli(process.argv.slice(2), { settings, logger });
   if (code !== undefined) process.exit(code);
 }

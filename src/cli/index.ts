@@ -1,6 +1,6 @@
 import { createContainer } from '../container.ts';
 import { readBootstrapFile } from '../config/bootstrap.ts';
-import { openStorage } from '../db/database.ts';
+import { openStorage, StoreLockedError } from '../db/database.ts';
 import { migrateToLatest } from '../db/migrate.ts';
 import type { Settings } from '../config/env.ts';
 import type { Logger } from '../shared/logger.ts';
@@ -8,6 +8,8 @@ import cluster from 'node:cluster';
 import { join } from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
 import { MAX_RECORDS_PER_FILE, type WrittenFile } from '../modules/personalization/index.ts';
+import { serveHere } from './serve.ts';
+import { servePrimary } from './api-processes.ts';
 
 const HELP = `emboss — card management system
 
@@ -30,40 +32,47 @@ usage: emboss [command]
 
 Environment: HOST, PORT, DATABASE_URL, EMBOSS_DATA_DIR, EMBOSS_CONFIG, EMBOSS_MASTER_KEY,
 LOG_LEVEL, RATE_LIMIT_PER_MINUTE, SIGNATURE_WINDOW_SECONDS, DB_POOL_SIZE, EMBOSS_WORKER,
-EMBOSS_API_PROCESSES.
+EMBOSS_API_PROCESSES, EMBOSS_SHUTDOWN_SECONDS (SIGTERM/SIGINT: how long requests and jobs in
+flight may take to finish, default 10).
+
+The embedded database (no DATABASE_URL) belongs to one process at a time: while \`serve\` runs
+on a data folder, the other commands on that folder are refused (exit code 75); stop the server
+first, or use PostgreSQL (DATABASE_URL), where they can run side by side.
 `;
 
+/** Exit code of a command refused because another process holds the embedded database (EX_TEMPFAIL). */
+export const EXIT_STORE_IN_USE = 75;
+
 export async function runCli(argv: string[], ctx: { settings: Settings; logger: Logger }): Promise<number | undefined> {
-  const [command = 'serve', ...rest] = argv;
+  const command = argv[0] ?? 'serve';
+  try {
+    return await runCommand(command, argv.slice(1), ctx);
+  } catch (err) {
+    if (!(err instanceof StoreLockedError)) throw err;
+    // What to do instead, for the command given: two openers would break the data folder.
+    const instead = command === 'serve'
+      ? 'Another emboss already serves from this data folder: stop it first, start this one with another EMBOSS_DATA_DIR, '
+        + 'or run both against PostgreSQL (DATABASE_URL=postgres://…).'
+      : 'Stop the server that uses it first (emboss serve, npm start), or run against PostgreSQL (DATABASE_URL=postgres://…), '
+        + 'where the server and the other commands can work at the same time.';
+    process.stderr.write(`emboss ${command}: ${err.message}.\n${instead}\n`);
+    return EXIT_STORE_IN_USE;
+  }
+}
+
+async function runCommand(command: string, rest: string[], ctx: { settings: Settings; logger: Logger }): Promise<number | undefined> {
   const { settings, logger } = ctx;
   switch (command) {
-    case 'serve': {
-      if (settings.EMBOSS_API_PROCESSES > 1 && cluster.isPrimary) return servePrimary(settings, logger);
-      const container = await createContainer({ settings, logger });
-      // The HTTP stack (Fastify, the schemas, the OpenAPI UI) is loaded by `serve` only: the other
-      // commands (a mass issue run among them) start faster and smaller without it.
-      const { buildApp } = await import('../http/app.ts');
-      const app = await buildApp(container);
-      const shutdown = async (signal: string) => {
-        logger.info({ signal }, 'shutting down');
-        await app.close();
-        await container.close();
-        process.exit(0);
-      };
-      process.once('SIGINT', () => void shutdown('SIGINT'));
-      process.once('SIGTERM', () => void shutdown('SIGTERM'));
-      const address = await app.listen({ host: settings.HOST, port: settings.PORT });
-      logger.info({ address, database: container.storage.kind }, 'emboss is listening');
-      if (container.demoCredentialsFile) {
-        logger.info(`demo API client credentials (client id, apikey, secret) are in ${container.demoCredentialsFile}; see the README for a first call`);
-      }
-      return undefined;
-    }
+    case 'serve':
+      return settings.EMBOSS_API_PROCESSES > 1 && cluster.isPrimary ? servePrimary(settings, logger) : serveHere(settings, logger);
     case 'migrate': {
       const storage = await openStorage(settings.DATABASE_URL ? { databaseUrl: settings.DATABASE_URL } : { dataDir: join(settings.dataDir, 'pgdata') });
-      const applied = await migrateToLatest(storage.db, storage.postgres?.schema);
-      logger.info({ migrations: applied }, 'migrations applied');
-      await storage.close();
+      try {
+        const applied = await migrateToLatest(storage.db, storage.postgres?.schema);
+        logger.info({ migrations: applied }, 'migrations applied');
+      } finally {
+        await storage.close();
+      }
       return 0;
     }
     case 'config': {
@@ -170,45 +179,4 @@ function parseFlags(args: string[]): Record<string, string> {
     if (a.startsWith('--')) i++;
   }
   return out;
-}
-
-/**
- * `serve` with EMBOSS_API_PROCESSES > 1: this process prepares the store once (migrations, the
- * bootstrap file, the master key file), then starts that many emboss processes, which share the
- * port (node:cluster hands them connections in turn) and PostgreSQL, where uniqueness, counters
- * and idempotency are decided. One that dies is started again; SIGTERM/SIGINT stop them all.
- */
-async function servePrimary(settings: Settings, logger: Logger): Promise<undefined> {
-  const prepared = await createContainer({ settings, logger, jobs: false });
-  await prepared.close();
-  let stopping = false;
-  // One at a time: each process starts (pg-boss, caches) once the previous one listens, so no two
-  // of them set up at the same moment (two pg-boss instances starting together can deadlock).
-  let toStart = settings.EMBOSS_API_PROCESSES;
-  const start = () => {
-    toStart--;
-    cluster.fork().once('listening', () => { if (toStart > 0 && !stopping) start(); });
-  };
-  cluster.on('exit', (worker, code, signal) => {
-    if (stopping) return;
-    logger.error({ pid: worker.process.pid, code, signal }, 'an API process stopped; starting another');
-    toStart++;
-    setTimeout(start, 1000).unref();
-  });
-  const stop = (signal: string) => {
-    stopping = true;
-    logger.info({ signal }, 'shutting down the API processes');
-    const workers = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined);
-    let left = workers.length;
-    if (left === 0) process.exit(0);
-    for (const w of workers) {
-      w.once('exit', () => { if (--left === 0) process.exit(0); });
-      w.process.kill('SIGTERM');
-    }
-  };
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  start();
-  logger.info({ processes: settings.EMBOSS_API_PROCESSES, port: settings.PORT }, 'emboss API processes starting');
-  return undefined;
 }

@@ -30,6 +30,11 @@ const EnvSchema = Type.Object({
    * limits are counted per process.
    */
   EMBOSS_API_PROCESSES: Type.Integer({ minimum: 1, maximum: 64, default: 1 }),
+  /**
+   * On SIGTERM/SIGINT, how long requests in flight and running jobs may take to finish before
+   * their connections are closed and the process ends (each API process counts its own).
+   */
+  EMBOSS_SHUTDOWN_SECONDS: Type.Integer({ minimum: 0, maximum: 3600, default: 10 }),
   /** Run the background job worker in this process. */
   EMBOSS_WORKER: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on' }),
 });

@@ -5,6 +5,9 @@ import { mkdirSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import type { DB } from './schema.ts';
 import { PGliteDialect } from './pglite-dialect.ts';
+import { lockDataDir } from './pglite-lock.ts';
+
+export { StoreLockedError } from './pglite-lock.ts';
 
 export type Database = Kysely<DB>;
 
@@ -24,8 +27,22 @@ export interface StorageHandle {
   postgres?: { connectionString: string; schema?: string };
   /** PGlite only: a copy of the whole data directory (backups, test templates). */
   dumpDataDir?: () => Promise<Blob>;
+  /**
+   * Whether the store answers a trivial statement within `timeoutMs` (readiness). Never throws;
+   * a statement that outlives the timeout is left to finish (or fail) on its own.
+   */
+  ping(timeoutMs: number): Promise<boolean>;
   close(): Promise<void>;
 }
+
+/**
+ * How long a new PostgreSQL connection may take (TCP, start-up, authentication), and how long a
+ * statement may wait for a free one from the pool. An unreachable server that neither accepts nor
+ * refuses (a network partition, a host that is down) would otherwise hold a request until the
+ * operating system gives up, minutes later; past this the caller gets an error it can answer with
+ * 503.
+ */
+export const CONNECT_TIMEOUT_MS = 3000;
 
 export interface StorageOptions {
   /** postgres://… — PostgreSQL; absent: embedded PGlite. */
@@ -37,6 +54,11 @@ export interface StorageOptions {
   /** PostgreSQL schema to work in (tests isolate files by schema). */
   schema?: string;
   poolSize?: number;
+  /**
+   * Errors of connections nobody is waiting on (an idle connection the server ended, a restart):
+   * reported here instead of crashing the process. The pool replaces such connections by itself.
+   */
+  onConnectionError?: (err: Error) => void;
 }
 
 export async function openStorage(options: StorageOptions): Promise<StorageHandle> {
@@ -45,17 +67,28 @@ export async function openStorage(options: StorageOptions): Promise<StorageHandl
 }
 
 async function openPglite(options: StorageOptions): Promise<StorageHandle> {
-  if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
-  // Loaded only when PGlite is the store: on PostgreSQL the process stays without it (its
-  // module is large, and every emboss process would carry it).
-  const { PGlite: Embedded } = await import('@electric-sql/pglite');
-  const pglite: PGlite = new Embedded({
-    // DATE columns stay 'YYYY-MM-DD' strings: a Date would shift with the process time zone.
-    parsers: { [DATE_OID]: (value: string) => value },
-    ...(options.dataDir ? { dataDir: options.dataDir } : {}),
-    ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
-  });
-  await pglite.waitReady;
+  // A data folder belongs to one opener at a time (see pglite-lock.ts); in memory there is nothing to share.
+  let lock: { release(): void } | undefined;
+  if (options.dataDir) {
+    mkdirSync(options.dataDir, { recursive: true });
+    lock = lockDataDir(options.dataDir);
+  }
+  let pglite: PGlite;
+  try {
+    // Loaded only when PGlite is the store: on PostgreSQL the process stays without it (its
+    // module is large, and every emboss process would carry it).
+    const { PGlite: Embedded } = await import('@electric-sql/pglite');
+    pglite = new Embedded({
+      // DATE columns stay 'YYYY-MM-DD' strings: a Date would shift with the process time zone.
+      parsers: { [DATE_OID]: (value: string) => value },
+      ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+      ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
+    });
+    await pglite.waitReady;
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
   const db = new Kysely<DB>({ dialect: new PGliteDialect(pglite) });
   return {
     kind: 'pglite',
@@ -73,11 +106,28 @@ async function openPglite(options: StorageOptions): Promise<StorageHandle> {
       },
     },
     dumpDataDir: () => pglite.dumpDataDir('none') as Promise<Blob>,
+    // PGlite is one session: behind a long transaction (a mass issue chunk) the ping waits its turn.
+    ping: (timeoutMs) => answersWithin(() => pglite.query('select 1'), timeoutMs),
     async close() {
-      await db.destroy();
-      if (!pglite.closed) await pglite.close();
+      try {
+        await db.destroy();
+        if (!pglite.closed) await pglite.close();
+      } finally {
+        lock?.release();
+      }
     },
   };
+}
+
+/** Whether `statement` succeeds within `timeoutMs`. */
+async function answersWithin(statement: () => Promise<unknown>, timeoutMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs); });
+  try {
+    return await Promise.race([statement().then(() => true, () => false), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function openPostgres(connectionString: string, options: StorageOptions): Promise<StorageHandle> {
@@ -92,7 +142,16 @@ async function openPostgres(connectionString: string, options: StorageOptions): 
     connectionString,
     max: options.poolSize ?? 10,
     options: sessionOptions.join(' '),
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
   });
+  // node-postgres emits 'error' on the pool for an idle connection that died, and on a client that
+  // is checked out (inside a Kysely transaction) when its connection dies between two statements.
+  // An 'error' event nobody listens to ends the process: a PostgreSQL restart killed every API
+  // process that way. The statement that was running fails on its own (and is answered 503); the
+  // pool drops the dead connection and opens new ones when asked.
+  const onConnectionError = options.onConnectionError ?? (() => undefined);
+  pool.on('error', (err) => onConnectionError(err));
+  pool.on('connect', (client) => { client.on('error', (err) => onConnectionError(err)); });
   // NUMERIC and BIGINT come back as strings from pg; amounts are converted where they are read.
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: withPreparedStatements(pool) }) });
   return {
@@ -100,6 +159,7 @@ async function openPostgres(connectionString: string, options: StorageOptions): 
     db,
     sql: { async executeSql(text, values) { const r = await pool.query(text, values as any[]); return { rows: r.rows }; } },
     postgres: { connectionString, ...(options.schema ? { schema: options.schema } : {}) },
+    ping: (timeoutMs) => answersWithin(() => pool.query('select 1'), timeoutMs),
     async close() { await db.destroy(); },
   };
 }
@@ -135,12 +195,16 @@ function withPreparedStatements(pool: pg.Pool): pg.Pool {
           const own = new Set<string>();
           prepared.set(client, own);
           const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-          (client as unknown as { query: (...args: unknown[]) => unknown }).query = (text: unknown, values?: unknown) => {
+          // The pool hands the same clients to pool.query (the readiness ping), which passes a
+          // callback after the values: it is passed on, or that query would never answer.
+          (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+            const [text, ...rest] = args;
             if (typeof text !== 'string' || text.length > MAX_PREPARED_TEXT || (!own.has(text) && own.size >= MAX_PREPARED_PER_CONNECTION)) {
-              return query(text, values);
+              return query(...args);
             }
             own.add(text);
-            return query({ name: nameOf(text), text, values });
+            const values = typeof rest[0] === 'function' ? undefined : rest.shift();
+            return query({ name: nameOf(text), text, values }, ...rest);
           };
         }
         return client;

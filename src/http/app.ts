@@ -39,6 +39,8 @@ export async function buildApp(container: Container, options: AppOptions = {}): 
     genReqId: () => randomUUID(),
     bodyLimit: 1024 * 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: false } },
+    // Requests arriving while the app closes get the errors plugin's 503 envelope, not Fastify's own body.
+    return503OnClosing: false,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // JSON bodies are kept raw as well: the HMAC signature covers the body exactly as sent.

@@ -4,6 +4,7 @@ import type { DB } from '../db/schema.ts';
 import type { IssuanceService } from '../modules/issuance/index.ts';
 import type { Logger } from '../shared/logger.ts';
 import { PERSONALIZATION_FLUSH_QUEUE } from './personalization.ts';
+import { resumingAfterOutage, type OutageDeps } from './outage.ts';
 
 export const MASS_ISSUE_QUEUE = 'emboss.mass-issue';
 
@@ -19,7 +20,7 @@ const inTransaction = (trx: Kysely<DB>) => ({
  * that dies is retried; the run resumes from the request's count. When a request completes, the
  * personalization flush is asked for, so its bureau files follow at once.
  */
-export async function registerMassIssue(boss: PgBoss, deps: { issuance: IssuanceService; logger: Logger }, options: { work: boolean }) {
+export async function registerMassIssue(boss: PgBoss, deps: { issuance: IssuanceService; logger: Logger; outage: OutageDeps }, options: { work: boolean }) {
   await boss.createQueue(MASS_ISSUE_QUEUE, { name: MASS_ISSUE_QUEUE, retryLimit: 20, retryDelay: 5, expireInSeconds: 3600 } as PgBoss.Queue);
   deps.issuance.useQueue(async (requestId, trx) => {
     await boss.send(MASS_ISSUE_QUEUE, { requestId }, { singletonKey: `mass-${requestId}`, db: inTransaction(trx) } as PgBoss.SendOptions);
@@ -28,7 +29,7 @@ export async function registerMassIssue(boss: PgBoss, deps: { issuance: Issuance
   await boss.work<{ requestId: string }>(MASS_ISSUE_QUEUE, async ([job]) => {
     const requestId = job!.data.requestId;
     let lastLog = 0;
-    const progress = await deps.issuance.run(requestId, {
+    const progress = await resumingAfterOutage(job!, deps.outage, () => deps.issuance.run(requestId, {
       // Each bureau file of the request is written as soon as it is full (by the flush worker,
       // asked then); the last one when the request completes.
       alongside: () => boss.send(PERSONALIZATION_FLUSH_QUEUE, {}, { singletonKey: 'flush' }),
@@ -37,7 +38,7 @@ export async function registerMassIssue(boss: PgBoss, deps: { issuance: Issuance
         lastLog = Date.now();
         deps.logger.info({ massIssue: requestId, done: p.done, total: p.total, cardsPerSecond: p.cardsPerSecond, etaSeconds: p.etaSeconds }, 'mass issue progress');
       },
-    });
+    }));
     deps.logger.info({ massIssue: requestId, cards: progress.done }, 'mass issue complete');
     await boss.send(PERSONALIZATION_FLUSH_QUEUE, {}, { singletonKey: 'flush' });
   });

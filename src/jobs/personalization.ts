@@ -1,6 +1,7 @@
 import type PgBoss from 'pg-boss';
 import type { PersonalizationOutbox } from '../modules/personalization/index.ts';
 import type { Logger } from '../shared/logger.ts';
+import { resumingAfterOutage, type OutageDeps } from './outage.ts';
 
 export const PERSONALIZATION_FLUSH_QUEUE = 'emboss.personalization.flush';
 
@@ -9,12 +10,12 @@ export const PERSONALIZATION_FLUSH_QUEUE = 'emboss.personalization.flush';
  * a mass issue, and when one has full files while it runs). One flush at a time across all
  * workers (pg-boss singleton policy).
  */
-export async function registerPersonalizationFlush(boss: PgBoss, deps: { personalization: PersonalizationOutbox; logger: Logger }, options: { work: boolean }) {
+export async function registerPersonalizationFlush(boss: PgBoss, deps: { personalization: PersonalizationOutbox; logger: Logger; outage: OutageDeps }, options: { work: boolean }) {
   await boss.createQueue(PERSONALIZATION_FLUSH_QUEUE, { name: PERSONALIZATION_FLUSH_QUEUE, policy: 'singleton' } as PgBoss.Queue);
   await boss.schedule(PERSONALIZATION_FLUSH_QUEUE, '* * * * *');
   if (!options.work) return;
-  await boss.work(PERSONALIZATION_FLUSH_QUEUE, async () => {
+  await boss.work(PERSONALIZATION_FLUSH_QUEUE, async ([job]) => resumingAfterOutage(job!, deps.outage, async () => {
     const files = await deps.personalization.flush();
     if (files.length > 0) deps.logger.info({ files: files.length, records: files.reduce((n, f) => n + f.records, 0) }, 'personalization flush');
-  });
+  }));
 }

@@ -23,8 +23,9 @@ const NETWORK_CODES = new Set([
 const SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);
 
 /**
- * What node-postgres and pg-pool say when a connection died or could not be made in time, and
- * what PGlite says once closed (during shutdown). They carry no code, so the message is the signal.
+ * What node-postgres and pg-pool say when a connection died or could not be made in time, and what
+ * PGlite and Kysely say once the store is closed (a request still running at shutdown). They carry
+ * no code, so the message is the signal.
  */
 const MESSAGES = [
   /^Connection terminated( unexpectedly| due to connection timeout)?$/,
@@ -33,6 +34,7 @@ const MESSAGES = [
   /^Client was closed and is not queryable$/,
   /^Cannot use a pool after calling end on the pool$/,
   /^PGlite is closed$/,
+  /^driver has already been destroyed$/,
 ];
 
 export function isStoreUnavailable(err: unknown): boolean {

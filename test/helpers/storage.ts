@@ -33,7 +33,7 @@ function templateId(): string {
  * A fresh PGlite takes seconds to initialize; a migrated template data directory is made once
  * (per migration set) and every test file loads its own copy of it in well under a second.
  */
-async function pgliteTemplate(): Promise<Blob> {
+export async function pgliteTemplate(): Promise<Blob> {
   const file = join(tmpdir(), `emboss-test-pglite-${templateId()}.tar`);
   if (!existsSync(file)) {
     const fresh = await openStorage({});

@@ -1,15 +1,25 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError } from '../../shared/errors.ts';
+import { isStoreUnavailable } from '../../shared/store-unavailable.ts';
 import { RequestTakenOver } from '../../shared/actor.ts';
 import { errorBody } from '../envelope.ts';
 import { HttpCodes } from '../codes.ts';
 import { StoredAnswer } from './idempotency.ts';
 
+/** Seconds a client is asked to wait before retrying while the database is unreachable. */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
+
+/** 503 with the envelope and Retry-After: the request did nothing wrong, the store is away for now. */
+export function sendUnavailable(reply: FastifyReply) {
+  return reply.code(503).header('retry-after', String(UNAVAILABLE_RETRY_AFTER_SECONDS)).send(errorBody(...HttpCodes.unavailable));
+}
+
 /**
  * One error handler for every route: the envelope with a code for everything a client can
- * cause (400, 401, 403, 404, 409, 422, 429), and a generic 500 with a trace id for the rest,
- * whose details go only to the (redacting) log.
+ * cause (400, 401, 403, 404, 409, 422, 429), 503 with Retry-After while the database cannot be
+ * reached, and a generic 500 with a trace id for the rest, whose details go only to the
+ * (redacting) log.
  */
 export const errorsPlugin = fp(async (app: FastifyInstance) => {
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
@@ -39,8 +49,22 @@ export const errorsPlugin = fp(async (app: FastifyInstance) => {
     if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
       return reply.code(fe.statusCode).send(errorBody(HttpCodes.schema[0], HttpCodes.schema[1]));
     }
+    if (isStoreUnavailable(error)) {
+      // An outage, not a bug: one line without a stack (every request fails the same way meanwhile).
+      request.log.warn({ traceId: request.id, reason: (error as { code?: unknown }).code ?? error.message }, 'database unavailable; answered 503');
+      return sendUnavailable(reply);
+    }
     request.log.error({ err: error, traceId: request.id }, 'request failed');
     return reply.code(500).send(errorBody(HttpCodes.internal[0], HttpCodes.internal[1], { traceId: request.id }));
+  });
+
+  // While the app closes (graceful shutdown), a request that still arrives on an open keep-alive
+  // connection is not run: 503 with the envelope and Retry-After, as for an outage, and Fastify
+  // closes that connection after it (Connection: close). The app turns Fastify's own 503 off.
+  let closing = false;
+  app.addHook('preClose', (done) => { closing = true; done(); });
+  app.addHook('onRequest', async (_request, reply) => {
+    if (closing) return sendUnavailable(reply);
   });
 
   app.setNotFoundHandler((request, reply) => {

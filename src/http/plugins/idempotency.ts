@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { storeAuditRows, takeAuditJournal, type AuditRow } from '../../modules/audit/index.ts';
+import { storeAuditRows, takeAuditJournal } from '../../modules/audit/index.ts';
 import { IdempotencyService, type Response } from '../../modules/idempotency/index.ts';
 import type { Database } from '../../db/database.ts';
 import type { Outcome, RecordedAnswer } from '../../shared/actor.ts';
