@@ -33,7 +33,8 @@ usage: emboss [command]
 Environment: HOST, PORT, DATABASE_URL, EMBOSS_DATA_DIR, EMBOSS_CONFIG, EMBOSS_MASTER_KEY,
 LOG_LEVEL, RATE_LIMIT_PER_MINUTE, SIGNATURE_WINDOW_SECONDS, DB_POOL_SIZE, EMBOSS_WORKER,
 EMBOSS_API_PROCESSES, EMBOSS_SHUTDOWN_SECONDS (SIGTERM/SIGINT: how long requests and jobs in
-flight may take to finish, default 10).
+flight may take to finish, default 10), EMBOSS_REQUEST_LEASE_SECONDS (how long a request id whose
+run died without an answer stays "in progress", default 10).
 
 The embedded database (no DATABASE_URL) belongs to one process at a time: while \`serve\` runs
 on a data folder, the other commands on that folder are refused (exit code 75); stop the server
