@@ -197,6 +197,29 @@ for (const backend of backends) {
       assert.equal(replay.json().data.customerNumber, done.customerNumber);
     });
 
+    test('a card add that outlived its lease makes no card once a retry took its request id over (the batched path)', async () => {
+      const { account } = await addCard(h);
+      const requestId = uuid();
+      const body = cardBody(account);
+      const slow = await reservedRun(requestId, 'POST', '/cards/embosser/l8vf', body);
+      h.clock.advance((LEASE_SECONDS + 1) * 1000);
+      const taken = await h.container.idempotency.reserve('tester', requestId, IdempotencyService.fingerprint('POST', '/cards/embosser/l8vf', JSON.stringify(body)));
+      assert.equal(taken.kind, 'new');
+      const before = { cards: await count('cards'), numbers: await count('card_numbers'), records: await count('personalization_records') };
+      const viewer = { pci: true, cardNumberKey: null };
+      // Among other card adds in the same batch statement, which are made.
+      const [lost, ...others] = await Promise.allSettled([h.container.cards.add(slow, body, viewer), ...[1, 2, 3].map(() => h.container.cards.add({ clientId: 'tester', requestId: uuid() }, body, viewer))]);
+      assert.equal(lost!.status, 'rejected');
+      assert.ok((lost as PromiseRejectedResult).reason instanceof RequestTakenOver);
+      assert.deepEqual(others.map((o) => o.status), ['fulfilled', 'fulfilled', 'fulfilled']);
+      assert.deepEqual({ cards: await count('cards'), numbers: await count('card_numbers'), records: await count('personalization_records') },
+        { cards: before.cards + 3, numbers: before.numbers + 3, records: before.records + 3 });
+      const done = await h.container.cards.add(actorHolding(requestId, (taken as { holder: string }).holder), body, viewer);
+      const replay = await h.call('POST', '/cards/embosser/l8vf', body, { requestId, token: await h.freshToken() });
+      assert.equal(replay.headers['x-idempotent-replay'], 'true');
+      assert.equal(replay.json().data.cardNumber, done.cardNumber);
+    });
+
     test('a 5xx before the commit frees the request id at once: the retry runs once', async () => {
       const customer = await addCustomer(h);
       const before = { accounts: await count('accounts'), cards: await count('cards') };

@@ -6,6 +6,7 @@ import type { Database } from '../../db/database.ts';
 import type { Outcome, RecordedAnswer } from '../../shared/actor.ts';
 import { conflict } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/logger.ts';
+import { isStoreUnavailable } from '../../shared/store-unavailable.ts';
 import { HttpCodes } from '../codes.ts';
 import { errorBody, ok } from '../envelope.ts';
 
@@ -162,7 +163,8 @@ export const idempotencyPlugin = fp(async (app: FastifyInstance, opts: { idempot
       const committed = await committedAnswer(request, clientId, requestId);
       if (committed) {
         reply.header('content-type', 'application/json; charset=utf-8');
-        if (committed.json === pending.json && committed.statusCode === pending.statusCode) {
+        // Compared as values: a stored answer comes back parsed and written again by JSON.stringify.
+        if (committed.statusCode === pending.statusCode && (committed.json === pending.json || committed.json === JSON.stringify(JSON.parse(pending.json)))) {
           // Ours: the journal's records up to the answer went with it.
           request.auditJournal?.splice(0, pending.journalLength);
           reply.code(committed.statusCode);
@@ -173,11 +175,22 @@ export const idempotencyPlugin = fp(async (app: FastifyInstance, opts: { idempot
     }
     // Every write route answers in its transaction; a success completed here is a route that does not (a test watches for this).
     if (!pending && reply.statusCode < 300) opts.logger.warn({ route: request.routeOptions.url }, 'a write was answered outside its transaction');
+    const failed = (err: unknown) => {
+      if (isStoreUnavailable(err)) opts.logger.warn({ reason: (err as { code?: unknown }).code ?? (err as Error).message }, 'request id not freed: the database is unreachable (its lease ends it)');
+      else opts.logger.error({ err }, 'could not store the idempotent response');
+    };
+    // A 503 is not held back by freeing its id: the database it could not reach would hold it for
+    // the connect timeout again. Until it is freed (or, if it cannot be, until the lease ends) a
+    // retry gets 409 EMBA13E.
+    if (reply.statusCode === 503) {
+      opts.idempotency.release(clientId, requestId, holder).catch(failed);
+      return payload;
+    }
     try {
       if (reply.statusCode >= 500) await opts.idempotency.release(clientId, requestId, holder);
       else await opts.idempotency.complete(clientId, requestId, holder, reply.statusCode, responseOf(payload), takeAuditJournal(request));
     } catch (err) {
-      opts.logger.error({ err }, 'could not store the idempotent response');
+      failed(err);
     }
     return payload;
   }

@@ -21,7 +21,11 @@ export interface AuditEvent {
  */
 export async function recordAudit(db: Kysely<DB>, actor: Actor, event: AuditEvent): Promise<void> {
   if (db.isTransaction) {
-    await db.insertInto('audit_events').values(auditRow(actor, event)).execute();
+    // In a transaction that ends with a statement of its own (a request's answer), the record goes
+    // in that statement: the same transaction, one statement less.
+    const collected = collectors.get(db);
+    if (collected) collected.push(auditRow(actor, event));
+    else await db.insertInto('audit_events').values(auditRow(actor, event)).execute();
     return;
   }
   // Outside a transaction (reads, refusals): kept for the request's last write (see Actor), or
@@ -31,6 +35,24 @@ export async function recordAudit(db: Kysely<DB>, actor: Actor, event: AuditEven
 }
 
 export type AuditRow = ReturnType<typeof auditRow>;
+const collectors = new WeakMap<Kysely<DB>, AuditRow[]>();
+
+/**
+ * From now on, the audit records of changes made in `trx` are kept here instead of inserted one by
+ * one: the caller must store them in the transaction before it commits (auditInsert), and takes
+ * them with `takeCollectedAudit`.
+ */
+export function collectAuditIn(trx: Kysely<DB>): void {
+  if (!trx.isTransaction) throw new Error('collectAuditIn: audit records of changes are collected in their transaction only');
+  collectors.set(trx, []);
+}
+
+/** The records collected in `trx` so far, and no more collecting: later ones are inserted at once. */
+export function takeCollectedAudit(trx: Kysely<DB>): AuditRow[] {
+  const rows = collectors.get(trx) ?? [];
+  collectors.delete(trx);
+  return rows;
+}
 const writers = new WeakMap<Kysely<DB>, Batcher<AuditRow, void>>();
 
 /** Stores rows outside any transaction, in one statement with those of concurrent callers. */

@@ -8,7 +8,7 @@ import { isBlankNumber, pad19 } from '../../shared/ids.ts';
 import { generateCardNumber, isLuhnValid } from '../../crypto/luhn.ts';
 import { MAX_ISSUE_CARDS, type IssuedCardValues, type PinVerificationMethod, type SecurityModule } from '../../security-module/port.ts';
 import { auditRow, recordAudit, type AuditRow } from '../audit/index.ts';
-import { answeredWrite, commitAnswers } from '../idempotency/index.ts';
+import { answeredWrite, holdsRequestId } from '../idempotency/index.ts';
 import type { KeysService } from '../keys/index.ts';
 import type { Logo, Organization, OrganizationsService } from '../organizations/index.ts';
 import { outboxRecord, splitName, type OutboxRecord, type PersonalizationOutbox } from '../personalization/index.ts';
@@ -225,7 +225,7 @@ export class CardsService {
 
   private readonly lookups = new Batcher((keys: CardKey[]) => this.lookUp(keys, false));
   private readonly lookupsWithAccount = new Batcher((keys: CardKey[]) => this.lookUp(keys, true));
-  private readonly inserts = new Batcher((rows: CardInsert[]) => this.insertAnswered(rows));
+  private readonly inserts = new Batcher((rows: CardInsert[]) => this.insertCards(this.db, rows));
 
   constructor(private readonly deps: CardsDeps) {
     this.db = deps.db;
@@ -335,6 +335,8 @@ export class CardsService {
       if (db === this.db && answerOf && actor.answer) row.answer = await actor.answer({ result: answerOf({ pan, token: p.token, sequence: spec.sequence }) });
       const card = db === this.db ? await this.inserts.submit(row) : (await this.insertCards(db, [row]))[0];
       if (card) return { pan, token: p.token, sequence: spec.sequence, expiry: spec.expiry, card };
+      // Not made: its number was taken (drawn again below), or this run lost its request id.
+      if (row.answer && !(await holdsRequestId(this.db, row.answer))) throw new RequestTakenOver();
       if (spec.pan !== undefined || existing) throw fail(CardCodes.cardExists);
     }
   }
@@ -350,28 +352,21 @@ export class CardsService {
    * second transaction inserting the same number at the same moment fails on the pan_token index
    * (the token is a function of the number) with a unique violation instead of inserting nothing.
    * Without one, every unique index is an arbiter.
+   *
+   * A card that comes with its request's answer (card add) is made only while its run holds the
+   * request id — the key's row is locked (FOR UPDATE) for the statement, so no retry can take it
+   * over meanwhile — and its answer is recorded in the same statement: the card and the answer of
+   * its request commit together, one statement for the whole batch.
    */
-  /**
-   * The cards of concurrent card adds, each with its request's answer, in one transaction: the
-   * cards' statement, then the answers of those made. A request whose run no longer holds its id
-   * fails the batch (nothing commits), and the Batcher then runs each card alone, so it fails alone.
-   */
-  private async insertAnswered(rows: CardInsert[]): Promise<Array<CardRow | undefined>> {
-    if (!rows.some((r) => r.answer)) return this.insertCards(this.db, rows);
-    return this.db.transaction().execute(async (trx) => {
-      const made = await this.insertCards(trx, rows);
-      const answers = rows.flatMap((r, i) => (r.answer && made[i] ? [r.answer] : []));
-      if ((await commitAnswers(trx, answers)).includes(false)) throw new RequestTakenOver();
-      return made;
-    });
-  }
-
   private async insertCards(db: Kysely<DB>, rows: CardInsert[]): Promise<Array<CardRow | undefined>> {
     const seen = new Set<string>();
     const sent = rows.filter((r) => { const key = r.existing ? `${r.hash}.${r.sequence}` : r.hash; return !seen.has(key) && seen.add(key); });
     const col = <K extends keyof CardInsert>(key: K) => column(sent, key);
     const audit = sent.map((r) => r.audit);
     const plastic = <K extends keyof OutboxRecord>(key: K) => sent.map((r) => r.plastic?.[key] ?? null);
+    const answer = <K extends keyof RecordedAnswer>(key: K) => sent.map((r) => r.answer?.[key] ?? null);
+    // The requests' own audit records (their reads, refusals) go with their answers.
+    const journal = sent.flatMap((r, k) => ((r.answer?.audit ?? []) as AuditRow[]).map((row) => ({ ...row, item: k + 1 })));
     const result = await sql<CardRow & { i: string }>`
       with input as (
         select * from unnest(${col('hash')}::text[], ${col('token')}::text[], ${col('encrypted')}::text[], ${col('bin')}::text[],
@@ -383,12 +378,20 @@ export class CardsService {
           ${column(audit, 'actor')}::text[], ${column(audit, 'request_id')}::text[], ${column(audit, 'action')}::text[], ${column(audit, 'entity_type')}::text[],
           ${column(audit, 'entity_id')}::text[], ${column(audit, 'organization')}::int[], ${column(audit, 'details')}::jsonb[],
           ${plastic('organization')}::int[], ${plastic('logo')}::int[], ${plastic('reason')}::text[], ${plastic('reference')}::text[],
-          ${plastic('encrypted_record')}::text[], ${plastic('cipher')}::text[], ${plastic('bureau_kcv')}::text[])
+          ${plastic('encrypted_record')}::text[], ${plastic('cipher')}::text[], ${plastic('bureau_kcv')}::text[],
+          ${answer('clientId')}::text[], ${answer('requestId')}::text[], ${answer('holder')}::text[], ${answer('statusCode')}::int[], ${answer('responseSealed')}::text[])
           with ordinality as u(h, t, e, bin, l4, ex, org, logo, seq, acct, cust, exp, sc, sdate, areq, aat, blk, n1, n2, dig, pst, psup, pin, pv, prof, by_,
-            a_actor, a_request, a_action, a_type, a_id, a_org, a_details, p_org, p_logo, p_reason, p_ref, p_record, p_cipher, p_kcv, i)
+            a_actor, a_request, a_action, a_type, a_id, a_org, a_details, p_org, p_logo, p_reason, p_ref, p_record, p_cipher, p_kcv,
+            k_client, k_request, k_holder, k_status, k_sealed, i)
+      ), live as (
+        select u.i from input u join idempotency_keys k on k.client_id = u.k_client and k.request_id = u.k_request
+        where k.holder = u.k_holder and k.status_code is null
+        for update of k
+      ), go as (
+        select * from input where k_client is null or i in (select i from live)
       ), n as (
         insert into card_numbers (pan_hash, pan_token, pan_encrypted, bin, last4, organization, logo)
-        select h, t, e, bin, l4, org, logo from input where not ex
+        select h, t, e, bin, l4, org, logo from go where not ex
         on conflict do nothing
         returning pan_hash
       ), c as (
@@ -398,11 +401,22 @@ export class CardsService {
           plastic_status, pin_suppressed, pin_stored, pin_verification, profile, created_by
         )
         select h, seq, t, org, logo, acct, cust, exp, sc, ${CardStatus.active}::int, sdate, areq, aat, blk, n1, n2, dig, pst, psup, pin, pv, prof, by_
-        from input where ex or h in (select pan_hash from n)
+        from go where ex or h in (select pan_hash from n)
         on conflict do nothing
         returning *
       ), made as (
-        select c.*, input.i from c join input on input.h = c.pan_hash and input.seq = c.card_sequence
+        select c.*, go.i from c join go on go.h = c.pan_hash and go.seq = c.card_sequence
+      ), answered as (
+        update idempotency_keys k set status_code = u.k_status, response_sealed = u.k_sealed, holder = null, lease_until = null
+        from made join input u using (i)
+        where k.client_id = u.k_client and k.request_id = u.k_request
+      ), journal as (
+        insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
+        select j.actor, j.request_id, j.action, j.entity_type, j.entity_id, j.organization, j.details
+        from unnest(${column(journal, 'item')}::int[], ${column(journal, 'actor')}::text[], ${column(journal, 'request_id')}::text[],
+          ${column(journal, 'action')}::text[], ${column(journal, 'entity_type')}::text[], ${column(journal, 'entity_id')}::text[],
+          ${column(journal, 'organization')}::int[], ${column(journal, 'details')}::jsonb[]) as j(item, actor, request_id, action, entity_type, entity_id, organization, details)
+        where j.item in (select i from made)
       ), a as (
         insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
         select u.a_actor, u.a_request, u.a_action, u.a_type, u.a_id, u.a_org, u.a_details from made join input u using (i)
@@ -413,8 +427,8 @@ export class CardsService {
       )
       select * from made`.execute(db);
     const bySent = byOrdinality(sent.length, result.rows, (row) => row as CardRow);
-    const answer = new Map(sent.map((r, k) => [r, bySent[k]]));
-    return rows.map((r) => answer.get(r));
+    const made = new Map(sent.map((r, k) => [r, bySent[k]]));
+    return rows.map((r) => made.get(r));
   }
 
   /**

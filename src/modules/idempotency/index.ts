@@ -3,7 +3,7 @@ import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 import { Batcher, column } from '../../shared/batcher.ts';
 import { RequestTakenOver, type Actor, type Outcome, type RecordedAnswer } from '../../shared/actor.ts';
-import { auditInsert, type AuditRow } from '../audit/index.ts';
+import { auditInsert, collectAuditIn, takeCollectedAudit, type AuditRow } from '../audit/index.ts';
 import type { Clock } from '../../shared/clock.ts';
 
 export type Reservation =
@@ -198,7 +198,9 @@ export class IdempotencyService {
 export async function commitAnswer(trx: Kysely<DB>, actor: Actor, outcome: Outcome): Promise<void> {
   if (!actor.answer) return;
   if (!trx.isTransaction) throw new Error('commitAnswer: the answer must be recorded in the transaction of the effect');
-  const answered = await commitAnswers(trx, [await actor.answer(outcome)]);
+  const answer = await actor.answer(outcome);
+  // The audit records of the change (collected by answeredWrite) go in the same statement.
+  const answered = await commitAnswers(trx, [{ ...answer, audit: [...answer.audit, ...takeCollectedAudit(trx)] }]);
   if (!answered[0]) throw new RequestTakenOver();
 }
 
@@ -219,6 +221,13 @@ export async function commitAnswers(trx: Kysely<DB>, answers: RecordedAnswer[]):
   return answers.map((a) => done.has(keyOf(a.clientId, a.requestId)));
 }
 
+/** Whether the run that made `answer` still holds its request id (unanswered, and not taken over). */
+export async function holdsRequestId(db: Kysely<DB>, answer: Pick<RecordedAnswer, 'clientId' | 'requestId' | 'holder'>): Promise<boolean> {
+  const row = await db.selectFrom('idempotency_keys').select('holder').where('client_id', '=', answer.clientId).where('request_id', '=', answer.requestId)
+    .where('status_code', 'is', null).executeTakeFirst();
+  return row?.holder === answer.holder;
+}
+
 /**
  * Runs a write in a transaction and records the actor's answer in it (see commitAnswer): the
  * answer to the work's result, or to what `outcomeOf` makes of it (a refusal with an effect).
@@ -226,9 +235,17 @@ export async function commitAnswers(trx: Kysely<DB>, answers: RecordedAnswer[]):
 export async function answeredWrite<T>(db: Kysely<DB>, actor: Actor, work: (trx: Kysely<DB>) => Promise<T>,
   outcomeOf: (value: T, trx: Kysely<DB>) => Outcome | Promise<Outcome> = (value) => ({ result: value })): Promise<T> {
   const run = async (trx: Kysely<DB>) => {
-    const value = await work(trx);
-    await commitAnswer(trx, actor, await outcomeOf(value, trx));
-    return value;
+    // With an answer to record, the change's audit records wait for its statement (one statement
+    // for both); an outer write's transaction is already collecting them.
+    const own = actor.answer !== undefined && !db.isTransaction;
+    if (own) collectAuditIn(trx);
+    try {
+      const value = await work(trx);
+      await commitAnswer(trx, actor, await outcomeOf(value, trx));
+      return value;
+    } finally {
+      if (own) takeCollectedAudit(trx);
+    }
   };
   return db.isTransaction ? run(db) : db.transaction().execute(run);
 }
