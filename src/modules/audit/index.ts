@@ -84,6 +84,12 @@ export function auditInsert(rows: AuditRow[]): RawBuilder<unknown> {
       ${column(rows, 'entity_type')}::text[], ${column(rows, 'entity_id')}::text[], ${column(rows, 'organization')}::int[], ${column(rows, 'details')}::jsonb[])`;
 }
 
+/** As auditInsert, only when `condition` holds (in a statement whose other parts decide it); nothing to insert: a no-op. */
+export function auditInsertWhen(rows: AuditRow[], condition: RawBuilder<unknown>): RawBuilder<unknown> {
+  if (rows.length === 0) return sql`select 1`;
+  return sql`${auditInsert(rows)} where ${condition}`;
+}
+
 /**
  * The audit row for an event, details redacted: for a module that writes its change and the
  * audit record in one SQL statement (a data-modifying CTE) instead of a transaction.

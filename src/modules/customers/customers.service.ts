@@ -1,11 +1,11 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
-import type { Actor } from '../../shared/actor.ts';
+import { RequestTakenOver, type Actor } from '../../shared/actor.ts';
 import type { Clock } from '../../shared/clock.ts';
 import { refusal as fail } from '../../shared/errors.ts';
 import { isBlankNumber, pad19, randomRecordNumber } from '../../shared/ids.ts';
-import { recordAudit } from '../audit/index.ts';
-import { answeredWrite } from '../idempotency/index.ts';
+import { auditInsertWhen, auditRow, recordAudit, type AuditRow } from '../audit/index.ts';
+import { answeredWrite, answerWhen, heldRequestId } from '../idempotency/index.ts';
 import type { OrganizationsService } from '../organizations/index.ts';
 import type { AddCustomerRequest, DemographicInquiryRequest, UpdateCustomerRequest } from './customers.schemas.ts';
 
@@ -76,29 +76,37 @@ export class CustomersService {
     };
 
     // A generated number is drawn again on the (rare) collision; a given one must be new.
-    return answeredWrite(this.db, actor, async (trx) => {
-      for (let attempt = 0; ; attempt++) {
-        const customerNumber = given ?? randomRecordNumber();
-        const inserted = await trx.insertInto('customers').values({
-          customer_number: customerNumber,
-          organization: org,
-          status: 0,
-          name_line_1: str(owner.nameLine1),
-          first_name: str(owner.firstName),
-          last_name: str(owner.lastName),
-          date_of_birth: owner.dateOfBirth ?? null,
-          identification_number: str(owner.identificationNumber),
-          profile: JSON.stringify(profile),
-          created_by: actor.clientId,
-        }).onConflict((oc) => oc.column('customer_number').doNothing()).executeTakeFirst();
-        if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 0) {
-          if (given || attempt >= 5) throw fail(CustomerCodes.alreadyExists);
-          continue;
-        }
-        await recordAudit(trx, actor, { action: 'customer.add', entityType: 'customer', entityId: customerNumber, organization: org });
-        return { organizationNumber: org, accountNumber: pad19(key.accountNumber ?? ''), customerNumber };
-      }
-    });
+    for (let attempt = 0; ; attempt++) {
+      const customerNumber = given ?? randomRecordNumber();
+      const result = { organizationNumber: org, accountNumber: pad19(key.accountNumber ?? ''), customerNumber };
+      // One statement, no transaction: the customer, its audit record and the request's answer
+      // (made before, as the number is known) commit together, and only while this run holds
+      // the request id (see heldRequestId).
+      const answer = await actor.answer?.({ result });
+      const audit = auditRow(actor, { action: 'customer.add', entityType: 'customer', entityId: customerNumber, organization: org });
+      const made = sql`exists (select 1 from c)`;
+      const r = await sql<{ held: number; made: number }>`
+        with held as (${heldRequestId(answer)}),
+        c as (
+          insert into customers (customer_number, organization, status, name_line_1, first_name, last_name, date_of_birth, identification_number, profile, created_by)
+          select ${customerNumber}, ${org}::int, 0, ${str(owner.nameLine1)}, ${str(owner.firstName)}, ${str(owner.lastName)}, ${owner.dateOfBirth ?? null}::date,
+            ${str(owner.identificationNumber)}, ${JSON.stringify(profile)}::jsonb, ${actor.clientId}
+          where exists (select 1 from held)
+          on conflict (customer_number) do nothing
+          returning customer_number
+        ),
+        a as (
+          insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
+          select ${audit.actor}, ${audit.request_id}, ${audit.action}, ${audit.entity_type}, ${audit.entity_id}, ${audit.organization}::int, ${audit.details}::jsonb from c
+        ),
+        journal as (${auditInsertWhen((answer?.audit ?? []) as AuditRow[], made)}),
+        k as (${answerWhen(answer, made)})
+        select (select count(*) from held)::int as held, (select count(*) from c)::int as made`.execute(this.db);
+      const { held, made: inserted } = r.rows[0]!;
+      if (inserted === 1) return result;
+      if (held === 0) throw new RequestTakenOver();
+      if (given || attempt >= 5) throw fail(CustomerCodes.alreadyExists);
+    }
   }
 
   /** A customer of the organization, or undefined. */

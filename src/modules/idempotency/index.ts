@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 import { Batcher, column } from '../../shared/batcher.ts';
 import { RequestTakenOver, type Actor, type Outcome, type RecordedAnswer } from '../../shared/actor.ts';
@@ -199,9 +199,17 @@ export async function commitAnswer(trx: Kysely<DB>, actor: Actor, outcome: Outco
   if (!actor.answer) return;
   if (!trx.isTransaction) throw new Error('commitAnswer: the answer must be recorded in the transaction of the effect');
   const answer = await actor.answer(outcome);
-  // The audit records of the change (collected by answeredWrite) go in the same statement.
-  const answered = await commitAnswers(trx, [{ ...answer, audit: [...answer.audit, ...takeCollectedAudit(trx)] }]);
-  if (!answered[0]) throw new RequestTakenOver();
+  // Two plain statements rather than commitAnswers' arrays: one request's answer is written on its
+  // own, and on PGlite (no prepared statements) a plain statement is planned in a fraction of the time.
+  const updated = await trx.updateTable('idempotency_keys')
+    .set({ status_code: answer.statusCode, response_sealed: answer.responseSealed, holder: null, lease_until: null })
+    .where('client_id', '=', answer.clientId).where('request_id', '=', answer.requestId).where('holder', '=', answer.holder)
+    .where('status_code', 'is', null)
+    .executeTakeFirst();
+  if (Number(updated.numUpdatedRows) !== 1) throw new RequestTakenOver();
+  // The request's journal and the change's audit records (collected by answeredWrite), in one insert.
+  const audit = [...answer.audit as AuditRow[], ...takeCollectedAudit(trx)];
+  if (audit.length > 0) await trx.insertInto('audit_events').values(audit).execute();
 }
 
 /**
@@ -219,6 +227,25 @@ export async function commitAnswers(trx: Kysely<DB>, answers: RecordedAnswer[]):
     returning k.client_id, k.request_id`.execute(trx);
   const done = new Set(r.rows.map((row) => keyOf(row.client_id, row.request_id)));
   return answers.map((a) => done.has(keyOf(a.clientId, a.requestId)));
+}
+
+/**
+ * For a write made in one statement, without a transaction (customer add, a batch of card adds):
+ * the key row of the request id, locked (FOR UPDATE) for the statement while this run holds it.
+ * No row: the run no longer holds the id, and the statement must make nothing. Without an answer
+ * (no client waits), one row: nothing to hold.
+ */
+export function heldRequestId(answer: RecordedAnswer | undefined): RawBuilder<unknown> {
+  if (!answer) return sql`select 1`;
+  return sql`select 1 from idempotency_keys where client_id = ${answer.clientId} and request_id = ${answer.requestId}
+    and holder = ${answer.holder} and status_code is null for update`;
+}
+
+/** With heldRequestId: the answer recorded, in the same statement, when `made` (the effect) holds. */
+export function answerWhen(answer: RecordedAnswer | undefined, made: RawBuilder<unknown>): RawBuilder<unknown> {
+  if (!answer) return sql`select 1`;
+  return sql`update idempotency_keys set status_code = ${answer.statusCode}::int, response_sealed = ${answer.responseSealed}, holder = null, lease_until = null
+    where client_id = ${answer.clientId} and request_id = ${answer.requestId} and holder = ${answer.holder} and ${made}`;
 }
 
 /** Whether the run that made `answer` still holds its request id (unanswered, and not taken over). */
