@@ -367,6 +367,14 @@ export class CardsService {
     const answer = <K extends keyof RecordedAnswer>(key: K) => sent.map((r) => r.answer?.[key] ?? null);
     // The requests' own audit records (their reads, refusals) go with their answers.
     const journal = sent.flatMap((r, k) => ((r.answer?.audit ?? []) as AuditRow[]).map((row) => ({ ...row, item: k + 1 })));
+    // Almost always empty (a card add reads nothing it audits): then no statement part for it.
+    const journalInsert = journal.length === 0 ? sql`select 1` : sql`
+        insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
+        select j.actor, j.request_id, j.action, j.entity_type, j.entity_id, j.organization, j.details
+        from unnest(${column(journal, 'item')}::int[], ${column(journal, 'actor')}::text[], ${column(journal, 'request_id')}::text[],
+          ${column(journal, 'action')}::text[], ${column(journal, 'entity_type')}::text[], ${column(journal, 'entity_id')}::text[],
+          ${column(journal, 'organization')}::int[], ${column(journal, 'details')}::jsonb[]) as j(item, actor, request_id, action, entity_type, entity_id, organization, details)
+        where j.item in (select i from made)`;
     const result = await sql<CardRow & { i: string }>`
       with input as (
         select * from unnest(${col('hash')}::text[], ${col('token')}::text[], ${col('encrypted')}::text[], ${col('bin')}::text[],
@@ -410,14 +418,7 @@ export class CardsService {
         update idempotency_keys k set status_code = u.k_status, response_sealed = u.k_sealed, holder = null, lease_until = null
         from made join input u using (i)
         where k.client_id = u.k_client and k.request_id = u.k_request
-      ), journal as (
-        insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
-        select j.actor, j.request_id, j.action, j.entity_type, j.entity_id, j.organization, j.details
-        from unnest(${column(journal, 'item')}::int[], ${column(journal, 'actor')}::text[], ${column(journal, 'request_id')}::text[],
-          ${column(journal, 'action')}::text[], ${column(journal, 'entity_type')}::text[], ${column(journal, 'entity_id')}::text[],
-          ${column(journal, 'organization')}::int[], ${column(journal, 'details')}::jsonb[]) as j(item, actor, request_id, action, entity_type, entity_id, organization, details)
-        where j.item in (select i from made)
-      ), a as (
+      ), journal as (${journalInsert}), a as (
         insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
         select u.a_actor, u.a_request, u.a_action, u.a_type, u.a_id, u.a_org, u.a_details from made join input u using (i)
       ), p as (
