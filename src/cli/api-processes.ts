@@ -30,7 +30,8 @@ export async function servePrimary(settings: Settings, logger: Logger, policyOpt
   // until its own timeout: the fault suite's kill -9 found one such request per run). Accepted by
   // the process itself, a connection dies with it (a reset the client can retry at once), and
   // those still in the socket's queue go to the others.
-  cluster.schedulingPolicy = cluster.SCHED_NONE;
+  // Node's own NODE_CLUSTER_SCHED_POLICY (rr | none), when an operator sets it, decides instead.
+  if (!process.env.NODE_CLUSTER_SCHED_POLICY) cluster.schedulingPolicy = cluster.SCHED_NONE;
   const policy = new RestartPolicy(policyOptions);
   let stopping = false;
   /** The process being started: one at a time (two pg-boss instances starting together can deadlock). */

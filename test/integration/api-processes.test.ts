@@ -1,7 +1,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -10,6 +10,7 @@ import { loadSettings } from '../../src/config/env.ts';
 import { ConfigError } from '../../src/shared/errors.ts';
 import { backends } from '../helpers/storage.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { childrenRunning } from '../helpers/emboss-server.ts';
 
 test('EMBOSS_API_PROCESSES above 1 is refused without PostgreSQL', () => {
   assert.throws(() => loadSettings({ EMBOSS_API_PROCESSES: '2' }), ConfigError);
@@ -17,22 +18,8 @@ test('EMBOSS_API_PROCESSES above 1 is refused without PostgreSQL', () => {
   assert.equal(loadSettings({}).EMBOSS_API_PROCESSES, 1);
 });
 
-/**
- * The emboss processes whose parent is `pid` (Linux /proc). Only those running src/main.ts: the
- * tsx loader may have an esbuild service process of its own under the same parent.
- */
-function childrenOf(pid: number): number[] {
-  const found: number[] = [];
-  for (const p of readdirSync('/proc')) {
-    if (!/^[0-9]+$/.test(p)) continue;
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      if (stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] !== String(pid)) continue;
-      if (readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('src/main.ts')) found.push(Number(p));
-    } catch { /* gone meanwhile */ }
-  }
-  return found;
-}
+/** The emboss processes under `pid` (the tsx loader may have an esbuild service process of its own there). */
+const childrenOf = (pid: number) => childrenRunning(pid, 'src/main.ts');
 
 const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
 
