@@ -84,10 +84,21 @@ export function auditInsert(rows: AuditRow[]): RawBuilder<unknown> {
       ${column(rows, 'entity_type')}::text[], ${column(rows, 'entity_id')}::text[], ${column(rows, 'organization')}::int[], ${column(rows, 'details')}::jsonb[])`;
 }
 
-/** As auditInsert, only when `condition` holds (in a statement whose other parts decide it); nothing to insert: a no-op. */
-export function auditInsertWhen(rows: AuditRow[], condition: RawBuilder<unknown>): RawBuilder<unknown> {
+/**
+ * For a batch statement: the audit records that come with each item (`perItem[k]` with item k + 1,
+ * as `with ordinality` numbers them), inserted for the items `madeItems` selects. No records (the
+ * usual case): a no-op, so the statement has no part for it.
+ */
+export function auditInsertOfItems(perItem: ReadonlyArray<readonly AuditRow[]>, madeItems: RawBuilder<unknown>): RawBuilder<unknown> {
+  const rows = perItem.flatMap((items, k) => items.map((row) => ({ ...row, item: k + 1 })));
   if (rows.length === 0) return sql`select 1`;
-  return sql`${auditInsert(rows)} where ${condition}`;
+  return sql`
+    insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
+    select j.actor, j.request_id, j.action, j.entity_type, j.entity_id, j.organization, j.details
+    from unnest(${column(rows, 'item')}::int[], ${column(rows, 'actor')}::text[], ${column(rows, 'request_id')}::text[],
+      ${column(rows, 'action')}::text[], ${column(rows, 'entity_type')}::text[], ${column(rows, 'entity_id')}::text[],
+      ${column(rows, 'organization')}::int[], ${column(rows, 'details')}::jsonb[]) as j(item, actor, request_id, action, entity_type, entity_id, organization, details)
+    where j.item in (${madeItems})`;
 }
 
 /**

@@ -7,7 +7,7 @@ import { refusal as fail } from '../../shared/errors.ts';
 import { isBlankNumber, pad19 } from '../../shared/ids.ts';
 import { generateCardNumber, isLuhnValid } from '../../crypto/luhn.ts';
 import { MAX_ISSUE_CARDS, type IssuedCardValues, type PinVerificationMethod, type SecurityModule } from '../../security-module/port.ts';
-import { auditRow, recordAudit, type AuditRow } from '../audit/index.ts';
+import { auditInsertOfItems, auditRow, recordAudit, type AuditRow } from '../audit/index.ts';
 import { answeredWrite, holdsRequestId } from '../idempotency/index.ts';
 import type { KeysService } from '../keys/index.ts';
 import type { Logo, Organization, OrganizationsService } from '../organizations/index.ts';
@@ -365,16 +365,8 @@ export class CardsService {
     const audit = sent.map((r) => r.audit);
     const plastic = <K extends keyof OutboxRecord>(key: K) => sent.map((r) => r.plastic?.[key] ?? null);
     const answer = <K extends keyof RecordedAnswer>(key: K) => sent.map((r) => r.answer?.[key] ?? null);
-    // The requests' own audit records (their reads, refusals) go with their answers.
-    const journal = sent.flatMap((r, k) => ((r.answer?.audit ?? []) as AuditRow[]).map((row) => ({ ...row, item: k + 1 })));
-    // Almost always empty (a card add reads nothing it audits): then no statement part for it.
-    const journalInsert = journal.length === 0 ? sql`select 1` : sql`
-        insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
-        select j.actor, j.request_id, j.action, j.entity_type, j.entity_id, j.organization, j.details
-        from unnest(${column(journal, 'item')}::int[], ${column(journal, 'actor')}::text[], ${column(journal, 'request_id')}::text[],
-          ${column(journal, 'action')}::text[], ${column(journal, 'entity_type')}::text[], ${column(journal, 'entity_id')}::text[],
-          ${column(journal, 'organization')}::int[], ${column(journal, 'details')}::jsonb[]) as j(item, actor, request_id, action, entity_type, entity_id, organization, details)
-        where j.item in (select i from made)`;
+    // The requests' own audit records (their reads, refusals) go with their answers: almost always none.
+    const journalInsert = auditInsertOfItems(sent.map((r) => (r.answer?.audit ?? []) as AuditRow[]), sql`select i from made`);
     const result = await sql<CardRow & { i: string }>`
       with input as (
         select * from unnest(${col('hash')}::text[], ${col('token')}::text[], ${col('encrypted')}::text[], ${col('bin')}::text[],

@@ -1,11 +1,12 @@
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
-import { RequestTakenOver, type Actor } from '../../shared/actor.ts';
+import { RequestTakenOver, type Actor, type RecordedAnswer } from '../../shared/actor.ts';
+import { Batcher, column } from '../../shared/batcher.ts';
 import type { Clock } from '../../shared/clock.ts';
 import { refusal as fail } from '../../shared/errors.ts';
 import { isBlankNumber, pad19, randomRecordNumber } from '../../shared/ids.ts';
-import { auditInsertWhen, auditRow, recordAudit, type AuditRow } from '../audit/index.ts';
-import { answeredWrite, answerWhen, heldRequestId } from '../idempotency/index.ts';
+import { auditInsertOfItems, auditRow, recordAudit, type AuditRow } from '../audit/index.ts';
+import { answeredWrite, holdsRequestId } from '../idempotency/index.ts';
 import type { OrganizationsService } from '../organizations/index.ts';
 import type { AddCustomerRequest, DemographicInquiryRequest, UpdateCustomerRequest } from './customers.schemas.ts';
 
@@ -45,8 +46,18 @@ interface CustomerProfile {
 /** Finds the customer an account belongs to; given by the accounts module (which depends on this one). */
 export type AccountOwnerLookup = (organization: number, accountNumber: string) => Promise<string | undefined>;
 
+/** A customer of a customer add, with its audit record and its request's answer (see insertMany). */
+interface CustomerInsert {
+  number: string; organization: number; nameLine1: string; firstName: string; lastName: string; dateOfBirth: string | null;
+  identification: string; profile: string; createdBy: string;
+  audit: AuditRow;
+  answer: RecordedAnswer | undefined;
+}
+
 export class CustomersService {
   private accountOwner: AccountOwnerLookup = async () => undefined;
+  /** Customer adds of concurrent requests go to the database together (one statement, see Batcher). */
+  private readonly inserts = new Batcher((rows: CustomerInsert[]) => this.insertMany(rows));
 
   constructor(
     private readonly db: Kysely<DB>,
@@ -79,34 +90,66 @@ export class CustomersService {
     for (let attempt = 0; ; attempt++) {
       const customerNumber = given ?? randomRecordNumber();
       const result = { organizationNumber: org, accountNumber: pad19(key.accountNumber ?? ''), customerNumber };
-      // One statement, no transaction: the customer, its audit record and the request's answer
-      // (made before, as the number is known) commit together, and only while this run holds
-      // the request id (see heldRequestId).
+      // The answer is made before the statement (the number is known): it commits with the customer.
       const answer = await actor.answer?.({ result });
-      const audit = auditRow(actor, { action: 'customer.add', entityType: 'customer', entityId: customerNumber, organization: org });
-      const made = sql`exists (select 1 from c)`;
-      const r = await sql<{ held: number; made: number }>`
-        with held as (${heldRequestId(answer)}),
-        c as (
-          insert into customers (customer_number, organization, status, name_line_1, first_name, last_name, date_of_birth, identification_number, profile, created_by)
-          select ${customerNumber}, ${org}::int, 0, ${str(owner.nameLine1)}, ${str(owner.firstName)}, ${str(owner.lastName)}, ${owner.dateOfBirth ?? null}::date,
-            ${str(owner.identificationNumber)}, ${JSON.stringify(profile)}::jsonb, ${actor.clientId}
-          where exists (select 1 from held)
-          on conflict (customer_number) do nothing
-          returning customer_number
-        ),
-        a as (
-          insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
-          select ${audit.actor}, ${audit.request_id}, ${audit.action}, ${audit.entity_type}, ${audit.entity_id}, ${audit.organization}::int, ${audit.details}::jsonb from c
-        ),
-        journal as (${auditInsertWhen((answer?.audit ?? []) as AuditRow[], made)}),
-        k as (${answerWhen(answer, made)})
-        select (select count(*) from held)::int as held, (select count(*) from c)::int as made`.execute(this.db);
-      const { held, made: inserted } = r.rows[0]!;
-      if (inserted === 1) return result;
-      if (held === 0) throw new RequestTakenOver();
+      const row: CustomerInsert = {
+        number: customerNumber, organization: org, nameLine1: str(owner.nameLine1), firstName: str(owner.firstName), lastName: str(owner.lastName),
+        dateOfBirth: owner.dateOfBirth ?? null, identification: str(owner.identificationNumber), profile: JSON.stringify(profile), createdBy: actor.clientId,
+        audit: auditRow(actor, { action: 'customer.add', entityType: 'customer', entityId: customerNumber, organization: org }), answer,
+      };
+      if (await this.inserts.submit(row)) return result;
+      // Not made: the number was taken (drawn again), or this run lost its request id.
+      if (answer && !(await holdsRequestId(this.db, answer))) throw new RequestTakenOver();
       if (given || attempt >= 5) throw fail(CustomerCodes.alreadyExists);
     }
+  }
+
+  /**
+   * The customers of concurrent customer adds in one statement, without a transaction: each
+   * customer, its audit record and its request's answer commit together, and only while its run
+   * holds the request id (the key row locked FOR UPDATE for the statement, as for card adds).
+   * Answers, per customer, whether it was made (not: its number was taken, or its run lost the id).
+   */
+  private async insertMany(rows: CustomerInsert[]): Promise<boolean[]> {
+    const first = new Map<string, CustomerInsert>();
+    for (const r of rows) if (!first.has(r.number)) first.set(r.number, r);
+    const sent = [...first.values()];
+    const col = <K extends keyof CustomerInsert>(k: K) => column(sent, k);
+    const audit = sent.map((r) => r.audit);
+    const answer = <K extends keyof RecordedAnswer>(k: K) => sent.map((r) => r.answer?.[k] ?? null);
+    const made = await sql<{ n: string }>`
+      with input as (
+        select * from unnest(${col('number')}::text[], ${col('organization')}::int[], ${col('nameLine1')}::text[], ${col('firstName')}::text[],
+          ${col('lastName')}::text[], ${col('dateOfBirth')}::date[], ${col('identification')}::text[], ${col('profile')}::jsonb[], ${col('createdBy')}::text[],
+          ${column(audit, 'actor')}::text[], ${column(audit, 'request_id')}::text[], ${column(audit, 'action')}::text[], ${column(audit, 'entity_type')}::text[],
+          ${column(audit, 'entity_id')}::text[], ${column(audit, 'organization')}::int[], ${column(audit, 'details')}::jsonb[],
+          ${answer('clientId')}::text[], ${answer('requestId')}::text[], ${answer('holder')}::text[], ${answer('statusCode')}::int[], ${answer('responseSealed')}::text[])
+          with ordinality as u(n, org, nl1, fn, ln, dob, idn, prof, by_, a_actor, a_request, a_action, a_type, a_id, a_org, a_details,
+            k_client, k_request, k_holder, k_status, k_sealed, i)
+      ), live as (
+        select u.i from input u join idempotency_keys k on k.client_id = u.k_client and k.request_id = u.k_request
+        where k.holder = u.k_holder and k.status_code is null
+        for update of k
+      ), go as (
+        select * from input where k_client is null or i in (select i from live)
+      ), c as (
+        insert into customers (customer_number, organization, status, name_line_1, first_name, last_name, date_of_birth, identification_number, profile, created_by)
+        select n, org, 0, nl1, fn, ln, dob, idn, prof, by_ from go
+        on conflict (customer_number) do nothing
+        returning customer_number
+      ), made as (
+        select go.* from go join c on c.customer_number = go.n::bpchar
+      ), a as (
+        insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
+        select a_actor, a_request, a_action, a_type, a_id, a_org, a_details from made
+      ), journal as (${auditInsertOfItems(sent.map((r) => (r.answer?.audit ?? []) as AuditRow[]), sql`select i from made`)}
+      ), answered as (
+        update idempotency_keys k set status_code = m.k_status, response_sealed = m.k_sealed, holder = null, lease_until = null
+        from made m where k.client_id = m.k_client and k.request_id = m.k_request
+      )
+      select n from made`.execute(this.db);
+    const numbers = new Set(made.rows.map((r) => r.n));
+    return rows.map((r) => first.get(r.number) === r && numbers.has(r.number));
   }
 
   /** A customer of the organization, or undefined. */

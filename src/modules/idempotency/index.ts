@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { sql, type Kysely, type RawBuilder } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 import { Batcher, column } from '../../shared/batcher.ts';
 import { RequestTakenOver, type Actor, type Outcome, type RecordedAnswer } from '../../shared/actor.ts';
@@ -227,25 +227,6 @@ export async function commitAnswers(trx: Kysely<DB>, answers: RecordedAnswer[]):
     returning k.client_id, k.request_id`.execute(trx);
   const done = new Set(r.rows.map((row) => keyOf(row.client_id, row.request_id)));
   return answers.map((a) => done.has(keyOf(a.clientId, a.requestId)));
-}
-
-/**
- * For a write made in one statement, without a transaction (customer add, a batch of card adds):
- * the key row of the request id, locked (FOR UPDATE) for the statement while this run holds it.
- * No row: the run no longer holds the id, and the statement must make nothing. Without an answer
- * (no client waits), one row: nothing to hold.
- */
-export function heldRequestId(answer: RecordedAnswer | undefined): RawBuilder<unknown> {
-  if (!answer) return sql`select 1`;
-  return sql`select 1 from idempotency_keys where client_id = ${answer.clientId} and request_id = ${answer.requestId}
-    and holder = ${answer.holder} and status_code is null for update`;
-}
-
-/** With heldRequestId: the answer recorded, in the same statement, when `made` (the effect) holds. */
-export function answerWhen(answer: RecordedAnswer | undefined, made: RawBuilder<unknown>): RawBuilder<unknown> {
-  if (!answer) return sql`select 1`;
-  return sql`update idempotency_keys set status_code = ${answer.statusCode}::int, response_sealed = ${answer.responseSealed}, holder = null, lease_until = null
-    where client_id = ${answer.clientId} and request_id = ${answer.requestId} and holder = ${answer.holder} and ${made}`;
 }
 
 /** Whether the run that made `answer` still holds its request id (unanswered, and not taken over). */
