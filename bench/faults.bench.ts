@@ -40,5 +40,6 @@ export async function faultsTable(): Promise<string> {
   } finally {
     await bed.close();
   }
-  return `\n**Faults** (${connections} clients, request lease ${leaseSeconds} s; a row's retries run after its load):\n\n${FAULT_TABLE_HEADER}${rows.map(faultTableRow).join('')}`;
+  const examples = rows.flatMap((r) => r.changedExamples.map((e) => `- ${r.fault}: ${e}\n`)).join('');
+  return `\n**Faults** (${connections} clients, request lease ${leaseSeconds} s; a row's retries run after its load):\n\n${FAULT_TABLE_HEADER}${rows.map(faultTableRow).join('')}${examples ? `\nChanged answers:\n${examples}` : ''}`;
 }

@@ -184,6 +184,8 @@ export interface FaultRow {
   duplicated: number;
   /** Requests first answered 2xx whose retry got another answer. */
   changedAnswers: number;
+  /** What the first few of those were (operation, first status, the retry's status and code): for a diagnosis. */
+  changedExamples: string[];
   /** Request ids with no definite answer even after the lease (blocked "in progress"). */
   stuck: number;
   /** From the end of the fault to the first 2xx of a request sent after it. */
@@ -217,6 +219,7 @@ export async function verify(bed: FaultBed, fault: string, load: { sent: Sent[];
   const made = await bed.sql<{ request_id: string; n: number }>(
     `select request_id, count(*)::int as n from audit_events where action = 'card.add' and request_id = any($1) group by request_id`, [cardAdds]);
   const firstOk = sent.filter((s) => s.answer.status >= 200 && s.answer.status < 300);
+  const changed = firstOk.filter((s) => JSON.stringify(finals.get(s.requestId)?.body) !== JSON.stringify(s.answer.body));
   const recovered = sent.filter((s) => s.at >= faultEnded && s.answer.status >= 200 && s.answer.status < 300).map((s) => s.at + s.answer.ms);
   return {
     fault,
@@ -227,7 +230,11 @@ export async function verify(bed: FaultBed, fault: string, load: { sent: Sent[];
     hung: sent.filter((s) => s.answer.failure === 'timeout').length,
     resets: sent.filter((s) => s.answer.status === 0 && s.answer.failure !== 'timeout').length,
     duplicated: made.filter((m) => m.n > 1).length,
-    changedAnswers: firstOk.filter((s) => JSON.stringify(finals.get(s.requestId)?.body) !== JSON.stringify(s.answer.body)).length,
+    changedAnswers: changed.length,
+    changedExamples: changed.slice(0, 3).map((s) => {
+      const f = finals.get(s.requestId)!;
+      return `${s.op}: first ${s.answer.status}, retry ${f.status || f.failure} ${f.body?.errors?.[0]?.code ?? ''}${f.headers?.get('x-idempotent-replay') ? ' (replay)' : ''}`;
+    }),
     stuck: sent.filter((s) => !definite(finals.get(s.requestId)!)).length,
     recoverySeconds: recovered.length > 0 ? Math.max(0, Math.min(...recovered) - faultEnded) / 1000 : undefined,
   };
