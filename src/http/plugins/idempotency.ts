@@ -25,6 +25,8 @@ declare module 'fastify' {
     pendingAnswer: { statusCode: number; json: string; journalLength: number } | undefined;
     /** The handler ended with an error (set by the onError hook). */
     failed: boolean;
+    /** It was an outage (the store could not be reached). */
+    failedUnreachable: boolean;
   }
   interface FastifyContextConfig {
     /**
@@ -86,6 +88,7 @@ export const idempotencyPlugin = fp(async (app: FastifyInstance, opts: { idempot
   app.decorateRequest('answerRequest', undefined);
   app.decorateRequest('pendingAnswer', undefined);
   app.decorateRequest('failed', false);
+  app.decorateRequest('failedUnreachable', false);
 
   /** Reserves the request's id; throws the stored answer (or a 409) when the id was used before. */
   async function reserve(request: FastifyRequest): Promise<void> {
@@ -127,7 +130,10 @@ export const idempotencyPlugin = fp(async (app: FastifyInstance, opts: { idempot
     await reserve(request);
   });
 
-  app.addHook('onError', async (request) => { request.failed = true; });
+  app.addHook('onError', async (request, _reply, error) => {
+    request.failed = true;
+    request.failedUnreachable = isStoreUnavailable(error);
+  });
 
   app.addHook('onSend', async (request, reply, payload) => {
     try {
@@ -203,6 +209,9 @@ export const idempotencyPlugin = fp(async (app: FastifyInstance, opts: { idempot
    */
   async function committedAnswer(request: FastifyRequest, clientId: string, requestId: string): Promise<{ statusCode: number; json: string } | undefined> {
     if (!request.failed) return request.pendingAnswer;
+    // The store it could not reach cannot tell now either (and asking would hold the 503 for the
+    // connect timeout): the retry gets the answer if the commit happened, or runs after the lease.
+    if (request.failedUnreachable) return undefined;
     try {
       const found = await opts.idempotency.answered(clientId, requestId);
       return found && { statusCode: found.statusCode, json: JSON.stringify(found.response) };

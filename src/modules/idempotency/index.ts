@@ -213,8 +213,8 @@ export async function commitAnswer(trx: Kysely<DB>, actor: Actor, outcome: Outco
 }
 
 /**
- * The answers of several requests in one statement, in the caller's transaction (a batch of card
- * adds): per answer, whether it was recorded (false: its run no longer holds the request id).
+ * The answers of several requests in one statement, in the caller's transaction (a batch of dCVV2
+ * mode changes): per answer, whether it was recorded (false: its run no longer holds the request id).
  */
 export async function commitAnswers(trx: Kysely<DB>, answers: RecordedAnswer[]): Promise<boolean[]> {
   if (answers.length === 0) return [];
@@ -243,8 +243,8 @@ export async function holdsRequestId(db: Kysely<DB>, answer: Pick<RecordedAnswer
 export async function answeredWrite<T>(db: Kysely<DB>, actor: Actor, work: (trx: Kysely<DB>) => Promise<T>,
   outcomeOf: (value: T, trx: Kysely<DB>) => Outcome | Promise<Outcome> = (value) => ({ result: value })): Promise<T> {
   const run = async (trx: Kysely<DB>) => {
-    // With an answer to record, the change's audit records wait for its statement (one statement
-    // for both); an outer write's transaction is already collecting them.
+    // With an answer to record, the change's audit records wait to be inserted with the request's
+    // journal, in one statement after the answer; an outer write's transaction is already collecting them.
     const own = actor.answer !== undefined && !db.isTransaction;
     if (own) collectAuditIn(trx);
     try {
