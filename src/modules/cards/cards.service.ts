@@ -8,7 +8,7 @@ import { isBlankNumber, pad19 } from '../../shared/ids.ts';
 import { generateCardNumber, isLuhnValid } from '../../crypto/luhn.ts';
 import { MAX_ISSUE_CARDS, type IssuedCardValues, type PinVerificationMethod, type SecurityModule } from '../../security-module/port.ts';
 import { auditInsertOfItems, auditRow, recordAudit, type AuditRow } from '../audit/index.ts';
-import { answeredWrite, holdsRequestId } from '../idempotency/index.ts';
+import { ANSWER_COLUMNS, answerArrays, answeredWrite, answersOf, heldItems, holdsRequestId } from '../idempotency/index.ts';
 import type { KeysService } from '../keys/index.ts';
 import type { Logo, Organization, OrganizationsService } from '../organizations/index.ts';
 import { outboxRecord, splitName, type OutboxRecord, type PersonalizationOutbox } from '../personalization/index.ts';
@@ -364,7 +364,6 @@ export class CardsService {
     const col = <K extends keyof CardInsert>(key: K) => column(sent, key);
     const audit = sent.map((r) => r.audit);
     const plastic = <K extends keyof OutboxRecord>(key: K) => sent.map((r) => r.plastic?.[key] ?? null);
-    const answer = <K extends keyof RecordedAnswer>(key: K) => sent.map((r) => r.answer?.[key] ?? null);
     // The requests' own audit records (their reads, refusals) go with their answers: almost always none.
     const journalInsert = auditInsertOfItems(sent.map((r) => (r.answer?.audit ?? []) as AuditRow[]), sql`select i from made`);
     const result = await sql<CardRow & { i: string }>`
@@ -379,17 +378,11 @@ export class CardsService {
           ${column(audit, 'entity_id')}::text[], ${column(audit, 'organization')}::int[], ${column(audit, 'details')}::jsonb[],
           ${plastic('organization')}::int[], ${plastic('logo')}::int[], ${plastic('reason')}::text[], ${plastic('reference')}::text[],
           ${plastic('encrypted_record')}::text[], ${plastic('cipher')}::text[], ${plastic('bureau_kcv')}::text[],
-          ${answer('clientId')}::text[], ${answer('requestId')}::text[], ${answer('holder')}::text[], ${answer('statusCode')}::int[], ${answer('responseSealed')}::text[])
+          ${answerArrays(sent.map((r) => r.answer))})
           with ordinality as u(h, t, e, bin, l4, ex, org, logo, seq, acct, cust, exp, sc, sdate, areq, aat, blk, n1, n2, dig, pst, psup, pin, pv, prof, by_,
             a_actor, a_request, a_action, a_type, a_id, a_org, a_details, p_org, p_logo, p_reason, p_ref, p_record, p_cipher, p_kcv,
-            k_client, k_request, k_holder, k_status, k_sealed, i)
-      ), live as (
-        select u.i from input u join idempotency_keys k on k.client_id = u.k_client and k.request_id = u.k_request
-        where k.holder = u.k_holder and k.status_code is null
-        for update of k
-      ), go as (
-        select * from input where k_client is null or i in (select i from live)
-      ), n as (
+            ${ANSWER_COLUMNS}, i)
+      ), ${heldItems()}, n as (
         insert into card_numbers (pan_hash, pan_token, pan_encrypted, bin, last4, organization, logo)
         select h, t, e, bin, l4, org, logo from go where not ex
         on conflict do nothing
@@ -406,10 +399,7 @@ export class CardsService {
         returning *
       ), made as (
         select c.*, go.i from c join go on go.h = c.pan_hash and go.seq = c.card_sequence
-      ), answered as (
-        update idempotency_keys k set status_code = u.k_status, response_sealed = u.k_sealed, holder = null, lease_until = null
-        from made join input u using (i)
-        where k.client_id = u.k_client and k.request_id = u.k_request
+      ), answered as (${answersOf('made')}
       ), journal as (${journalInsert}), a as (
         insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
         select u.a_actor, u.a_request, u.a_action, u.a_type, u.a_id, u.a_org, u.a_details from made join input u using (i)

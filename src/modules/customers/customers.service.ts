@@ -6,7 +6,7 @@ import type { Clock } from '../../shared/clock.ts';
 import { refusal as fail } from '../../shared/errors.ts';
 import { isBlankNumber, pad19, randomRecordNumber } from '../../shared/ids.ts';
 import { auditInsertOfItems, auditRow, recordAudit, type AuditRow } from '../audit/index.ts';
-import { answeredWrite, holdsRequestId } from '../idempotency/index.ts';
+import { ANSWER_COLUMNS, answerArrays, answeredWrite, answersOf, heldItems, holdsRequestId } from '../idempotency/index.ts';
 import type { OrganizationsService } from '../organizations/index.ts';
 import type { AddCustomerRequest, DemographicInquiryRequest, UpdateCustomerRequest } from './customers.schemas.ts';
 
@@ -116,23 +116,15 @@ export class CustomersService {
     const sent = [...first.values()];
     const col = <K extends keyof CustomerInsert>(k: K) => column(sent, k);
     const audit = sent.map((r) => r.audit);
-    const answer = <K extends keyof RecordedAnswer>(k: K) => sent.map((r) => r.answer?.[k] ?? null);
     const made = await sql<{ n: string }>`
       with input as (
         select * from unnest(${col('number')}::text[], ${col('organization')}::int[], ${col('nameLine1')}::text[], ${col('firstName')}::text[],
           ${col('lastName')}::text[], ${col('dateOfBirth')}::date[], ${col('identification')}::text[], ${col('profile')}::jsonb[], ${col('createdBy')}::text[],
           ${column(audit, 'actor')}::text[], ${column(audit, 'request_id')}::text[], ${column(audit, 'action')}::text[], ${column(audit, 'entity_type')}::text[],
           ${column(audit, 'entity_id')}::text[], ${column(audit, 'organization')}::int[], ${column(audit, 'details')}::jsonb[],
-          ${answer('clientId')}::text[], ${answer('requestId')}::text[], ${answer('holder')}::text[], ${answer('statusCode')}::int[], ${answer('responseSealed')}::text[])
-          with ordinality as u(n, org, nl1, fn, ln, dob, idn, prof, by_, a_actor, a_request, a_action, a_type, a_id, a_org, a_details,
-            k_client, k_request, k_holder, k_status, k_sealed, i)
-      ), live as (
-        select u.i from input u join idempotency_keys k on k.client_id = u.k_client and k.request_id = u.k_request
-        where k.holder = u.k_holder and k.status_code is null
-        for update of k
-      ), go as (
-        select * from input where k_client is null or i in (select i from live)
-      ), c as (
+          ${answerArrays(sent.map((r) => r.answer))})
+          with ordinality as u(n, org, nl1, fn, ln, dob, idn, prof, by_, a_actor, a_request, a_action, a_type, a_id, a_org, a_details, ${ANSWER_COLUMNS}, i)
+      ), ${heldItems()}, c as (
         insert into customers (customer_number, organization, status, name_line_1, first_name, last_name, date_of_birth, identification_number, profile, created_by)
         select n, org, 0, nl1, fn, ln, dob, idn, prof, by_ from go
         on conflict (customer_number) do nothing
@@ -143,9 +135,7 @@ export class CustomersService {
         insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
         select a_actor, a_request, a_action, a_type, a_id, a_org, a_details from made
       ), journal as (${auditInsertOfItems(sent.map((r) => (r.answer?.audit ?? []) as AuditRow[]), sql`select i from made`)}
-      ), answered as (
-        update idempotency_keys k set status_code = m.k_status, response_sealed = m.k_sealed, holder = null, lease_until = null
-        from made m where k.client_id = m.k_client and k.request_id = m.k_request
+      ), answered as (${answersOf('made')}
       )
       select n from made`.execute(this.db);
     const numbers = new Set(made.rows.map((r) => r.n));

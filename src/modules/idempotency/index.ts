@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 import { Batcher, column } from '../../shared/batcher.ts';
 import { RequestTakenOver, type Actor, type Outcome, type RecordedAnswer } from '../../shared/actor.ts';
@@ -228,6 +228,32 @@ export async function commitAnswers(trx: Kysely<DB>, answers: RecordedAnswer[]):
   const done = new Set(r.rows.map((row) => keyOf(row.client_id, row.request_id)));
   return answers.map((a) => done.has(keyOf(a.clientId, a.requestId)));
 }
+
+/**
+ * A batch statement of writes without a transaction (card adds, customer adds) records each
+ * item's answer with its effect. Its `input` CTE takes, per item, these arrays (`answerArrays`,
+ * named by `ANSWER_COLUMNS`, before its `with ordinality` item number `i`); `heldItems` adds the
+ * CTEs `live` (the items whose run holds its request id, the key rows locked FOR UPDATE for the
+ * statement, so no retry can take one over meanwhile) and `go` (those items, and the items without
+ * an answer: the statement makes only these); `answersOf(made)` records the answers of the items
+ * the CTE `made` (with their `i`) holds.
+ */
+export function answerArrays(answers: ReadonlyArray<RecordedAnswer | undefined>): RawBuilder<unknown> {
+  const of = <K extends keyof RecordedAnswer>(key: K) => answers.map((a) => a?.[key] ?? null);
+  return sql`${of('clientId')}::text[], ${of('requestId')}::text[], ${of('holder')}::text[], ${of('statusCode')}::int[], ${of('responseSealed')}::text[]`;
+}
+export const ANSWER_COLUMNS = sql.raw('k_client, k_request, k_holder, k_status, k_sealed');
+export const heldItems = (): RawBuilder<unknown> => sql`live as (
+    select u.i from input u join idempotency_keys k on k.client_id = u.k_client and k.request_id = u.k_request
+    where k.holder = u.k_holder and k.status_code is null
+    for update of k
+  ), go as (
+    select * from input where k_client is null or i in (select i from live)
+  )`;
+export const answersOf = (made: string): RawBuilder<unknown> => sql`
+    update idempotency_keys k set status_code = u.k_status, response_sealed = u.k_sealed, holder = null, lease_until = null
+    from ${sql.table(made)} m join input u on u.i = m.i
+    where k.client_id = u.k_client and k.request_id = u.k_request`;
 
 /** Whether the run that made `answer` still holds its request id (unanswered, and not taken over). */
 export async function holdsRequestId(db: Kysely<DB>, answer: Pick<RecordedAnswer, 'clientId' | 'requestId' | 'holder'>): Promise<boolean> {
