@@ -181,7 +181,7 @@ export const idempotencyPlugin = fp(async (app: FastifyInstance, opts: { idempot
     }
     // Every write route answers in its transaction; a success completed here is a route that does not (a test watches for this).
     if (!pending && reply.statusCode < 300) opts.logger.warn({ route: request.routeOptions.url }, 'a write was answered outside its transaction');
-    const failed = (err: unknown) => {
+    const logFailure = (err: unknown) => {
       if (isStoreUnavailable(err)) opts.logger.warn({ reason: (err as { code?: unknown }).code ?? (err as Error).message }, 'request id not freed: the database is unreachable (its lease ends it)');
       else opts.logger.error({ err }, 'could not store the idempotent response');
     };
@@ -189,14 +189,14 @@ export const idempotencyPlugin = fp(async (app: FastifyInstance, opts: { idempot
     // the connect timeout again. Until it is freed (or, if it cannot be, until the lease ends) a
     // retry gets 409 EMBA13E.
     if (reply.statusCode === 503) {
-      opts.idempotency.release(clientId, requestId, holder).catch(failed);
+      opts.idempotency.release(clientId, requestId, holder).catch(logFailure);
       return payload;
     }
     try {
       if (reply.statusCode >= 500) await opts.idempotency.release(clientId, requestId, holder);
       else await opts.idempotency.complete(clientId, requestId, holder, reply.statusCode, responseOf(payload), takeAuditJournal(request));
     } catch (err) {
-      failed(err);
+      logFailure(err);
     }
     return payload;
   }

@@ -122,20 +122,28 @@ export class IdempotencyService {
 
   /** The answer on file for a request id, if any (a run that failed after its transaction may have committed one). */
   async answered(clientId: string, requestId: string): Promise<{ statusCode: number; response: unknown } | undefined> {
-    const row = await this.db.selectFrom('idempotency_keys').select(['status_code', 'response_sealed'])
-      .where('client_id', '=', clientId).where('request_id', '=', requestId).executeTakeFirst();
-    if (!row || row.status_code === null || row.response_sealed === null) return undefined;
-    return { statusCode: row.status_code, response: JSON.parse(await this.sealer.open(row.response_sealed)) };
+    const row = await this.keyRow(clientId, requestId);
+    return row ? this.answerIn(row) : undefined;
   }
 
   /** What a request id already on file means for a new request with this fingerprint (undefined: gone meanwhile). */
   private async seen(clientId: string, requestId: string, fingerprint: string): Promise<Reservation | undefined> {
-    const row = await this.db.selectFrom('idempotency_keys').select(['fingerprint', 'status_code', 'response_sealed'])
-      .where('client_id', '=', clientId).where('request_id', '=', requestId).executeTakeFirst();
+    const row = await this.keyRow(clientId, requestId);
     if (!row) return undefined;
     if (row.fingerprint !== fingerprint) return { kind: 'mismatch' };
-    if (row.status_code === null || row.response_sealed === null) return { kind: 'in-progress' };
-    return { kind: 'replay', statusCode: row.status_code, response: JSON.parse(await this.sealer.open(row.response_sealed)) };
+    const answer = await this.answerIn(row);
+    return answer ? { kind: 'replay', ...answer } : { kind: 'in-progress' };
+  }
+
+  private keyRow(clientId: string, requestId: string) {
+    return this.db.selectFrom('idempotency_keys').select(['fingerprint', 'status_code', 'response_sealed'])
+      .where('client_id', '=', clientId).where('request_id', '=', requestId).executeTakeFirst();
+  }
+
+  /** The stored answer of a key's row, opened; undefined while its request runs. */
+  private async answerIn(row: { status_code: number | null; response_sealed: string | null }): Promise<{ statusCode: number; response: unknown } | undefined> {
+    if (row.status_code === null || row.response_sealed === null) return undefined;
+    return { statusCode: row.status_code, response: JSON.parse(await this.sealer.open(row.response_sealed)) };
   }
 
   /**
