@@ -114,7 +114,12 @@ export async function createContainer(options: ContainerOptions): Promise<Contai
     const db = storage.db;
     const keys = new KeysService(db, sm);
     const organizations = new OrganizationsService(db);
-    const clients = new ClientsService(db, sm, clock);
+    const clients = new ClientsService(db, sm, clock, {
+      perClientPerMinute: settings.RATE_LIMIT_PER_MINUTE,
+      authFailuresPerAddressPerMinute: settings.EMBOSS_AUTH_FAILURES_PER_MINUTE,
+      tokensPerMinute: settings.EMBOSS_TOKENS_PER_MINUTE,
+      tokenLockoutFailures: settings.EMBOSS_TOKEN_LOCKOUT_FAILURES,
+    });
     const customers = new CustomersService(db, organizations, clock);
     const accounts = new AccountsService(db, organizations, customers, clock);
     customers.useAccountOwnerLookup((org, account) => accounts.ownerOf(org, account));
@@ -144,7 +149,10 @@ export async function createContainer(options: ContainerOptions): Promise<Contai
     const cardActions = new CardActions({ db, sm, keys, organizations, accounts, personalization, clock }, cards);
     cards.useCardActions((actor, request, viewer) => cardActions.update(actor, request, viewer));
     const issuance = new IssuanceService({ db, organizations, customers, accounts, cards, keys, personalization, clock, logger });
-    const pins = new PinsService({ db, sm, keys, organizations, cards, clock });
+    const pins = new PinsService({
+      db, sm, keys, organizations, cards, clock,
+      dailyCaps: { verifications: settings.EMBOSS_VERIFICATIONS_PER_CARD_PER_DAY, unblocks: settings.EMBOSS_UNBLOCKS_PER_CARD_PER_DAY },
+    });
     const idempotency = new IdempotencyService(db, clock, {
       seal: (clear) => sm.encryptData(dek.keyBlock, clear),
       open: (sealed) => sm.decryptData(dek.keyBlock, sealed),
@@ -158,7 +166,7 @@ export async function createContainer(options: ContainerOptions): Promise<Contai
       const { startQueue } = await import('./jobs/queue.ts');
       queue = await startQueue(storage, logger, options.jobSchema ? { schema: options.jobSchema } : {});
       const outage = { ping: (ms: number) => storage.ping(ms), logger, stopping: stopping.signal };
-      await registerHousekeeping(queue, { clients, idempotency, logger, outage }, { work: settings.EMBOSS_WORKER === 'on' });
+      await registerHousekeeping(queue, { clients, idempotency, pins, logger, outage }, { work: settings.EMBOSS_WORKER === 'on' });
       await registerPersonalizationFlush(queue, { personalization, logger, outage }, { work: settings.EMBOSS_WORKER === 'on' });
       await registerMassIssue(queue, { issuance, logger, outage }, { work: settings.EMBOSS_WORKER === 'on' });
     }

@@ -1,3 +1,4 @@
+import { SCOPES } from '../modules/clients/index.ts';
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import { Type, type Static } from '@sinclair/typebox';
@@ -64,7 +65,7 @@ const ClientSchema = Type.Object({
   secret: Type.Optional(Type.String({ minLength: 16, maxLength: 256 })),
   secretEnv: Type.Optional(Type.String({ pattern: '^[A-Z_][A-Z0-9_]*$' })),
   organizations: Type.Array(Type.Integer({ minimum: 1, maximum: 998 }), { minItems: 1 }),
-  scopes: Type.Array(Type.Union([Type.Literal('cards'), Type.Literal('pci'), Type.Literal('admin')]), { minItems: 1 }),
+  scopes: Type.Array(Type.Union(SCOPES.map((s) => Type.Literal(s))), { minItems: 1, uniqueItems: true }),
   keyAssociations: Type.Record(Type.String({ pattern: '^[A-Z0-9]{1,8}$' }), KeyName, { default: {} }),
   cardNumberKey: Type.Optional(KeyName),
   tokenTtlSeconds: Type.Integer({ minimum: 60, maximum: 86400, default: 900 }),

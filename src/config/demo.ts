@@ -63,7 +63,7 @@ clients:
     apikey: ${credentials.apikey}
     secretEnv: EMBOSS_DEMO_SECRET
     organizations: [100]
-    scopes: [cards, pci, admin]
+    scopes: [cards, pci, dcvv2, pin-admin, admin]
     keyAssociations: { ${credentials.keyAssociation}: demo.zpk }
     cardNumberKey: demo.zek
 `;

@@ -14,8 +14,14 @@ const EnvSchema = Type.Object({
   EMBOSS_PERSONALIZATION_DIR: Type.Optional(Type.String()),
   EMBOSS_MASTER_KEY: Type.Optional(Type.String()),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
-  /** Requests per client per minute before 429. */
+  /** Requests per authenticated client per minute before 429, counted across all API processes. */
   RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 1, default: 6000 }),
+  /** Failed authentications per source address per minute before that address gets 429. */
+  EMBOSS_AUTH_FAILURES_PER_MINUTE: Type.Integer({ minimum: 1, default: 30 }),
+  /** POST /token requests per address, and tokens issued per client, per minute. */
+  EMBOSS_TOKENS_PER_MINUTE: Type.Integer({ minimum: 1, default: 60 }),
+  /** Wrong secrets for one client id from one address before that pair is locked out for 15 minutes. */
+  EMBOSS_TOKEN_LOCKOUT_FAILURES: Type.Integer({ minimum: 1, default: 10 }),
   /** Allowed clock difference for signed requests, seconds. */
   SIGNATURE_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 300 }),
   DB_POOL_SIZE: Type.Integer({ minimum: 1, default: 10 }),
@@ -35,6 +41,13 @@ const EnvSchema = Type.Object({
    * their connections are closed and the process ends (each API process counts its own).
    */
   EMBOSS_SHUTDOWN_SECONDS: Type.Integer({ minimum: 0, maximum: 3600, default: 10 }),
+  /**
+   * Per card and per UTC day: verifications (PIN validation, the current PIN of a PIN change,
+   * CVV2 verification; right or wrong) and PIN unblocks, beyond which they are refused (pins
+   * module), so that unblocking after every third wrong PIN does not give endless guesses.
+   */
+  EMBOSS_VERIFICATIONS_PER_CARD_PER_DAY: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 20 }),
+  EMBOSS_UNBLOCKS_PER_CARD_PER_DAY: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 2 }),
   /** Run the background job worker in this process. */
   EMBOSS_WORKER: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on' }),
 });

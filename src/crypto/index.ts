@@ -15,7 +15,7 @@ export { secureRandomBytes } from './random.ts';
 export { luhnCheckDigit, isLuhnValid, generateCardNumber, maskPan, type RandomIntFn } from './luhn.ts';
 export {
   hasOddParity, adjustOddParity, withOddParity, cmac, aesCmac, tdesKcv, aesKcv, keyCheckValue,
-  combineKeyComponents, combineComponents, generateKey,
+  combineKeyComponents, combineComponents, generateKey, tdesKeyWeakness,
   type AesKcvOptions, type CombineOptions, type KeyKind,
 } from './keys.ts';
 export {

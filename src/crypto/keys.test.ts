@@ -4,7 +4,7 @@ import { createCipheriv } from 'node:crypto';
 import fc from 'fast-check';
 import {
   adjustOddParity, aesCmac, aesKcv, cmac, combineComponents, combineKeyComponents, generateKey,
-  hasOddParity, keyCheckValue, tdesKcv, withOddParity,
+  hasOddParity, keyCheckValue, tdesKcv, tdesKeyWeakness, withOddParity,
 } from './keys.ts';
 import { bytesToHex, createTdesCipher } from './cipher.ts';
 import { CryptoInputError } from './errors.ts';
@@ -101,4 +101,61 @@ test('generated keys', () => {
   let n = 0;
   const k = generateKey('tdes-2key', (len) => (n++ === 0 ? Buffer.alloc(len, 0x01) : Buffer.from('0123456789ABCDEFFEDCBA9876543210', 'hex')));
   assert.equal(bytesToHex(k), '0123456789ABCDEFFEDCBA9876543210');
+});
+
+// NIST SP 800-67 Rev. 2 §3.3.2: the four weak and twelve semi-weak DES keys (odd parity).
+const WEAK = ['0101010101010101', 'FEFEFEFEFEFEFEFE', 'E0E0E0E0F1F1F1F1', '1F1F1F1F0E0E0E0E'];
+const SEMI_WEAK_PAIRS = [
+  ['011F011F010E010E', '1F011F010E010E01'], ['01E001E001F101F1', 'E001E001F101F101'],
+  ['01FE01FE01FE01FE', 'FE01FE01FE01FE01'], ['1FE01FE00EF10EF1', 'E01FE01FF10EF10E'],
+  ['1FFE1FFE0EFE0EFE', 'FE1FFE1FFE0EFE0E'], ['E0FEE0FEF1FEF1FE', 'FEE0FEE0FEF1FEF1'],
+];
+
+test('the weak and semi-weak key lists are what they claim: E_K(E_K(x)) = x, and E_K1(E_K2(x)) = x for a pair', () => {
+  // Single DES through TDES with K1 = K2 = K3 (node's OpenSSL has no plain DES).
+  const des = (k: string, x: Buffer) => createTdesCipher(h(k + k + k)).encryptBlock(x);
+  const x = h('0123456789ABCDEF');
+  for (const k of WEAK) assert.deepEqual(des(k, des(k, x)), x, k);
+  for (const [a, b] of SEMI_WEAK_PAIRS) {
+    assert.deepEqual(des(a!, des(b!, x)), x, `${a} ${b}`);
+    assert.notDeepEqual(des(a!, des(a!, x)), x, a);
+  }
+});
+
+test('tdesKeyWeakness: weak and semi-weak parts (any parity), equal halves or thirds; good keys pass', () => {
+  const flipParity = (hex: string) => bytesToHex(Buffer.from(h(hex).map((b) => b ^ 1)));
+  const good = '0123456789ABCDEFFEDCBA9876543210';
+  assert.equal(tdesKeyWeakness(h(good)), undefined);
+  assert.equal(tdesKeyWeakness(h(good + '89ABCDEF01234567')), undefined);
+  assert.equal(tdesKeyWeakness(h('0123456789ABCDEFFEDCBA98765432100123456789ABCDEF')), undefined, 'K1 = K3 is two-key TDES, not single DES');
+  for (const k of [...WEAK, ...SEMI_WEAK_PAIRS.flat()]) {
+    for (const v of [k, flipParity(k)]) {
+      assert.match(tdesKeyWeakness(h(v + good.slice(16)))!, /weak/, v);
+      assert.match(tdesKeyWeakness(h(good.slice(0, 16) + v))!, /weak/, v);
+      assert.match(tdesKeyWeakness(h(good + v))!, /weak/, v);
+    }
+  }
+  assert.match(tdesKeyWeakness(h('0123456789ABCDEF0123456789ABCDEF'))!, /single DES/);
+  assert.match(tdesKeyWeakness(h('0123456789ABCDEF0022446688AACCEE'))!, /single DES/, 'equal but for parity');
+  assert.match(tdesKeyWeakness(h('FEDCBA98765432100123456789ABCDEF0123456789ABCDEF'))!, /single DES/, 'K2 = K3');
+  assert.match(tdesKeyWeakness(h('0123456789ABCDEF0123456789ABCDEFFEDCBA9876543210'))!, /single DES/, 'K1 = K2');
+  // The message never carries the key.
+  assert.doesNotMatch(tdesKeyWeakness(h('FEFEFEFEFEFEFEFEFEFEFEFEFEFEFEFE'))!, /FE|fe/);
+});
+
+test('components that combine to a weak TDES key are refused (the old configuration.md ZEK: all F)', () => {
+  const c1 = h('89ABCDEF0123456789ABCDEF01234567');
+  const c2 = h('76543210FEDCBA9876543210FEDCBA98');
+  assert.throws(() => combineKeyComponents([c1, c2], { oddParity: true }), (e: unknown) => e instanceof CryptoInputError && e.code === 'WEAK_KEY' && !/89AB|7654/i.test(e.message));
+  // All-zero and all-one combinations are DES weak keys once parity is set.
+  assert.throws(() => combineKeyComponents([c1, c1], { oddParity: true }), (e: unknown) => e instanceof CryptoInputError && e.code === 'WEAK_KEY');
+  assert.throws(() => combineKeyComponents([h('E0E0E0E0F1F1F1F1E0E0E0E0F1F1F1F1'), h('0000000000000000000000000000000F')], { oddParity: true }),
+    (e: unknown) => e instanceof CryptoInputError && e.code === 'WEAK_KEY');
+});
+
+test('generated TDES keys are never weak: a weak draw is drawn again', () => {
+  let n = 0;
+  const k = generateKey('tdes-2key', (len) => (n++ === 0 ? h('FEFEFEFEFEFEFEFE0123456789ABCDEF'.slice(0, len * 2)) : h('0123456789ABCDEFFEDCBA9876543210')));
+  assert.equal(bytesToHex(k), '0123456789ABCDEFFEDCBA9876543210');
+  assert.equal(n, 2);
 });

@@ -134,14 +134,52 @@ export function combineKeyComponents(components: readonly Uint8Array[], options:
   const result = options.oddParity ? adjustOddParity(out) : out;
   const zeroish = options.oddParity ? adjustOddParity(Buffer.alloc(len)) : Buffer.alloc(len);
   if (result.equals(zeroish)) throw new CryptoInputError('WEAK_KEY', 'combined key is degenerate (components cancel out)');
+  // A TDES result of one repeated nibble (all F: FEFE…FE with parity) is a weak key twice over.
+  const weakness = options.oddParity && len !== 32 ? tdesKeyWeakness(result) : undefined;
+  if (weakness) throw new CryptoInputError('WEAK_KEY', `combined key: ${weakness}`);
   return result;
+}
+
+/**
+ * The four weak and twelve semi-weak DES keys, as listed in NIST SP 800-67 Rev. 2 (Recommendation
+ * for the Triple Data Encryption Algorithm Block Cipher), §3.3.2, written with odd parity. Under a
+ * weak key encryption is its own inverse; a semi-weak key has a twin that decrypts what it
+ * encrypts. Compared with the parity bits cleared (the low bit of each byte), since DES ignores them.
+ */
+const DES_WEAK_KEYS: ReadonlySet<string> = new Set([
+  // weak
+  '0101010101010101', 'FEFEFEFEFEFEFEFE', 'E0E0E0E0F1F1F1F1', '1F1F1F1F0E0E0E0E',
+  // semi-weak, in pairs
+  '011F011F010E010E', '1F011F010E010E01', '01E001E001F101F1', 'E001E001F101F101',
+  '01FE01FE01FE01FE', 'FE01FE01FE01FE01', '1FE01FE00EF10EF1', 'E01FE01FF10EF10E',
+  '1FFE1FFE0EFE0EFE', 'FE1FFE1FFE0EFE0E', 'E0FEE0FEF1FEF1FE', 'FEE0FEE0FEF1FEF1',
+].map((k) => withoutParity(Buffer.from(k, 'hex'))));
+
+function withoutParity(part: Uint8Array): string {
+  return Buffer.from(part.map((b) => b & 0xfe)).toString('hex');
+}
+
+/**
+ * Why a DES/TDES key (8, 16 or 24 bytes) must not be used, or undefined: one of its 8-byte parts
+ * is a DES weak or semi-weak key, or it degrades to single DES — K1 = K2 (E_K3 D_K2 E_K1 is then
+ * E_K3), or K2 = K3 in a three-key key. K1 = K3 alone is ordinary two-key TDES. Parity bits are
+ * ignored. The reason names no key bytes.
+ */
+export function tdesKeyWeakness(key: Uint8Array): string | undefined {
+  const parts = [];
+  for (let i = 0; i + 8 <= key.length; i += 8) parts.push(withoutParity(key.subarray(i, i + 8)));
+  if (parts.some((p) => DES_WEAK_KEYS.has(p))) return 'the key is (or contains) a DES weak or semi-weak key';
+  if (parts.length >= 2 && (parts[0] === parts[1] || (parts.length === 3 && parts[1] === parts[2]))) {
+    return 'the key has equal parts and would be single DES';
+  }
+  return undefined;
 }
 
 export type KeyKind = 'tdes-2key' | 'tdes-3key' | 'aes-128' | 'aes-192' | 'aes-256';
 
 /**
- * Random key from crypto.randomBytes. TDES keys get odd parity and distinct
- * 8-byte halves/thirds (so they never degrade to single DES).
+ * Random key from crypto.randomBytes. TDES keys get odd parity, distinct 8-byte halves/thirds
+ * (so they never degrade to single DES) and no weak part (tdesKeyWeakness): such a draw is redrawn.
  */
 export function generateKey(kind: KeyKind, rng: (n: number) => Buffer<ArrayBuffer> = randomBytes): Buffer<ArrayBuffer> {
   switch (kind) {
@@ -153,8 +191,8 @@ export function generateKey(kind: KeyKind, rng: (n: number) => Buffer<ArrayBuffe
       const n = kind === 'tdes-2key' ? 16 : 24;
       for (;;) {
         const k = adjustOddParity(rng(n));
-        const p1 = k.subarray(0, 8), p2 = k.subarray(8, 16), p3 = k.subarray(16, 24);
-        if (p1.equals(p2) || (n === 24 && (p2.equals(p3) || p1.equals(p3)))) continue;
+        const p1 = k.subarray(0, 8), p3 = k.subarray(16, 24);
+        if (tdesKeyWeakness(k) || (n === 24 && p1.equals(p3))) continue;
         return k;
       }
     }

@@ -75,6 +75,19 @@ export interface AccessTokenTable {
   expires_at: ColumnType<Date, Date, never>;
 }
 
+export interface ClientSignatureTable {
+  signature: string;
+  request_id: string;
+  expires_at: Date;
+}
+
+export interface RateCounterTable {
+  key: string;
+  /** Epoch milliseconds (bigint: read as text). */
+  until_ms: string;
+  hits: number;
+}
+
 // customers module
 export interface CustomerTable {
   customer_number: string;
@@ -206,6 +219,16 @@ export interface CardTable {
   mass_seq: number | null;
 }
 
+// pins module
+/** Verifications and PIN unblocks of a card on a UTC day, against the daily caps (migration 0011). */
+export interface CardDailyLimitTable {
+  card_id: string;
+  /** YYYY-MM-DD, UTC. */
+  day: string;
+  verifications: Generated<number>;
+  unblocks: Generated<number>;
+}
+
 // personalization module
 export interface PersonalizationFileTable {
   id: Generated<string>;
@@ -271,11 +294,14 @@ export interface DB {
   personalization_records: PersonalizationRecordTable;
   card_numbers: CardNumberTable;
   cards: CardTable;
+  card_daily_limits: CardDailyLimitTable;
   organizations: OrganizationTable;
   logos: LogoTable;
   security_keys: SecurityKeyTable;
   api_clients: ApiClientTable;
   access_tokens: AccessTokenTable;
+  client_signatures: ClientSignatureTable;
+  rate_counters: RateCounterTable;
   customers: CustomerTable;
   accounts: AccountTable;
   audit_events: AuditEventTable;

@@ -1,7 +1,5 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import formbody from '@fastify/formbody';
-import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { randomUUID } from 'node:crypto';
@@ -11,9 +9,7 @@ import { idempotencyPlugin } from './plugins/idempotency.ts';
 import { errorsPlugin } from './plugins/errors.ts';
 import { errorBody } from './envelope.ts';
 import { HttpCodes } from './codes.ts';
-import { badRequest } from '../shared/errors.ts';
-import { hasUnstorableText } from '../shared/storable-text.ts';
-import { hasUnusableNumber } from '../shared/usable-number.ts';
+import { BODY_LIMIT_BYTES, inputPlugin } from './plugins/input.ts';
 import { tokenRoutes } from './routes/token.ts';
 import { customerRoutes } from './routes/customers.ts';
 import { accountRoutes } from './routes/accounts.ts';
@@ -37,60 +33,22 @@ export async function buildApp(container: Container, options: AppOptions = {}): 
   const app = Fastify({
     loggerInstance: container.logger as FastifyBaseLogger,
     genReqId: () => randomUUID(),
-    bodyLimit: 1024 * 1024,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: false } },
+    // Bounds of a request, documented in docs/configuration.md; see plugins/input.ts.
+    bodyLimit: BODY_LIMIT_BYTES,
+    // No type coercion: the input plugin turns numbers sent as text into numbers when they are
+    // canonical decimal digits, and refuses the rest. Coercion would turn "Infinity", "1e400",
+    // "007" or "" into numbers that pass an integer check.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
     // Requests arriving while the app closes get the errors plugin's 503 envelope, not Fastify's own body.
     return503OnClosing: false,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  // JSON bodies are kept raw as well: the HMAC signature covers the body exactly as sent.
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    const text = body as string;
-    request.rawBody = text;
-    if (text === '') return done(null, undefined);
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch {
-      const err = new SyntaxError('invalid JSON') as SyntaxError & { statusCode: number };
-      err.statusCode = 400;
-      return done(err, undefined);
-    }
-    // Only a \u escape can put a NUL or a lone surrogate in parsed JSON: the walk is skipped otherwise.
-    if (text.includes('\\u') && hasUnstorableText(value)) return done(badRequest(...HttpCodes.unstorableText), undefined);
-    done(null, value);
-  });
-  // Form fields and query strings, percent-decoded: checked before the route's schema and handler.
-  app.addHook('preValidation', async (request) => {
-    if (request.url.includes('%') && (hasUnstorableText(request.query) || hasUnstorableText(request.params))) throw badRequest(...HttpCodes.unstorableText);
-    if (request.headers['content-type']?.startsWith('application/x-www-form-urlencoded') && hasUnstorableText(request.body)) {
-      throw badRequest(...HttpCodes.unstorableText);
-    }
-  });
-  // After validation, which coerces "Infinity" and "1e400" into numbers that pass an integer check.
-  app.addHook('preHandler', async (request) => {
-    if (hasUnusableNumber(request.body) || hasUnusableNumber(request.query) || hasUnusableNumber(request.params) || hasUnusableNumber(request.headers)) {
-      throw badRequest(...HttpCodes.unusableNumber);
-    }
-  });
-  await app.register(formbody);
+  // Fastify would also parse text/plain: a body the signature does not cover (the raw body is
+  // kept by the JSON parser). Signed routes take JSON alone; POST /token adds its form parser.
+  app.removeAllContentTypeParsers();
+  // Before the auth plugin: malformed input is refused before authentication does any work.
+  await app.register(inputPlugin);
   await app.register(errorsPlugin);
-
-  await app.register(rateLimit, {
-    global: true,
-    max: container.settings.RATE_LIMIT_PER_MINUTE,
-    timeWindow: 60_000,
-    // Per API client (apikey header), else per address for unauthenticated calls.
-    keyGenerator: (request) => {
-      const apikey = request.headers.apikey;
-      return typeof apikey === 'string' && apikey !== '' ? `k:${apikey}` : `ip:${request.ip}`;
-    },
-    errorResponseBuilder: (_request, context) => {
-      const err = new Error('rate limited') as Error & { statusCode: number };
-      err.statusCode = context.statusCode;
-      return Object.assign(err, { body: errorBody(...HttpCodes.rateLimited) });
-    },
-  });
 
   if (options.docs !== false) {
     await app.register(swagger, {

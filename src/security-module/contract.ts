@@ -236,6 +236,26 @@ export function securityModuleContract(name: string, make: () => Promise<Securit
         await refused(sm.importKey({ type: 'ZPK', components: [hex(16), hex(24)] }), 'BAD_INPUT');
       });
 
+      it('refuses DES weak and semi-weak keys and TDES keys that are single DES (NIST SP 800-67 Rev. 2 §3.3.2), whatever the parity', async () => {
+        const good = hex(8);
+        const weak = ['0101010101010101', 'FEFEFEFEFEFEFEFE', 'E0E0E0E0F1F1F1F1', '1F1F1F1F0E0E0E0E', '011F011F010E010E', 'FE1FFE1FFE0EFE0E'];
+        for (const w of [...weak, '0000000000000000', 'FFFFFFFFFFFFFFFF']) {
+          for (const components of [[w + good], [good + w], [good + hex(8) + w]]) {
+            const e = await refused(sm.importKey({ type: 'ZEK', components }), 'WEAK_KEY');
+            assert.ok(!e.message.includes(w) && !e.message.includes(good), 'the message never carries the key');
+          }
+        }
+        // Components that combine to all F (a double-length key of two equal weak halves).
+        await refused(sm.importKey({ type: 'ZEK', components: ['89ABCDEF0123456789ABCDEF01234567', '76543210FEDCBA9876543210FEDCBA98'] }), 'WEAK_KEY');
+        await refused(sm.importKey({ type: 'CVK', components: [good + good] }), 'WEAK_KEY');
+        const other = hex(8);
+        await refused(sm.importKey({ type: 'BUR', algorithm: '3DES', components: [other + good + good] }), 'WEAK_KEY');
+        await refused(sm.importKey({ type: 'BUR', algorithm: '3DES', components: [good + good + other] }), 'WEAK_KEY');
+        // K1 = K3 is two-key TDES, which is allowed; AES and HMAC keys have no DES weak keys.
+        await sm.importKey({ type: 'BUR', algorithm: '3DES', components: [good + other + good] });
+        await sm.importKey({ type: 'ZPK', algorithm: 'AES', components: ['FE'.repeat(16)] });
+      });
+
       it('generates keys of every type', async () => {
         for (const type of ['CVK', 'PVK', 'ZPK', 'ZEK', 'DEK', 'HMK', 'TOK', 'API', 'BUR'] as const) {
           const g = await sm.generateKey({ type });

@@ -62,6 +62,8 @@ export interface GenerateKeyRequest {
  * Why an operation refused its input; the message is always safe to show (it never contains a
  * key, PIN, PIN block, card number or card security value).
  * - KCV_MISMATCH: imported components do not give the expected key check value.
+ * - WEAK_KEY: a 3DES key that is, or contains, a DES weak or semi-weak key, or that degrades to
+ *   single DES (equal halves, or equal second and third parts); see crypto/keys.ts tdesKeyWeakness.
  * - BAD_KEY: key length/shape not usable (e.g. a CVK that is not double-length 3DES).
  * - BAD_KEY_BLOCK: not a key block of this module, or it failed authentication (tampered, other master key).
  * - WRONG_KEY_TYPE: a key of another type (or algorithm) than the operation needs.
@@ -71,7 +73,7 @@ export interface GenerateKeyRequest {
  * - WEAK_PIN: `importPin` refused a PIN of repeated or sequential digits.
  */
 export type SecurityModuleErrorCode =
-  | 'KCV_MISMATCH' | 'BAD_KEY' | 'BAD_KEY_BLOCK' | 'WRONG_KEY_TYPE' | 'BAD_INPUT' | 'BAD_PIN_BLOCK' | 'WEAK_PIN';
+  | 'KCV_MISMATCH' | 'WEAK_KEY' | 'BAD_KEY' | 'BAD_KEY_BLOCK' | 'WRONG_KEY_TYPE' | 'BAD_INPUT' | 'BAD_PIN_BLOCK' | 'WEAK_PIN';
 
 export class SecurityModuleError extends Error {
   constructor(readonly code: SecurityModuleErrorCode, message: string) {

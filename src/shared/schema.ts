@@ -9,8 +9,28 @@ export const RecordNumber = (description: string) =>
   Type.String({ pattern: '^([0-9]{1,19}|)$', maxLength: 19, description });
 export const Text = (maxLength: number, description?: string) =>
   Type.String({ maxLength, ...(description ? { description } : {}) });
+/**
+ * Dates are years 1900–2199 (README, "API conventions"): every date a card system keeps (birth,
+ * account opening, expiry, user dates) falls there, and PostgreSQL refuses year 0000 that the
+ * `date` format alone lets pass. The pattern bounds the year; the format checks the day exists.
+ */
+export const DATE_MIN_YEAR = 1900;
+export const DATE_MAX_YEAR = 2199;
+const DATE_PATTERN = '^(19[0-9]{2}|2[01][0-9]{2})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$';
 export const IsoDate = (description?: string) =>
-  Type.String({ format: 'date', ...(description ? { description } : {}) });
+  Type.String({
+    format: 'date', pattern: DATE_PATTERN, maxLength: 10,
+    description: `${description ? `${description} ` : ''}ISO 8601 date (YYYY-MM-DD), years ${DATE_MIN_YEAR}–${DATE_MAX_YEAR}.`,
+  });
+/**
+ * A whole number with its documented range. Every integer of a request has one, within the
+ * column it goes to (PostgreSQL integer: ±2147483647) or the upstream field's digits, whichever
+ * is smaller, and never tighter than the business rule that answers it with an upstream code.
+ */
+export const Int = (minimum: number, maximum: number, description?: string) =>
+  Type.Integer({ minimum, maximum, ...(description ? { description } : {}) });
+/** An amount: numeric(17, 2) columns hold up to 15 whole digits. */
+export const AMOUNT_MAX = 99999999999999.99;
 export const Flag = (values: string[], description?: string) =>
   Type.String({ maxLength: 1, ...(description ? { description: `${description} Values: ${values.map((v) => JSON.stringify(v)).join(', ')}.` } : {}) });
 

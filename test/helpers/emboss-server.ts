@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { buildEmboss } from '../../scripts/build.mjs';
-import { sign, tester, type TestClient } from './harness.ts';
+import { sign, signingTimestamp, tester, type TestClient } from './harness.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -112,7 +112,7 @@ export function apiClient(base: string, client: TestClient = tester) {
         token = t.body.access_token as string;
       }
       const raw = body === undefined ? '' : JSON.stringify(body);
-      const timestamp = String(Date.now());
+      const timestamp = signingTimestamp(Date.now());
       return request(`${base}${path}`, {
         method,
         headers: {

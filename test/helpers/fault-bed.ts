@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { createCluster, type PgCluster } from './pg-cluster.ts';
 import { apiClient, buildForTest, childrenRunning, request, runEmboss, type Answer, type EmbossProcess } from './emboss-server.ts';
-import { cardBody, clientEncryptPan, clientPinBlock, clientReadPinBlock, customerBody, sign, testBootstrap, tester } from './harness.ts';
+import { cardBody, clientEncryptPan, clientPinBlock, clientReadPinBlock, customerBody, sign, signingTimestamp, testBootstrap, tester } from './harness.ts';
 import { waitFor } from './wait.ts';
 
 /**
@@ -68,7 +68,7 @@ export async function startFaultBed(options: { processes: number; leaseSeconds: 
         try { return (await c.query(statement, values as unknown[])).rows; } finally { await c.end(); }
       },
       post(path, raw, requestId, timeoutMs = 10_000) {
-        const timestamp = String(Date.now());
+        const timestamp = signingTimestamp(Date.now());
         return request(`${base}${path}`, {
           method: 'POST', body: raw,
           headers: {

@@ -22,6 +22,7 @@ export const TEST_ZPK_AES_HEX = '00112233445566778899AABBCCDDEEFF';
 export const TEST_CVK_HEX = '0123456789ABCDEFFEDCBA9876543210';
 export const READONLY_SECRET = 'pci-less-secret-0123456789-abc';
 export const CARDS_ONLY_SECRET = 'cards-only-secret-0123456789-ab';
+export const APP_SECRET = 'cardholder-app-secret-0123456789';
 
 export const testBootstrap = `
 organizations:
@@ -63,7 +64,7 @@ clients:
     apikey: tester-apikey-0123456789
     secret: ${TEST_SECRET}
     organizations: [100]
-    scopes: [cards, pci]
+    scopes: [cards, pci, pin-admin]
     keyAssociations: { IYY: t.zpk, IY4: t.zpk4 }
     cardNumberKey: t.zek
   - clientId: other
@@ -77,6 +78,13 @@ clients:
     organizations: [100]
     scopes: [cards]
     keyAssociations: { IYY: t.zpk, IY4: t.zpk4 }
+    cardNumberKey: t.zek
+  - clientId: cardholder-app
+    apikey: cardholder-app-apikey-0123456789
+    secret: ${APP_SECRET}
+    organizations: [100]
+    scopes: [cards, dcvv2]
+    keyAssociations: { IYY: t.zpk }
     cardNumberKey: t.zek
   - clientId: noscope
     apikey: noscope-apikey-0123456789
@@ -93,6 +101,8 @@ export interface TestClient {
 export const tester: TestClient = { clientId: 'tester', apikey: 'tester-apikey-0123456789', secret: TEST_SECRET };
 export const other: TestClient = { clientId: 'other', apikey: 'other-apikey-0123456789', secret: OTHER_SECRET };
 export const cardsOnly: TestClient = { clientId: 'cardsonly', apikey: 'cardsonly-apikey-0123456789', secret: CARDS_ONLY_SECRET };
+/** A cardholder-facing app's backend: cards and dynamic CVV2, nothing else. */
+export const cardholderApp: TestClient = { clientId: 'cardholder-app', apikey: 'cardholder-app-apikey-0123456789', secret: APP_SECRET };
 export const noscope: TestClient = { clientId: 'noscope', apikey: 'noscope-apikey-0123456789', secret: READONLY_SECRET };
 
 export interface CallOptions {
@@ -119,6 +129,22 @@ export interface Harness {
   freshToken(client?: TestClient): Promise<string>;
   call(method: 'GET' | 'POST' | 'PUT', url: string, body?: unknown, options?: CallOptions): Promise<LightMyRequestResponse>;
   close(): Promise<void>;
+}
+
+const usedTimestamps = new Set<number>();
+let lastTimestamp = 0;
+/**
+ * The timestamp of a signed request: the clock's time, or the next millisecond not used yet by
+ * this process. A signature is accepted once, so two requests with the same text in the same
+ * millisecond would be one signature, and the second a replay. (With a test clock that stands
+ * still, it runs ahead by a millisecond a request, well within the window.)
+ */
+export function signingTimestamp(nowMs: number): string {
+  let t = lastTimestamp >= nowMs && lastTimestamp - nowMs < 60_000 ? lastTimestamp + 1 : nowMs;
+  while (usedTimestamps.has(t)) t++;
+  lastTimestamp = t;
+  usedTimestamps.add(t);
+  return String(t);
 }
 
 export function sign(secret: string, apikey: string, timestamp: string, body: string, path: string): string {
@@ -159,7 +185,7 @@ export async function startHarness(backend: Backend, options: { bootstrap?: stri
   const call: Harness['call'] = async (method, url, body, o = {}) => {
     const client = o.client ?? tester;
     const raw = body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body);
-    const timestamp = o.timestamp ?? String(clock.now().getTime());
+    const timestamp = o.timestamp ?? signingTimestamp(clock.now().getTime());
     const signature = o.signature ?? sign(client.secret, client.apikey, timestamp, raw, url);
     const names = o.spelling === 'legacy'
       ? { ts: 'Timestamp', id: 'X-Client-Request-Id', sig: 'Signature' }

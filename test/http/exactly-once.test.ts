@@ -2,7 +2,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { backends } from '../helpers/storage.ts';
 import {
-  startHarness, addCard, addCustomer, addAccount, cardBody, clientPinBlock, clientReadPinBlock, customerBody, other, sign, tester, uuid, type Harness,
+  startHarness, addCard, addCustomer, addAccount, cardBody, clientPinBlock, clientReadPinBlock, customerBody, other, sign, signingTimestamp, tester, uuid, type Harness,
 } from '../helpers/harness.ts';
 import { IdempotencyService } from '../../src/modules/idempotency/index.ts';
 import { buildApp } from '../../src/http/app.ts';
@@ -140,7 +140,7 @@ for (const backend of backends) {
         const raw = JSON.stringify(customerBody());
         const requestId = uuid();
         const send = async () => {
-          const timestamp = String(h.clock.now().getTime());
+          const timestamp = signingTimestamp(h.clock.now().getTime());
           return app.inject({
             method: 'POST', url: '/customer/l8v2', payload: raw,
             headers: {

@@ -88,6 +88,37 @@ for (const backend of backends) {
       assert.equal(retry.statusCode, 200);
     });
 
+    test('an account with a block code gets no instant card, as card add refuses it (EMBC05E); nothing is written', async () => {
+      const customer = await addCustomer(h);
+      const account = await addAccount(h, customer);
+      const block = await h.call('PUT', '/account/block-code', { organizationNumber: 100, accountNumber: account, foreignUse: '0', functionCode: 'B', blockCode: 'F', blockCodeIndicator: 1 });
+      assert.equal(block.statusCode, 200, block.body);
+      const cardAdd = await h.call('POST', '/cards/embosser/l8vf', { organizationNumber: 100, postToAccount: account, cardNumber: '', embossedName1: 'ADA LOVELACE' });
+      assert.equal(cardAdd.json().errors[0].code, 'EMBC05E');
+
+      const before = await counts();
+      // An existing blocked account (accountCreateFlag N)…
+      const onExisting = await h.call('POST', '/account/v2/instantCard', body(customer, { accountCreateFlag: 'N', accountData: { accountNumber: account } }));
+      assert.equal(onExisting.statusCode, 422, onExisting.body);
+      assert.equal(onExisting.json().errors[0].code, 'EMBC05E');
+      // …and an account created blocked in the same request (Y with block code 1 or 2).
+      for (const blockCodes of [{ blockCode1: 'F' }, { blockCode2: 'F' }]) {
+        const created = await h.call('POST', '/account/v2/instantCard', body(customer, { accountData: { creditLimit: 1500, ...blockCodes } }));
+        assert.equal(created.statusCode, 422, created.body);
+        assert.equal(created.json().errors[0].code, 'EMBC05E');
+      }
+      assert.deepEqual(await counts(), before);
+      const cards = await h.container.storage.db.selectFrom('cards').select('id').where('account_number', '=', account).execute();
+      assert.deepEqual(cards, []);
+      const owned = await h.container.storage.db.selectFrom('accounts').select('account_number').where('customer_number', '=', customer).execute();
+      assert.deepEqual(owned.map((o) => o.account_number), [account]);
+
+      // Unblocked, the same account gets its card.
+      await h.call('PUT', '/account/block-code', { organizationNumber: 100, accountNumber: account, foreignUse: '0', functionCode: 'U', blockCode: ' ', blockCodeIndicator: 1 });
+      const after = await h.call('POST', '/account/v2/instantCard', body(customer, { accountCreateFlag: 'N', accountData: { accountNumber: account } }));
+      assert.equal(after.statusCode, 200, after.body);
+    });
+
     test('refusals: upstream codes, nothing written', async () => {
       const customer = await addCustomer(h);
       const account = await addAccount(h, customer);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { backends } from '../helpers/storage.ts';
-import { startHarness, addCard, clientPinBlock, clientReadPinBlock, sign, tester, testBootstrap, type Harness } from '../helpers/harness.ts';
+import { startHarness, addCard, clientPinBlock, clientReadPinBlock, sign, signingTimestamp, tester, testBootstrap, type Harness } from '../helpers/harness.ts';
 import { createContainer, type Container } from '../../src/container.ts';
 import { buildApp, type App } from '../../src/http/app.ts';
 import { openStorage, type StorageHandle } from '../../src/db/database.ts';
@@ -42,7 +42,7 @@ for (const backend of backends.filter((b) => b === 'postgres')) {
     /** A signed call to either process. */
     const callOn = async (app: App, url: string, body: unknown) => {
       const raw = JSON.stringify(body);
-      const timestamp = String(h.clock.now().getTime());
+      const timestamp = signingTimestamp(h.clock.now().getTime());
       return app.inject({
         method: 'POST', url, payload: raw,
         headers: {

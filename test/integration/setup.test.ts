@@ -26,7 +26,7 @@ const file = (kcv: string) => `organizations:
 keys:
   - name: s.cvk
     type: CVK
-    components: ["0123456789ABCDEF0123456789ABCDEF", "FEDCBA9876543210FEDCBA9876543210"]
+    components: ["0123456789ABCDEF0123456789ABCDEF", "1F2E3D4C5B6A79880F1E2D3C4B5A6978"]
     kcv: "${kcv}"
   - { name: s.pvk, type: PVK, generate: true }
 clients:
@@ -47,7 +47,7 @@ for (const backend of backends) {
       const sm = new SoftwareSecurityModule(randomBytes(32));
       const db = store.storage.db;
       deps = { db, sm, keys: new KeysService(db, sm), organizations: new OrganizationsService(db), clients: new ClientsService(db, sm, systemClock), env: { SETUP_SECRET: 'first-secret-0123456789' } };
-      goodKcv = (await sm.importKey({ type: 'CVK', components: ['0123456789ABCDEF0123456789ABCDEF', 'FEDCBA9876543210FEDCBA9876543210'] })).kcv;
+      goodKcv = (await sm.importKey({ type: 'CVK', components: ['0123456789ABCDEF0123456789ABCDEF', '1F2E3D4C5B6A79880F1E2D3C4B5A6978'] })).kcv;
     });
     after(async () => { await store.close(); });
 
@@ -65,6 +65,28 @@ for (const backend of backends) {
         assert.doesNotMatch(err.message, /0123456789ABCDEF/);
         return true;
       });
+      assert.deepEqual(await snapshot(), before);
+    });
+
+    test('a weak or single-DES key stops start-up, names the key and its line, never its value, and writes nothing', async () => {
+      const before = await snapshot();
+      const cases = [
+        // components that combine to all F: FEFE…FE once parity is set, a weak key twice over
+        ['89ABCDEF0123456789ABCDEF01234567", "76543210FEDCBA9876543210FEDCBA98', /weak/],
+        ['E0E0E0E0F1F1F1F10123456789ABCDEF', /weak/],
+        ['1FE01FE00EF10EF1FEDCBA9876543210', /weak/], // semi-weak
+        ['0123456789ABCDEF0123456789ABCDEF', /single DES/],
+      ] as const;
+      for (const [components, why] of cases) {
+        const text = file(goodKcv).replace(/components: \[.*\]/, `components: ["${components}"]`).replace(`    kcv: "${goodKcv}"\n`, '');
+        await assert.rejects(applyBootstrap(deps, parseBootstrap(text, 'setup.yaml')), (err: Error) => {
+          assert.ok(err instanceof ConfigError, String(err));
+          assert.match(err.message, /^setup\.yaml:16: key s\.cvk: /);
+          assert.match(err.message, why);
+          for (const part of components.split('", "')) assert.ok(!err.message.toUpperCase().includes(part.slice(0, 8)), err.message);
+          return true;
+        });
+      }
       assert.deepEqual(await snapshot(), before);
     });
 

@@ -8,7 +8,7 @@ import {
   type Caller,
 } from '../../modules/pins/index.ts';
 import { ok, responses } from '../envelope.ts';
-import { actorOf, hasPciScope, requireOrganization } from '../plugins/auth.ts';
+import { actorOf, hasPciScope, requireOrganization, requireScope } from '../plugins/auth.ts';
 
 /** The calling client as the pins module needs it: its key associations, PCI scope and organizations. */
 const callerOf = (request: FastifyRequest): Caller => ({
@@ -20,8 +20,9 @@ const callerOf = (request: FastifyRequest): Caller => ({
 
 /**
  * PIN and security-value endpoints. Security values (CVV, CVV2, iCVV, the PIN) and CVV2
- * verification (a clear CVV2 comes in) need PCI scope; the others the cards scope. Every value
- * leaves encrypted under a key the client's key association names.
+ * verification (a clear CVV2 comes in) need PCI scope; dCVV2 generation PCI or dcvv2; a PIN
+ * unblock pin-admin; the others the cards scope. Every value leaves encrypted under a key the
+ * client's key association names.
  */
 export const pinRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = async (app, { container }) => {
   const { pins } = container;
@@ -76,6 +77,9 @@ export const pinRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = as
       body: DynamicValuesRequest, response: responses(DynamicValuesResponse, 422),
     },
   }, async (request) => {
+    // Generating a value is handing out a security value: PCI scope, or dcvv2 alone for a
+    // cardholder-facing app. Turning dynamic mode off hands out nothing.
+    if (request.body.disableDCVV2.trim().toUpperCase() !== 'Y') requireScope(request, 'dcvv2', 'pci');
     requireOrganization(request, request.body.organizationNumber);
     return ok(await pins.dynamicValues(callerOf(request), request.body));
   });
@@ -107,6 +111,9 @@ export const pinRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = as
       body: PinBlockUpdateRequest, response: responses(PinBlockUpdateResponse, 422),
     },
   }, async (request) => {
+    // Unblocking resets the invalid-try counters: with it, a client could try PINs without end.
+    // It is an operator's duty, not a cardholder-facing client's (blocking is anyone's).
+    if (request.body.serviceFunctionCode.trim().toUpperCase() !== 'B') requireScope(request, 'pin-admin');
     if (request.body.organizationNumber !== undefined) requireOrganization(request, request.body.organizationNumber);
     return ok(await pins.updateStatus(callerOf(request), request.body));
   });

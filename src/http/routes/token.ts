@@ -1,11 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import formbody from '@fastify/formbody';
 import type { Container } from '../../container.ts';
 import { badRequest, unauthorized } from '../../shared/errors.ts';
 import { hasUnstorableText } from '../../shared/storable-text.ts';
 import { ErrorEnvelope } from '../envelope.ts';
 import { HttpCodes } from '../codes.ts';
-import { header } from '../plugins/auth.ts';
+import { header, tooMany } from '../plugins/auth.ts';
 
 /** The form or JSON fields (read by the route itself: the body may be absent when Basic auth is used). */
 interface TokenFields { grant_type?: string | undefined; client_id?: string | undefined; client_secret?: string | undefined }
@@ -21,6 +22,9 @@ const TokenResponse = Type.Object({
 });
 
 export const tokenRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = async (app, { container }) => {
+  // Form bodies are read here only: every other route is signed, and a signature covers a JSON
+  // body exactly as sent, so a signed route takes JSON alone (415 for anything else).
+  await app.register(formbody);
   app.post('/token', {
     config: { auth: false },
     schema: {
@@ -30,6 +34,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = 
       response: { 200: TokenResponse, 400: ErrorEnvelope, 401: ErrorEnvelope, 429: ErrorEnvelope },
     },
   }, async (request) => {
+    const { clients } = container;
     // The body is optional (credentials may come by Basic auth) and form or JSON; its fields are read as text.
     const raw = (request.body ?? {}) as Record<string, unknown>;
     const text = (v: unknown) => (typeof v === 'string' && v.length <= 256 ? v : undefined);
@@ -44,10 +49,20 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = 
       if (colon > 0) { id = decoded.slice(0, colon); secret = decoded.slice(colon + 1); }
     }
     // Credentials no client can have (Base64 may carry a NUL) are refused before any look-up.
-    if (!id || !secret || hasUnstorableText(id) || hasUnstorableText(secret)) throw unauthorized(...HttpCodes.badCredentials);
-    const client = await container.clients.authenticate(id, secret);
-    if (!client) throw unauthorized(...HttpCodes.badCredentials);
-    const token = await container.clients.issueToken(client);
+    if (!id || !secret || hasUnstorableText(id) || hasUnstorableText(secret)) {
+      await clients.countFailure(request.ip);
+      throw unauthorized(...HttpCodes.badCredentials);
+    }
+    const wait = await clients.tokenRequestRefused(request.ip, id);
+    if (wait > 0) throw tooMany(wait);
+    const client = await clients.authenticate(id, secret);
+    if (!client) {
+      await clients.countTokenFailure(request.ip, id);
+      throw unauthorized(...HttpCodes.badCredentials);
+    }
+    const issueWait = await clients.tokenIssueRefused(client);
+    if (issueWait > 0) throw tooMany(issueWait);
+    const token = await clients.issueToken(client);
     return {
       token_type: 'BearerToken',
       access_token: token.accessToken,

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { IsoDate, LogoNumber, Open, OrganizationNumber, RecordNumber, Text } from '../../shared/schema.ts';
+import { AMOUNT_MAX, Int, IsoDate, LogoNumber, Open, OrganizationNumber, RecordNumber, Text } from '../../shared/schema.ts';
 
 /** Wire schemas of the account endpoints, after the upstream FirstVision Accounts API 1.3.0. */
 
@@ -9,19 +9,19 @@ export const AddAccountRequest = Type.Object({
     logo: LogoNumber,
     accountNumber: Type.Optional(RecordNumber('Account number; empty or zeros: emboss generates one.')),
     customerNumber: Type.String({ pattern: '^[0-9]{0,19}$', maxLength: 19, description: 'Owner: an existing customer of the same organization.' }),
-    billingAccountType: Type.Optional(Type.Integer({ description: 'Billing account type: 0–3.' })),
+    billingAccountType: Type.Optional(Int(0, 9, 'Billing account type: 0–3.')),
     primaryAccount: Type.Optional(Type.String({ maxLength: 1, description: 'Space or P.' })),
     relationshipNumber: Type.Optional(RecordNumber('Relationship the account belongs to.')),
     shortName: Type.Optional(Text(20)),
-    creditLimit: Type.Optional(Type.Number({ minimum: 0, maximum: 99999999999999.99 })),
-    billingCurrency: Type.Optional(Type.String({ pattern: '^[0-9]{0,3}$' })),
-    billingCycle: Type.Optional(Type.Integer({ description: 'Cycle day, 1–31.' })),
+    creditLimit: Type.Optional(Type.Number({ minimum: 0, maximum: AMOUNT_MAX })),
+    billingCurrency: Type.Optional(Type.String({ pattern: '^[0-9]{0,3}$', maxLength: 3 })),
+    billingCycle: Type.Optional(Int(0, 99, 'Cycle day, 1–31.')),
     blockCode1: Type.Optional(Type.String({ maxLength: 1 })),
     blockCode2: Type.Optional(Type.String({ maxLength: 1 })),
-    customerStatement: Type.Optional(Type.Integer()),
-    customerLetter: Type.Optional(Type.Integer()),
+    customerStatement: Type.Optional(Int(0, 9, 'Customer statement: 0 or 1.')),
+    customerLetter: Type.Optional(Int(0, 9, 'Customer letter: 0, 1 or 2.')),
     dateOpened: Type.Optional(IsoDate()),
-    cardExpirationDate: Type.Optional(Type.String({ pattern: '^([0-9]{4}|)$', description: 'MMYY.' })),
+    cardExpirationDate: Type.Optional(Type.String({ pattern: '^([0-9]{4}|)$', maxLength: 4, description: 'MMYY.' })),
   }),
 }, { additionalProperties: true });
 export type AddAccountRequest = Static<typeof AddAccountRequest>;
@@ -34,8 +34,8 @@ export const AddAccountResponse = Type.Object({
 
 export const AccountInquiryHeaders = Type.Object({
   'organization-number': Type.Integer({ minimum: 1, maximum: 998 }),
-  'account-number': Type.Optional(Type.String({ pattern: '^[0-9]{1,19}$' })),
-  'card-number': Type.Optional(Type.String({ pattern: '^[0-9A-Za-z]{1,19}$' })),
+  'account-number': Type.Optional(Type.String({ pattern: '^[0-9]{1,19}$', maxLength: 19 })),
+  'card-number': Type.Optional(Type.String({ pattern: '^[0-9A-Za-z]{1,19}$', maxLength: 19 })),
 }, { additionalProperties: true });
 export type AccountInquiryHeaders = Static<typeof AccountInquiryHeaders>;
 
@@ -68,7 +68,7 @@ export const BlockCodeRequest = Open({
   accountNumber: Type.String({ pattern: '^[0-9]{1,19}$', maxLength: 19 }),
   functionCode: Type.String({ maxLength: 1, description: 'B: block, U: unblock.' }),
   blockCode: Type.Optional(Type.String({ maxLength: 1, description: 'A–Z to block; space to unblock.' })),
-  blockCodeIndicator: Type.Integer({ description: '0: best fitting slot (block only), 1: block code 1, 2: block code 2.' }),
+  blockCodeIndicator: Int(0, 9, '0: best fitting slot (block only), 1: block code 1, 2: block code 2.'),
   foreignUse: Type.String({ maxLength: 1 }),
 });
 export type BlockCodeRequest = Static<typeof BlockCodeRequest>;
@@ -88,8 +88,8 @@ export const CustomerAccountsRequest = Open({
   functionCode: Type.Optional(Type.String({ maxLength: 1, description: 'Space/empty: first 20; N: next 20 after startToken; P: the 20 before startToken.' })),
   startToken: Type.Optional(Open({
     accountOrganizationNumber: Type.Optional(Type.Integer({ minimum: 0, maximum: 998 })),
-    accountNumber: Type.Optional(Type.String({ pattern: '^[0-9]{0,19}$' })),
-    associationType: Type.Optional(Type.Integer()),
+    accountNumber: Type.Optional(Type.String({ pattern: '^[0-9]{0,19}$', maxLength: 19 })),
+    associationType: Type.Optional(Int(0, 9)),
   })),
 });
 export type CustomerAccountsRequest = Static<typeof CustomerAccountsRequest>;

@@ -1,22 +1,24 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { IsoDate, LogoNumber, Open, OrganizationNumber, Text } from '../../shared/schema.ts';
+import { AMOUNT_MAX, Int, IsoDate, LogoNumber, Open, OrganizationNumber, Text } from '../../shared/schema.ts';
 
 /** Wire schemas of the card endpoints, after the upstream FirstVision Cards 1.3.0 and Accounts 1.3.0 files. */
 
 /** A clear card number (up to 19 digits, zero-padded as FirstVision shows it) or a 19-character PAN token. */
-export const CardNumberOrToken = Type.String({ pattern: '^[0-9A-Za-z]{12,19}$', description: 'Card number (clear PAN, may be zero-padded to 19) or PAN token.' });
-const Amount = (description?: string) => Type.Number({ minimum: 0, maximum: 99999999999999.99, ...(description ? { description } : {}) });
+export const CardNumberOrToken = Type.String({ pattern: '^[0-9A-Za-z]{12,19}$', maxLength: 19, description: 'Card number (clear PAN, may be zero-padded to 19) or PAN token.' });
+const Amount = (description?: string) => Type.Number({ minimum: 0, maximum: AMOUNT_MAX, ...(description ? { description } : {}) });
+/** A counter of transactions (the upstream's 9 digits). */
+const Count = () => Int(0, 999999999);
 const Sequence = Type.Integer({ minimum: 0, maximum: 9998, description: 'Card sequence; default 1.' });
 
 const SpendingLimits = {
   atmCashAmount: Type.Optional(Amount()),
-  atmCashNumber: Type.Optional(Type.Integer({ minimum: 0, maximum: 999999999 })),
+  atmCashNumber: Type.Optional(Count()),
   atmCashSingleTransactionLimit: Type.Optional(Amount()),
   overTheCounterCashAmount: Type.Optional(Amount()),
-  overTheCounterCashNumber: Type.Optional(Type.Integer({ minimum: 0, maximum: 999999999 })),
+  overTheCounterCashNumber: Type.Optional(Count()),
   overTheCounterCashSingleTransactionLimit: Type.Optional(Amount()),
   retailPurchaseAmt: Type.Optional(Amount()),
-  retailPurchaseNumber: Type.Optional(Type.Integer({ minimum: 0, maximum: 999999999 })),
+  retailPurchaseNumber: Type.Optional(Count()),
   retailPurchaseSingleTransactionLimit: Type.Optional(Amount()),
   internetPurchaseAmount: Type.Optional(Amount()),
   internetPurchaseNumber: Type.Optional(Type.Number({ minimum: 0, maximum: 999999999 })),
@@ -30,7 +32,7 @@ const EmbosserFields = {
   name1: Type.Optional(Text(40)),
   name2: Type.Optional(Text(40)),
   expirationDate: Type.Optional(IsoDate('Card expiry; default: the logo\'s expiry months from today, end of month.')),
-  customerNumber: Type.Optional(Type.String({ pattern: '^[0-9]{0,19}$', description: 'Cardholder, when other than the account owner (additional card).' })),
+  customerNumber: Type.Optional(Type.String({ pattern: '^[0-9]{0,19}$', maxLength: 19, description: 'Cardholder, when other than the account owner (additional card).' })),
   posServiceCode: Type.Optional(Type.Integer({ minimum: 0, maximum: 999, description: 'Service code; default the logo\'s.' })),
   addressLine1: Type.Optional(Text(40)),
   addressLine2: Type.Optional(Text(40)),
@@ -46,14 +48,14 @@ const EmbosserFields = {
 
 export const CardAddRequest = Open({
   organizationNumber: OrganizationNumber,
-  postToAccount: Type.String({ pattern: '^[0-9]{1,19}$', description: 'The account the card posts to.' }),
-  cardNumber: Type.String({ pattern: '^[0-9]{0,19}$', description: 'Empty or zeros: generated from the logo\'s BIN. Given: portfolio migration.' }),
+  postToAccount: Type.String({ pattern: '^[0-9]{1,19}$', maxLength: 19, description: 'The account the card posts to.' }),
+  cardNumber: Type.String({ pattern: '^[0-9]{0,19}$', maxLength: 19, description: 'Empty or zeros: generated from the logo\'s BIN. Given: portfolio migration.' }),
   cardSequence: Type.Optional(Sequence),
   cardAction: Type.Optional(Type.Integer({ minimum: 0, maximum: 1 })),
   numberOfCardsRequested: Type.Optional(Type.Integer({ minimum: 0, maximum: 99 })),
   pinSuppression: Type.Optional(Type.Integer({ minimum: 0, maximum: 1, description: '1: no PIN is generated.' })),
-  currentCardActivation: Type.Optional(Type.String({ pattern: '^[YN ]?$', description: 'Y: the card needs activation before use.' })),
-  blockCode: Type.Optional(Type.String({ pattern: '^[A-Z ]?$' })),
+  currentCardActivation: Type.Optional(Type.String({ pattern: '^[YN ]?$', maxLength: 1, description: 'Y: the card needs activation before use.' })),
+  blockCode: Type.Optional(Type.String({ pattern: '^[A-Z ]?$', maxLength: 1 })),
   digitalCardFlag: Type.Optional(Type.Integer({ minimum: 0, maximum: 1 })),
   ...EmbosserFields,
 });
@@ -71,9 +73,9 @@ export const CardAddResponse = Type.Object({
 
 export const PanInquiryRequest = Open({
   organizationNumber: OrganizationNumber,
-  cardNumber: Type.String({ pattern: '^[0-9A-Fa-f]{32}$|^[0-9A-Za-z]{12,19}$', description: 'functionType P: the card number encrypted under the client\'s card-number key (32 hex). C: the PAN token.' }),
+  cardNumber: Type.String({ pattern: '^[0-9A-Fa-f]{32}$|^[0-9A-Za-z]{12,19}$', maxLength: 32, description: 'functionType P: the card number encrypted under the client\'s card-number key (32 hex). C: the PAN token.' }),
   cardSequence: Type.Optional(Sequence),
-  functionType: Type.String({ pattern: '^(P|C)$', description: 'P: give the PAN token of a card number; C: give the card number (encrypted) of a PAN token.' }),
+  functionType: Type.String({ pattern: '^(P|C)$', maxLength: 1, description: 'P: give the PAN token of a card number; C: give the card number (encrypted) of a PAN token.' }),
 });
 export type PanInquiryRequest = Static<typeof PanInquiryRequest>;
 
@@ -87,10 +89,10 @@ export const PanInquiryResponse = Type.Object({
 });
 
 export const CardDetailsRequest = Open({
-  organizationNumber: Type.Union([Type.String({ pattern: '^[0-9]{1,3}$' }), OrganizationNumber]),
+  organizationNumber: Type.Union([Type.String({ pattern: '^[0-9]{1,3}$', maxLength: 3 }), OrganizationNumber]),
   cardNumber: CardNumberOrToken,
-  cardSequence: Type.Optional(Type.Union([Type.String({ pattern: '^[0-9]{1,4}$' }), Sequence])),
-  foreignUse: Type.Optional(Type.String({ pattern: '^[ 01]?$' })),
+  cardSequence: Type.Optional(Type.Union([Type.String({ pattern: '^[0-9]{1,4}$', maxLength: 4 }), Sequence])),
+  foreignUse: Type.Optional(Type.String({ pattern: '^[ 01]?$', maxLength: 1 })),
 });
 export type CardDetailsRequest = Static<typeof CardDetailsRequest>;
 
@@ -126,12 +128,12 @@ export const CardDetailsResponse = Type.Object({
 
 export const CustomerCardsQuery = Type.Object({
   organizationNumber: OrganizationNumber,
-  functionCode: Type.Optional(Type.String({ pattern: '^[ FNP]?$', description: 'Empty/F: first page; N: next after startAccount; P: the page before startAccount.' })),
+  functionCode: Type.Optional(Type.String({ pattern: '^[ FNP]?$', maxLength: 1, description: 'Empty/F: first page; N: next after startAccount; P: the page before startAccount.' })),
   startOrganization: Type.Optional(Type.Integer({ minimum: 0, maximum: 998 })),
-  startAccount: Type.Optional(Type.String({ pattern: '^[0-9]{0,19}$' })),
+  startAccount: Type.Optional(Type.String({ pattern: '^[0-9]{0,19}$', maxLength: 19 })),
 });
 export type CustomerCardsQuery = Static<typeof CustomerCardsQuery>;
-export const CustomerCardsHeaders = Type.Object({ customernumber: Type.String({ pattern: '^[0-9]{1,19}$' }) }, { additionalProperties: true });
+export const CustomerCardsHeaders = Type.Object({ customernumber: Type.String({ pattern: '^[0-9]{1,19}$', maxLength: 19 }) }, { additionalProperties: true });
 
 export const CustomerCardsResponse = Type.Object({
   outputArea: Type.Object({
@@ -158,7 +160,7 @@ export const CustomerCardsResponse = Type.Object({
 
 export const CardStatusRequest = Open({
   organizationNumber: OrganizationNumber,
-  cardStatus: Type.Integer({ description: '0 active, 1 inactive, 2 blocked by the issuer, 3 closed (final).' }),
+  cardStatus: Int(0, 9, '0 active, 1 inactive, 2 blocked by the issuer, 3 closed (final).'),
   cardSequence: Type.Optional(Sequence),
   cardNumber: CardNumberOrToken,
   representativeId: Type.Optional(Text(3)),
@@ -168,7 +170,7 @@ export const CardStatusResponse = Type.Object({ successMessage: Type.String() })
 
 export const CardActivationRequest = Open({
   organizationNumber: OrganizationNumber,
-  cardNumber: Type.String({ pattern: '^[0-9A-Za-z]{12,19}$', description: 'Card number or PAN token (S or A), or account number (A).' }),
+  cardNumber: Type.String({ pattern: '^[0-9A-Za-z]{12,19}$', maxLength: 19, description: 'Card number or PAN token (S or A), or account number (A).' }),
   serviceType: Type.String({ maxLength: 1, description: 'S: this card; A: all cards of its account.' }),
   userData: Type.Optional(Text(40)),
 });
@@ -184,16 +186,16 @@ export const CardActivationResponse = Type.Object({
 export const InstantCardRequest = Open({
   organizationNumber: OrganizationNumber,
   logo: LogoNumber,
-  customerNumber: Type.String({ pattern: '^[0-9]{1,19}$' }),
+  customerNumber: Type.String({ pattern: '^[0-9]{1,19}$', maxLength: 19 }),
   accountCreateFlag: Type.String({ maxLength: 1, description: 'Y: create the account; N: use accountData.accountNumber.' }),
   firstPurchaseFlag: Type.Optional(Type.String({ maxLength: 1 })),
-  cardActionFlag: Type.Optional(Type.Integer()),
+  cardActionFlag: Type.Optional(Int(0, 9)),
   accountData: Type.Optional(Open({
-    accountNumber: Type.Optional(Type.String({ pattern: '^[0-9]{0,19}$' })),
+    accountNumber: Type.Optional(Type.String({ pattern: '^[0-9]{0,19}$', maxLength: 19 })),
     shortName: Type.Optional(Text(20)),
     creditLimit: Type.Optional(Amount()),
     billingCurrency: Type.Optional(Type.Integer({ minimum: 0, maximum: 999 })),
-    billingCycle: Type.Optional(Type.Integer()),
+    billingCycle: Type.Optional(Int(0, 99, 'Cycle day, 1–31.')),
     blockCode1: Type.Optional(Type.String({ maxLength: 1 })),
     blockCode2: Type.Optional(Type.String({ maxLength: 1 })),
     dateOpened: Type.Optional(IsoDate()),
@@ -218,8 +220,8 @@ export const InstantCardResponse = Type.Object({
 
 const UserData = Open({
   userDate: Type.Optional(IsoDate()),
-  userAmount: Type.Optional(Type.Number()),
-  userCode: Type.Optional(Type.Integer({ minimum: 0 })),
+  userAmount: Type.Optional(Type.Number({ minimum: -AMOUNT_MAX, maximum: AMOUNT_MAX })),
+  userCode: Type.Optional(Int(0, 999999999)),
 });
 
 export const CardActionRequest = Open({
@@ -231,7 +233,7 @@ export const CardActionRequest = Open({
   numberCardsReturned: Type.Optional(Type.Integer({ minimum: 0, maximum: 99, description: 'Kept and echoed.' })),
   randomPin: Type.Integer({ minimum: 0, maximum: 1, description: '1: a new random PIN (action 5 only; action 5 needs it).' }),
   userData: Type.Optional(UserData),
-  processingType: Type.Optional(Type.String({ pattern: '^[0-1]{0,1}$' })),
+  processingType: Type.Optional(Type.String({ pattern: '^[0-1]{0,1}$', maxLength: 1 })),
   cardActionReason: Type.Optional(Type.String({ maxLength: 1, description: 'User-defined reason code, kept on the card.' })),
   instantProcessType: Type.Optional(Type.String({ maxLength: 1, description: '0 inactive, 1 active (VPL5SPR32E otherwise).' })),
 });

@@ -209,12 +209,22 @@ export function pinMethodOf(logo: Logo): PinVerificationMethod {
  */
 export function cardProblem(card: CardRow, account: Account | undefined, now: Date): Code | undefined {
   if (!account) return CardCodes.accountNotFound;
-  if (account.status === 'C') return CardCodes.accountClosed;
-  if (account.blockCode1 !== '' || account.blockCode2 !== '') return CardCodes.accountBlocked;
+  const problem = accountProblem(account);
+  if (problem) return problem;
   if (card.status !== CardStatus.active) return CardCodes.cardNotActive;
   if (card.block_code !== '') return CardCodes.cardBlocked;
   if (isExpired(card.expiry, now)) return CardCodes.cardExpired;
   if (card.activation_required) return CardCodes.cardNeedsActivation;
+  return undefined;
+}
+
+/**
+ * Why the cards of an account may not be used, nor new ones issued on it (card add, instant card),
+ * or undefined: the account is closed, or has a block code in either slot.
+ */
+export function accountProblem(account: Account): Code | undefined {
+  if (account.status === 'C') return CardCodes.accountClosed;
+  if (account.blockCode1 !== '' || account.blockCode2 !== '') return CardCodes.accountBlocked;
   return undefined;
 }
 
@@ -252,8 +262,8 @@ export class CardsService {
     if (!organization) throw fail(CardCodes.orgNotFound);
     const account = await this.deps.accounts.find(org, request.postToAccount);
     if (!account) throw fail(CardCodes.accountNotFound);
-    if (account.status === 'C') throw fail(CardCodes.accountClosed);
-    if (account.blockCode1 !== '' || account.blockCode2 !== '') throw fail(CardCodes.accountBlocked);
+    const problem = accountProblem(account);
+    if (problem) throw fail(problem);
     const logo = await this.deps.organizations.logo(org, account.logo);
     if (!logo) throw fail(CardCodes.logoNotFound);
     const customerNumber = isBlankNumber(request.customerNumber) ? account.customerNumber : pad19(request.customerNumber!);
@@ -562,8 +572,10 @@ export class CardsService {
       } else {
         account = givenAccount ? await this.deps.accounts.find(org, givenAccount, trx) : undefined;
         if (!account) throw fail(CardCodes.instantAccountNotFound);
-        if (account.status === 'C') throw fail(CardCodes.accountClosed);
       }
+      // The checks of card add, on the account found or just made (a refusal rolls the new one back).
+      const problem = accountProblem(account!);
+      if (problem) throw fail(problem);
       await this.deps.afterInstantAccount?.();
       const issued = await this.issue(trx, actor, {
         organization, logo, account: account!, customerNumber, pvk,

@@ -4,8 +4,40 @@ import type { DB } from '../../db/schema.ts';
 import type { SecurityModule } from '../../security-module/port.ts';
 import type { Clock } from '../../shared/clock.ts';
 import { TtlCache } from '../../shared/ttl-cache.ts';
+import { RequestGate, windowEnd } from './admission.ts';
 
-export type Scope = 'cards' | 'pci' | 'admin';
+/**
+ * What a client may do (docs/security.md has the table of scope × route):
+ * - cards: customers, accounts, cards, PIN validation and change, PIN block, try counters;
+ * - pci: clear or encrypted card numbers and security values (CVV, CVV2, iCVV, PIN block), CVV2
+ *   verification, dynamic CVV2 generation;
+ * - dcvv2: dynamic CVV2 generation alone (for a cardholder-facing app: no other security value);
+ * - pin-admin: an operator's duty: unblocking a PIN, which resets the invalid-try counters;
+ * - admin: no route yet (reserved for operator endpoints).
+ */
+export const SCOPES = ['cards', 'pci', 'dcvv2', 'pin-admin', 'admin'] as const;
+export type Scope = typeof SCOPES[number];
+
+/** The limits of the gate (settings; see docs/configuration.md). */
+export interface GateLimits {
+  /** Admitted requests per authenticated client per minute. */
+  perClientPerMinute: number;
+  /** Failed authentications (signed routes and /token) per source address per minute. */
+  authFailuresPerAddressPerMinute: number;
+  /** POST /token requests per address, and tokens issued per client, per minute. */
+  tokensPerMinute: number;
+  /** Wrong secrets for one client id from one address before that pair is locked out (15 minutes). */
+  tokenLockoutFailures: number;
+}
+
+export const DEFAULT_GATE_LIMITS: GateLimits = { perClientPerMinute: 6000, authFailuresPerAddressPerMinute: 30, tokensPerMinute: 60, tokenLockoutFailures: 10 };
+const MINUTE = 60_000;
+const LOCKOUT_WINDOW = 15 * MINUTE;
+
+/** A request the gate refuses (the HTTP layer maps it to 401 or 429). */
+export type GateRefusal = 'token' | 'replay' | 'limited';
+/** A client's own budget after a request, for its rate-limit headers. */
+export interface Budget { limit: number; remaining: number; resetMs: number }
 
 export interface ApiClient {
   clientId: string;
@@ -48,11 +80,17 @@ const hashToken = (token: string) => createHash('sha256').update(token).digest('
  * token any other process issued.
  */
 export class ClientsService {
-  private readonly byApikey = new TtlCache<string, ApiClient | null>(30_000);
-  private readonly byId = new TtlCache<string, ApiClient | null>(30_000);
+  // A change of a client (scopes, organizations, keys) reaches every process within 5 s. A revoked
+  // token is refused at once: the gate asks the database on every request (see admit).
+  private readonly byApikey = new TtlCache<string, ApiClient | null>(5_000);
+  private readonly byId = new TtlCache<string, ApiClient | null>(5_000);
   private readonly tokens = new TtlCache<string, { clientId: string; expiresAt: number } | null>(60_000, 100_000);
+  private readonly gate: RequestGate;
 
-  constructor(private readonly db: Kysely<DB>, private readonly sm: SecurityModule, private readonly clock: Clock) {}
+  constructor(private readonly db: Kysely<DB>, private readonly sm: SecurityModule, private readonly clock: Clock,
+    private readonly limits: GateLimits = DEFAULT_GATE_LIMITS) {
+    this.gate = new RequestGate(db, () => this.clock.now().getTime());
+  }
 
   async findByApikey(apikey: string): Promise<ApiClient | undefined> {
     const cached = this.byApikey.get(apikey);
@@ -106,15 +144,100 @@ export class ClientsService {
     return this.findById(entry.clientId);
   }
 
+  /**
+   * The last step of authenticating a signed request, after its signature was verified: the
+   * token must still be issued (revocation takes effect at once, whatever the caches hold), the
+   * signature must not have come before with another request id (a replay), and the client must
+   * be within its budget. One batched statement, shared with the requests in flight.
+   */
+  async admit(client: ApiClient, token: string, signed: { signature: string; requestId: string; expiresMs: number }): Promise<{ refusal?: GateRefusal; budget: Budget }> {
+    const now = this.clock.now().getTime();
+    const untilMs = windowEnd(now, MINUTE);
+    const a = await this.gate.ask({
+      tokenHash: hashToken(token),
+      signature: { value: signed.signature, requestId: signed.requestId, expiresMs: signed.expiresMs },
+      hits: [{ key: `client:${client.clientId}`, untilMs, n: 1 }],
+    });
+    const limit = this.limits.perClientPerMinute;
+    const used = a.counts[0]!;
+    const budget = { limit, remaining: Math.max(0, limit - used), resetMs: untilMs - now };
+    if (!a.tokenValid) return { refusal: 'token', budget };
+    if (a.signature === 'replay') return { refusal: 'replay', budget };
+    if (used > limit) return { refusal: 'limited', budget };
+    return { budget };
+  }
+
+  /**
+   * Whether a source address is over its budget of failed authentications: answered from what
+   * this process last learnt, without a database call, so a flood of bad requests costs nothing.
+   * Returns the milliseconds to wait, or 0.
+   */
+  addressRefused(address: string): number {
+    return this.refusedFor(`fail:${address}`, MINUTE, this.limits.authFailuresPerAddressPerMinute);
+  }
+
+  /** Counts a failed authentication against its source address (shared by all processes). */
+  async countFailure(address: string): Promise<void> {
+    await this.gate.ask({ hits: [{ key: `fail:${address}`, untilMs: windowEnd(this.clock.now().getTime(), MINUTE), n: 1 }] });
+  }
+
+  /**
+   * POST /token before the secret is checked: the address's requests per minute, and whether the
+   * address or the (client id, address) pair is locked out by failures. Milliseconds to wait, or 0.
+   * The lock-out is per pair, not per client id: a stranger who guesses wrong locks out only
+   * itself, never the client it names.
+   */
+  async tokenRequestRefused(address: string, id: string): Promise<number> {
+    const now = this.clock.now().getTime();
+    const minute = windowEnd(now, MINUTE);
+    const lockout = windowEnd(now, LOCKOUT_WINDOW);
+    const a = await this.gate.ask({ hits: [
+      { key: `token:${address}`, untilMs: minute, n: 1 },
+      { key: `fail:${address}`, untilMs: minute, n: 0 },
+      { key: `lockout:${id}@${address}`, untilMs: lockout, n: 0 },
+    ] });
+    if (a.counts[2]! >= this.limits.tokenLockoutFailures) return lockout - now;
+    if (a.counts[0]! > this.limits.tokensPerMinute || a.counts[1]! >= this.limits.authFailuresPerAddressPerMinute) return minute - now;
+    return 0;
+  }
+
+  /** A wrong secret at POST /token: counts for the address and towards the pair's lock-out. */
+  async countTokenFailure(address: string, id: string): Promise<void> {
+    const now = this.clock.now().getTime();
+    await this.gate.ask({ hits: [
+      { key: `fail:${address}`, untilMs: windowEnd(now, MINUTE), n: 1 },
+      { key: `lockout:${id}@${address}`, untilMs: windowEnd(now, LOCKOUT_WINDOW), n: 1 },
+    ] });
+  }
+
+  /** Tokens issued to an authenticated client per minute: milliseconds to wait, or 0. */
+  async tokenIssueRefused(client: ApiClient): Promise<number> {
+    const now = this.clock.now().getTime();
+    const untilMs = windowEnd(now, MINUTE);
+    const a = await this.gate.ask({ hits: [{ key: `tokens:${client.clientId}`, untilMs, n: 1 }] });
+    return a.counts[0]! > this.limits.tokensPerMinute ? untilMs - now : 0;
+  }
+
+  private refusedFor(key: string, windowMs: number, limit: number): number {
+    const now = this.clock.now().getTime();
+    return this.gate.knownTotal(key) >= limit ? windowEnd(now, windowMs) - now : 0;
+  }
+
+  /** Revokes every token of a client (an operator's command): refused at once in every process. */
+  async revokeTokens(clientId: string): Promise<number> {
+    const r = await this.db.deleteFrom('access_tokens').where('client_id', '=', clientId).executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+
   /** Checks Base64(HMAC-SHA256(secret, message)) for this client, in constant time. */
   verifySignature(client: ApiClient, message: string, signature: string): Promise<boolean> {
     return this.sm.verifyHmac(client.secretBlock, message, signature);
   }
 
-  /** Removes expired tokens (a housekeeping job). */
-  async purgeExpiredTokens(): Promise<number> {
+  /** Removes expired tokens, signatures past their window and counters of past windows (housekeeping). */
+  async purgeExpired(): Promise<{ tokens: number; signatures: number; counters: number }> {
     const r = await this.db.deleteFrom('access_tokens').where('expires_at', '<', this.clock.now()).executeTakeFirst();
-    return Number(r.numDeletedRows);
+    return { tokens: Number(r.numDeletedRows), ...(await this.gate.purgePast()) };
   }
 
   /** Inserts or updates a client (bootstrap). The secret is re-imported only when it changed. */

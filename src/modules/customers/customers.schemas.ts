@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { IsoDate, Open, OrganizationNumber, RecordNumber, Text } from '../../shared/schema.ts';
+import { Int, IsoDate, Open, OrganizationNumber, RecordNumber, Text } from '../../shared/schema.ts';
 
 /** Wire schemas of the customer endpoints, after the upstream FirstVision Customers API 1.3.0. */
 
@@ -71,8 +71,8 @@ export const AddCustomerResponse = Type.Object({
 
 export const DemographicInquiryRequest = Open({
   organizationNumber: OrganizationNumber,
-  customerAccountCardNumber: Type.String({ pattern: '^[0-9]{1,19}$', description: 'Customer number (numberType 1) or account number (0 or space).' }),
-  numberType: Type.String({ pattern: '^[ 01]?$', description: 'Space or 0: account number; 1: customer number.' }),
+  customerAccountCardNumber: Type.String({ pattern: '^[0-9]{1,19}$', maxLength: 19, description: 'Customer number (numberType 1) or account number (0 or space).' }),
+  numberType: Type.String({ pattern: '^[ 01]?$', maxLength: 1, description: 'Space or 0: account number; 1: customer number.' }),
   foreignUseIndicator: Type.Optional(Type.String({ maxLength: 1 })),
 });
 export type DemographicInquiryRequest = Static<typeof DemographicInquiryRequest>;
@@ -91,13 +91,13 @@ export const DemographicInquiryResponse = Type.Object({
 
 export const UpdateCustomerRequest = Open({
   organizationNumber: OrganizationNumber,
-  customerNumber: Type.String({ pattern: '^[0-9]{1,19}$', description: 'Customer number (numberType 1) or account number (0 or space).' }),
-  numberType: Type.Optional(Type.String({ pattern: '^[ 01]?$' })),
+  customerNumber: Type.String({ pattern: '^[0-9]{1,19}$', maxLength: 19, description: 'Customer number (numberType 1) or account number (0 or space).' }),
+  numberType: Type.Optional(Type.String({ pattern: '^[ 01]?$', maxLength: 1 })),
   foreignUseIndicator: Type.Optional(Type.String({ maxLength: 1 })),
   demographicDataIndicator: Type.Optional(Type.String({ maxLength: 1 })),
   userDataIndicator: Type.Optional(Type.String({ maxLength: 1 })),
-  vipStatus: Type.Optional(Type.Integer()),
-  status: Type.Optional(Type.Integer()),
+  vipStatus: Type.Optional(Int(0, 9, 'VIP status: 0 or 1.')),
+  status: Type.Optional(Int(0, 9, 'Customer status: 0, 1 or 2.')),
   sicCode: Type.Optional(Type.Integer({ minimum: 0, maximum: 999999 })),
   title: Type.Optional(Text(40)),
   maritalStatus: Type.Optional(Type.String({ maxLength: 1 })),
@@ -115,7 +115,7 @@ export const UpdateCustomerRequest = Open({
   postalCode: Type.Optional(Text(10)),
   countryCode: Type.Optional(Text(30)),
   languageIndicator: Type.Optional(Text(3)),
-  genderCode: Type.Optional(Type.Integer()),
+  genderCode: Type.Optional(Int(0, 9, 'Gender code: 0 unspecified, 1 male, 2 female.')),
   homePhoneNumber: Type.Optional(Text(20)),
   faxPhoneNumber: Type.Optional(Text(20)),
   mobilePhoneNumber: Type.Optional(Text(20)),

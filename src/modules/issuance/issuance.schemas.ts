@@ -1,7 +1,11 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { IsoDate, LogoNumber, Open, OrganizationNumber, Text } from '../../shared/schema.ts';
+import { Int, IsoDate, LogoNumber, Open, OrganizationNumber, Text } from '../../shared/schema.ts';
 
 /** Wire schemas of mass card issue, after the upstream MassCardIssueAddRequestL8V3 / MassCardReissueDetailsResponseL8V3. */
+
+/** Pagination bounds: a request makes a million cards at most, so a million pages of one card. */
+export const MAX_PAGE = 1_000_000;
+export const MAX_PAGE_SIZE = 500;
 
 export const MassIssueRequest = Open({
   organizationNumber: OrganizationNumber,
@@ -9,14 +13,14 @@ export const MassIssueRequest = Open({
   cardType: Type.Integer({ minimum: 0, maximum: 99, description: 'Card type: with organization and logo, identifies the request.' }),
   functionType: Type.String({ maxLength: 1, description: 'A: add a request; M: modify one (refused while it runs).' }),
   quantityToCreate: Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'Cards to create in all (upstream allows 5 digits; emboss up to a million).' }),
-  customerNumber: Type.String({ pattern: '^[0-9]{1,19}$', description: 'The customer every account of the batch belongs to.' }),
+  customerNumber: Type.String({ pattern: '^[0-9]{1,19}$', maxLength: 19, description: 'The customer every account of the batch belongs to.' }),
   creditLimit: Type.Optional(Type.Number({ minimum: 0, maximum: 999999999 })),
   expiryDate: Type.Optional(IsoDate('Expiry of the cards; default the logo\'s expiry months.')),
   embossedName1: Type.Optional(Text(26)),
   embossedName2: Type.Optional(Text(26)),
-  posServiceCode: Type.Optional(Type.String({ pattern: '^([0-9]{3}|)$' })),
+  posServiceCode: Type.Optional(Type.String({ pattern: '^([0-9]{3}|)$', maxLength: 3 })),
   relationshipNumber: Type.Optional(Type.String({ maxLength: 19 })),
-  status: Type.Optional(Type.Integer()),
+  status: Type.Optional(Int(0, 9, 'Accepted for compatibility.')),
 });
 export type MassIssueRequest = Static<typeof MassIssueRequest>;
 
@@ -49,8 +53,8 @@ export const MassIssueQuery = Type.Object({
   organizationNumber: Type.Integer({ minimum: 1, maximum: 998 }),
   logo: Type.Integer({ minimum: 1, maximum: 998 }),
   serviceType: Type.Integer({ minimum: 0, maximum: 99, description: 'The card type of the request.' }),
-  page: Type.Optional(Type.Integer({ minimum: 1, description: 'Page of cards, from 1.' })),
-  pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, description: 'Cards per page (default 50).' })),
+  page: Type.Optional(Int(1, MAX_PAGE, `Page of cards, from 1 to ${MAX_PAGE.toLocaleString('en-US')} (a request makes a million cards at most).`)),
+  pageSize: Type.Optional(Int(1, MAX_PAGE_SIZE, `Cards per page, 1–${MAX_PAGE_SIZE} (default 50).`)),
 });
 export type MassIssueQuery = Static<typeof MassIssueQuery>;
 

@@ -1,4 +1,4 @@
-export { PinsService, type PinsDeps, type Caller } from './pins.service.ts';
+export { PinsService, type PinsDeps, type Caller, type DailyCaps } from './pins.service.ts';
 export {
   PinCodes, ValidationCodes, SecurityValueCodes, InvalidAttemptsCodes, DynamicValueCodes, PinChangeCodes, PinStatusCodes, Cvv2Codes,
   type CardCheckCodes,

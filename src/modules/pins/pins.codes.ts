@@ -13,6 +13,10 @@ export const PinCodes = {
   pinChangedMeanwhile: ['EMBP05E', 'THE PIN WAS CHANGED BY ANOTHER REQUEST - RETRY'],
   badExpiry: ['EMBP06E', 'EXPIRATION DATE MUST BE YYMM'],
   organizationUndetermined: ['EMBP07E', 'REQUESTED ORGANIZATION COULD NOT BE DETERMINED'],
+  /** EMBOSS_VERIFICATIONS_PER_CARD_PER_DAY reached: PIN validation, PIN change, CVV2 verification. */
+  verificationsCapped: ['EMBP08E', 'DAILY LIMIT OF VERIFICATIONS FOR THIS CARD REACHED'],
+  /** EMBOSS_UNBLOCKS_PER_CARD_PER_DAY reached: PIN unblock. */
+  unblocksCapped: ['EMBP09E', 'DAILY LIMIT OF PIN UNBLOCKS FOR THIS CARD REACHED'],
   incorrectPin: ['VPL5SVP26S', 'INCORRECT PIN PROVIDED'],
   pinTriesExceeded: ['VPL5SVP27S', 'EXCEEDED NUMBER OF INVALID PIN TRIES'],
 } as const satisfies Record<string, Code>;

@@ -8,7 +8,7 @@ import { Open, OrganizationNumber } from '../../shared/schema.ts';
  * the service with that code.
  */
 
-const CardNumber = Type.String({ pattern: '^[0-9A-Za-z]{12,19}$', description: 'Card number (clear PAN, may be zero-padded to 19) or PAN token.' });
+const CardNumber = Type.String({ pattern: '^[0-9A-Za-z]{12,19}$', maxLength: 19, description: 'Card number (clear PAN, may be zero-padded to 19) or PAN token.' });
 const Sequence = Type.Integer({ minimum: 0, maximum: 9998, description: 'Card sequence; default the latest.' });
 const Channel = Type.String({ maxLength: 1, pattern: '^[AIW ]?$', description: 'A ATM, I IVR, W web.' });
 const KeyAssociation = Type.String({ maxLength: 3, pattern: '^[A-Za-z0-9 ]{0,3}$', description: 'Key association (e.g. IYY): names the calling client\'s zone PIN key the values are encrypted under.' });
@@ -148,7 +148,7 @@ export const Cvv2VerificationRequest = Open({
   cardNumber: CardNumber,
   cardSequenceNumber: Type.Optional(Sequence),
   expirationDate: Type.String({ maxLength: 4, description: 'Card expiry as presented, YYMM.' }),
-  cvv2: Type.String({ pattern: '^[0-9]{3}$', description: 'The CVV2 or dCVV2 as the cardholder gave it (clear, over TLS; never logged).' }),
+  cvv2: Type.String({ pattern: '^[0-9]{3}$', maxLength: 3, description: 'The CVV2 or dCVV2 as the cardholder gave it (clear, over TLS; never logged).' }),
 });
 export type Cvv2VerificationRequest = Static<typeof Cvv2VerificationRequest>;
 

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 import { RequestTakenOver, type Actor, type Outcome, type RecordedAnswer } from '../../shared/actor.ts';
 import type { Clock } from '../../shared/clock.ts';
@@ -30,7 +30,14 @@ export interface PinsDeps {
   organizations: OrganizationsService;
   cards: CardsService;
   clock: Clock;
+  /** Per card and UTC day (EMBOSS_VERIFICATIONS_PER_CARD_PER_DAY, EMBOSS_UNBLOCKS_PER_CARD_PER_DAY). */
+  dailyCaps: DailyCaps;
 }
+
+/** How many verifications (PIN, current PIN of a change, CVV2; right or wrong) and PIN unblocks a card may have a UTC day. */
+export interface DailyCaps { verifications: number; unblocks: number }
+type Daily = keyof DailyCaps;
+const CAPPED: Record<Daily, Code> = { verifications: PinCodes.verificationsCapped, unblocks: PinCodes.unblocksCapped };
 
 /** Who calls, with what the calling client holds: its key associations, PCI scope, organizations. */
 export interface Caller {
@@ -65,9 +72,10 @@ interface Found { org: Organization; card: CardRow; logo: Logo; account: Account
  *             where id = $1 and not pin_blocked returning …`
  *   correct: `update … set pin_tries = 0 where id = $1 and not pin_blocked and pin_verification = $v`
  * with the audit record in the same statement (a data-modifying CTE); a correct PIN on a card
- * with no invalid tries has nothing to reset and writes only its audit record. Over HTTP the
- * request id is reserved only before such a statement (`Actor.reserve`): a PIN check that writes
- * nothing is recorded after it ran, with its audit record, as an inquiry is. PostgreSQL re-checks the
+ * with no invalid tries has nothing to reset. Every such statement also counts the check against
+ * the card's daily cap (`countToday`), and moves nothing when the cap is reached. Over HTTP the
+ * request id is reserved just before it (`Actor.reserve`): a request refused before its check is
+ * recorded after it ran, with its audit record, as an inquiry is. PostgreSQL re-checks the
  * WHERE clause on the latest row version after waiting for a concurrent writer, so wrong tries
  * stop at exactly the maximum, and a correct PIN can never clear a block set by a concurrent wrong
  * one (nor reset the counter of a PIN that was changed meanwhile). Checking the PIN before the
@@ -216,18 +224,22 @@ export class PinsService {
     const row = auditRow(caller.actor, { action: 'pin.change', entityType: 'card', entityId: card.pan_token, organization: card.organization, details: { channel } });
     const result = { cardNumber: this.shown(caller, pan, card), feeAmount: 0, feeWaiveReason: 0, feeRespCode: 0 };
     const outcome = await answeredWrite(this.db, caller.actor, async (trx): Promise<Outcome> => {
-      const r = await sql<{ n: number }>`
-      with u as (
+      // The current PIN's check is counted against the daily cap in the same statement.
+      const r = await sql<{ counted: number; n: number }>`
+      with d as (${this.countToday(card, 'verifications', now)}), u as (
         update cards set pin_stored = ${issued.storedPinBlock}, pin_verification = ${verification}, pin_tries = 0, updated_at = ${now}::timestamptz
-        where id = ${card.id}::bigint and not pin_blocked and pin_verification = ${card.pin_verification}
+        where id = ${card.id}::bigint and not pin_blocked and pin_verification = ${card.pin_verification} and exists (select 1 from d)
         returning id
       ), a as (
         insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
         select ${row.actor}, ${row.request_id}, ${row.action}, ${row.entity_type}, ${row.entity_id}, ${row.organization}::int,
-          ${row.details}::jsonb || case when exists (select 1 from u) then '{"outcome":"changed"}'::jsonb else '{"outcome":"refused: blocked or changed meanwhile"}'::jsonb end
+          ${row.details}::jsonb || case when not exists (select 1 from d) then ${this.cappedDetails('verifications')}::jsonb
+            when exists (select 1 from u) then '{"outcome":"changed"}'::jsonb else '{"outcome":"refused: blocked or changed meanwhile"}'::jsonb end
       )
-      select count(*)::int as n from u`.execute(trx);
-      return Number(r.rows[0]?.n ?? 0) === 0 ? { refusal: fail(await this.lostRace(card, 'pin', trx)) } : { result };
+      select (select count(*) from d)::int as counted, (select count(*) from u)::int as n`.execute(trx);
+      const { counted, n } = r.rows[0]!;
+      if (Number(counted) === 0) return { refusal: fail(CAPPED.verifications) };
+      return Number(n) === 0 ? { refusal: fail(await this.lostRace(card, 'pin', trx)) } : { result };
     }, (o) => o);
     if ('refusal' in outcome) throw outcome.refusal;
     return result;
@@ -256,15 +268,22 @@ export class PinsService {
     const set = fn === 'U'
       ? sql`pin_blocked = false, pin_tries = 0, cvv2_blocked = false, cvv2_tries = 0`
       : sql`pin_blocked = true`;
+    // Unblocks are counted against the daily cap; blocking never is (fraud, lost card).
+    const [counted, guard] = fn === 'U' ? [sql`d as (${this.countToday(card, 'unblocks', now)}),`, sql`and exists (select 1 from d)`] : [sql``, sql``];
     const result = { cardNumber: caller.pci ? pad19(await this.deps.cards.panOf(card)) : card.pan_token, cardSequenceNumber: card.card_sequence };
-    return answeredWrite(this.db, caller.actor, async (trx) => {
-      await sql`
-        with u as (update cards set ${set}, updated_at = ${now}::timestamptz where id = ${card.id}::bigint returning id)
-        insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
-        select ${row.actor}, ${row.request_id}, ${row.action}, ${row.entity_type}, ${row.entity_id}, ${row.organization}::int, ${row.details}::jsonb
-        from u`.execute(trx);
-      return result;
-    });
+    const outcome = await answeredWrite(this.db, caller.actor, async (trx): Promise<Outcome> => {
+      const r = await sql<{ n: number }>`
+        with ${counted} u as (update cards set ${set}, updated_at = ${now}::timestamptz where id = ${card.id}::bigint ${guard} returning id),
+        a as (
+          insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
+          select ${row.actor}, ${row.request_id}, ${row.action}, ${row.entity_type}, ${row.entity_id}, ${row.organization}::int,
+            ${row.details}::jsonb || case when exists (select 1 from u) then '{}'::jsonb else ${this.cappedDetails('unblocks')}::jsonb end
+        )
+        select count(*)::int as n from u`.execute(trx);
+      return Number(r.rows[0]?.n ?? 0) === 0 ? { refusal: fail(CAPPED.unblocks) } : { result };
+    }, (o) => o);
+    if ('refusal' in outcome) throw outcome.refusal;
+    return result;
   }
 
   // --- dynamic CVV2 and CVV2 verification ------------------------------------------------------------
@@ -355,7 +374,8 @@ export class PinsService {
       if (valid || counted.blockedBefore) return { result: answer(false, 'TRIES_EXCEEDED', max, true) }; // blocked by a concurrent request
       return { result: answer(false, 'NO_MATCH', counted.tries ?? card.cvv2_tries + 1, counted.blocked ?? false) };
     });
-    return (outcome as { result: ReturnType<typeof answer> }).result;
+    if ('refusal' in outcome) throw outcome.refusal;
+    return outcome.result as ReturnType<typeof answer>;
   }
 
   // --- counters ------------------------------------------------------------------------------------
@@ -382,15 +402,11 @@ export class PinsService {
    */
   private async count(counter: Counter, audit: AuditContext, card: CardRow, max: number, correct: boolean,
     decide: (counted: Counted, db: Kysely<DB>) => Promise<Outcome>): Promise<Outcome> {
-    const event = { action: audit.action, entityType: 'card', entityId: card.pan_token, organization: card.organization, details: audit.details };
-    if (correct && (counter === 'pin' ? card.pin_tries : card.cvv2_tries) === 0) {
-      // Nothing to reset, so nothing to write but the record: the answer holds as of the card
-      // read (which found it unblocked); a block or PIN change landing later is later.
-      await recordAudit(this.db, audit.actor, { ...event, details: { ...audit.details, outcome: 'correct' } });
-      return decide({ ok: true }, this.db);
-    }
     await audit.actor.reserve?.(); // the first write of a PIN validation or CVV2 check (see Actor.reserve)
-    return answeredWrite(this.db, audit.actor, async (trx) => decide(await this.move(trx, counter, audit, card, max, correct), trx), (o) => o);
+    return answeredWrite(this.db, audit.actor, async (trx) => {
+      const counted = await this.move(trx, counter, audit, card, max, correct);
+      return counted.capped ? { refusal: fail(CAPPED.verifications) } : decide(counted, trx);
+    }, (o) => o);
   }
 
   /** The guarded statement of `count`. */
@@ -399,38 +415,74 @@ export class PinsService {
     const [tries, last, blocked] = [sql.ref(c.tries), sql.ref(c.last), sql.ref(c.blocked)];
     const now = this.deps.clock.now();
     const row = auditRow(audit.actor, { action: audit.action, entityType: 'card', entityId: card.pan_token, organization: card.organization, details: audit.details });
+    // The check counts against the card's daily cap, right or wrong; at the cap (d empty) nothing else moves.
+    const d = this.countToday(card, 'verifications', now);
+    const capped = this.cappedDetails('verifications');
     if (correct) {
       const samePin = counter === 'pin' ? sql`and pin_verification = ${card.pin_verification}` : sql``;
-      const r = await sql<{ n: number }>`
-        with u as (
-          update cards set ${tries} = 0, updated_at = ${now}::timestamptz
-          where id = ${card.id}::bigint and not ${blocked} ${samePin}
-          returning id
-        ), a as (
+      // No invalid tries when the card was read: nothing to reset, and the answer holds as of that
+      // read (which found it unblocked); a block or PIN change landing later is later.
+      const u = (counter === 'pin' ? card.pin_tries : card.cvv2_tries) === 0
+        ? sql`select ${card.id}::bigint as id from d`
+        : sql`update cards set ${tries} = 0, updated_at = ${now}::timestamptz
+            where id = ${card.id}::bigint and not ${blocked} ${samePin} and exists (select 1 from d)
+            returning id`;
+      const r = await sql<{ counted: number; n: number }>`
+        with d as (${d}), u as (${u}), a as (
           insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
           select ${row.actor}, ${row.request_id}, ${row.action}, ${row.entity_type}, ${row.entity_id}, ${row.organization}::int,
-            ${row.details}::jsonb || case when exists (select 1 from u) then '{"outcome":"correct"}'::jsonb
+            ${row.details}::jsonb || case when not exists (select 1 from d) then ${capped}::jsonb
+              when exists (select 1 from u) then '{"outcome":"correct"}'::jsonb
               else '{"outcome":"refused: blocked or changed meanwhile"}'::jsonb end
         )
-        select count(*)::int as n from u`.execute(db);
-      return { ok: Number(r.rows[0]?.n ?? 0) === 1 };
+        select (select count(*) from d)::int as counted, (select count(*) from u)::int as n`.execute(db);
+      const { counted, n } = r.rows[0]!;
+      return { capped: Number(counted) === 0, ok: Number(n) === 1 };
     }
-    const r = await sql<{ tries: number; blocked: boolean }>`
-      with u as (
+    const r = await sql<{ counted: number; tries: number | null; blocked: boolean | null }>`
+      with d as (${d}), u as (
         update cards set ${tries} = ${tries} + 1, ${last} = ${isoDay(now)}::date, ${blocked} = ${tries} + 1 >= ${max}::int,
           updated_at = ${now}::timestamptz
-        where id = ${card.id}::bigint and not ${blocked}
+        where id = ${card.id}::bigint and not ${blocked} and exists (select 1 from d)
         returning ${tries} as tries, ${blocked} as blocked
       ), a as (
         insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
         select ${row.actor}, ${row.request_id}, ${row.action}, ${row.entity_type}, ${row.entity_id}, ${row.organization}::int,
           ${row.details}::jsonb || coalesce(
             (select jsonb_build_object('outcome', case when blocked then 'incorrect, now blocked' else 'incorrect' end, 'tries', tries) from u),
-            '{"outcome":"refused: tries exceeded"}'::jsonb)
+            case when exists (select 1 from d) then '{"outcome":"refused: tries exceeded"}'::jsonb else ${capped}::jsonb end)
       )
-      select tries, blocked from u`.execute(db);
-    const u = r.rows[0];
-    return u ? { ok: false, tries: Number(u.tries), blocked: u.blocked } : { ok: false, blockedBefore: true };
+      select (select count(*) from d)::int as counted, u.tries, u.blocked from (select 1) as one left join u on true`.execute(db);
+    const u = r.rows[0]!;
+    if (Number(u.counted) === 0) return { ok: false, capped: true };
+    return u.tries !== null ? { ok: false, tries: Number(u.tries), blocked: u.blocked ?? false } : { ok: false, blockedBefore: true };
+  }
+
+  /**
+   * The part of a statement (a data-modifying CTE) that counts one verification or unblock of the
+   * card today, unless today's cap is reached: it returns a row only when it counted. Statements of
+   * any process on the same card and day wait for each other on the row and each adds to the
+   * latest count (INSERT … ON CONFLICT DO UPDATE), so the count stops exactly at the cap — as the
+   * try counters do (see the class comment).
+   */
+  private countToday(card: CardRow, kind: Daily, now: Date): RawBuilder<unknown> {
+    const [n, current] = [sql.ref(kind), sql.ref(`l.${kind}`)];
+    return sql`
+      insert into card_daily_limits as l (card_id, day, ${n}) values (${card.id}::bigint, ${isoDay(now)}::date, 1)
+      on conflict (card_id, day) do update set ${n} = ${current} + 1 where ${current} < ${this.deps.dailyCaps[kind]}::int
+      returning 1`;
+  }
+
+  /** The audit details of a request refused at a daily cap: every refusal is recorded, with the cap. */
+  private cappedDetails(kind: Daily): string {
+    const code = CAPPED[kind];
+    return JSON.stringify({ outcome: `refused: ${code[1].toLowerCase()}`, code: code[0], cap: this.deps.dailyCaps[kind] });
+  }
+
+  /** Housekeeping: the counts of past UTC days are spent. Returns how many rows went. */
+  async purgeDailyLimits(): Promise<number> {
+    const r = await this.db.deleteFrom('card_daily_limits').where('day', '<', isoDay(this.deps.clock.now())).executeTakeFirst();
+    return Number(r.numDeletedRows);
   }
 
   /** Why a guarded update matched no row: blocked by a concurrent request, or the PIN changed meanwhile. */
@@ -578,6 +630,6 @@ interface Dcvv2Mode {
 }
 
 /** What a guarded counter statement did. */
-interface Counted { ok: boolean; tries?: number; blocked?: boolean; blockedBefore?: boolean }
+interface Counted { ok: boolean; capped?: boolean; tries?: number; blocked?: boolean; blockedBefore?: boolean }
 
 interface AuditContext { actor: Actor; card: CardRow; action: string; details: Record<string, unknown> }

@@ -37,7 +37,7 @@ import {
   MAX_ISSUE_CARDS,
 } from '../port.ts';
 import {
-  combineComponents, keyCheckValue, withOddParity,
+  combineComponents, keyCheckValue, tdesKeyWeakness, withOddParity,
   createAesCipher, createTdesCipher, bytesToHex, secureRandomBytes,
   prepareCvk, verifyCvv, CVV2_SERVICE_CODE, ICVV_SERVICE_CODE,
   computePvvs, verifyPvv, ibm3624ValidationData, ibm3624Offset, ibm3624Verify,
@@ -156,7 +156,11 @@ export class SoftwareSecurityModule implements SecurityModule {
       throw new SecurityModuleError('BAD_INPUT', 'key components must all have the same length');
     }
     this.checkLength(algorithm, key.length);
-    if (algorithm === '3DES') key = withOddParity(key);
+    if (algorithm === '3DES') {
+      key = withOddParity(key);
+      const weakness = tdesKeyWeakness(key);
+      if (weakness) throw new SecurityModuleError('WEAK_KEY', weakness);
+    }
     const kcv = this.kcv(algorithm, key);
     if (request.kcv !== undefined && !safeEqualText(request.kcv.toUpperCase(), kcv.slice(0, request.kcv.length))) {
       throw new SecurityModuleError('KCV_MISMATCH', 'key check value does not match the key components');
@@ -172,7 +176,8 @@ export class SoftwareSecurityModule implements SecurityModule {
     const length = request.length ?? DEFAULT_LENGTH[algorithm];
     this.checkLength(algorithm, length);
     let key = randomBytes(length);
-    if (algorithm === '3DES') key = withOddParity(key);
+    // A weak 3DES draw (about 2^-52 likely) is drawn again, as an imported one would be refused.
+    while (algorithm === '3DES' && tdesKeyWeakness(key = withOddParity(key))) key = randomBytes(length);
     return this.protect(request.type, algorithm, key, this.kcv(algorithm, key));
   }
 
@@ -198,8 +203,11 @@ export class SoftwareSecurityModule implements SecurityModule {
   async verifyHmac(block: KeyBlock, message: string, signatureBase64: string): Promise<boolean> {
     const k = this.use(block, 'API');
     const expected = createHmac('sha256', k.key).update(message, 'utf8').digest();
+    // Standard Base64 with its padding and nothing else: Node's decoder would also take base64url,
+    // missing padding, spaces and a trailing ", junk" (a repeated header), so one signature would
+    // have many spellings. Only the canonical one is accepted.
     const presented = Buffer.from(signatureBase64, 'base64');
-    if (presented.length !== expected.length) return false;
+    if (presented.length !== expected.length || presented.toString('base64') !== signatureBase64) return false;
     return timingSafeEqual(expected, presented);
   }
 
@@ -829,7 +837,7 @@ function guarded<T>(fn: () => T): T {
     if (e instanceof SecurityModuleError) throw e;
     if (e instanceof PinBlockError) throw new SecurityModuleError('BAD_PIN_BLOCK', 'PIN block is malformed');
     if (e instanceof CryptoInputError) {
-      throw new SecurityModuleError(e.code === 'BAD_KEY' || e.code === 'WEAK_KEY' ? 'BAD_KEY' : 'BAD_INPUT', e.message);
+      throw new SecurityModuleError(e.code === 'WEAK_KEY' || e.code === 'BAD_KEY' ? e.code : 'BAD_INPUT', e.message);
     }
     throw e;
   }

@@ -1,0 +1,148 @@
+import { sql, type Kysely } from 'kysely';
+import type { DB } from '../../db/schema.ts';
+import { Batcher, column } from '../../shared/batcher.ts';
+
+/** A count to add to a shared counter: `key` in the fixed window that ends at `untilMs`. */
+export interface Hit { key: string; untilMs: number; n: number }
+
+/** What one request asks the gate (every part optional). */
+export interface AdmissionItem {
+  /** SHA-256 of a bearer token: is it still issued and unexpired, in the database (not a cache)? */
+  tokenHash?: string;
+  /** A request signature, accepted once: kept with its request id until `expiresMs`. */
+  signature?: { value: string; requestId: string; expiresMs: number };
+  hits?: Hit[];
+}
+
+export interface Admission {
+  /** Undefined when no token was asked about. */
+  tokenValid: boolean | undefined;
+  /** fresh: first seen; retry: seen before with this request id; replay: seen with another. */
+  signature: 'fresh' | 'retry' | 'replay' | undefined;
+  /** Per hit asked: the counter's total in its window once this request's hit is counted. */
+  counts: number[];
+}
+
+/** A fixed window of `windowMs` containing `nowMs`: its end, the counter's `untilMs`. */
+export const windowEnd = (nowMs: number, windowMs: number) => (Math.floor(nowMs / windowMs) + 1) * windowMs;
+
+/**
+ * The gate's shared state, for every API process: once-only request signatures, the live check
+ * of bearer tokens, and counters in fixed windows (rate limits and lock-outs). The questions of
+ * concurrent requests go to the database together, as one statement (see Batcher): a request
+ * costs its gate one statement shared with the others in flight, not one of its own.
+ *
+ * Counter totals are exact across processes: each hit is added by an upsert that returns the
+ * total after it. The latest known totals are also kept here, so that `knownTotal` can refuse
+ * traffic that is already over its limit without asking the database again (unauthenticated
+ * floods must not become database load).
+ */
+export class RequestGate {
+  private readonly batcher: Batcher<AdmissionItem, Admission>;
+  private readonly known = new Map<string, { untilMs: number; total: number }>();
+
+  constructor(private readonly db: Kysely<DB>, private readonly now: () => number) {
+    this.batcher = new Batcher((items) => this.run(items), { maxBatch: 256, maxInFlight: 2 });
+  }
+
+  ask(item: AdmissionItem): Promise<Admission> {
+    return this.batcher.submit(item);
+  }
+
+  /** The last total this process saw for a counter in its current window (0 when none). */
+  knownTotal(key: string): number {
+    const k = this.known.get(key);
+    return k && k.untilMs > this.now() ? k.total : 0;
+  }
+
+  /** Removes signatures whose timestamp left the window and counters of past windows. */
+  async purgePast(): Promise<{ signatures: number; counters: number }> {
+    const now = this.now();
+    const s = await this.db.deleteFrom('client_signatures').where('expires_at', '<', new Date(now)).executeTakeFirst();
+    const c = await this.db.deleteFrom('rate_counters').where('until_ms', '<', String(now)).executeTakeFirst();
+    for (const [key, k] of this.known) if (k.untilMs <= now) this.known.delete(key);
+    return { signatures: Number(s.numDeletedRows), counters: Number(c.numDeletedRows) };
+  }
+
+  private async run(items: AdmissionItem[]): Promise<Admission[]> {
+    const now = this.now();
+    const tokens = [...new Set(items.flatMap((i) => (i.tokenHash ? [i.tokenHash] : [])))];
+
+    // A signature twice in one batch: only its first sending goes to the database; the others
+    // are judged against it, as they would be against a stored one.
+    const firstOf = new Map<string, AdmissionItem['signature'] & object>();
+    for (const i of items) if (i.signature && !firstOf.has(i.signature.value)) firstOf.set(i.signature.value, i.signature);
+    const signatures = [...firstOf.values()];
+
+    // Hits on one counter are added as one row: an upsert may touch a row once per statement.
+    const sums = new Map<string, Hit>();
+    for (const i of items) {
+      for (const h of i.hits ?? []) {
+        const id = `${h.untilMs}|${h.key}`;
+        const s = sums.get(id);
+        if (s) s.n += h.n; else sums.set(id, { ...h });
+      }
+    }
+    const counters = [...sums.values()];
+
+    const rows = await sql<{ kind: 't' | 'f' | 's' | 'c'; k: string; v: string | null; total: number | null }>`
+      with sig_in as (
+        select * from unnest(${column(signatures, 'value')}::text[], ${column(signatures, 'requestId')}::text[],
+          ${signatures.map((s) => s.expiresMs)}::bigint[]) as s(signature, request_id, expires_ms)
+      ), fresh as (
+        insert into client_signatures (signature, request_id, expires_at)
+        select signature, request_id, to_timestamp(expires_ms / 1000.0) from sig_in
+        on conflict (signature) do nothing
+        returning signature
+      ), counted as (
+        insert into rate_counters (key, until_ms, hits)
+        select * from unnest(${column(counters, 'key')}::text[], ${column(counters, 'untilMs')}::bigint[], ${column(counters, 'n')}::int[])
+        on conflict (key, until_ms) do update set hits = rate_counters.hits + excluded.hits
+        returning key, until_ms, hits
+      )
+      select 't' as kind, token_hash as k, null as v, null::int as total from access_tokens
+        where token_hash = any(${tokens}::text[]) and expires_at > ${new Date(now)}
+      union all select 'f', signature, null, null from fresh
+      union all select 's', c.signature, c.request_id, null from client_signatures c join sig_in using (signature)
+      union all select 'c', until_ms::text || '|' || key, null, hits from counted
+    `.execute(this.db);
+
+    const validTokens = new Set<string>();
+    const fresh = new Set<string>();
+    const seenWith = new Map<string, string>();
+    const totals = new Map<string, number>();
+    for (const r of rows.rows) {
+      if (r.kind === 't') validTokens.add(r.k);
+      else if (r.kind === 'f') fresh.add(r.k);
+      else if (r.kind === 's') seenWith.set(r.k, r.v ?? '');
+      else totals.set(r.k, Number(r.total));
+    }
+    for (const h of counters) {
+      const total = totals.get(`${h.untilMs}|${h.key}`) ?? 0;
+      const k = this.known.get(h.key);
+      if (!k || k.untilMs < h.untilMs || (k.untilMs === h.untilMs && k.total < total)) this.known.set(h.key, { untilMs: h.untilMs, total });
+    }
+
+    // Each item's count is the total before this batch plus the hits up to and including its own.
+    const before = new Map<string, number>();
+    for (const h of counters) { const id = `${h.untilMs}|${h.key}`; before.set(id, (totals.get(id) ?? 0) - h.n); }
+    return items.map((i) => {
+      let signature: Admission['signature'];
+      if (i.signature) {
+        const first = firstOf.get(i.signature.value)!;
+        if (first !== i.signature) signature = first.requestId === i.signature.requestId ? 'retry' : 'replay';
+        else if (fresh.has(i.signature.value)) signature = 'fresh';
+        // Not inserted: stored before (a retry when with the same request id), or being inserted
+        // right now by another process, which counts as a replay (the sender may try again).
+        else signature = seenWith.get(i.signature.value) === i.signature.requestId ? 'retry' : 'replay';
+      }
+      const counts = (i.hits ?? []).map((h) => {
+        const id = `${h.untilMs}|${h.key}`;
+        const c = (before.get(id) ?? 0) + h.n;
+        before.set(id, c);
+        return c;
+      });
+      return { tokenValid: i.tokenHash ? validTokens.has(i.tokenHash) : undefined, signature, counts };
+    });
+  }
+}
