@@ -119,6 +119,7 @@ export async function createContainer(options: ContainerOptions): Promise<Contai
       authFailuresPerAddressPerMinute: settings.EMBOSS_AUTH_FAILURES_PER_MINUTE,
       tokensPerMinute: settings.EMBOSS_TOKENS_PER_MINUTE,
       tokenLockoutFailures: settings.EMBOSS_TOKEN_LOCKOUT_FAILURES,
+      processes: settings.EMBOSS_API_PROCESSES,
     });
     const customers = new CustomersService(db, organizations, clock);
     const accounts = new AccountsService(db, organizations, customers, clock);

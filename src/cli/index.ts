@@ -28,10 +28,12 @@ usage: emboss [command]
   files list       personalization files written (name, records, status)
   files flush      write pending personalization records to files now
   files reexport NAME FOLDER   copy a file byte for byte to FOLDER
+  tokens revoke CLIENT_ID      revoke every bearer token of a client, at once in every API process
   help             this text
 
 Environment: HOST, PORT, DATABASE_URL, EMBOSS_DATA_DIR, EMBOSS_CONFIG, EMBOSS_MASTER_KEY,
-LOG_LEVEL, RATE_LIMIT_PER_MINUTE, SIGNATURE_WINDOW_SECONDS, DB_POOL_SIZE, EMBOSS_WORKER,
+LOG_LEVEL, RATE_LIMIT_PER_MINUTE, EMBOSS_AUTH_FAILURES_PER_MINUTE, EMBOSS_TOKENS_PER_MINUTE,
+EMBOSS_TOKEN_LOCKOUT_FAILURES, SIGNATURE_WINDOW_SECONDS, DB_POOL_SIZE, EMBOSS_WORKER,
 EMBOSS_API_PROCESSES, EMBOSS_SHUTDOWN_SECONDS (SIGTERM/SIGINT: how long requests and jobs in
 flight may take to finish, default 10), EMBOSS_REQUEST_LEASE_SECONDS (how long a request id whose
 run died without an answer stays "in progress", default 10).
@@ -157,6 +159,17 @@ async function runCommand(command: string, rest: string[], ctx: { settings: Sett
         } else {
           for (const f of await container.personalization.files()) process.stdout.write(`${f.name ?? '(planned)'}\t${f.record_count}\t${f.status}\t${f.sha256 ?? ''}\n`);
         }
+      } finally {
+        await container.close();
+      }
+      return 0;
+    }
+    case 'tokens': {
+      if (rest[0] !== 'revoke' || !rest[1]) { process.stderr.write('usage: emboss tokens revoke CLIENT_ID\n'); return 64; }
+      const container = await createContainer({ settings, logger, jobs: false });
+      try {
+        const revoked = await container.clients.revokeTokens(rest[1]);
+        process.stdout.write(`${revoked} token(s) of ${rest[1]} revoked: refused from now on by every API process\n`);
       } finally {
         await container.close();
       }

@@ -150,6 +150,8 @@ export interface IdempotencyKeyTable {
   holder: string | null;
   /** Until when that run holds it: a later retry of a request still unanswered takes the id over. */
   lease_until: Date | null;
+  /** The request's signature, unique: a signature is accepted with one request id (0010). */
+  signature: string | null;
   created_at: CreatedAt;
 }
 

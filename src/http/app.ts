@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -41,6 +41,14 @@ export async function buildApp(container: Container, options: AppOptions = {}): 
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
     // Requests arriving while the app closes get the errors plugin's 503 envelope, not Fastify's own body.
     return503OnClosing: false,
+    // Errors Fastify meets before it routes (a path that is not valid percent-encoding, a path
+    // parameter past its length): the envelope too, not Fastify's own body.
+    frameworkErrors: (error, request, routeReply) => {
+      const reply = routeReply as unknown as FastifyReply;
+      if (error.code === 'FST_ERR_BAD_URL' || error.code === 'FST_ERR_MAX_PARAM_LENGTH') return reply.code(400).send(errorBody(...HttpCodes.badUrl));
+      request.log.error({ err: error, traceId: request.id }, 'request failed before routing');
+      return reply.code(500).send(errorBody(HttpCodes.internal[0], HttpCodes.internal[1], { traceId: request.id }));
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // Fastify would also parse text/plain: a body the signature does not cover (the raw body is

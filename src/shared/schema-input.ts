@@ -1,4 +1,4 @@
-import { parseCanonicalDecimal, parseCanonicalInteger } from './usable-number.ts';
+import { parseCanonicalDecimal, parseCanonicalInteger, spellsUnusableNumber } from './usable-number.ts';
 
 /**
  * A request value made ready for schema validation, guided by the route's JSON schema, before
@@ -32,7 +32,7 @@ export interface ExtraFieldLimits {
 }
 
 export type InputIssue =
-  | { kind: 'number-text'; path: string }
+  | { kind: 'number-text'; path: string; expected: 'integer' | 'number'; unusable: boolean }
   | { kind: 'extra-fields'; path: string; limit: 'depth' | 'values' | 'chars' };
 
 type Schema = Record<string, unknown>;
@@ -104,7 +104,7 @@ export function canonicalizeInput(schema: unknown, holder: Record<string, unknow
     if (numeric) {
       if (typeof v === 'string') {
         const n = numeric === 'integer' ? parseCanonicalInteger(v) : parseCanonicalDecimal(v);
-        if (n === undefined) return { kind: 'number-text', path: p };
+        if (n === undefined) return { kind: 'number-text', path: p, expected: numeric, unusable: spellsUnusableNumber(v) };
         (h as Record<string | number, unknown>)[k] = n;
       }
       continue;

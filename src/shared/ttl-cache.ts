@@ -10,7 +10,7 @@ export class TtlCache<K, V> {
   get(key: K, now = Date.now()): V | undefined {
     const e = this.entries.get(key);
     if (!e) return undefined;
-    if (e.until < now) { this.entries.delete(key); return undefined; }
+    if (e.until <= now) { this.entries.delete(key); return undefined; }
     return e.value;
   }
 

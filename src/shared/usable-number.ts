@@ -32,6 +32,19 @@ const CANONICAL_INTEGER = /^(0|-?[1-9][0-9]{0,15})$/;
 /** The same for a decimal amount: a whole part as above, and optionally '.' and 1–15 digits. */
 const CANONICAL_DECIMAL = /^(-?(0|[1-9][0-9]{0,15})\.[0-9]{1,15}|0|-?[1-9][0-9]{0,15})$/;
 
+/**
+ * Whether a text that is not a canonical number spells a number no column can hold, as a type
+ * coercion (Number(text)) would read it: "Infinity", "NaN", "1e400", 400 digits, 2^53 and past.
+ * Such text is refused with the code of unusable numbers; other text ("abc", "007") is a plain
+ * schema failure.
+ */
+export function spellsUnusableNumber(text: string): boolean {
+  if (/^\s*[-+]?(Infinity|NaN)\s*$/.test(text)) return true;
+  const n = Number(text);
+  if (Number.isNaN(n) || text.trim() === '') return false;
+  return !Number.isFinite(n) || (Number.isInteger(n) && !Number.isSafeInteger(n));
+}
+
 /** The integer a canonical text spells, or undefined (not canonical, or past 2^53). */
 export function parseCanonicalInteger(text: string): number | undefined {
   if (!CANONICAL_INTEGER.test(text)) return undefined;

@@ -160,7 +160,7 @@ for (const backend of backends) {
 
     test('a replayed business refusal keeps its status and code', async () => {
       const requestId = `idem-422-${Date.now()}`;
-      const body = customerBody(100, { dateOfBirth: '2999-01-01' });
+      const body = customerBody(100, { dateOfBirth: '2199-12-31' });
       const first = await h.call('POST', '/customer/l8v2', body, { requestId });
       assert.equal(first.statusCode, 422);
       const again = await h.call('POST', '/customer/l8v2', body, { requestId });

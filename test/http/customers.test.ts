@@ -51,7 +51,7 @@ for (const backend of backends) {
     test('business rules answer 422 with the upstream codes and write nothing', async () => {
       const before = await count();
       const cases: Array<[unknown, string]> = [
-        [customerBody(100, { dateOfBirth: '2999-01-01' }), 'VPL5SGC53E'],
+        [customerBody(100, { dateOfBirth: '2199-12-31' }), 'VPL5SGC53E'],
         [customerBody(100, { maritalStatus: '7' }), 'VPL5SGC12E'],
         [customerBody(100, { genderCode: 5 }), 'VPL5SGC40E'],
         [customerBody(100, { statement2Indicator: '9' }), 'VPL5SNA24E'],
@@ -152,7 +152,7 @@ for (const backend of backends) {
         [{ customerNumber: '4242', numberType: '0' }, 'VPL5SGC03S'],
         [{ customerNumber: customer, numberType: '1', status: 5 }, 'VPL5SGC09E'],
         [{ customerNumber: customer, numberType: '1', vipStatus: 3 }, 'VPL5SGC10E'],
-        [{ customerNumber: customer, numberType: '1', dateOfBirth: '2999-01-01' }, 'VPL5SGC53E'],
+        [{ customerNumber: customer, numberType: '1', dateOfBirth: '2199-12-31' }, 'VPL5SGC53E'],
         [{ customerNumber: customer, numberType: '1', demographicDataIndicator: '9' }, 'VPL5SGC06E'],
       ];
       for (const [fields, code] of cases) {

@@ -37,7 +37,7 @@ for (const backend of backends) {
      * the transaction runs (no response, no completion).
      */
     async function reservedRun(requestId: string, method: string, url: string, body: unknown) {
-      const r = await h.container.idempotency.reserve('tester', requestId, IdempotencyService.fingerprint(method, url, JSON.stringify(body)));
+      const r = await h.container.idempotency.reserve('tester', requestId, IdempotencyService.fingerprint(method, url, JSON.stringify(body)), `signature of the run that died, ${requestId}`);
       assert.equal(r.kind, 'new');
       return actorHolding(requestId, (r as { holder: string }).holder);
     }
@@ -186,7 +186,7 @@ for (const backend of backends) {
       const body = customerBody();
       const slow = await reservedRun(requestId, 'POST', '/customer/l8v2', body);
       h.clock.advance((LEASE_SECONDS + 1) * 1000);
-      const taken = await h.container.idempotency.reserve('tester', requestId, IdempotencyService.fingerprint('POST', '/customer/l8v2', JSON.stringify(body)));
+      const taken = await h.container.idempotency.reserve('tester', requestId, IdempotencyService.fingerprint('POST', '/customer/l8v2', JSON.stringify(body)), `signature of the run that died, ${requestId}`);
       assert.equal(taken.kind, 'new', 'the retry takes the id over');
       const before = await count('customers');
       await assert.rejects(h.container.customers.add(slow, body), RequestTakenOver);
@@ -203,7 +203,7 @@ for (const backend of backends) {
       const body = cardBody(account);
       const slow = await reservedRun(requestId, 'POST', '/cards/embosser/l8vf', body);
       h.clock.advance((LEASE_SECONDS + 1) * 1000);
-      const taken = await h.container.idempotency.reserve('tester', requestId, IdempotencyService.fingerprint('POST', '/cards/embosser/l8vf', JSON.stringify(body)));
+      const taken = await h.container.idempotency.reserve('tester', requestId, IdempotencyService.fingerprint('POST', '/cards/embosser/l8vf', JSON.stringify(body)), `signature of the run that died, ${requestId}`);
       assert.equal(taken.kind, 'new');
       const before = { cards: await count('cards'), numbers: await count('card_numbers'), records: await count('personalization_records') };
       const viewer = { pci: true, cardNumberKey: null };

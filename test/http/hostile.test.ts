@@ -11,6 +11,7 @@ import {
 import { createContainer, type Container } from '../../src/container.ts';
 import { buildApp, type App } from '../../src/http/app.ts';
 import { createLogger } from '../../src/shared/logger.ts';
+import { TOKEN_CACHE_MS } from '../../src/modules/clients/index.ts';
 
 /**
  * The hostile-client suite: what an attacker tried against emboss, played again. Each test is an
@@ -129,7 +130,10 @@ for (const backend of backends) {
       refused(asForm, 415, 'EMBV03E');
       const json = JSON.stringify({ organizationNumber: 100, logo: 1, cardType: 7, functionType: 'A', quantityToCreate: 3, customerNumber: customer });
       refused(await send(h.app, get, { method: 'POST', payload: json, headers: { ...get.headers, 'x-request-id': uuid(), 'content-type': 'application/json' } }), 401, 'EMBA07E');
-      refused(await send(h.app, get, { method: 'POST', headers: { ...get.headers, 'x-request-id': uuid() } }), 401, 'EMBA16E');
+      // Without a body: every POST route requires one.
+      refused(await send(h.app, get, { method: 'POST', headers: { ...get.headers, 'x-request-id': uuid() } }), 400, 'EMBV01E');
+      // And the GET itself, again under a new id: a replay.
+      refused(await send(h.app, get, { headers: { ...get.headers, 'x-request-id': uuid() } }), 401, 'EMBA16E');
       assert.equal(await count('mass_issue_requests'), before);
       assert.equal(await count('cards'), cards);
     });
@@ -238,7 +242,7 @@ for (const backend of backends) {
     });
 
     test('a client over its budget gets 429 in every API process: the count is shared', async () => {
-      const limited = await startHarness(backend, { settings: { RATE_LIMIT_PER_MINUTE: 10, EMBOSS_MASTER_KEY: MASTER_KEY } });
+      const limited = await startHarness(backend, { settings: { RATE_LIMIT_PER_MINUTE: 10, EMBOSS_API_PROCESSES: 2, EMBOSS_MASTER_KEY: MASTER_KEY } });
       const second = await secondProcess(limited);
       try {
         const statuses: number[] = [];
@@ -304,7 +308,7 @@ for (const backend of backends) {
       }
     });
 
-    test('a revoked token is refused at once, in every API process, though both had it cached', async () => {
+    test(`a revoked token is refused in every API process within ${TOKEN_CACHE_MS} ms, though both had it cached`, async () => {
       const second = await secondProcess(h);
       try {
         const token = await h.freshToken(cardsOnly);
@@ -312,6 +316,11 @@ for (const backend of backends) {
           assert.equal((await send(app, capture(cardsOnly, token, 'POST', '/customer/l8v2', customerBody(), now()))).statusCode, 200);
         }
         assert.ok(await h.container.clients.revokeTokens(cardsOnly.clientId) >= 1);
+        // A process that had not read the token yet refuses it at once.
+        const third = await secondProcess(h);
+        refused(await send(third.app, capture(cardsOnly, token, 'POST', '/customer/l8v2', customerBody(), now())), 401, 'EMBA02E');
+        await third.close();
+        h.clock.advance(TOKEN_CACHE_MS);
         for (const app of [h.app, second.app]) {
           refused(await send(app, capture(cardsOnly, token, 'POST', '/customer/l8v2', customerBody(), now())), 401, 'EMBA02E');
         }

@@ -9,6 +9,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     client: ApiClient | undefined;
     clientRequestId: string | undefined;
+    /** The request's verified signature: accepted once (with one request id). */
+    signature: string | undefined;
     rawBody: string;
     /** Audit records of the request's reads and refusals, not stored yet (see actorOf). */
     auditJournal: unknown[] | undefined;
@@ -62,9 +64,9 @@ export const SIGNATURE_HEADERS = ['x-hmac-signature', 'signature'];
  * `Base64(HMAC-SHA256(secret, apikey + timestamp + body + path))` where path is the request
  * target as sent (path and query string) and body is the raw body ('' when there is none).
  * Signed routes take JSON bodies only (a form parser exists only for POST /token), so the
- * signature covers every byte the route reads. Then the gate (ClientsService.admit): the token
- * must still be issued, the signature must not have come with another request id before, and
- * the client must be within its rate limit. Runs before schema validation and before any
+ * signature covers every byte the route reads. Then the gate (ClientsService.admit): the client
+ * must be within its rate limit, and a signature must not have come with another request id
+ * before (for GETs here; for the others where the request id is reserved or recorded). Runs before schema validation and before any
  * handler, so a refused request writes nothing but the gate's counters.
  *
  * A source address whose authentications keep failing is refused with 429 before any of this
@@ -73,6 +75,7 @@ export const SIGNATURE_HEADERS = ['x-hmac-signature', 'signature'];
 export const authPlugin = fp(async (app: FastifyInstance, opts: { clients: ClientsService; windowSeconds: number; now: () => number }) => {
   app.decorateRequest('client', undefined);
   app.decorateRequest('clientRequestId', undefined);
+  app.decorateRequest('signature', undefined);
   app.decorateRequest('rawBody', '');
   app.decorateRequest('auditJournal', undefined);
 
@@ -80,8 +83,7 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { clients: Clien
     const authorization = header(request, 'authorization');
     const match = authorization && /^Bearer ([A-Za-z0-9._~+/=-]{16,512})$/.exec(authorization);
     if (!match) throw fail(HttpCodes.tokenMissing);
-    const token = match[1]!;
-    const client = await opts.clients.clientForToken(token);
+    const client = await opts.clients.clientForToken(match[1]!);
     if (!client) throw fail(HttpCodes.tokenInvalid);
     const apikey = single(request, 'apikey');
     if (apikey !== client.apikey) throw fail(HttpCodes.apikeyMismatch);
@@ -102,18 +104,19 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { clients: Clien
     const scope = request.routeOptions.config?.scope ?? 'cards';
     if (!client.scopes.includes(scope)) throw fail(HttpCodes.scopeForbidden, 403);
 
-    // Kept until the timestamp leaves the window: after that the signature is refused anyway.
-    const admission = await opts.clients.admit(client, token, { signature, requestId, expiresMs: ms + opts.windowSeconds * 1000 });
+    // A GET's signature is kept until its timestamp leaves the window (after that it is refused
+    // anyway); the others' with their request ids (idempotency plugin).
+    const admission = await opts.clients.admit(client, { get: request.method === 'GET', signature, requestId, expiresMs: ms + opts.windowSeconds * 1000 });
     const { budget } = admission;
     reply.header('x-ratelimit-limit', String(budget.limit));
     reply.header('x-ratelimit-remaining', String(budget.remaining));
     reply.header('x-ratelimit-reset', String(Math.ceil(budget.resetMs / 1000)));
-    if (admission.refusal === 'token') throw fail(HttpCodes.tokenInvalid);
     if (admission.refusal === 'replay') throw fail(HttpCodes.signatureReplayed);
     if (admission.refusal === 'limited') throw tooMany(budget.resetMs);
 
     request.client = client;
     request.clientRequestId = requestId;
+    request.signature = signature;
   };
 
   app.addHook('preValidation', async (request, reply) => {

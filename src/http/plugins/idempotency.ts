@@ -4,7 +4,7 @@ import { storeAuditRows, takeAuditJournal } from '../../modules/audit/index.ts';
 import { IdempotencyService, type Response } from '../../modules/idempotency/index.ts';
 import type { Database } from '../../db/database.ts';
 import type { Outcome, RecordedAnswer } from '../../shared/actor.ts';
-import { conflict } from '../../shared/errors.ts';
+import { conflict, unauthorized } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { isStoreUnavailable } from '../../shared/store-unavailable.ts';
 import { HttpCodes } from '../codes.ts';
@@ -93,7 +93,8 @@ export const idempotencyPlugin = fp(async (app: FastifyInstance, opts: { idempot
   /** Reserves the request's id; throws the stored answer (or a 409) when the id was used before. */
   async function reserve(request: FastifyRequest): Promise<void> {
     const fingerprint = IdempotencyService.fingerprint(request.method, request.url, request.rawBody);
-    const r = await opts.idempotency.reserve(request.client!.clientId, request.clientRequestId!, fingerprint);
+    const r = await opts.idempotency.reserve(request.client!.clientId, request.clientRequestId!, fingerprint, request.signature!);
+    if (r.kind === 'replayed-signature') throw unauthorized(...HttpCodes.signatureReplayed);
     if (r.kind === 'mismatch') throw conflict(...HttpCodes.requestIdReused);
     if (r.kind === 'in-progress') throw conflict(...HttpCodes.requestInProgress);
     if (r.kind === 'replay') throw new StoredAnswer(r.statusCode, r.response);
@@ -152,10 +153,15 @@ export const idempotencyPlugin = fp(async (app: FastifyInstance, opts: { idempot
     if (afterTheFact && request.client && request.clientRequestId && request.method !== 'GET' && reply.statusCode < 500
       && !reply.hasHeader('x-idempotent-replay')) {
       const fingerprint = IdempotencyService.fingerprint(request.method, request.url, request.rawBody);
-      const r = await opts.idempotency.recordInquiry(request.client.clientId, request.clientRequestId, fingerprint, reply.statusCode, responseOf(payload), takeAuditJournal(request));
+      const r = await opts.idempotency.recordInquiry(request.client.clientId, request.clientRequestId, fingerprint, request.signature!, reply.statusCode, responseOf(payload), takeAuditJournal(request));
       if (r.kind === 'stored') return payload;
       reply.header('content-type', 'application/json; charset=utf-8');
       if (r.kind === 'replay') return replay(reply, r.statusCode, JSON.stringify(r.response));
+      // A replayed signature: the inquiry ran (it reads, it changes nothing), its answer is withheld.
+      if (r.kind === 'replayed-signature') {
+        reply.code(401);
+        return JSON.stringify(errorBody(...HttpCodes.signatureReplayed));
+      }
       const [code, description] = r.kind === 'mismatch' ? HttpCodes.requestIdReused : HttpCodes.requestInProgress;
       reply.code(409);
       return JSON.stringify(errorBody(code, description));

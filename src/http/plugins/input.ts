@@ -23,7 +23,12 @@ const textError = (p: TextProblem) => {
 };
 
 function issueError(issue: InputIssue): AppError {
-  if (issue.kind === 'number-text') return badRequest(HttpCodes.numberText[0], `${HttpCodes.numberText[1]}: ${issue.path}`.slice(0, 300));
+  if (issue.kind === 'number-text') {
+    // "Infinity", "1e400" and 400 digits keep the code they had when type coercion let them through.
+    if (issue.unusable) return badRequest(...HttpCodes.unusableNumber);
+    const what = issue.expected === 'integer' ? 'an integer' : 'a number';
+    return badRequest(HttpCodes.schema[0], `${HttpCodes.schema[1]}: ${issue.path} must be ${what} (as text: canonical decimal digits)`.slice(0, 300));
+  }
   return badRequest(HttpCodes.extraFields[0], `${HttpCodes.extraFields[1]}: ${issue.path} (${issue.limit})`.slice(0, 300));
 }
 
@@ -47,7 +52,8 @@ function canonicalize(request: FastifyRequest, part: Part, holder: Record<string
  *   scanned before JSON.parse (EMBV08E), then every string and key checked for NUL, unpaired
  *   surrogates (EMBV05E) and control characters (EMBV07E), every number for being finite and
  *   exact (EMBV06E), and the body canonicalised after the route's schema: numbers sent as text
- *   (EMBV10E) and fields kept as sent (EMBV09E).
+ *   (EMBV01E, or EMBV06E when they spell Infinity or too many digits) and fields kept as sent
+ *   (EMBV09E).
  * - Query strings, path parameters and form fields (percent-decoded) the same text checks;
  *   query strings, parameters and headers canonicalised after the route's schema.
  *

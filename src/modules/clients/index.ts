@@ -28,14 +28,18 @@ export interface GateLimits {
   tokensPerMinute: number;
   /** Wrong secrets for one client id from one address before that pair is locked out (15 minutes). */
   tokenLockoutFailures: number;
+  /** API processes sharing the budgets (each admits at most its share without asking the database). */
+  processes: number;
 }
 
-export const DEFAULT_GATE_LIMITS: GateLimits = { perClientPerMinute: 6000, authFailuresPerAddressPerMinute: 30, tokensPerMinute: 60, tokenLockoutFailures: 10 };
+export const DEFAULT_GATE_LIMITS: GateLimits = { perClientPerMinute: 6000, authFailuresPerAddressPerMinute: 30, tokensPerMinute: 60, tokenLockoutFailures: 10, processes: 1 };
 const MINUTE = 60_000;
+/** How long a process trusts what it read of a bearer token: a revocation takes effect within it. */
+export const TOKEN_CACHE_MS = 2_000;
 const LOCKOUT_WINDOW = 15 * MINUTE;
 
 /** A request the gate refuses (the HTTP layer maps it to 401 or 429). */
-export type GateRefusal = 'token' | 'replay' | 'limited';
+export type GateRefusal = 'replay' | 'limited';
 /** A client's own budget after a request, for its rate-limit headers. */
 export interface Budget { limit: number; remaining: number; resetMs: number }
 
@@ -80,11 +84,11 @@ const hashToken = (token: string) => createHash('sha256').update(token).digest('
  * token any other process issued.
  */
 export class ClientsService {
-  // A change of a client (scopes, organizations, keys) reaches every process within 5 s. A revoked
-  // token is refused at once: the gate asks the database on every request (see admit).
+  // A change of a client (scopes, organizations, keys) reaches every process within 5 s, a revoked
+  // token within TOKEN_CACHE_MS; an expired token is refused at once (its end is cached with it).
   private readonly byApikey = new TtlCache<string, ApiClient | null>(5_000);
   private readonly byId = new TtlCache<string, ApiClient | null>(5_000);
-  private readonly tokens = new TtlCache<string, { clientId: string; expiresAt: number } | null>(60_000, 100_000);
+  private readonly tokens = new TtlCache<string, { clientId: string; expiresAt: number } | null>(TOKEN_CACHE_MS, 100_000);
   private readonly gate: RequestGate;
 
   constructor(private readonly db: Kysely<DB>, private readonly sm: SecurityModule, private readonly clock: Clock,
@@ -133,37 +137,32 @@ export class ClientsService {
   async clientForToken(token: string): Promise<ApiClient | undefined> {
     const hash = hashToken(token);
     const nowMs = this.clock.now().getTime();
-    let entry = this.tokens.get(hash);
+    let entry = this.tokens.get(hash, nowMs);
     if (entry === undefined) {
       const row = await this.db.selectFrom('access_tokens').select(['client_id', 'expires_at'])
         .where('token_hash', '=', hash).executeTakeFirst();
       entry = row ? { clientId: row.client_id, expiresAt: new Date(row.expires_at).getTime() } : null;
-      this.tokens.set(hash, entry);
+      this.tokens.set(hash, entry, nowMs);
     }
     if (!entry || entry.expiresAt <= nowMs) return undefined;
     return this.findById(entry.clientId);
   }
 
   /**
-   * The last step of authenticating a signed request, after its signature was verified: the
-   * token must still be issued (revocation takes effect at once, whatever the caches hold), the
-   * signature must not have come before with another request id (a replay), and the client must
-   * be within its budget. One batched statement, shared with the requests in flight.
+   * The last step of authenticating a signed request, after its signature was verified: a GET's
+   * signature must not have come before with another request id (a replay; the other requests'
+   * signatures are checked where their request ids are stored, see the idempotency module), and
+   * the client must be within its budget, counted across processes (RequestGate.spend).
    */
-  async admit(client: ApiClient, token: string, signed: { signature: string; requestId: string; expiresMs: number }): Promise<{ refusal?: GateRefusal; budget: Budget }> {
-    const now = this.clock.now().getTime();
-    const untilMs = windowEnd(now, MINUTE);
-    const a = await this.gate.ask({
-      tokenHash: hashToken(token),
-      signature: { value: signed.signature, requestId: signed.requestId, expiresMs: signed.expiresMs },
-      hits: [{ key: `client:${client.clientId}`, untilMs, n: 1 }],
-    });
+  async admit(client: ApiClient, signed: { get: boolean; signature: string; requestId: string; expiresMs: number }): Promise<{ refusal?: GateRefusal; budget: Budget }> {
+    const spent = await this.gate.spend(`client:${client.clientId}`, MINUTE, this.limits.perClientPerMinute, this.limits.processes);
     const limit = this.limits.perClientPerMinute;
-    const used = a.counts[0]!;
-    const budget = { limit, remaining: Math.max(0, limit - used), resetMs: untilMs - now };
-    if (!a.tokenValid) return { refusal: 'token', budget };
-    if (a.signature === 'replay') return { refusal: 'replay', budget };
-    if (used > limit) return { refusal: 'limited', budget };
+    const budget = { limit, remaining: Math.max(0, limit - spent.used), resetMs: spent.untilMs - this.clock.now().getTime() };
+    if (!spent.admitted) return { refusal: 'limited', budget };
+    if (signed.get) {
+      const a = await this.gate.ask({ signature: { value: signed.signature, requestId: signed.requestId, expiresMs: signed.expiresMs } });
+      if (a.signature === 'replay') return { refusal: 'replay', budget };
+    }
     return { budget };
   }
 

@@ -10,6 +10,8 @@ export type Reservation =
   | { kind: 'new'; holder: string }
   | { kind: 'replay'; statusCode: number; response: unknown }
   | { kind: 'mismatch' }
+  /** The request's signature came before with another request id: a replay (see 0010). */
+  | { kind: 'replayed-signature' }
   | { kind: 'in-progress' };
 
 /**
@@ -32,6 +34,8 @@ export interface Sealer {
 
 interface KeyRow {
   clientId: string; requestId: string; fingerprint: string; statusCode: number | null; responseSealed: string | null;
+  /** The request's signature: unique, so a replay under another request id is not stored (null for a completion). */
+  signature: string | null;
   /** The run holding a reservation (insert) or answering it (complete); null for an inquiry's record. */
   holder: string | null;
   leaseUntil: Date | null;
@@ -71,15 +75,21 @@ export class IdempotencyService {
     return new Date(this.clock.now().getTime() + this.leaseSeconds * 1000);
   }
 
-  async reserve(clientId: string, requestId: string, fingerprint: string): Promise<Reservation> {
+  async reserve(clientId: string, requestId: string, fingerprint: string, signature: string): Promise<Reservation> {
     const holder = randomUUID();
     const inserted = await this.writes.submit({
-      kind: 'insert', clientId, requestId, fingerprint, statusCode: null, responseSealed: null, holder, leaseUntil: this.leaseEnd(), audit: [],
+      kind: 'insert', clientId, requestId, fingerprint, statusCode: null, responseSealed: null, signature, holder, leaseUntil: this.leaseEnd(), audit: [],
     });
     if (inserted) return { kind: 'new', holder };
-    const seen = await this.seen(clientId, requestId, fingerprint);
+    const seen = await this.seen(clientId, requestId, fingerprint) ?? await this.signatureSeen(signature);
     if (seen?.kind === 'in-progress' && await this.takeOver(clientId, requestId, fingerprint, holder)) return { kind: 'new', holder };
-    return seen ?? this.reserve(clientId, requestId, fingerprint); // released meanwhile
+    return seen ?? this.reserve(clientId, requestId, fingerprint, signature); // released meanwhile
+  }
+
+  /** Not stored, and no key of this request id: its signature is on file under another one. */
+  private async signatureSeen(signature: string): Promise<Reservation | undefined> {
+    const row = await this.db.selectFrom('idempotency_keys').select('request_id').where('signature', '=', signature).executeTakeFirst();
+    return row ? { kind: 'replayed-signature' } : undefined;
   }
 
   /**
@@ -101,7 +111,7 @@ export class IdempotencyService {
    */
   async complete(clientId: string, requestId: string, holder: string, statusCode: number, response: Response, audit: AuditRow[] = []): Promise<void> {
     const responseSealed = await this.sealer.seal(jsonText(response));
-    await this.writes.submit({ kind: 'complete', clientId, requestId, fingerprint: '', statusCode, responseSealed, holder, leaseUntil: null, audit });
+    await this.writes.submit({ kind: 'complete', clientId, requestId, fingerprint: '', statusCode, responseSealed, signature: null, holder, leaseUntil: null, audit });
   }
 
   /** Seals a response for an answer recorded by a write's own transaction (see commitAnswer). */
@@ -114,10 +124,10 @@ export class IdempotencyService {
    * statement. A request id seen before with the same request gets the first response again;
    * with another request it is refused, as for any other call.
    */
-  async recordInquiry(clientId: string, requestId: string, fingerprint: string, statusCode: number, response: Response, audit: AuditRow[] = []): Promise<Reservation | { kind: 'stored' }> {
+  async recordInquiry(clientId: string, requestId: string, fingerprint: string, signature: string, statusCode: number, response: Response, audit: AuditRow[] = []): Promise<Reservation | { kind: 'stored' }> {
     const responseSealed = await this.sealer.seal(jsonText(response));
-    if (await this.writes.submit({ kind: 'insert', clientId, requestId, fingerprint, statusCode, responseSealed, holder: null, leaseUntil: null, audit })) return { kind: 'stored' };
-    return (await this.seen(clientId, requestId, fingerprint)) ?? { kind: 'mismatch' };
+    if (await this.writes.submit({ kind: 'insert', clientId, requestId, fingerprint, statusCode, responseSealed, signature, holder: null, leaseUntil: null, audit })) return { kind: 'stored' };
+    return (await this.seen(clientId, requestId, fingerprint)) ?? (await this.signatureSeen(signature)) ?? { kind: 'mismatch' };
   }
 
   /** The answer on file for a request id, if any (a run that failed after its transaction may have committed one). */
@@ -150,9 +160,9 @@ export class IdempotencyService {
    * One statement for a batch of writes: inserts of keys not on file yet (new requests, inquiry
    * records), completions of reserved keys (requests ending, by the run that holds them), and
    * the audit records that come with either, whatever happens to the keys. Answers, per insert,
-   * whether it was inserted: the database's primary key decides between racing requests; within
-   * one batch the first insert of a key wins and the others are answered as if they had come
-   * second. A completion and an insert of one key in the same batch are a finished request and a
+   * whether it was inserted: the database's primary key decides between racing requests, and the
+   * unique signature between a request and its replay under another id; within one batch the
+   * first insert of a key wins and the others are answered as if they had come second. A completion and an insert of one key in the same batch are a finished request and a
    * late duplicate of it: the insert finds the key on file.
    */
   private async write(rows: KeyWrite[]): Promise<boolean[]> {
@@ -171,12 +181,13 @@ export class IdempotencyService {
         where k.client_id = v.c and k.request_id = v.r and k.holder = v.h and k.status_code is null
         returning 1
       )
-      insert into idempotency_keys (client_id, request_id, fingerprint, status_code, response_sealed, holder, lease_until, created_at)
-      select c, r, f, s, x, h, l, ${now}::timestamptz
+      insert into idempotency_keys (client_id, request_id, fingerprint, status_code, response_sealed, holder, lease_until, signature, created_at)
+      select c, r, f, s, x, h, l, g, ${now}::timestamptz
       from unnest(${column(unique, 'clientId')}::text[], ${column(unique, 'requestId')}::text[], ${column(unique, 'fingerprint')}::text[],
         ${column(unique, 'statusCode')}::int[], ${column(unique, 'responseSealed')}::text[], ${column(unique, 'holder')}::text[],
-        ${column(unique, 'leaseUntil')}::timestamptz[]) as k(c, r, f, s, x, h, l)
-      on conflict (client_id, request_id) do nothing
+        ${column(unique, 'leaseUntil')}::timestamptz[], ${column(unique, 'signature')}::text[]) as k(c, r, f, s, x, h, l, g)
+      -- Either key: the request id (a retry, or another request under a used id) or the signature (a replay).
+      on conflict do nothing
       returning client_id, request_id`.execute(this.db);
     const stored = new Set(inserted.rows.map((r) => keyOf(r.client_id, r.request_id)));
     return rows.map((r) => r.kind === 'insert' && first.get(keyOf(r.clientId, r.requestId)) === r && stored.has(keyOf(r.clientId, r.requestId)));
