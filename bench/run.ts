@@ -5,12 +5,16 @@ import { runMassIssueBench } from './mass-issue.bench.ts';
 import { pinsBenchTable } from './pins.bench.ts';
 import { quietestRun } from './cpu.ts';
 import { faultsTable } from './faults.bench.ts';
+import { fuzzBench } from './fuzz.bench.ts';
 
 /**
  * `npm run bench`: the crypto primitives, then the HTTP API on PGlite and on PostgreSQL
  * (BENCH_DATABASE_URL, default the local server; set it to "" to skip PostgreSQL).
  * Then the faults (a PostgreSQL cluster of its own, stopped and restarted under load; an API
  * process killed). Prints markdown tables for the README.
+ *
+ * `npm run bench -- fuzz` (only when named: it takes minutes): a hundred thousand hostile and
+ * valid requests a store, by status; fails on any 5xx or other finding (bench/fuzz.bench.ts).
  */
 async function main() {
   const only = process.argv[2];
@@ -36,6 +40,11 @@ async function main() {
   if ((!only || only === 'mass') && postgresUrl) await massIssue(postgresUrl);
   if (!only || only === 'pins') process.stdout.write(`\n${await pinsBenchTable({ seconds: Number(process.env.BENCH_SECONDS ?? 10), connections: Number(process.env.BENCH_CONNECTIONS ?? 32), postgresUrl })}`);
   if (!only || only === 'faults') process.stdout.write(await faultsTable());
+  if (only === 'fuzz') {
+    const { text, ok } = await fuzzBench(postgresUrl);
+    process.stdout.write(text);
+    if (!ok) process.exitCode = 1;
+  }
 }
 
 async function massIssue(postgresUrl: string) {

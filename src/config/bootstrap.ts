@@ -1,9 +1,9 @@
-import { SCOPES } from '../modules/clients/index.ts';
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { ConfigError } from '../shared/errors.ts';
+import { SCOPES } from '../shared/scopes.ts';
 
 /**
  * The bootstrap file (YAML or JSON, `EMBOSS_CONFIG`): organizations, logos, keys and API clients,

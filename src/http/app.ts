@@ -65,7 +65,11 @@ export async function buildApp(container: Container, options: AppOptions = {}): 
           title: 'emboss API',
           version: '0.1.0',
           description: 'Card management, wire-compatible with the FirstVision (VisionPLUS) LATAM card APIs. ' +
-            'Every call but POST /token carries a bearer token, apikey, x-timestamp, x-request-id and x-hmac-signature.',
+            'Every call but POST /token carries a bearer token, apikey, x-timestamp, x-request-id and x-hmac-signature. ' +
+            'Input: numbers within the minimum and maximum given here, as JSON numbers or as canonical decimal text (no leading zeros, ' +
+            'exponent, sign + or spaces); dates YYYY-MM-DD, years 1900–2199; no control characters (C0, DEL, C1) in any text; ' +
+            'bodies at most 64 KiB, JSON at most 32 levels deep; unmodelled fields kept as sent at most 8 levels deep, ' +
+            '512 values and 16,384 characters. Every refusal is the error envelope with an EMBV code.',
         },
         components: {
           securitySchemes: {

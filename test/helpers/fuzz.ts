@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { LightMyRequestResponse } from 'fastify';
 import {
-  addAccount, addCard, addCustomer, cardsOnly, clientEncryptPan, clientPinBlock, noscope, other, tester,
+  addAccount, addCard, addCustomer, cardholderApp, cardsOnly, clientEncryptPan, clientPinBlock, clientReadPinBlock, noscope, other, tester,
   type Harness, type TestClient,
 } from './harness.ts';
 import { apiRoutes, type ApiRoute, type JsonSchema, type Parameter } from './routes.ts';
@@ -86,8 +86,8 @@ const CONTENT_TYPES: Array<string | null> = [
 
 // --- requests --------------------------------------------------------------------------------------
 
-export type ClientKind = 'tester' | 'cardsonly' | 'other' | 'noscope' | 'anonymous' | 'badsig';
-const CLIENTS: Record<string, TestClient> = { tester, cardsonly: cardsOnly, other, noscope };
+export type ClientKind = 'tester' | 'cardsonly' | 'app' | 'other' | 'noscope' | 'anonymous' | 'badsig';
+const CLIENTS: Record<string, TestClient> = { tester, cardsonly: cardsOnly, app: cardholderApp, other, noscope };
 
 export interface FuzzRequest {
   route: string;
@@ -99,60 +99,84 @@ export interface FuzzRequest {
   contentType?: string | null | undefined;
   headers?: Record<string, string>;
   client: ClientKind;
+  /** Whether the route takes a signed request (all but the token and health routes). */
+  signed: boolean;
   /** What was done to the request, for a finding's report. */
   note: string;
 }
 
-/** The records a fuzz run can choose from, made before it starts: numbers that exist. */
+/** A card of the pools, with what a client needs to use it (its PIN, read once through the API). */
+export interface PoolCard { pan: string; token: string; account: string; customer: string; expiry: string; pin: string }
+
+/**
+ * The records a fuzz run aims at (a fuzz of only unknown numbers would stop at "not found"). The
+ * arrays grow during a run (`refreshPools`): fuzzed requests block, close and replace cards, and
+ * new ones keep the valid requests reaching their handlers.
+ */
 export interface Pools {
   customers: string[];
   accounts: string[];
-  cards: string[];
-  encryptedPans: string[];
-  pinBlocks: string[];
+  cards: PoolCard[];
+  /** An account without cards, for block codes (a blocked account would refuse its cards' requests). */
+  blockAccount: string;
 }
 
-/** Customers, accounts and cards to aim at (a fuzz of only unknown numbers would stop at "not found"). */
+async function poolCard(h: Harness, logo: number): Promise<PoolCard> {
+  const card = await addCard(h, {}, logo);
+  const row = await h.container.storage.db.selectFrom('cards').select(['expiry']).where('pan_token', '=', card.token).executeTakeFirstOrThrow();
+  const values = await h.call('POST', '/cards/pin/security-codes', { organizationNumber: 100, cardNumber: card.pan, channel: 'A', keyAssociation: 'IYY' });
+  const pinBlock = values.statusCode === 200 ? (values.json().data.pinEncrypt as string) : '';
+  return { ...card, expiry: row.expiry, pin: pinBlock ? clientReadPinBlock(pinBlock, card.pan) : '1234' };
+}
+
+/** Customers, accounts and cards to aim at, and a mass issue request to inquire about. */
 export async function makePools(h: Harness): Promise<Pools> {
-  const pools: Pools = { customers: [], accounts: [], cards: [], encryptedPans: [], pinBlocks: [] };
-  for (const logo of [1, 2, 1]) {
-    const card = await addCard(h, {}, logo);
-    pools.customers.push(card.customer);
-    pools.accounts.push(card.account);
-    pools.cards.push(card.pan, card.pan.padStart(19, '0'), card.token);
-    pools.encryptedPans.push(clientEncryptPan(card.pan));
-    pools.pinBlocks.push(clientPinBlock(0, '1234', card.pan), clientPinBlock(4, '1234', card.pan));
-  }
+  const pools: Pools = { customers: [], accounts: [], cards: [], blockAccount: '' };
+  await refreshPools(h, pools);
+  await refreshPools(h, pools, 2);
   const customer = await addCustomer(h);
   pools.customers.push(customer);
-  pools.accounts.push(await addAccount(h, customer));
-  const otherCustomer = await addCustomer(h, 200, other);
-  pools.customers.push(otherCustomer);
+  pools.blockAccount = await addAccount(h, customer);
+  pools.customers.push(await addCustomer(h, 200, other));
   const mass = await h.call('POST', '/cards/mass-card-issue-L8V3', { organizationNumber: 100, logo: 1, cardType: 1, functionType: 'A', quantityToCreate: 5, customerNumber: customer });
   if (mass.statusCode !== 200) throw new Error(`mass issue: ${mass.statusCode} ${mass.body}`);
   return pools;
 }
 
+/** One more card (with its customer and account) in the pools. */
+export async function refreshPools(h: Harness, pools: Pools, logo = 1): Promise<void> {
+  const card = await poolCard(h, logo);
+  pools.cards.push(card);
+  pools.customers.push(card.customer);
+  pools.accounts.push(card.account);
+}
+
+/** One of a pool array as it is when the value is drawn (the arrays grow during a run). */
+const live = <T>(list: T[]) => fc.nat().map((i) => list[i % list.length]!);
+/** The newest cards are the likeliest to be usable (older ones may be closed or blocked by now). */
+const recent = (pools: Pools) => fc.nat({ max: 3 }).map((i) => pools.cards[Math.max(0, pools.cards.length - 1 - i)]!);
+
 /** Values by field name: what makes a generated request reach past "not found". */
 function hinted(name: string, pools: Pools): fc.Arbitrary<unknown> | undefined {
+  const cardNumber = recent(pools).chain((c) => fc.constantFrom(c.pan, c.pan.padStart(19, '0'), c.token));
   switch (name) {
     case 'organizationNumber': case 'organization': case 'organization-number':
       return fc.oneof({ weight: 12, arbitrary: fc.constant(100) }, fc.constant('100'), fc.constantFrom(200, 1, 998));
     case 'logo': return fc.constantFrom(1, 2, 1, 3);
-    case 'customerNumber': case 'customernumber': return fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...pools.customers) }, fc.constantFrom('', '1234', '0'.repeat(19)));
-    case 'customerAccountCardNumber': return fc.constantFrom(...pools.customers, ...pools.accounts);
-    case 'accountNumber': case 'postToAccount': case 'account-number': return fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...pools.accounts) }, fc.constantFrom('', '1234'));
-    case 'cardNumber': case 'card-number': return fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...pools.cards) }, fc.constantFrom(...pools.encryptedPans), fc.constantFrom('', '4111111111111111'));
-    case 'currentPinBlock': case 'currPinBlock': case 'reqdPinBlock': return fc.constantFrom(...pools.pinBlocks);
+    case 'customerNumber': case 'customernumber': return fc.oneof({ weight: 4, arbitrary: live(pools.customers) }, fc.constantFrom('', '1234', '0'.repeat(19)));
+    case 'customerAccountCardNumber': return fc.oneof(live(pools.customers), live(pools.accounts));
+    case 'accountNumber': case 'postToAccount': case 'account-number': return fc.oneof({ weight: 4, arbitrary: live(pools.accounts) }, fc.constantFrom('', '1234'));
+    case 'cardNumber': case 'card-number': return fc.oneof({ weight: 4, arbitrary: cardNumber }, recent(pools).map((c) => clientEncryptPan(c.pan)), fc.constantFrom('', '4111111111111111'));
+    case 'currentPinBlock': case 'currPinBlock': case 'reqdPinBlock':
+      return recent(pools).chain((c) => fc.constantFrom(clientPinBlock(0, c.pin, c.pan), clientPinBlock(4, c.pin, c.pan), clientPinBlock(0, '0000', c.pan)));
     case 'keyAssociation': case 'keyAssociationNumber': return fc.constantFrom('IYY', 'IY4', 'XXX', '');
     case 'channel': case 'channelIndicator': return fc.constantFrom('A', 'I', 'W', ' ');
     case 'functionType': return fc.constantFrom('P', 'C', 'A', 'M');
-    case 'serviceType': return fc.constantFrom('S', 'A');
+    case 'serviceType': return fc.constantFrom('S', 'A', 1);
     case 'functionCode': return fc.constantFrom('', ' ', 'N', 'P', 'F', 'B', 'U');
     case 'numberType': return fc.constantFrom('1', '0', ' ');
     case 'accountCreateFlag': return fc.constantFrom('Y', 'N');
     case 'disableDCVV2': case 'serviceFunctionCode': return fc.constantFrom('Y', 'N', 'B', 'U');
-    case 'expirationDate': return undefined;
     default: return undefined;
   }
 }
@@ -232,6 +256,43 @@ export function bodyPaths(schema: JsonSchema | undefined): string[][] {
   return out.sort((a, b) => a.join('/').localeCompare(b.join('/')));
 }
 
+/** The object paths of a body schema that keep fields they do not model. */
+function openPaths(schema: JsonSchema | undefined): string[][] {
+  if (!schema) return [];
+  const out: string[][] = [];
+  const stack: Array<[string[], JsonSchema]> = [[[], schema]];
+  while (stack.length > 0) {
+    const [path, s] = stack.pop()!;
+    if (s.additionalProperties !== false) out.push(path);
+    for (const [k, v] of Object.entries((s.properties ?? {}) as Record<string, JsonSchema>)) if (v.properties) stack.push([[...path, k], v]);
+  }
+  return out;
+}
+
+function schemaAt(schema: JsonSchema | undefined, path: string[]): JsonSchema | undefined {
+  let s = schema;
+  for (const k of path) s = (s?.properties as Record<string, JsonSchema> | undefined)?.[k];
+  return s;
+}
+
+const NUMERIC_HOSTILE: unknown[] = ['Infinity', '-Infinity', 'NaN', '1e400', '9'.repeat(400), '2147483648', '-2147483649', '9007199254740993', '-0', '007', ' 1', '1e2', '', '1.5', raw('1e400'), raw('-0'), 2147483648, -1, 1.5, true, null];
+const DATE_HOSTILE: unknown[] = ['0000-01-01', '0001-01-01', '1899-12-31', '2200-01-01', '2024-02-30', '99999-01-01', '+02024-01-01', '2024-01-01T00:00:00Z', 20240101];
+const TEXT_HOSTILE: unknown[] = ['A\u0000B', '\ud800', 'A\r\nB', '\u007f', '\u0085', '\u001b[2J', 12345, null, ['x']];
+const OBJECT_HOSTILE: unknown[] = [raw(nest(9)), raw(nest(33)), raw(nest(5000)), 'x', [], null, Object.fromEntries(Array.from({ length: 600 }, (_, i) => [`f${i}`, i]))];
+const EXTRA_HOSTILE: unknown[] = [raw(nest(9)), raw(nest(5000)), 'x'.repeat(17_000), Object.fromEntries(Array.from({ length: 600 }, (_, i) => [`f${i}`, i])), 'A\r\nB', '\u0085', raw('1e400'), 2 ** 53 + 2];
+
+/** The hostile values that matter for a field of this schema (its type decides). */
+export function hostileFor(s: JsonSchema | undefined): unknown[] {
+  if (!s) return EXTRA_HOSTILE;
+  const types = new Set<unknown>([s.type, ...(((s.anyOf ?? s.oneOf) as JsonSchema[] | undefined) ?? []).map((b) => (b.const !== undefined ? 'number' : b.type))]);
+  const out: unknown[] = [];
+  if (s.properties) out.push(...OBJECT_HOSTILE);
+  if (types.has('integer') || types.has('number')) out.push(...NUMERIC_HOSTILE);
+  if (s.format === 'date') out.push(...DATE_HOSTILE);
+  if (types.has('string')) out.push(...TEXT_HOSTILE, 'x'.repeat(((s.maxLength as number | undefined) ?? 64) + 1));
+  return out.length ? out : [...TEXT_HOSTILE, ...NUMERIC_HOSTILE];
+}
+
 /** The value with `path` set to `v` (parents made as objects where missing or not objects). */
 function setPath(value: unknown, path: string[], v: unknown): unknown {
   const root: Record<string, unknown> = typeof value === 'object' && value !== null && !Array.isArray(value) ? structuredClone(value) as Record<string, unknown> : {};
@@ -260,12 +321,12 @@ function encode(text: string): string {
 const queryOf = (params: Array<[string, unknown]>) => params.map(([k, v]) => `${encode(k)}=${encode(String(v))}`).join('&');
 
 /** Texts that can be sent in a header (no CR, LF or NUL: HTTP itself refuses those). */
-const headerSafe = (t: string) => !/[\r\n\0]/.test(t) && !/[\ud800-\udfff]/.test(t) && [...t].every((c) => c.charCodeAt(0) <= 0xff) && t.length < 8000;
+const headerSafe = (t: unknown): t is string => typeof t === 'string' && !/[\r\n\0]/.test(t) && !/[\ud800-\udfff]/.test(t) && [...t].every((c) => c.charCodeAt(0) <= 0xff) && t.length < 8000;
 
 /** The JSON text of a body, hostile raw values written as they are. */
 export const bodyText = (value: unknown) => unraw(JSON.stringify(value));
 
-interface Parts { body: unknown; query: Array<[string, unknown]>; headers: Record<string, string> }
+interface Parts { body: unknown; query: Array<[string, unknown]>; headers: Record<string, string>; client: ClientKind }
 
 function partsArb(route: ApiRoute, pools: Pools): fc.Arbitrary<Parts> {
   const body = route.body ? valueArb(route.body, '', pools) : fc.constant(undefined);
@@ -276,70 +337,133 @@ function partsArb(route: ApiRoute, pools: Pools): fc.Arbitrary<Parts> {
   const headers = route.headers.length
     ? params(route.headers).map((l) => Object.fromEntries(l.filter((x): x is [string, unknown] => x !== null).map(([k, v]) => [k, String(v)])))
     : fc.constant({} as Record<string, string>);
-  return fc.record({ body, query, headers });
+  return fc.record({ body, query, headers, client: route.signed ? clientArb : fc.constant('tester' as const) });
 }
 
 const routeName = (r: ApiRoute) => `${r.method} ${r.url}`;
 
-function request(route: ApiRoute, parts: Parts, client: ClientKind, note: string, over: Partial<FuzzRequest> = {}): FuzzRequest {
+/**
+ * A request of each route that its handler accepts (or answers with a business code) when sent
+ * as is, made from the pools as they are now: the base the systematic corpus puts one hostile
+ * value in, so that the value is the one thing wrong with the request.
+ */
+export function goodParts(route: ApiRoute, pools: Pools): Parts {
+  const card = pools.cards[pools.cards.length - 1]!;
+  const customer = card.customer;
+  const b = (body: unknown, client: ClientKind = 'tester'): Parts => ({ body, query: [], headers: {}, client });
+  const pin = (p: string) => clientPinBlock(0, p, card.pan);
+  switch (routeName(route)) {
+    case 'POST /token': return b({ grant_type: 'client_credentials' });
+    case 'POST /customer/l8v2': return b({
+      customerData: {
+        customerKeyData: { organizationNumber: 100, customerNumber: '' },
+        customerMiscellaneousData: { vipStatus: 0, sicCode: 1234 },
+        ownerCoOwnerData: { ownerData: { firstName: 'Ada', lastName: 'Lovelace', nameLine1: 'ADA LOVELACE', dateOfBirth: '1985-12-10', genderCode: 2, city: 'LONDON', countryCode: 'GBR', email: 'ada@example.org' } },
+      },
+    });
+    case 'POST /customer/demographicData-l8v2': return b({ organizationNumber: 100, customerAccountCardNumber: customer, numberType: '1' });
+    case 'PUT /customer/': return b({ organizationNumber: 100, customerNumber: customer, numberType: '1', nameLine1: 'ADA KING', city: 'LONDON', dateOfBirth: '1985-12-10', vipStatus: 1, status: 0 });
+    case 'POST /customer/accountNumber': return b({ organizationNumber: 100, customerNumber: customer, functionCode: '' });
+    case 'POST /account/add-L8V3': return b({ accountData: { organization: 100, logo: 1, customerNumber: customer, creditLimit: 1000, billingCycle: 10, dateOpened: '2024-01-15', shortName: 'ADA' } });
+    case 'GET /account/v2/accounts': return { body: undefined, query: [], headers: { 'organization-number': '100', 'account-number': card.account }, client: 'tester' };
+    case 'PUT /account/block-code': return b({ organizationNumber: 100, accountNumber: pools.blockAccount, functionCode: 'B', blockCode: 'L', blockCodeIndicator: 0, foreignUse: '0' });
+    case 'POST /cards/embosser/l8vf': return b({
+      organizationNumber: 100, postToAccount: card.account, cardNumber: '', embossedName1: 'ADA LOVELACE', addressLine1: '12 ST JAMES SQ', city: 'LONDON',
+      expirationDate: '2031-07-31', posServiceCode: 201, deliveryOption: 1, atmCashAmount: 100.5, atmCashNumber: 3,
+    });
+    case 'POST /cards/embosser/card-pan-l8v2': case 'POST /cards/embosser/card-pan':
+      return b({ organizationNumber: 100, cardNumber: clientEncryptPan(card.pan), functionType: 'P' });
+    case 'POST /cards/v2/embosser/details': return b({ organizationNumber: '100', cardNumber: card.pan, cardSequence: '1', foreignUse: '0' });
+    case 'GET /customer/v3/cards/details': return { body: undefined, query: [['organizationNumber', 100], ['functionCode', 'F']], headers: { customernumber: customer }, client: 'tester' };
+    case 'POST /account/v2/instantCard': return b({
+      organizationNumber: 100, logo: 1, customerNumber: customer, accountCreateFlag: 'Y',
+      accountData: { creditLimit: 1500, billingCycle: 5, shortName: 'ADA', dateOpened: '2024-01-15' },
+      embosserData: { embossedName1: 'ADA LOVELACE', digitalCardFlag: 1, expirationDate: '2031-07-31' },
+    });
+    case 'PUT /cards/status-L8V1': return b({ organizationNumber: 100, cardStatus: 1, cardNumber: card.token, representativeId: 'ABC' });
+    case 'PUT /cards/activation': return b({ organizationNumber: 100, cardNumber: card.token, serviceType: 'S' });
+    case 'PUT /cards/embosser/cardAction-L8V2': return b({ organizationNumber: 100, cardNumber: card.token, cardAction: 0, randomPin: 0, numberCardsRequested: 0, userData: { userDate: '2024-01-15', userAmount: 1.5, userCode: 7 } });
+    case 'POST /cards/pin/security-codes': return b({ organizationNumber: 100, cardNumber: card.pan, channel: 'A', keyAssociation: 'IYY' });
+    case 'POST /cards/v1/pin/codes': return b({ organizationNumber: 100, cardNumber: card.pan, channelIndicator: 'A', keyAssociation: 'IYY' });
+    case 'POST /cards/pin/validation': return b({ organizationNumber: 100, cardNumber: card.pan, currentPinBlock: pin(card.pin), channel: 'A', keyAssociation: 'IYY', pinBlockFormat: 0 });
+    case 'POST /cards/pin/invalid-attempts': return b({ organizationNumber: 100, cardNumber: card.pan, cardSequenceNumber: 1 });
+    case 'POST /cards/pin/dynamic-values': return b({ organizationNumber: 100, cardNumber: card.pan, channel: 'W', keyAssociation: 'IYY', disableDCVV2: 'Y' }, 'app');
+    case 'POST /cards/cvv2/verification': return b({ organizationNumber: 100, cardNumber: card.pan, expirationDate: card.expiry, cvv2: '123' });
+    case 'PUT /cards/pin/pin-change': return b({ organizationNumber: 100, cardNumber: card.pan, currPinBlock: pin(card.pin), reqdPinBlock: pin(card.pin), channel: 'W', keyAssociationNumber: 'IYY', pinOffset: 0 });
+    case 'PUT /cards/pin/status': return b({ organizationNumber: 100, cardNumber: card.pan, cardSequenceNumber: 1, serviceFunctionCode: 'U', channel: 'A' });
+    case 'POST /cards/mass-card-issue-L8V3': return b({ organizationNumber: 100, logo: 1, cardType: 1, functionType: 'M', quantityToCreate: 6, customerNumber: pools.customers[0], expiryDate: '2031-07-31', creditLimit: 100 });
+    case 'GET /cards/mass-card-issue-L8V3': return { body: undefined, query: [['organizationNumber', 100], ['logo', 1], ['serviceType', 1], ['page', 1], ['pageSize', 50]], headers: {}, client: 'tester' };
+    default: return { body: undefined, query: [], headers: {}, client: 'tester' };
+  }
+}
+
+function request(route: ApiRoute, parts: Parts, note: string, over: Partial<FuzzRequest> = {}): FuzzRequest {
   const query = queryOf(parts.query);
   return {
     route: routeName(route), method: route.method, url: query ? `${route.url}?${query}` : route.url,
     body: parts.body === undefined ? undefined : bodyText(parts.body),
-    headers: parts.headers, client, note, ...over,
+    headers: parts.headers, client: parts.client, signed: route.signed, note, ...over,
   };
 }
 
 const clientArb: fc.Arbitrary<ClientKind> = fc.oneof(
   { weight: 40, arbitrary: fc.constant('tester' as const) },
-  { weight: 3, arbitrary: fc.constantFrom('cardsonly' as const, 'other' as const, 'noscope' as const) },
+  { weight: 3, arbitrary: fc.constantFrom('cardsonly' as const, 'app' as const, 'other' as const, 'noscope' as const) },
   { weight: 1, arbitrary: fc.constantFrom('anonymous' as const, 'badsig' as const) },
 );
 
-const hostileArb = fc.oneof(fc.constantFrom(...HOSTILE_TEXT), fc.constantFrom(...HOSTILE_VALUES), fc.string({ maxLength: 8, unit: 'binary' }));
+const anyHostile = fc.oneof(fc.constantFrom(...HOSTILE_TEXT), fc.constantFrom(...HOSTILE_VALUES), fc.string({ maxLength: 8, unit: 'binary' }));
 
-/** A request of one route: valid-ish, or with one hostile change. */
+/** A request of one route: valid or near it (from the pools or the schema), or with one hostile change. */
 export function routeRequestArb(route: ApiRoute, pools: Pools): fc.Arbitrary<FuzzRequest> {
   const paths = bodyPaths(route.body);
-  const base = fc.tuple(partsArb(route, pools), route.signed ? clientArb : fc.constant('anonymous' as const));
+  const open = openPaths(route.body);
+  const good = fc.constant(null).map(() => goodParts(route, pools));
+  const base = fc.oneof({ weight: 2, arbitrary: good }, partsArb(route, pools), fc.tuple(good, clientArb).map(([p, c]) => ({ ...p, client: route.signed ? c : p.client })));
   const kinds: Array<{ weight: number; arbitrary: fc.Arbitrary<FuzzRequest> }> = [
-    { weight: 3, arbitrary: base.map(([p, c]) => request(route, p, c, 'schema-made')) },
+    { weight: 3, arbitrary: base.map((p) => request(route, p, 'valid or near it')) },
   ];
   if (paths.length) {
+    const typed = (path: string[]) => fc.constantFrom(...hostileFor(schemaAt(route.body, path)));
     kinds.push({
       weight: 6,
-      arbitrary: fc.tuple(base, fc.nat(paths.length - 1), hostileArb, fc.boolean()).map(([[p, c], i, v, extra]) => {
-        const path = extra ? [...paths[i]!.slice(0, -1), 'zz9Extra'] : paths[i]!;
-        return request(route, { ...p, body: setPath(p.body, path, v) }, c, `body/${path.join('/')} := ${describe(v)}`);
-      }),
+      arbitrary: fc.tuple(base, fc.constantFrom(...paths)).chain(([p, path]) => fc.tuple(fc.constant(p), fc.constant(path), fc.oneof(typed(path), anyHostile)))
+        .map(([p, path, v]) => request(route, { ...p, body: setPath(p.body, path, v) }, `body/${path.join('/')} := ${describe(v)}`)),
+    });
+  }
+  if (open.length) {
+    kinds.push({
+      weight: 2,
+      arbitrary: fc.tuple(base, fc.constantFrom(...open), fc.constantFrom(...EXTRA_HOSTILE), fc.constantFrom('zz9Extra', 'A\u0085B', 'k\nk', '\u0000'))
+        .map(([p, path, v, key]) => request(route, { ...p, body: setPath(p.body, [...path, key], v) }, `body/${[...path, key].join('/')} (extra) := ${describe(v)}`)),
     });
   }
   if (route.query.length || route.method === 'GET') {
-    const names = [...route.query.map((q) => q.name), 'page', 'unknownParam'];
+    const names = [...route.query.map((q) => q.name), 'unknownParam'];
     kinds.push({
       weight: 4,
-      arbitrary: fc.tuple(base, fc.constantFrom(...names), fc.oneof(fc.constantFrom(...HOSTILE_TEXT), fc.string({ maxLength: 6 })), fc.boolean())
-        .map(([[p, c], name, v, repeat]) => {
+      arbitrary: fc.tuple(base, fc.constantFrom(...names), fc.oneof(fc.constantFrom(...HOSTILE_TEXT), fc.constantFrom(...NUMERIC_HOSTILE.filter((v) => typeof v === 'string')), fc.string({ maxLength: 6 })), fc.boolean())
+        .map(([p, name, v, repeat]) => {
           const query = repeat ? [...p.query, [name, v] as [string, unknown]] : [...p.query.filter(([k]) => k !== name), [name, v] as [string, unknown]];
-          return request(route, { ...p, query }, c, `query ${name}${repeat ? ' (again)' : ''} := ${describe(v)}`);
+          return request(route, { ...p, query }, `query ${name}${repeat ? ' (again)' : ''} := ${describe(v)}`);
         }),
     });
   }
   if (route.headers.length) {
     kinds.push({
       weight: 3,
-      arbitrary: fc.tuple(base, fc.constantFrom(...route.headers.map((x) => x.name)), fc.constantFrom(...HOSTILE_TEXT.filter(headerSafe)))
-        .map(([[p, c], name, v]) => request(route, { ...p, headers: { ...p.headers, [name]: v } }, c, `header ${name} := ${describe(v)}`)),
+      arbitrary: fc.tuple(base, fc.constantFrom(...route.headers.map((x) => x.name)), fc.constantFrom(...[...HOSTILE_TEXT, ...NUMERIC_HOSTILE].filter(headerSafe)))
+        .map(([p, name, v]) => request(route, { ...p, headers: { ...p.headers, [name]: v } }, `header ${name} := ${describe(v)}`)),
     });
   }
   if (route.method !== 'GET') {
     kinds.push({
       weight: 2,
-      arbitrary: fc.tuple(base, fc.constantFrom(...HOSTILE_BODIES)).map(([[p, c], b]) => request(route, p, c, `body text: ${b.note}`, { body: b.body })),
+      arbitrary: fc.tuple(base, fc.constantFrom(...HOSTILE_BODIES)).map(([p, b]) => request(route, p, `body text: ${b.note}`, { body: b.body })),
     });
     kinds.push({
       weight: 1,
-      arbitrary: fc.tuple(base, fc.constantFrom(...CONTENT_TYPES)).map(([[p, c], ct]) => request(route, p, c, `content-type ${ct}`, { contentType: ct, body: p.body === undefined ? 'a=1' : bodyText(p.body) })),
+      arbitrary: fc.tuple(base, fc.constantFrom(...CONTENT_TYPES)).map(([p, ct]) => request(route, p, `content-type ${ct}`, { contentType: ct, body: p.body === undefined ? 'a=1' : bodyText(p.body) })),
     });
   }
   return fc.oneof(...kinds);
@@ -351,14 +475,17 @@ const describe = (v: unknown): string => {
 };
 
 /** Requests off the API: unknown routes, other methods. */
-const strayArb: fc.Arbitrary<FuzzRequest> = fc.constantFrom(
-  { route: 'stray', method: 'POST', url: '/no/such/route', body: '{}', client: 'tester' as const, note: 'unknown route' },
-  { route: 'stray', method: 'DELETE', url: '/customer/l8v2', client: 'tester' as const, note: 'DELETE' },
-  { route: 'stray', method: 'PATCH', url: '/cards/status-L8V1', body: '{}', client: 'tester' as const, note: 'PATCH' },
-  { route: 'stray', method: 'GET', url: '/customer/l8v2', client: 'tester' as const, note: 'GET on a POST route' },
-  { route: 'stray', method: 'POST', url: '/customer/l8v2/', body: '{}', client: 'tester' as const, note: 'trailing slash' },
-  { route: 'stray', method: 'GET', url: `/${'a'.repeat(5000)}`, client: 'tester' as const, note: 'long path' },
-  { route: 'stray', method: 'GET', url: '/%ZZ', client: 'tester' as const, note: 'bad percent-encoding' },
+const strayArb: fc.Arbitrary<FuzzRequest> = fc.constantFrom<FuzzRequest>(
+  { route: 'stray', signed: true, method: 'POST', url: '/no/such/route', body: '{}', client: 'tester', note: 'unknown route' },
+  { route: 'stray', signed: true, method: 'DELETE', url: '/customer/l8v2', client: 'tester', note: 'DELETE' },
+  { route: 'stray', signed: true, method: 'PATCH', url: '/cards/status-L8V1', body: '{}', client: 'tester', note: 'PATCH' },
+  { route: 'stray', signed: true, method: 'GET', url: '/customer/l8v2', client: 'tester', note: 'GET on a POST route' },
+  { route: 'stray', signed: true, method: 'POST', url: '/customer/l8v2/', body: '{}', client: 'tester', note: 'trailing slash' },
+  { route: 'stray', signed: true, method: 'GET', url: `/${'a'.repeat(5000)}`, client: 'tester', note: 'long path' },
+  { route: 'stray', signed: true, method: 'GET', url: '/%ZZ', client: 'tester', note: 'bad percent-encoding' },
+  { route: 'stray', signed: false, method: 'GET', url: '/health/live?x=%00', client: 'anonymous', note: 'NUL in a health query' },
+  { route: 'stray', signed: true, method: 'POST', url: '/cards/pin/invalid-attempts', body: '{"cardNumber":"4111111111111111"}', headers: { 'x-request-id': 'a\tb' }, client: 'tester', note: 'TAB in the request id' },
+  { route: 'stray', signed: true, method: 'POST', url: '/cards/pin/invalid-attempts', body: '{"cardNumber":"4111111111111111"}', headers: { 'x-request-id': 'a\u0085b' }, client: 'tester', note: 'C1 in the request id' },
 );
 
 /** Any request of any route (each route equally likely), or a stray one. */
@@ -367,35 +494,62 @@ export function anyRequestArb(routes: ApiRoute[], pools: Pools): fc.Arbitrary<Fu
 }
 
 /**
- * The systematic part: for every route, each hostile value at a body field (rotating through
- * the fields), at a query parameter, at a header, and each hostile body text and content type.
+ * The systematic part, made lazily (the pools change as it runs): for every route, its good
+ * request as is, then with each hostile value its type calls for at each field (one at a time,
+ * the rest of the request valid), each hostile extra field at each place that keeps them, each
+ * hostile text at each query parameter and header, each hostile body text and content type.
  */
-export function corpus(routes: ApiRoute[], pools: Pools, seed: number): FuzzRequest[] {
-  const out: FuzzRequest[] = [];
-  for (const [ri, route] of routes.entries()) {
-    const [base] = fc.sample(partsArb(route, pools), { seed: seed + ri, numRuns: 1 });
-    const client: ClientKind = route.signed ? 'tester' : 'anonymous';
-    const paths = bodyPaths(route.body);
-    const hostile = [...HOSTILE_TEXT, ...HOSTILE_VALUES];
-    out.push(request(route, base!, client, 'schema-made'));
-    if (paths.length) {
-      for (const [i, v] of hostile.entries()) {
-        const path = paths[(i * 7 + ri) % paths.length]!;
-        out.push(request(route, { ...base!, body: setPath(base!.body, path, v) }, client, `body/${path.join('/')} := ${describe(v)}`));
+export function* corpus(routes: ApiRoute[], pools: Pools): Generator<FuzzRequest> {
+  for (const route of routes) {
+    const good = () => goodParts(route, pools);
+    yield request(route, good(), 'valid');
+    for (const path of bodyPaths(route.body)) {
+      for (const v of hostileFor(schemaAt(route.body, path))) {
+        const p = good();
+        yield request(route, { ...p, body: setPath(p.body, path, v) }, `body/${path.join('/')} := ${describe(v)}`);
       }
     }
-    for (const q of route.query) {
-      for (const v of HOSTILE_TEXT) out.push(request(route, { ...base!, query: [...base!.query.filter(([k]) => k !== q.name), [q.name, v]] }, client, `query ${q.name} := ${describe(v)}`));
+    for (const path of openPaths(route.body)) {
+      for (const v of EXTRA_HOSTILE) {
+        const p = good();
+        yield request(route, { ...p, body: setPath(p.body, [...path, 'zz9Extra'], v) }, `body/${[...path, 'zz9Extra'].join('/')} (extra) := ${describe(v)}`);
+      }
+    }
+    for (const q of [...route.query, ...(route.method === 'GET' ? [{ name: 'page' }] : [])]) {
+      for (const v of [...HOSTILE_TEXT, ...NUMERIC_HOSTILE.filter((x) => typeof x === 'string')]) {
+        const p = good();
+        yield request(route, { ...p, query: [...p.query.filter(([k]) => k !== q.name), [q.name, v]] }, `query ${q.name} := ${describe(v)}`);
+      }
     }
     for (const hd of route.headers) {
-      for (const v of HOSTILE_TEXT.filter(headerSafe)) out.push(request(route, { ...base!, headers: { ...base!.headers, [hd.name]: v } }, client, `header ${hd.name} := ${describe(v)}`));
+      for (const v of [...HOSTILE_TEXT, ...NUMERIC_HOSTILE].filter(headerSafe)) {
+        const p = good();
+        yield request(route, { ...p, headers: { ...p.headers, [hd.name]: v } }, `header ${hd.name} := ${describe(v)}`);
+      }
     }
     if (route.method !== 'GET') {
-      for (const b of HOSTILE_BODIES) out.push(request(route, base!, client, `body text: ${b.note}`, { body: b.body }));
-      for (const ct of CONTENT_TYPES) out.push(request(route, base!, client, `content-type ${ct}`, { contentType: ct, body: base!.body === undefined ? 'a=1' : bodyText(base!.body) }));
+      for (const bt of HOSTILE_BODIES) yield request(route, good(), `body text: ${bt.note}`, { body: bt.body });
+      for (const ct of CONTENT_TYPES) {
+        const p = good();
+        yield request(route, p, `content-type ${ct}`, { contentType: ct, body: p.body === undefined ? 'a=1' : bodyText(p.body) });
+      }
+    }
+    if (routeName(route) === 'POST /token') {
+      // Credentials as form fields or JSON, without Basic auth: each hostile text in each field.
+      for (const v of HOSTILE_TEXT) {
+        for (const field of ['grant_type', 'client_id', 'client_secret']) {
+          const fields: Record<string, string> = { grant_type: 'client_credentials', client_id: tester.clientId, client_secret: tester.secret, [field]: v };
+          yield request(route, { ...good(), client: 'anonymous' }, `form ${field} := ${describe(v)}`, {
+            contentType: 'application/x-www-form-urlencoded', body: Object.entries(fields).map(([k, x]) => `${k}=${encode(x)}`).join('&'),
+          });
+          yield request(route, { ...good(), client: 'anonymous', body: fields }, `JSON ${field} := ${describe(v)}`);
+        }
+      }
+    }
+    for (const client of ['cardsonly', 'app', 'other', 'noscope', 'anonymous', 'badsig'] as const) {
+      if (route.signed) yield request(route, { ...good(), client }, `client ${client}`);
     }
   }
-  return out;
 }
 
 // --- sending and checking -------------------------------------------------------------------------
@@ -528,7 +682,7 @@ export async function startFuzzer(h: Harness, options: { digestEvery?: number } 
   for (const client of Object.values(CLIENTS)) await h.token(client);
   const tables = await installChangeCounters(h);
   const stats: FuzzStats = { requests: 0, byStatus: new Map(), byCode: new Map(), findings: [], unsendable: 0, digestChecks: 0, ms: { answer: 0, count: 0, digest: 0 } };
-  const digestEvery = options.digestEvery ?? 50;
+  const digestEvery = options.digestEvery ?? 100;
   let counts = await changeCounts(h);
   let sent = 0;
 
@@ -536,20 +690,24 @@ export async function startFuzzer(h: Harness, options: { digestEvery?: number } 
     const headers: Record<string, string | undefined> = { ...req.headers };
     if (req.contentType !== undefined) headers['content-type'] = req.contentType ?? undefined;
     const known = CLIENTS[req.client];
-    if (known && (req.method === 'GET' || req.method === 'POST' || req.method === 'PUT')) {
+    if (req.signed && known && (req.method === 'GET' || req.method === 'POST' || req.method === 'PUT')) {
       return h.call(req.method, req.url, req.body, { client: known, headers });
     }
-    if (req.client === 'badsig') return h.call(req.method as 'POST', req.url, req.body, { headers, signature: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=' });
+    if (req.signed && req.client === 'badsig') return h.call(req.method as 'POST', req.url, req.body, { headers, signature: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=' });
     // Unsigned: the token and health routes, anonymous callers, other methods.
     const plain: Record<string, string> = {};
     for (const [k, v] of Object.entries(headers)) if (v !== undefined) plain[k] = v;
     if (req.body !== undefined && !('content-type' in headers)) plain['content-type'] = 'application/json';
-    if (req.url.startsWith('/token') && req.client !== 'anonymous') plain.authorization = `Basic ${Buffer.from(`${tester.clientId}:${tester.secret}`).toString('base64')}`;
+    if (req.url.startsWith('/token') && known) plain.authorization = `Basic ${Buffer.from(`${tester.clientId}:${tester.secret}`).toString('base64')}`;
     return h.app.inject({ method: req.method as 'POST', url: req.url, headers: { 'x-request-id': randomUUID(), ...plain }, ...(req.body !== undefined ? { payload: req.body } : {}) });
   }
 
   async function send(req: FuzzRequest): Promise<void> {
     sent++;
+    if (sent % 1500 === 0) {
+      await refreshPools(h, pools);
+      counts = await changeCounts(h);
+    }
     // A test clock that stands still: moved a second every thousand requests, so that signing
     // timestamps (one a millisecond) stay within the window.
     if (sent % 1000 === 0) h.clock.advance(1000);

@@ -150,6 +150,22 @@ for (const backend of backends) {
       assert.deepEqual((await counted(c.token)).map((r) => r.unblocks), [2]);
     });
 
+    test('40 wrong PINs at once: blocked at exactly the maximum, never counted past the cap; tries on the blocked PIN get no verdict and are not counted', async () => {
+      const c = await card();
+      const results = await Promise.all(Array.from({ length: 40 }, () => c.validate(wrongPin(c.pin))));
+      const tally: Record<string, number> = {};
+      for (const r of results) tally[code(r.body)] = (tally[code(r.body)] ?? 0) + 1;
+      assert.equal(tally.VPL5SVP26S, 2, JSON.stringify(tally));
+      assert.deepEqual(Object.keys(tally).filter((k) => !['VPL5SVP26S', 'VPL5SVP27S', VERIFICATIONS_CAPPED].includes(k)), [], JSON.stringify(tally));
+      const after = await row(c.token);
+      assert.deepEqual([after.pin_tries, after.pin_blocked], [3, true]);
+      const [today] = await counted(c.token);
+      assert.ok(today!.verifications >= 3 && today!.verifications <= 20, String(today!.verifications));
+      // Later tries meet the block when the card is read: no verdict, no count.
+      assert.equal(code((await c.validate(c.pin)).body), 'VPL5SVP27S');
+      assert.deepEqual(await counted(c.token), [today]);
+    });
+
     test('a refused request replayed under its request id is answered the same and not counted again', async () => {
       const c = await card();
       for (let i = 0; i < 20; i++) await c.validate(c.pin);

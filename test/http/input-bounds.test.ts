@@ -147,6 +147,10 @@ for (const backend of backends) {
       const rawDel = JSON.stringify(cardBody(account, { city: 'X\u007fY' })).replace('\\u007f', '\u007f');
       refused(await h.call('POST', '/cards/embosser/l8vf', rawDel), 400, 'EMBV07E');
       refused(await h.call('GET', `/customer/v3/cards/details?organizationNumber=100&startAccount=%0A`, undefined, { headers: { customernumber: customer } }), 400, 'EMBV07E');
+      // The request id (kept in the idempotency record, the audit trail and the logs): HTTP lets TAB and Latin-1 C1 through.
+      for (const requestId of ['a\tb', 'a\u0085b', 'a\u009bb']) {
+        refused(await h.call('POST', '/cards/pin/invalid-attempts', { organizationNumber: 100, cardNumber: '4111111111111111' }, { requestId }), 400, 'EMBV07E');
+      }
       // Form fields of /token too.
       const form = await h.app.inject({ method: 'POST', url: '/token', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: `grant_type=client_credentials&client_id=${tester.clientId}%0D%0A&client_secret=x` });
       refused(form, 400, 'EMBV07E');

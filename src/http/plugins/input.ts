@@ -6,6 +6,7 @@ import { canonicalizeInput, type ExtraFieldLimits, type InputIssue } from '../..
 import { textProblem, type TextProblem } from '../../shared/storable-text.ts';
 import { hasUnusableNumber } from '../../shared/usable-number.ts';
 import { HttpCodes } from '../codes.ts';
+import { REQUEST_ID_HEADERS } from './auth.ts';
 
 /**
  * Bounds of a request body, documented in docs/configuration.md ("Request bounds"). The
@@ -54,8 +55,9 @@ function canonicalize(request: FastifyRequest, part: Part, holder: Record<string
  *   exact (EMBV06E), and the body canonicalised after the route's schema: numbers sent as text
  *   (EMBV01E, or EMBV06E when they spell Infinity or too many digits) and fields kept as sent
  *   (EMBV09E).
- * - Query strings, path parameters and form fields (percent-decoded) the same text checks;
- *   query strings, parameters and headers canonicalised after the route's schema.
+ * - Query strings, path parameters, form fields (percent-decoded) and the request id header the
+ *   same text checks; query strings, parameters and headers canonicalised after the route's
+ *   schema.
  *
  * The validator runs afterwards without type coercion: what it sees is what the handler gets.
  */
@@ -88,11 +90,16 @@ export const inputPlugin = fp(async (app: FastifyInstance) => {
       const problem = textProblem(request[requestKey[part]]);
       if (problem) throw textError(problem);
     }
-    // Form fields (POST /token): JSON bodies were checked by their parser.
-    if (request.headers['content-type']?.startsWith('application/x-www-form-urlencoded')) {
-      const problem = textProblem(request.body);
+    // The request id is the one free text of the headers the app keeps (idempotency record, audit
+    // trail, logs): HTTP lets a TAB and, as Latin-1 bytes, C1 characters through in a header.
+    for (const name of REQUEST_ID_HEADERS) {
+      const problem = textProblem(request.headers[name]);
       if (problem) throw textError(problem);
     }
+    // Form fields (POST /token), whatever the spelling of their content type. A JSON body was
+    // checked by its parser already; walking it again costs little (64 KiB at most).
+    const problem = textProblem(request.body);
+    if (problem) throw textError(problem);
     for (const part of ['querystring', 'params', 'headers'] as const) {
       canonicalize(request, part, request as unknown as Record<string, unknown>, requestKey[part]);
     }

@@ -225,20 +225,21 @@ export class PinsService {
     const result = { cardNumber: this.shown(caller, pan, card), feeAmount: 0, feeWaiveReason: 0, feeRespCode: 0 };
     const outcome = await answeredWrite(this.db, caller.actor, async (trx): Promise<Outcome> => {
       // The current PIN's check is counted against the daily cap in the same statement.
-      const r = await sql<{ counted: number; n: number }>`
-      with d as (${this.countToday(card, 'verifications', now)}), u as (
+      const r = await sql<{ counted: number; n: number; was_blocked: boolean }>`
+      with d as (${this.countToday(card, 'verifications', now, 'pin_blocked')}), u as (
         update cards set pin_stored = ${issued.storedPinBlock}, pin_verification = ${verification}, pin_tries = 0, updated_at = ${now}::timestamptz
         where id = ${card.id}::bigint and not pin_blocked and pin_verification = ${card.pin_verification} and exists (select 1 from d)
         returning id
       ), a as (
         insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
         select ${row.actor}, ${row.request_id}, ${row.action}, ${row.entity_type}, ${row.entity_id}, ${row.organization}::int,
-          ${row.details}::jsonb || case when not exists (select 1 from d) then ${this.cappedDetails('verifications')}::jsonb
-            when exists (select 1 from u) then '{"outcome":"changed"}'::jsonb else '{"outcome":"refused: blocked or changed meanwhile"}'::jsonb end
+          ${row.details}::jsonb || case when exists (select 1 from u) then '{"outcome":"changed"}'::jsonb
+            when exists (select 1 from d) or ${this.wasBlocked(card, 'pin')} then '{"outcome":"refused: blocked or changed meanwhile"}'::jsonb
+            else ${this.cappedDetails('verifications')}::jsonb end
       )
-      select (select count(*) from d)::int as counted, (select count(*) from u)::int as n`.execute(trx);
-      const { counted, n } = r.rows[0]!;
-      if (Number(counted) === 0) return { refusal: fail(CAPPED.verifications) };
+      select (select count(*) from d)::int as counted, (select count(*) from u)::int as n, ${this.wasBlocked(card, 'pin')} as was_blocked`.execute(trx);
+      const { counted, n, was_blocked: wasBlocked } = r.rows[0]!;
+      if (Number(counted) === 0 && !wasBlocked) return { refusal: fail(CAPPED.verifications) };
       return Number(n) === 0 ? { refusal: fail(await this.lostRace(card, 'pin', trx)) } : { result };
     }, (o) => o);
     if ('refusal' in outcome) throw outcome.refusal;
@@ -415,9 +416,11 @@ export class PinsService {
     const [tries, last, blocked] = [sql.ref(c.tries), sql.ref(c.last), sql.ref(c.blocked)];
     const now = this.deps.clock.now();
     const row = auditRow(audit.actor, { action: audit.action, entityType: 'card', entityId: card.pan_token, organization: card.organization, details: audit.details });
-    // The check counts against the card's daily cap, right or wrong; at the cap (d empty) nothing else moves.
-    const d = this.countToday(card, 'verifications', now);
+    // The check counts against the card's daily cap, right or wrong; at the cap (d empty, the
+    // card not blocked) nothing else moves.
+    const d = this.countToday(card, 'verifications', now, c.blocked);
     const capped = this.cappedDetails('verifications');
+    const wasBlocked = this.wasBlocked(card, counter);
     if (correct) {
       const samePin = counter === 'pin' ? sql`and pin_verification = ${card.pin_verification}` : sql``;
       // No invalid tries when the card was read: nothing to reset, and the answer holds as of that
@@ -427,19 +430,19 @@ export class PinsService {
         : sql`update cards set ${tries} = 0, updated_at = ${now}::timestamptz
             where id = ${card.id}::bigint and not ${blocked} ${samePin} and exists (select 1 from d)
             returning id`;
-      const r = await sql<{ counted: number; n: number }>`
+      const r = await sql<{ counted: number; n: number; was_blocked: boolean }>`
         with d as (${d}), u as (${u}), a as (
           insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
           select ${row.actor}, ${row.request_id}, ${row.action}, ${row.entity_type}, ${row.entity_id}, ${row.organization}::int,
-            ${row.details}::jsonb || case when not exists (select 1 from d) then ${capped}::jsonb
-              when exists (select 1 from u) then '{"outcome":"correct"}'::jsonb
-              else '{"outcome":"refused: blocked or changed meanwhile"}'::jsonb end
+            ${row.details}::jsonb || case when exists (select 1 from u) then '{"outcome":"correct"}'::jsonb
+              when exists (select 1 from d) or ${wasBlocked} then '{"outcome":"refused: blocked or changed meanwhile"}'::jsonb
+              else ${capped}::jsonb end
         )
-        select (select count(*) from d)::int as counted, (select count(*) from u)::int as n`.execute(db);
-      const { counted, n } = r.rows[0]!;
-      return { capped: Number(counted) === 0, ok: Number(n) === 1 };
+        select (select count(*) from d)::int as counted, (select count(*) from u)::int as n, ${wasBlocked} as was_blocked`.execute(db);
+      const { counted, n, was_blocked: blockedBefore } = r.rows[0]!;
+      return { capped: Number(counted) === 0 && !blockedBefore, ok: Number(n) === 1 };
     }
-    const r = await sql<{ counted: number; tries: number | null; blocked: boolean | null }>`
+    const r = await sql<{ counted: number; was_blocked: boolean; tries: number | null; blocked: boolean | null }>`
       with d as (${d}), u as (
         update cards set ${tries} = ${tries} + 1, ${last} = ${isoDay(now)}::date, ${blocked} = ${tries} + 1 >= ${max}::int,
           updated_at = ${now}::timestamptz
@@ -450,11 +453,11 @@ export class PinsService {
         select ${row.actor}, ${row.request_id}, ${row.action}, ${row.entity_type}, ${row.entity_id}, ${row.organization}::int,
           ${row.details}::jsonb || coalesce(
             (select jsonb_build_object('outcome', case when blocked then 'incorrect, now blocked' else 'incorrect' end, 'tries', tries) from u),
-            case when exists (select 1 from d) then '{"outcome":"refused: tries exceeded"}'::jsonb else ${capped}::jsonb end)
+            case when exists (select 1 from d) or ${wasBlocked} then '{"outcome":"refused: tries exceeded"}'::jsonb else ${capped}::jsonb end)
       )
-      select (select count(*) from d)::int as counted, u.tries, u.blocked from (select 1) as one left join u on true`.execute(db);
+      select (select count(*) from d)::int as counted, ${wasBlocked} as was_blocked, u.tries, u.blocked from (select 1) as one left join u on true`.execute(db);
     const u = r.rows[0]!;
-    if (Number(u.counted) === 0) return { ok: false, capped: true };
+    if (Number(u.counted) === 0 && !u.was_blocked) return { ok: false, capped: true };
     return u.tries !== null ? { ok: false, tries: Number(u.tries), blocked: u.blocked ?? false } : { ok: false, blockedBefore: true };
   }
 
@@ -463,14 +466,26 @@ export class PinsService {
    * card today, unless today's cap is reached: it returns a row only when it counted. Statements of
    * any process on the same card and day wait for each other on the row and each adds to the
    * latest count (INSERT … ON CONFLICT DO UPDATE), so the count stops exactly at the cap — as the
-   * try counters do (see the class comment).
+   * try counters do (see the class comment). The row stays locked until the transaction ends, so
+   * it is not touched at all when the statement's snapshot already shows the cap reached (counts
+   * only grow within a day) or, with `blocked`, that column set: a try on a blocked PIN or CVV2
+   * is answered without a verdict and is no verification. A flood on one card past its cap or
+   * block then waits on no lock.
    */
-  private countToday(card: CardRow, kind: Daily, now: Date): RawBuilder<unknown> {
-    const [n, current] = [sql.ref(kind), sql.ref(`l.${kind}`)];
+  private countToday(card: CardRow, kind: Daily, now: Date, blocked?: string): RawBuilder<unknown> {
+    const [n, current, day, cap] = [sql.ref(kind), sql.ref(`l.${kind}`), isoDay(now), this.deps.dailyCaps[kind]];
     return sql`
-      insert into card_daily_limits as l (card_id, day, ${n}) values (${card.id}::bigint, ${isoDay(now)}::date, 1)
-      on conflict (card_id, day) do update set ${n} = ${current} + 1 where ${current} < ${this.deps.dailyCaps[kind]}::int
+      insert into card_daily_limits as l (card_id, day, ${n})
+      select c.id, ${day}::date, 1 from cards c
+      where c.id = ${card.id}::bigint ${blocked ? sql`and not ${sql.ref(`c.${blocked}`)}` : sql``}
+        and coalesce((select t.${n} from card_daily_limits t where t.card_id = ${card.id}::bigint and t.day = ${day}::date), 0) < ${cap}::int
+      on conflict (card_id, day) do update set ${n} = ${current} + 1 where ${current} < ${cap}::int
       returning 1`;
+  }
+
+  /** Whether the PIN (or CVV2) was blocked as the statement sees the card (its snapshot). */
+  private wasBlocked(card: CardRow, counter: Counter): RawBuilder<boolean> {
+    return sql<boolean>`(select ${sql.ref(COLUMNS[counter].blocked)} from cards where id = ${card.id}::bigint)`;
   }
 
   /** The audit details of a request refused at a daily cap: every refusal is recorded, with the cap. */

@@ -175,9 +175,10 @@ export class SoftwareSecurityModule implements SecurityModule {
     const algorithm = request.algorithm ?? DEFAULT_ALGORITHM[request.type];
     const length = request.length ?? DEFAULT_LENGTH[algorithm];
     this.checkLength(algorithm, length);
-    let key = randomBytes(length);
+    const draw = () => (algorithm === '3DES' ? withOddParity(randomBytes(length)) : randomBytes(length));
+    let key = draw();
     // A weak 3DES draw (about 2^-52 likely) is drawn again, as an imported one would be refused.
-    while (algorithm === '3DES' && tdesKeyWeakness(key = withOddParity(key))) key = randomBytes(length);
+    while (algorithm === '3DES' && tdesKeyWeakness(key)) key = draw();
     return this.protect(request.type, algorithm, key, this.kcv(algorithm, key));
   }
 

@@ -1,0 +1,12 @@
+/**
+ * What a client may do (docs/security.md has the table of scope × route):
+ * - cards: customers, accounts, cards, PIN validation and change, PIN block, try counters;
+ * - pci: clear or encrypted card numbers and security values (CVV, CVV2, iCVV, PIN block), CVV2
+ *   verification, dynamic CVV2 generation;
+ * - dcvv2: dynamic CVV2 generation alone (for a cardholder-facing app: no other security value);
+ * - pin-admin: an operator's duty: unblocking a PIN, which resets the invalid-try counters;
+ * - admin: no route yet (reserved for operator endpoints).
+ * Here, low in the layout, because the bootstrap file's schema names them too.
+ */
+export const SCOPES = ['cards', 'pci', 'dcvv2', 'pin-admin', 'admin'] as const;
+export type Scope = typeof SCOPES[number];
