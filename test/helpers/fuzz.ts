@@ -564,6 +564,8 @@ export interface FuzzStats {
   /** Requests the test side could not send (a header value HTTP refuses). */
   unsendable: number;
   digestChecks: number;
+  /** Refusals (4xx) that wrote to a table allowed to record them, by table and status. */
+  allowedWrites: Map<string, number>;
   /** Milliseconds spent answering, counting changed rows, and digesting tables. */
   ms: { answer: number; count: number; digest: number };
 }
@@ -681,7 +683,7 @@ export async function startFuzzer(h: Harness, options: { digestEvery?: number } 
   // Tokens are issued before counting starts: the harness fetches one at a client's first call.
   for (const client of Object.values(CLIENTS)) await h.token(client);
   const tables = await installChangeCounters(h);
-  const stats: FuzzStats = { requests: 0, byStatus: new Map(), byCode: new Map(), findings: [], unsendable: 0, digestChecks: 0, ms: { answer: 0, count: 0, digest: 0 } };
+  const stats: FuzzStats = { requests: 0, byStatus: new Map(), byCode: new Map(), findings: [], unsendable: 0, digestChecks: 0, allowedWrites: new Map(), ms: { answer: 0, count: 0, digest: 0 } };
   const digestEvery = options.digestEvery ?? 100;
   let counts = await changeCounts(h);
   let sent = 0;
@@ -741,7 +743,9 @@ export async function startFuzzer(h: Harness, options: { digestEvery?: number } 
     stats.ms.count += performance.now() - t;
     if (res.statusCode >= 400 && res.statusCode < 500) {
       const allowed = mayChange(req, res.statusCode);
-      const changed = [...now].filter(([t, n]) => n !== (counts.get(t) ?? 0)).map(([t]) => t).filter((t) => !allowed(t));
+      const written = [...now].filter(([t, n]) => n !== (counts.get(t) ?? 0)).map(([t]) => t);
+      for (const t of written.filter(allowed)) stats.allowedWrites.set(`${t} ${res.statusCode}`, (stats.allowedWrites.get(`${t} ${res.statusCode}`) ?? 0) + 1);
+      const changed = written.filter((t) => !allowed(t));
       if (changed.length) report(`a refusal wrote to ${changed.join(', ')}`);
       if (before) {
         stats.digestChecks++;
@@ -801,6 +805,7 @@ export function summary(stats: FuzzStats, seconds: number, label: string): strin
   const codes = [...stats.byCode].sort(([, a], [, b]) => b - a).map(([c, n]) => `${c} ${n}`).join(', ');
   return `${label}: ${stats.requests.toLocaleString('en-US')} requests in ${seconds.toFixed(1)} s (${Math.round(stats.requests / seconds)}/s); `
     + `status ${statuses}; ${stats.digestChecks} digest checks; ${stats.unsendable} unsendable; findings ${stats.findings.length}\n`
+    + `  refusals that wrote where allowed (table status: requests): ${[...stats.allowedWrites].sort().map(([k, n]) => `${k}: ${n}`).join(', ') || 'none'}\n`
     + `  time: answers ${(stats.ms.answer / 1000).toFixed(1)} s, change counts ${(stats.ms.count / 1000).toFixed(1)} s, digests ${(stats.ms.digest / 1000).toFixed(1)} s\n  codes: ${codes}`;
 }
 

@@ -73,7 +73,8 @@ interface Found { org: Organization; card: CardRow; logo: Logo; account: Account
  *   correct: `update … set pin_tries = 0 where id = $1 and not pin_blocked and pin_verification = $v`
  * with the audit record in the same statement (a data-modifying CTE); a correct PIN on a card
  * with no invalid tries has nothing to reset. Every such statement also counts the check against
- * the card's daily cap (`countToday`), and moves nothing when the cap is reached. Over HTTP the
+ * the card's daily cap (`countToday`), and moves nothing when the cap is reached; a correct one
+ * with nothing to reset is one statement with its answer and no transaction (`countCorrect`). Over HTTP the
  * request id is reserved just before it (`Actor.reserve`): a request refused before its check is
  * recorded after it ran, with its audit record, as an inquiry is. PostgreSQL re-checks the
  * WHERE clause on the latest row version after waiting for a concurrent writer, so wrong tries
@@ -388,7 +389,7 @@ export class PinsService {
    */
   private async settle(audit: AuditContext, card: CardRow, logo: Logo, correct: boolean, result: unknown): Promise<void> {
     const outcome = await this.count('pin', audit, card, logo.pin.maxInvalidTries, correct, async (counted, db) => {
-      if (correct) return counted.ok ? { result } : { refusal: fail(await this.lostRace(card, 'pin', db)) };
+      if (correct) return counted.ok ? { result } : { refusal: fail(counted.blockedBefore ? PinCodes.pinTriesExceeded : await this.lostRace(card, 'pin', db)) };
       // The try that reaches the maximum is answered as "exceeded", as every later one.
       return { refusal: fail(counted.blocked === false ? PinCodes.incorrectPin : PinCodes.pinTriesExceeded) };
     });
@@ -404,10 +405,59 @@ export class PinsService {
   private async count(counter: Counter, audit: AuditContext, card: CardRow, max: number, correct: boolean,
     decide: (counted: Counted, db: Kysely<DB>) => Promise<Outcome>): Promise<Outcome> {
     await audit.actor.reserve?.(); // the first write of a PIN validation or CVV2 check (see Actor.reserve)
+    if (correct && (counter === 'pin' ? card.pin_tries : card.cvv2_tries) === 0) return this.countCorrect(counter, audit, card, decide);
     return answeredWrite(this.db, audit.actor, async (trx) => {
       const counted = await this.move(trx, counter, audit, card, max, correct);
       return counted.capped ? { refusal: fail(CAPPED.verifications) } : decide(counted, trx);
     }, (o) => o);
+  }
+
+  /**
+   * `count` for the common case, a right PIN (or CVV2) on a card read with no invalid tries: ONE
+   * statement, no transaction. It has no counter to reset, so its only outcomes are counted (the
+   * answer), blocked as the statement sees the card, or capped; all three answers are made (and
+   * sealed) before, and the statement records the one it reaches, with the count and the audit
+   * records — the answer and the effect commit together without BEGIN/COMMIT round trips, and the
+   * count row is locked for one statement only. The request id's key row is locked for the
+   * statement (FOR UPDATE, as batch card adds do, see heldItems): nothing is written unless this
+   * run still holds the id, and no retry can take it over meanwhile.
+   */
+  private async countCorrect(counter: Counter, audit: AuditContext, card: CardRow,
+    decide: (counted: Counted, db: Kysely<DB>) => Promise<Outcome>): Promise<Outcome> {
+    const { actor } = audit;
+    // Statement order: 0 counted, 1 blocked, 2 capped (the `o` of the statement below).
+    const outcomes: Outcome[] = [
+      await decide({ ok: true }, this.db), await decide({ ok: false, blockedBefore: true }, this.db), { refusal: fail(CAPPED.verifications) },
+    ];
+    // The answer made last is the one the HTTP layer sends (Actor.answer): the likely one, counted, last.
+    const others = actor.answer ? await Promise.all([actor.answer(outcomes[1]!), actor.answer(outcomes[2]!)]) : undefined;
+    const answers = actor.answer ? [await actor.answer(outcomes[0]!), ...others!] : undefined;
+    const a0 = answers?.[0];
+    const row = auditRow(actor, { action: audit.action, entityType: 'card', entityId: card.pan_token, organization: card.organization, details: audit.details });
+    const held = a0 ? sql`and exists (select 1 from live)` : sql``;
+    const r = await sql<{ o: number; held: boolean }>`
+      with ${a0 ? sql`live as (
+        select 1 from idempotency_keys k
+        where k.client_id = ${a0.clientId} and k.request_id = ${a0.requestId} and k.holder = ${a0.holder} and k.status_code is null
+        for update of k
+      ),` : sql``} d as (${this.countToday(card, 'verifications', this.deps.clock.now(), COLUMNS[counter].blocked, held)}),
+      s as (select case when exists (select 1 from d) then 0 when ${this.wasBlocked(card, counter)} then 1 else 2 end as o),
+      a as (
+        insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
+        select ${row.actor}, ${row.request_id}, ${row.action}, ${row.entity_type}, ${row.entity_id}, ${row.organization}::int,
+          ${row.details}::jsonb || (${['{"outcome":"correct"}', '{"outcome":"refused: blocked or changed meanwhile"}', this.cappedDetails('verifications')]}::jsonb[])[s.o + 1]
+        from s where true ${held}
+      )${a0 ? sql`, answered as (
+        update idempotency_keys k set status_code = (${answers!.map((x) => x.statusCode)}::int[])[s.o + 1],
+          response_sealed = (${answers!.map((x) => x.responseSealed)}::text[])[s.o + 1], holder = null, lease_until = null
+        from s, live where k.client_id = ${a0.clientId} and k.request_id = ${a0.requestId}
+      ), journal as (${auditInsert(a0.audit as AuditRow[])} where exists (select 1 from live))` : sql``}
+      select s.o, ${a0 ? sql`exists (select 1 from live)` : sql`true`} as held from s`.execute(this.db);
+    const { o, held: holds } = r.rows[0]!;
+    if (!holds) throw new RequestTakenOver();
+    // Another outcome than the likely one: made again, last, so that it is the one sent.
+    if (actor.answer && o !== 0) await actor.answer(outcomes[o]!);
+    return outcomes[o]!;
   }
 
   /** The guarded statement of `count`. */
@@ -472,13 +522,13 @@ export class PinsService {
    * is answered without a verdict and is no verification. A flood on one card past its cap or
    * block then waits on no lock.
    */
-  private countToday(card: CardRow, kind: Daily, now: Date, blocked?: string): RawBuilder<unknown> {
+  private countToday(card: CardRow, kind: Daily, now: Date, blocked?: string, guard: RawBuilder<unknown> = sql``): RawBuilder<unknown> {
     const [n, current, day, cap] = [sql.ref(kind), sql.ref(`l.${kind}`), isoDay(now), this.deps.dailyCaps[kind]];
     return sql`
       insert into card_daily_limits as l (card_id, day, ${n})
       select c.id, ${day}::date, 1 from cards c
       where c.id = ${card.id}::bigint ${blocked ? sql`and not ${sql.ref(`c.${blocked}`)}` : sql``}
-        and coalesce((select t.${n} from card_daily_limits t where t.card_id = ${card.id}::bigint and t.day = ${day}::date), 0) < ${cap}::int
+        and coalesce((select t.${n} from card_daily_limits t where t.card_id = ${card.id}::bigint and t.day = ${day}::date), 0) < ${cap}::int ${guard}
       on conflict (card_id, day) do update set ${n} = ${current} + 1 where ${current} < ${cap}::int
       returning 1`;
   }
