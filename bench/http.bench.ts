@@ -88,8 +88,20 @@ export async function startServer(env: Record<string, string>): Promise<{ url: s
   return { url, child, stop: () => new Promise((r) => { child.once('exit', () => r()); child.kill('SIGTERM'); }) };
 }
 
+/** Per request text: the last timestamp it was signed with (see signedHeaders). */
+const lastSigned = new Map<string, number>();
+
+/**
+ * A signature is accepted once, and the requests of a run are signed beforehand, hundreds per
+ * millisecond, from pools of a few hundred bodies: the same body and path in the same millisecond
+ * would be one signature. So each text gets a timestamp after the last it had (ahead of the clock
+ * by at most a few hundred milliseconds).
+ */
 export function signedHeaders(token: string, path: string, body: string): Record<string, string> {
-  const ts = String(Date.now());
+  const text = path + body;
+  const t = Math.max(Date.now(), (lastSigned.get(text) ?? 0) + 1);
+  lastSigned.set(text, t);
+  const ts = String(t);
   return {
     authorization: `Bearer ${token}`, apikey: APIKEY, 'x-timestamp': ts, 'x-request-id': randomUUID(),
     'x-hmac-signature': createHmac('sha256', SECRET).update(APIKEY + ts + body + path).digest('base64'),

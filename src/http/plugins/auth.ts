@@ -94,7 +94,8 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { clients: Clien
     if (Math.abs(opts.now() - ms) > opts.windowSeconds * 1000) throw fail(HttpCodes.timestampOutOfWindow);
 
     const requestId = single(request, ...REQUEST_ID_HEADERS);
-    if (!requestId || requestId.length > 128) throw fail(HttpCodes.requestIdMissing);
+    // Printable ASCII only: the id is stored, logged and echoed (a UUID is the usual form).
+    if (!requestId || !/^[\x21-\x7E]{1,128}$/.test(requestId)) throw fail(HttpCodes.requestIdMissing);
 
     const signature = single(request, ...SIGNATURE_HEADERS);
     if (!signature) throw fail(signature === null ? HttpCodes.signatureInvalid : HttpCodes.signatureMissing);
