@@ -2,14 +2,14 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 import { RequestTakenOver, type Actor, type Outcome, type RecordedAnswer } from '../../shared/actor.ts';
 import type { Clock } from '../../shared/clock.ts';
-import { Batcher, column } from '../../shared/batcher.ts';
+import { Batcher, byOrdinality, column } from '../../shared/batcher.ts';
 import { refusal as fail } from '../../shared/errors.ts';
 import { pad19 } from '../../shared/ids.ts';
 import {
   SecurityModuleError, type KeyBlock, type PinBlockFormat, type SecurityModule, type SecurityModuleErrorCode,
 } from '../../security-module/port.ts';
-import { auditInsert, auditRow, recordAudit, type AuditRow } from '../audit/index.ts';
-import { answeredWrite, commitAnswers } from '../idempotency/index.ts';
+import { auditInsert, auditInsertOfItems, auditRow, recordAudit, type AuditRow } from '../audit/index.ts';
+import { ANSWER_COLUMNS, answerArrays, answeredWrite, commitAnswers, heldItems } from '../idempotency/index.ts';
 import type { KeysService } from '../keys/index.ts';
 import type { Logo, Organization, OrganizationsService } from '../organizations/index.ts';
 import type { Account } from '../accounts/index.ts';
@@ -74,10 +74,11 @@ interface Found { org: Organization; card: CardRow; logo: Logo; account: Account
  * with the audit record in the same statement (a data-modifying CTE); a correct PIN on a card
  * with no invalid tries has nothing to reset. Every such statement also counts the check against
  * the card's daily cap (`countToday`), and moves nothing when the cap is reached; a correct one
- * with nothing to reset is one statement with its answer and no transaction (`countCorrect`). Over HTTP the
- * request id is reserved just before it (`Actor.reserve`): a request refused before its check is
- * recorded after it ran, with its audit record, as an inquiry is. PostgreSQL re-checks the
- * WHERE clause on the latest row version after waiting for a concurrent writer, so wrong tries
+ * with nothing to reset is one statement with its answer and no transaction, shared by the
+ * concurrent checks of other cards (`countCorrect`). Over HTTP the request id is reserved just
+ * before it (`Actor.reserve`): a request refused before its check is recorded after it ran,
+ * with its audit record, as an inquiry is. PostgreSQL re-checks the WHERE clause on the latest
+ * row version after waiting for a concurrent writer, so wrong tries
  * stop at exactly the maximum, and a correct PIN can never clear a block set by a concurrent wrong
  * one (nor reset the counter of a PIN that was changed meanwhile). Checking the PIN before the
  * update keeps the row lock to one statement's time, never across a security-module call (which
@@ -88,10 +89,13 @@ export class PinsService {
   private readonly db: Kysely<DB>;
   /** dCVV2 mode changes of concurrent requests, written together (one statement, see Batcher). */
   private readonly dcvv2Modes: Batcher<Dcvv2Mode, void>;
+  /** Right PINs and CVV2s of concurrent requests, counted together (one statement, see countCorrects). */
+  private readonly corrects: Batcher<CorrectCheck, number | undefined | typeof AGAIN>;
 
   constructor(readonly deps: PinsDeps) {
     this.db = deps.db;
     this.dcvv2Modes = new Batcher((modes) => this.setDcvv2Modes(modes));
+    this.corrects = new Batcher((checks) => this.countCorrects(checks));
   }
 
   /**
@@ -414,50 +418,96 @@ export class PinsService {
 
   /**
    * `count` for the common case, a right PIN (or CVV2) on a card read with no invalid tries: ONE
-   * statement, no transaction. It has no counter to reset, so its only outcomes are counted (the
-   * answer), blocked as the statement sees the card, or capped; all three answers are made (and
-   * sealed) before, and the statement records the one it reaches, with the count and the audit
-   * records — the answer and the effect commit together without BEGIN/COMMIT round trips, and the
-   * count row is locked for one statement only. The request id's key row is locked for the
-   * statement (FOR UPDATE, as batch card adds do, see heldItems): nothing is written unless this
-   * run still holds the id, and no retry can take it over meanwhile.
+   * statement, no transaction, shared with the concurrent checks of other cards (`corrects`, a
+   * Batcher: one statement and one commit for all of them). It has no counter to reset, so its
+   * only outcomes are counted (the answer), blocked as the statement sees the card, or capped; all
+   * three answers are made (and sealed) before, and the statement records the one each check
+   * reaches, with the count and the audit records — the answer and the effect commit together
+   * without BEGIN/COMMIT round trips, and the count row is locked for one statement only. The
+   * request id's key row is locked for the statement (FOR UPDATE, as batch card adds do, see
+   * heldItems): nothing of a check is written unless its run still holds the id, and no retry can
+   * take it over meanwhile.
    */
   private async countCorrect(counter: Counter, audit: AuditContext, card: CardRow,
     decide: (counted: Counted, db: Kysely<DB>) => Promise<Outcome>): Promise<Outcome> {
     const { actor } = audit;
-    // Statement order: 0 counted, 1 blocked, 2 capped (the `o` of the statement below).
+    // Statement order: 0 counted, 1 blocked, 2 capped (the `o` of the statement, see countCorrects).
     const outcomes: Outcome[] = [
       await decide({ ok: true }, this.db), await decide({ ok: false, blockedBefore: true }, this.db), { refusal: fail(CAPPED.verifications) },
     ];
     // The answer made last is the one the HTTP layer sends (Actor.answer): the likely one, counted, last.
     const others = actor.answer ? await Promise.all([actor.answer(outcomes[1]!), actor.answer(outcomes[2]!)]) : undefined;
-    const answers = actor.answer ? [await actor.answer(outcomes[0]!), ...others!] : undefined;
-    const a0 = answers?.[0];
-    const row = auditRow(actor, { action: audit.action, entityType: 'card', entityId: card.pan_token, organization: card.organization, details: audit.details });
-    const held = a0 ? sql`and exists (select 1 from live)` : sql``;
-    const r = await sql<{ o: number; held: boolean }>`
-      with ${a0 ? sql`live as (
-        select 1 from idempotency_keys k
-        where k.client_id = ${a0.clientId} and k.request_id = ${a0.requestId} and k.holder = ${a0.holder} and k.status_code is null
-        for update of k
-      ),` : sql``} d as (${this.countToday(card, 'verifications', this.deps.clock.now(), COLUMNS[counter].blocked, held)}),
-      s as (select case when exists (select 1 from d) then 0 when ${this.wasBlocked(card, counter)} then 1 else 2 end as o),
-      a as (
-        insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
-        select ${row.actor}, ${row.request_id}, ${row.action}, ${row.entity_type}, ${row.entity_id}, ${row.organization}::int,
-          ${row.details}::jsonb || (${['{"outcome":"correct"}', '{"outcome":"refused: blocked or changed meanwhile"}', this.cappedDetails('verifications')]}::jsonb[])[s.o + 1]
-        from s where true ${held}
-      )${a0 ? sql`, answered as (
-        update idempotency_keys k set status_code = (${answers!.map((x) => x.statusCode)}::int[])[s.o + 1],
-          response_sealed = (${answers!.map((x) => x.responseSealed)}::text[])[s.o + 1], holder = null, lease_until = null
-        from s, live where k.client_id = ${a0.clientId} and k.request_id = ${a0.requestId}
-      ), journal as (${auditInsert(a0.audit as AuditRow[])} where exists (select 1 from live))` : sql``}
-      select s.o, ${a0 ? sql`exists (select 1 from live)` : sql`true`} as held from s`.execute(this.db);
-    const { o, held: holds } = r.rows[0]!;
-    if (!holds) throw new RequestTakenOver();
+    const answers = actor.answer ? [await actor.answer(outcomes[0]!), ...others!] as const : undefined;
+    const item: CorrectCheck = {
+      cardId: card.id, pin: counter === 'pin', day: isoDay(this.deps.clock.now()),
+      audit: auditRow(actor, { action: audit.action, entityType: 'card', entityId: card.pan_token, organization: card.organization, details: audit.details }),
+      answers,
+    };
+    let o: number | undefined | typeof AGAIN;
+    // A second check of a card already in the batch waits for the next one (see countCorrects).
+    do o = await this.corrects.submit(item); while (o === AGAIN);
+    if (o === undefined) throw new RequestTakenOver();
     // Another outcome than the likely one: made again, last, so that it is the one sent.
     if (actor.answer && o !== 0) await actor.answer(outcomes[o]!);
     return outcomes[o]!;
+  }
+
+  /**
+   * The statement of concurrent `countCorrect` checks: per check, its outcome (0 counted, 1
+   * blocked, 2 capped), undefined when its run no longer holds its request id (nothing of it
+   * written), or AGAIN for a second check of a card already in the batch — an INSERT … ON
+   * CONFLICT DO UPDATE cannot touch the card's count row twice in one statement, so it goes in
+   * the next batch. The count rows are locked in card order, so batches of concurrent statements
+   * (of any process) wait for each other instead of deadlocking. The same statement text for any
+   * number of checks (arrays per field), so it is prepared once.
+   */
+  private async countCorrects(items: CorrectCheck[]): Promise<Array<number | undefined | typeof AGAIN>> {
+    const cards = new Set<string>();
+    const sent = items.filter((it) => !cards.has(it.cardId) && cards.add(it.cardId));
+    const audit = sent.map((it) => it.audit);
+    const answer = (k: 0 | 1 | 2) => sent.map((it) => it.answers?.[k]);
+    const [blocked, capped] = [answer(1), answer(2)];
+    const cap = this.deps.dailyCaps.verifications;
+    const details = ['{"outcome":"correct"}', '{"outcome":"refused: blocked or changed meanwhile"}', this.cappedDetails('verifications')];
+    // The requests' own audit records (their reads, refusals) go with their answers.
+    const journal = auditInsertOfItems(sent.map((it) => (it.answers?.[0].audit ?? []) as AuditRow[]), sql`select i from live`);
+    const r = await sql<{ i: string; o: number | null }>`
+      with input as (
+        select * from unnest(${column(sent, 'cardId')}::bigint[], ${column(sent, 'pin')}::boolean[], ${column(sent, 'day')}::date[],
+          ${column(audit, 'actor')}::text[], ${column(audit, 'request_id')}::text[], ${column(audit, 'action')}::text[], ${column(audit, 'entity_type')}::text[],
+          ${column(audit, 'entity_id')}::text[], ${column(audit, 'organization')}::int[], ${column(audit, 'details')}::jsonb[],
+          ${blocked.map((a) => a?.statusCode ?? null)}::int[], ${blocked.map((a) => a?.responseSealed ?? null)}::text[],
+          ${capped.map((a) => a?.statusCode ?? null)}::int[], ${capped.map((a) => a?.responseSealed ?? null)}::text[],
+          ${answerArrays(answer(0))})
+          with ordinality as u(card, pin, day, a_actor, a_request, a_action, a_type, a_id, a_org, a_details,
+            k_status1, k_sealed1, k_status2, k_sealed2, ${ANSWER_COLUMNS}, i)
+      ), ${heldItems()}, d as (
+        insert into card_daily_limits as l (card_id, day, verifications)
+        select c.id, go.day, 1 from go join cards c on c.id = go.card
+        where not (case when go.pin then c.pin_blocked else c.cvv2_blocked end)
+          and coalesce((select t.verifications from card_daily_limits t where t.card_id = go.card and t.day = go.day), 0) < ${cap}::int
+        order by c.id
+        on conflict (card_id, day) do update set verifications = l.verifications + 1 where l.verifications < ${cap}::int
+        returning card_id
+      ), s as (
+        select go.i, case when go.card in (select card_id from d) then 0
+          when (select case when go.pin then c.pin_blocked else c.cvv2_blocked end from cards c where c.id = go.card) then 1 else 2 end as o
+        from go
+      ), a as (
+        insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
+        select u.a_actor, u.a_request, u.a_action, u.a_type, u.a_id, u.a_org, u.a_details || (${details}::jsonb[])[s.o + 1]
+        from s join input u using (i)
+      ), answered as (
+        update idempotency_keys k
+        set status_code = case s.o when 0 then u.k_status when 1 then u.k_status1 else u.k_status2 end,
+          response_sealed = case s.o when 0 then u.k_sealed when 1 then u.k_sealed1 else u.k_sealed2 end, holder = null, lease_until = null
+        from s join input u using (i)
+        where k.client_id = u.k_client and k.request_id = u.k_request
+      ), journal as (${journal})
+      select s.i, s.o from s`.execute(this.db);
+    const outcome = byOrdinality(sent.length, r.rows, (row) => Number(row.o));
+    const bySent = new Map(sent.map((it, k) => [it, outcome[k]]));
+    return items.map((it) => (bySent.has(it) ? bySent.get(it) : AGAIN));
   }
 
   /** The guarded statement of `count`. */
@@ -693,6 +743,21 @@ interface Dcvv2Mode {
   /** The request's answer, recorded with the change (see setDcvv2Modes). */
   answer?: RecordedAnswer | undefined;
 }
+
+/** A right PIN or CVV2 on a card with no invalid tries, for countCorrects. */
+interface CorrectCheck {
+  cardId: string;
+  /** The PIN's check (else the CVV2's). */
+  pin: boolean;
+  /** The UTC day it counts on. */
+  day: string;
+  audit: AuditRow;
+  /** The request's answers to the three outcomes: counted, blocked, capped. */
+  answers?: readonly [RecordedAnswer, RecordedAnswer, RecordedAnswer] | undefined;
+}
+
+/** countCorrects' answer for a second check of a card in one batch: submitted again, to the next. */
+const AGAIN = Symbol('again');
 
 /** What a guarded counter statement did. */
 interface Counted { ok: boolean; capped?: boolean; tries?: number; blocked?: boolean; blockedBefore?: boolean }
