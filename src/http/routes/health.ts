@@ -12,7 +12,7 @@ const Ready = Type.Object({ status: Type.String(), database: Type.String() });
  * it traffic). `/health` is `ready` under its older name.
  */
 export const healthRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = async (app, { container }) => {
-  const config = { auth: false, rateLimit: false } as const;
+  const config = { auth: false } as const;
   const ready = async (_request: unknown, reply: Parameters<typeof sendUnavailable>[0]) => {
     // Bounded (container.ready waits two seconds at most): a probe answers promptly, whatever the store does.
     if (!(await container.ready())) return sendUnavailable(reply);
