@@ -45,7 +45,6 @@ export const errorsPlugin = fp(async (app: FastifyInstance) => {
       return reply.code(415).send(errorBody(...HttpCodes.mediaType));
     }
     if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.code(413).send(errorBody(...HttpCodes.bodyTooLarge));
-    if (fe.statusCode === 429) return reply.code(429).send(errorBody(...HttpCodes.rateLimited));
     if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
       return reply.code(fe.statusCode).send(errorBody(HttpCodes.schema[0], HttpCodes.schema[1]));
     }

@@ -96,10 +96,12 @@ export const inputPlugin = fp(async (app: FastifyInstance) => {
       const problem = textProblem(request.headers[name]);
       if (problem) throw textError(problem);
     }
-    // Form fields (POST /token), whatever the spelling of their content type. A JSON body was
-    // checked by its parser already; walking it again costs little (64 KiB at most).
-    const problem = textProblem(request.body);
-    if (problem) throw textError(problem);
+    // Form fields (POST /token), whatever the spelling of their content type. A JSON body (the
+    // one kind that sets rawBody) was checked by its parser already.
+    if (request.rawBody === '') {
+      const problem = textProblem(request.body);
+      if (problem) throw textError(problem);
+    }
     for (const part of ['querystring', 'params', 'headers'] as const) {
       canonicalize(request, part, request as unknown as Record<string, unknown>, requestKey[part]);
     }

@@ -523,15 +523,13 @@ export class PinsService {
     const wasBlocked = this.wasBlocked(card, counter);
     if (correct) {
       const samePin = counter === 'pin' ? sql`and pin_verification = ${card.pin_verification}` : sql``;
-      // No invalid tries when the card was read: nothing to reset, and the answer holds as of that
-      // read (which found it unblocked); a block or PIN change landing later is later.
-      const u = (counter === 'pin' ? card.pin_tries : card.cvv2_tries) === 0
-        ? sql`select ${card.id}::bigint as id from d`
-        : sql`update cards set ${tries} = 0, updated_at = ${now}::timestamptz
-            where id = ${card.id}::bigint and not ${blocked} ${samePin} and exists (select 1 from d)
-            returning id`;
+      // Invalid tries to reset (with none, count() takes countCorrect instead).
       const r = await sql<{ counted: number; n: number; was_blocked: boolean }>`
-        with d as (${d}), u as (${u}), a as (
+        with d as (${d}), u as (
+          update cards set ${tries} = 0, updated_at = ${now}::timestamptz
+          where id = ${card.id}::bigint and not ${blocked} ${samePin} and exists (select 1 from d)
+          returning id
+        ), a as (
           insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
           select ${row.actor}, ${row.request_id}, ${row.action}, ${row.entity_type}, ${row.entity_id}, ${row.organization}::int,
             ${row.details}::jsonb || case when exists (select 1 from u) then '{"outcome":"correct"}'::jsonb
@@ -572,13 +570,13 @@ export class PinsService {
    * is answered without a verdict and is no verification. A flood on one card past its cap or
    * block then waits on no lock.
    */
-  private countToday(card: CardRow, kind: Daily, now: Date, blocked?: string, guard: RawBuilder<unknown> = sql``): RawBuilder<unknown> {
+  private countToday(card: CardRow, kind: Daily, now: Date, blocked?: string): RawBuilder<unknown> {
     const [n, current, day, cap] = [sql.ref(kind), sql.ref(`l.${kind}`), isoDay(now), this.deps.dailyCaps[kind]];
     return sql`
       insert into card_daily_limits as l (card_id, day, ${n})
       select c.id, ${day}::date, 1 from cards c
       where c.id = ${card.id}::bigint ${blocked ? sql`and not ${sql.ref(`c.${blocked}`)}` : sql``}
-        and coalesce((select t.${n} from card_daily_limits t where t.card_id = ${card.id}::bigint and t.day = ${day}::date), 0) < ${cap}::int ${guard}
+        and coalesce((select t.${n} from card_daily_limits t where t.card_id = ${card.id}::bigint and t.day = ${day}::date), 0) < ${cap}::int
       on conflict (card_id, day) do update set ${n} = ${current} + 1 where ${current} < ${cap}::int
       returning 1`;
   }
