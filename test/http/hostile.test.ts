@@ -304,6 +304,14 @@ for (const backend of backends) {
         }
         assert.equal(statuses.get(401), 20, JSON.stringify([...statuses]));
         assert.equal(statuses.get(429), 40, JSON.stringify([...statuses]));
+        // A secret sent in the id field (credentials swapped) is counted under its hash, never kept in clear.
+        await limited.app.inject({
+          method: 'POST', url: '/token', remoteAddress: '198.51.100.78',
+          headers: { authorization: `Basic ${Buffer.from(`${tester.secret}:${tester.clientId}-0123456789`).toString('base64')}` },
+        });
+        const keys = await limited.container.storage.db.selectFrom('rate_counters').select('key').execute();
+        assert.ok(keys.some((k) => k.key.startsWith('lockout:') && k.key.endsWith('@198.51.100.78')));
+        assert.ok(keys.every((k) => !k.key.includes(tester.secret)));
       } finally {
         await limited.close();
       }

@@ -68,6 +68,11 @@ export interface IssuedToken {
 }
 
 const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
+/**
+ * The counter of a (client id, address) pair's wrong secrets. The id is whatever the caller sent,
+ * which may be a secret pasted in the wrong field: only its hash is stored.
+ */
+const lockoutKey = (id: string, address: string) => `lockout:${hashToken(id)}@${address}`;
 
 /**
  * API clients and their bearer tokens. Tokens are random 256-bit values; only their SHA-256 is
@@ -184,7 +189,7 @@ export class ClientsService {
     const a = await this.gate.ask({ hits: [
       { key: `token:${address}`, untilMs: minute, n: 1 },
       { key: `fail:${address}`, untilMs: minute, n: 0 },
-      { key: `lockout:${id}@${address}`, untilMs: lockout, n: 0 },
+      { key: lockoutKey(id, address), untilMs: lockout, n: 0 },
     ] });
     if (a.counts[2]! >= this.limits.tokenLockoutFailures) return lockout - now;
     if (a.counts[0]! > this.limits.tokensPerMinute || a.counts[1]! >= this.limits.authFailuresPerAddressPerMinute) return minute - now;
@@ -196,7 +201,7 @@ export class ClientsService {
     const now = this.clock.now().getTime();
     await this.gate.ask({ hits: [
       { key: `fail:${address}`, untilMs: windowEnd(now, MINUTE), n: 1 },
-      { key: `lockout:${id}@${address}`, untilMs: windowEnd(now, LOCKOUT_WINDOW), n: 1 },
+      { key: lockoutKey(id, address), untilMs: windowEnd(now, LOCKOUT_WINDOW), n: 1 },
     ] });
   }
 
