@@ -182,9 +182,9 @@ export async function settleDatabase(url: string): Promise<void> {
 export async function signedPost(url: string, token: string, path: string, payload: unknown): Promise<any> {
   const body = JSON.stringify(payload);
   const r = await fetch(`${url}${path}`, { method: 'POST', headers: signedHeaders(token, path, body), body });
-  const json = (await r.json()) as { hasError: boolean; data: any };
-  if (json.hasError) throw new Error(`${path}: ${JSON.stringify(json)}`);
-  return json.data;
+  const json = (await r.json()) as any;
+  if (r.status !== 200) throw new Error(`${path}: ${r.status} ${JSON.stringify(json)}`);
+  return json;
 }
 
 export async function runHttpBench(options: { seconds?: number; connections?: number; postgresUrl?: string; only?: string[] } = {}): Promise<HttpResult[]> {

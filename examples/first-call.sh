@@ -24,11 +24,11 @@ call() { # method path body
 
 CUSTOMER=$(call POST /customer/l8v2 "{\"customerData\":{\"customerKeyData\":{\"organizationNumber\":$ORG,\"customerNumber\":\"\"},\"ownerCoOwnerData\":{\"ownerData\":{\"firstName\":\"Ada\",\"lastName\":\"Lovelace\",\"nameLine1\":\"ADA LOVELACE\",\"dateOfBirth\":\"1985-12-10\",\"countryCode\":\"USA\"}}}}")
 echo "customer add: $CUSTOMER"
-CUSTOMER_NUMBER=$(node -p "JSON.parse(process.argv[1]).data.customerNumber" "$CUSTOMER")
+CUSTOMER_NUMBER=$(node -p "JSON.parse(process.argv[1]).customerNumber" "$CUSTOMER")
 
 ACCOUNT=$(call POST /account/add-L8V3 "{\"accountData\":{\"organization\":$ORG,\"logo\":$LOGO,\"customerNumber\":\"$CUSTOMER_NUMBER\",\"creditLimit\":5000,\"billingCycle\":15,\"shortName\":\"ADA LOVELACE\"}}")
 echo "account add:  $ACCOUNT"
-ACCOUNT_NUMBER=$(node -p "JSON.parse(process.argv[1]).data.accountNumber" "$ACCOUNT")
+ACCOUNT_NUMBER=$(node -p "JSON.parse(process.argv[1]).accountNumber" "$ACCOUNT")
 
 # A card on the account: number from the logo's BIN, PIN generated, a plastic for the bureau.
 # (The demo client has PCI scope, so it sees the card number; others get the PAN token.)

@@ -69,6 +69,22 @@ const ClientSchema = Type.Object({
   keyAssociations: Type.Record(Type.String({ pattern: '^[A-Z0-9]{1,8}$' }), KeyName, { default: {} }),
   cardNumberKey: Type.Optional(KeyName),
   tokenTtlSeconds: Type.Integer({ minimum: 60, maximum: 86400, default: 900 }),
+  /** Success bodies wrapped in the envelope, for clients written against a gateway that wraps them (docs/wire-compatibility.md). */
+  successEnvelope: Type.Boolean({ default: false }),
+  /**
+   * What a request must carry to authenticate: `signed` (the default: signature, timestamp and
+   * request id), `upstream` (what the upstream files declare: X-ClientID, bearer token and
+   * apikey; a signature checked when sent), or each part on its own (docs/security.md).
+   */
+  authentication: Type.Union([
+    Type.Literal('signed'),
+    Type.Literal('upstream'),
+    Type.Object({
+      signature: Type.Union([Type.Literal('required'), Type.Literal('optional'), Type.Literal('off')], { default: 'required' }),
+      requestId: Type.Union([Type.Literal('required'), Type.Literal('optional')], { default: 'required' }),
+      clientIdHeader: Type.Union([Type.Literal('required'), Type.Literal('optional')], { default: 'optional' }),
+    }, { additionalProperties: false }),
+  ], { default: 'signed' }),
 }, { additionalProperties: false });
 
 export const BootstrapSchema = Type.Object({

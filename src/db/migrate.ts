@@ -10,6 +10,7 @@ import * as m0007 from './migrations/0007_card_write_indexes.ts';
 import * as m0008 from './migrations/0008_mass_issue_files.ts';
 import * as m0009 from './migrations/0009_request_leases.ts';
 import * as m0011 from './migrations/0011_card_daily_limits.ts';
+import * as m0012 from './migrations/0012_client_wire_profile.ts';
 import * as m0010 from './migrations/0010_request_admission.ts';
 
 /** Migrations in order. A later issue adds its module's tables as the next file here. */
@@ -24,6 +25,7 @@ const migrations: Record<string, Migration> = {
   '0008_mass_issue_files': m0008,
   '0009_request_leases': m0009,
   '0011_card_daily_limits': m0011,
+  '0012_client_wire_profile': m0012,
   '0010_request_admission': m0010,
 };
 

@@ -64,6 +64,8 @@ export interface ApiClientTable {
   key_associations: JSONColumnType<Record<string, string>>;
   card_number_key: string | null;
   token_ttl_seconds: number;
+  /** How the client speaks the wire (clients module's WireProfile; migration 0012). */
+  wire_profile: JSONColumnType<Record<string, unknown>, string | undefined, string>;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
 }

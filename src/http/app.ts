@@ -7,7 +7,7 @@ import type { Container } from '../container.ts';
 import { authPlugin } from './plugins/auth.ts';
 import { idempotencyPlugin } from './plugins/idempotency.ts';
 import { errorsPlugin } from './plugins/errors.ts';
-import { errorBody } from './envelope.ts';
+import { errorBody, wrapSuccess } from './envelope.ts';
 import { HttpCodes } from './codes.ts';
 import { BODY_LIMIT_BYTES, inputPlugin } from './plugins/input.ts';
 import { tokenRoutes } from './routes/token.ts';
@@ -86,6 +86,10 @@ export async function buildApp(container: Container, options: AppOptions = {}): 
 
   await app.register(authPlugin, { clients: container.clients, windowSeconds: container.settings.SIGNATURE_WINDOW_SECONDS, now: () => container.clock.now().getTime() });
   await app.register(idempotencyPlugin, { idempotency: container.idempotency, db: container.storage.db, logger: container.logger });
+  // After the idempotency plugin's onSend, which stores and replays the bare body: a client whose
+  // wire profile asks for the envelope gets its success bodies wrapped, replays included.
+  app.addHook('onSend', async (request, reply, payload) =>
+    (request.client?.wire.successEnvelope && reply.statusCode === 200 && typeof payload === 'string' ? wrapSuccess(payload) : payload));
 
   await app.register(healthRoutes, { container });
   await app.register(tokenRoutes, { container });

@@ -1,10 +1,12 @@
 import { Type, type TSchema } from '@sinclair/typebox';
 
-/** The FirstVision response envelope: `{ hasError, errors: [{ code, description }], data }`. */
+/**
+ * The FirstVision error envelope (upstream's `DResponse`): `{ hasError, errors: [{ code,
+ * description }], data }`. Upstream answers success with the bare response object and errors
+ * with this envelope; a client whose profile asks for it gets success wrapped too (see
+ * wrapSuccess).
+ */
 export const ErrorItem = Type.Object({ code: Type.String(), description: Type.String() });
-
-export const Envelope = <T extends TSchema>(data: T) =>
-  Type.Object({ hasError: Type.Boolean(), errors: Type.Array(ErrorItem), data });
 
 export const ErrorEnvelope = Type.Object({
   hasError: Type.Literal(true),
@@ -12,14 +14,15 @@ export const ErrorEnvelope = Type.Object({
   data: Type.Object({}, { additionalProperties: true }),
 }, { description: 'Error: the code says what went wrong; nothing was changed.' });
 
-export const ok = <T>(data: T) => ({ hasError: false as const, errors: [] as Array<{ code: string; description: string }>, data });
-
 export const errorBody = (code: string, description: string, data: Record<string, unknown> = {}) =>
   ({ hasError: true as const, errors: [{ code, description }], data });
 
-/** Response schemas for a route: 200 with its data, every error status with the error envelope. */
+/** A success body's JSON text inside the envelope, for clients whose profile asks for it. */
+export const wrapSuccess = (json: string) => `{"hasError":false,"errors":[],"data":${json}}`;
+
+/** Response schemas for a route: 200 with the bare response object, every error status with the error envelope. */
 export function responses<T extends TSchema>(data: T, ...errorStatuses: number[]) {
-  const out: Record<number, TSchema> = { 200: Envelope(data) };
+  const out: Record<number, TSchema> = { 200: data };
   for (const s of [400, 401, 403, 409, 429, 500, ...errorStatuses]) out[s] = ErrorEnvelope;
   return out;
 }

@@ -105,7 +105,7 @@ export async function preparePools(bed: FaultBed, size: number): Promise<Pools> 
   const ok = async (path: string, body: unknown) => {
     const a = await bed.post(path, JSON.stringify(body), randomUUID());
     if (a.status !== 200) throw new Error(`${path}: ${a.status} ${a.failure ?? JSON.stringify(a.body)}`);
-    return a.body.data;
+    return a.body;
   };
   const customer = (await ok('/customer/l8v2', customerBody())).customerNumber as string;
   const pools: Pools = { accounts: [], cards: [] };

@@ -125,7 +125,7 @@ async function poolCard(h: Harness, logo: number): Promise<PoolCard> {
   const card = await addCard(h, {}, logo);
   const row = await h.container.storage.db.selectFrom('cards').select(['expiry']).where('pan_token', '=', card.token).executeTakeFirstOrThrow();
   const values = await h.call('POST', '/cards/pin/security-codes', { organizationNumber: 100, cardNumber: card.pan, channel: 'A', keyAssociation: 'IYY' });
-  const pinBlock = values.statusCode === 200 ? (values.json().data.pinEncrypt as string) : '';
+  const pinBlock = values.statusCode === 200 ? (values.json().pinEncrypt as string) : '';
   return { ...card, expiry: row.expiry, pin: pinBlock ? clientReadPinBlock(pinBlock, card.pan) : '1234' };
 }
 
@@ -586,8 +586,8 @@ export function answerProblem(req: FuzzRequest, res: LightMyRequestResponse): st
   if (res.statusCode === 200) {
     if (req.url.startsWith('/token')) return typeof body.access_token === 'string' ? undefined : 'token answer without access_token';
     if (req.url.startsWith('/health')) return body.status === 'ok' ? undefined : 'health answer without status';
-    return body.hasError === false && Array.isArray(body.errors) && body.errors.length === 0 && typeof body.data === 'object' && body.data !== null
-      ? undefined : '200 without the envelope';
+    // Success is the bare response object, as upstream documents it: never the envelope.
+    return body.hasError === undefined && body.errors === undefined ? undefined : '200 in the envelope';
   }
   const errors = body.errors as Array<Record<string, unknown>> | undefined;
   if (body.hasError !== true || !Array.isArray(errors) || errors.length === 0) return 'refusal without the envelope';

@@ -229,13 +229,13 @@ export function customerBody(org = 100, extra: Record<string, unknown> = {}, cus
 export async function addCustomer(h: Harness, org = 100, client: TestClient = tester): Promise<string> {
   const res = await h.call('POST', '/customer/l8v2', customerBody(org), { client });
   if (res.statusCode !== 200) throw new Error(`customer add: ${res.statusCode} ${res.body}`);
-  return res.json().data.customerNumber;
+  return res.json().customerNumber;
 }
 
 export async function addAccount(h: Harness, customerNumber: string, org = 100, logo = 1, client: TestClient = tester): Promise<string> {
   const res = await h.call('POST', '/account/add-L8V3', { accountData: { organization: org, logo, customerNumber, creditLimit: 1000, billingCycle: 10 } }, { client });
   if (res.statusCode !== 200) throw new Error(`account add: ${res.statusCode} ${res.body}`);
-  return res.json().data.accountNumber;
+  return res.json().accountNumber;
 }
 
 export const uuid = randomUUID;
@@ -251,9 +251,9 @@ export async function addCard(h: Harness, extra: Record<string, unknown> = {}, l
   const account = await addAccount(h, customer, 100, logo);
   const res = await h.call('POST', '/cards/embosser/l8vf', cardBody(account, extra));
   if (res.statusCode !== 200) throw new Error(`card add: ${res.statusCode} ${res.body}`);
-  const pan = (res.json().data.cardNumber as string).replace(/^0+/, '');
+  const pan = (res.json().cardNumber as string).replace(/^0+/, '');
   const details = await h.call('POST', '/cards/v2/embosser/details', { organizationNumber: '100', cardNumber: pan, cardSequence: '1', foreignUse: '0' }, { client: cardsOnly });
-  return { pan, token: details.json().data.cardNumber, account, customer };
+  return { pan, token: details.json().cardNumber, account, customer };
 }
 
 /** The client side of the card-number encryption: PAN right-padded with F to 32 hex, 3DES-ECB under the ZEK. */

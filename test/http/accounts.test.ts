@@ -22,13 +22,13 @@ for (const backend of backends) {
         shortName: 'ADA', blockCode1: ' ', primaryAccount: 'P', userAccountInfo: 'kept as sent', cardTechnology: 1,
       }, 'acct-add-1');
       assert.equal(res.statusCode, 200, res.body);
-      const accountNumber = res.json().data.accountNumber;
+      const accountNumber = res.json().accountNumber;
       assert.match(accountNumber, /^[0-9]{19}$/);
-      assert.equal(res.json().data.organization, 100);
+      assert.equal(res.json().organization, 100);
 
       const inq = await inquire({ 'organization-number': '100', 'account-number': accountNumber });
       assert.equal(inq.statusCode, 200, inq.body);
-      const a = inq.json().data.accountData;
+      const a = inq.json().accountData;
       assert.equal(a.logo, 2);
       assert.equal(a.customerNumber, customer);
       assert.equal(a.creditLimit, 2500.5);
@@ -36,7 +36,7 @@ for (const backend of backends) {
       assert.equal(a.internalStatus, 'A');
       assert.equal(a.blockCode1, '');
       assert.equal(a.dateOpened, h.clock.now().toISOString().slice(0, 10));
-      assert.equal(inq.json().data.currencyCode, 840);
+      assert.equal(inq.json().currencyCode, 840);
       const audit = await listAudit(h.container.storage.db, { requestId: 'acct-add-1' });
       assert.equal(audit[0]!.action, 'account.add');
       const reads = await listAudit(h.container.storage.db, { entityType: 'account', entityId: accountNumber });
@@ -46,7 +46,7 @@ for (const backend of backends) {
     test('a given account number is kept and cannot be reused', async () => {
       const customer = await addCustomer(h);
       const number = `9${String(Date.now()).padStart(18, '0')}`;
-      assert.equal((await add({ organization: 100, logo: 1, customerNumber: customer, accountNumber: number })).json().data.accountNumber, number);
+      assert.equal((await add({ organization: 100, logo: 1, customerNumber: customer, accountNumber: number })).json().accountNumber, number);
       const before = await count();
       const dup = await add({ organization: 100, logo: 1, customerNumber: customer, accountNumber: number });
       assert.equal(dup.statusCode, 422);
@@ -120,13 +120,13 @@ for (const backend of backends) {
       const put = (body: Record<string, unknown>) => h.call('PUT', '/account/block-code', { organizationNumber: 100, accountNumber: account, foreignUse: '0', ...body });
       let res = await put({ functionCode: 'B', blockCode: 'L', blockCodeIndicator: 0 });
       assert.equal(res.statusCode, 200, res.body);
-      assert.deepEqual([res.json().data.blockCode1Local, res.json().data.blockCode2Local], ['L', '']);
+      assert.deepEqual([res.json().blockCode1Local, res.json().blockCode2Local], ['L', '']);
       res = await put({ functionCode: 'B', blockCode: 'F', blockCodeIndicator: 0 });
-      assert.deepEqual([res.json().data.blockCode1Local, res.json().data.blockCode2Local], ['L', 'F']);
+      assert.deepEqual([res.json().blockCode1Local, res.json().blockCode2Local], ['L', 'F']);
       res = await put({ functionCode: 'U', blockCode: ' ', blockCodeIndicator: 1 });
-      assert.deepEqual([res.json().data.blockCode1Local, res.json().data.blockCode2Local], ['', 'F']);
+      assert.deepEqual([res.json().blockCode1Local, res.json().blockCode2Local], ['', 'F']);
       const inq = await inquire({ 'organization-number': '100', 'account-number': account });
-      assert.deepEqual([inq.json().data.accountData.blockCode1, inq.json().data.accountData.blockCode2], ['', 'F']);
+      assert.deepEqual([inq.json().accountData.blockCode1, inq.json().accountData.blockCode2], ['', 'F']);
 
       const cases: Array<[Record<string, unknown>, string]> = [
         [{ functionCode: 'X', blockCode: 'A', blockCodeIndicator: 1 }, 'VPL5SAB22E'],
@@ -144,7 +144,7 @@ for (const backend of backends) {
         assert.equal(r.json().errors[0].code, code);
       }
       const after = await inquire({ 'organization-number': '100', 'account-number': account });
-      assert.deepEqual([after.json().data.accountData.blockCode1, after.json().data.accountData.blockCode2], ['', 'F']);
+      assert.deepEqual([after.json().accountData.blockCode1, after.json().accountData.blockCode2], ['', 'F']);
       const audit = await listAudit(h.container.storage.db, { entityType: 'account', entityId: account });
       assert.deepEqual(audit.filter((e) => e.action.startsWith('account.') && e.action !== 'account.read' && e.action !== 'account.add').map((e) => e.action), ['account.block', 'account.block', 'account.unblock']);
     });
@@ -158,7 +158,7 @@ for (const backend of backends) {
       assert.equal(a.statusCode, 200);
       assert.equal(b.statusCode, 200);
       const inq = await inquire({ 'organization-number': '100', 'account-number': account });
-      assert.deepEqual([inq.json().data.accountData.blockCode1, inq.json().data.accountData.blockCode2], ['A', 'B']);
+      assert.deepEqual([inq.json().accountData.blockCode1, inq.json().accountData.blockCode2], ['A', 'B']);
     });
 
     test('accounts of a customer, 20 at a time, forwards and back', async () => {
@@ -167,16 +167,16 @@ for (const backend of backends) {
       for (let i = 0; i < 23; i++) created.push(await addAccount(h, customer, 100, 1 + (i % 2)));
       created.sort();
       const list = (body: Record<string, unknown>) => h.call('POST', '/customer/accountNumber', { organizationNumber: 100, customerNumber: customer, ...body });
-      const first = (await list({})).json().data;
+      const first = (await list({})).json();
       assert.equal(first.numberOfOccurrences, 20);
       assert.equal(first.more, 'Y');
       assert.deepEqual(first.acctTable.map((a: { accountNumber: string }) => a.accountNumber), created.slice(0, 20));
       assert.equal(first.acctTable[0].organizationName, 'Test Bank');
       assert.ok(['Test Classic', 'Test Gold'].includes(first.acctTable[0].logoDescription));
-      const next = (await list({ functionCode: 'N', startToken: { accountNumber: first.nextToken.accountNumberNext } })).json().data;
+      const next = (await list({ functionCode: 'N', startToken: { accountNumber: first.nextToken.accountNumberNext } })).json();
       assert.equal(next.more, 'N');
       assert.deepEqual(next.acctTable.map((a: { accountNumber: string }) => a.accountNumber), created.slice(20));
-      const prev = (await list({ functionCode: 'P', startToken: { accountNumber: next.prevToken.accountNumberPrev } })).json().data;
+      const prev = (await list({ functionCode: 'P', startToken: { accountNumber: next.prevToken.accountNumberPrev } })).json();
       assert.deepEqual(prev.acctTable.map((a: { accountNumber: string }) => a.accountNumber), created.slice(0, 20));
 
       assert.equal((await list({ functionCode: 'Z' })).json().errors[0].code, 'VPL5SCA09E');

@@ -142,7 +142,7 @@ for (const backend of backends) {
     });
 
     test('inquiries keep the same request-id rules: replay for the same request, 409 for another', async () => {
-      const customer = (await h.call('POST', '/customer/l8v2', customerBody())).json().data.customerNumber;
+      const customer = (await h.call('POST', '/customer/l8v2', customerBody())).json().customerNumber;
       const requestId = `inq-${Date.now()}`;
       const body = { organizationNumber: 100, customerAccountCardNumber: customer, numberType: '1' };
       const first = await h.call('POST', '/customer/demographicData-l8v2', body, { requestId });

@@ -82,7 +82,7 @@ for (const backend of backends) {
       const { pan, token } = await addCard(h);
       const res = await act({ cardNumber: token, cardSequence: 1, cardAction: 0, cardActionReason: 'N', numberCardsReturned: 2 });
       assert.equal(res.statusCode, 200, res.body);
-      const d = res.json().data;
+      const d = res.json();
       assert.equal(d.cardNumber, pan.padStart(19, '0'));
       assert.equal(d.cardSequence, 1);
       assert.equal(d.cardAction, 0);
@@ -103,7 +103,7 @@ for (const backend of backends) {
       const { pan, token } = await addCard(h);
       const res = await act({ cardNumber: pan, cardAction: 1, numberCardsRequested: 1, cardActionReason: 'A' }, tester, `act1-${token}`);
       assert.equal(res.statusCode, 200, res.body);
-      const d = res.json().data;
+      const d = res.json();
       assert.equal(d.cardNumber, pan.padStart(19, '0'));
       assert.equal(d.cardSequence, 2);
       assert.equal(d.numberCardsRequested, 1);
@@ -143,7 +143,7 @@ for (const backend of backends) {
       assert.equal((await act({ cardNumber: token, cardAction: 1, numberCardsRequested: 1 })).statusCode, 200);
       const res = await act({ cardNumber: token, cardSequence: 1, cardAction: 2, numberCardsRequested: 1 });
       assert.equal(res.statusCode, 200, res.body);
-      const d = res.json().data;
+      const d = res.json();
       assert.equal(d.cardSequence, 3, 'the next sequence of the number, whichever sequence was named');
       const all = await rows(token);
       assert.equal(all.length, 3);
@@ -163,7 +163,7 @@ for (const backend of backends) {
       await db().updateTable('cards').set({ expiry: lastMonth }).where('pan_token', '=', old.token).execute();
       const late = await act({ cardNumber: old.token, cardAction: 2, numberCardsRequested: 1 });
       assert.equal(late.statusCode, 200, late.body);
-      assert.equal(late.json().data.expiryDate, lastDay(yymmIn(h.clock.now(), 36)));
+      assert.equal(late.json().expiryDate, lastDay(yymmIn(h.clock.now(), 36)));
 
       // A renewal may not give an expiry more than 20 years ahead.
       const far = await addCard(h);
@@ -176,7 +176,7 @@ for (const backend of backends) {
       const { pan, token } = await addCard(h);
       const res = await act({ cardNumber: token, cardAction: 3, numberCardsRequested: 1, cardActionReason: 'D', userData: { userCode: 7, userDate: '2024-01-02' } });
       assert.equal(res.statusCode, 200, res.body);
-      const d = res.json().data;
+      const d = res.json();
       assert.equal(d.cardSequence, 2);
       assert.deepEqual(d.userData, [{ userCode: 7, userDate: '2024-01-02' }]);
       const [first, second] = await rows(token);
@@ -186,8 +186,8 @@ for (const backend of backends) {
       assert.equal((await records(second!.id))[0]?.reason, 'card.action.3');
       checkTracks(d, pan, first!.expiry, '201', first!.pin_verification);
       const details = await h.call('POST', '/cards/v2/embosser/details', { organizationNumber: '100', cardNumber: token, cardSequence: '2', foreignUse: '0' });
-      assert.equal(details.json().data.cardIssueAction, 3);
-      assert.equal(details.json().data.numberCardsRequested, 1);
+      assert.equal(details.json().cardIssueAction, 3);
+      assert.equal(details.json().numberCardsRequested, 1);
     });
 
     test('4 lost/stolen: a new number and PIN; every sequence of the old number closed with block code L; links both ways', async () => {
@@ -195,7 +195,7 @@ for (const backend of backends) {
       assert.equal((await act({ cardNumber: token, cardAction: 1, numberCardsRequested: 1 })).statusCode, 200);
       const res = await act({ cardNumber: token, cardSequence: 1, cardAction: 4, cardActionReason: 'S', numberCardsReturned: 0 });
       assert.equal(res.statusCode, 200, res.body);
-      const d = res.json().data;
+      const d = res.json();
       const newPan = d.cardNumber.replace(/^0+/, '');
       assert.notEqual(newPan, pan);
       assert.ok(isLuhnValid(newPan) && newPan.startsWith('411111') && newPan.length === 16);
@@ -239,7 +239,7 @@ for (const backend of backends) {
       await db().updateTable('cards').set({ pin_tries: 3, pin_blocked: true }).where('id', '=', before!.id).execute();
       const res = await act({ cardNumber: token, cardAction: 5, randomPin: 1, cardActionReason: 'P' });
       assert.equal(res.statusCode, 200, res.body);
-      const d = res.json().data;
+      const d = res.json();
       assert.equal(d.cardSequence, 1);
       assert.equal(d.randomPin, 1);
       const after = await byId(before!.id);
@@ -284,7 +284,7 @@ for (const backend of backends) {
       assert.ok(fresh.activated_at);
       assert.equal(fresh.last_action, 6);
       assert.equal((await records(fresh.id))[0]?.reason, 'card.action.6');
-      assert.equal(res.json().data.cardNumber.replace(/^0+/, '').length, 16);
+      assert.equal(res.json().cardNumber.replace(/^0+/, '').length, 16);
       await expectCode({ cardNumber: fresh.pan_token, cardAction: 6, numberCardsRequested: 0 }, 'VPL5SPR10S');
     });
 
@@ -301,9 +301,9 @@ for (const backend of backends) {
       assert.notEqual(fresh.pin_stored, old!.pin_stored);
       assert.equal(fresh.activation_required, true);
       assert.equal((await records(fresh.id))[0]?.reason, 'card.action.7');
-      const newPan = res.json().data.cardNumber.replace(/^0+/, '');
+      const newPan = res.json().cardNumber.replace(/^0+/, '');
       assert.notEqual(newPan, pan);
-      checkTracks(res.json().data, newPan, fresh.expiry, '201', fresh.pin_verification);
+      checkTracks(res.json(), newPan, fresh.expiry, '201', fresh.pin_verification);
       await expectCode({ cardNumber: fresh.pan_token, cardAction: 7, numberCardsRequested: 1 }, 'VPL5SPR17S');
     });
 
@@ -311,7 +311,7 @@ for (const backend of backends) {
       const { pan, token } = await addCard(h);
       const res = await act({ cardNumber: token, cardAction: 4 }, cardsOnly);
       assert.equal(res.statusCode, 200, res.body);
-      const d = res.json().data;
+      const d = res.json();
       assert.equal(d.cardNumber.length, 19);
       assert.match(d.cardNumber, /[A-Z]/);
       assert.notEqual(d.cardNumber, token);
@@ -321,8 +321,8 @@ for (const backend of backends) {
       assert.doesNotMatch(res.body, new RegExp(pan));
       const again = await act({ cardNumber: d.cardNumber, cardAction: 1, numberCardsRequested: 1 }, cardsOnly);
       assert.equal(again.statusCode, 200, again.body);
-      assert.equal(again.json().data.cardNumber, d.cardNumber);
-      assert.equal(again.json().data.cardSequence, 2);
+      assert.equal(again.json().cardNumber, d.cardNumber);
+      assert.equal(again.json().cardSequence, 2);
     });
 
     test('refusals: action out of range, unknown card, closed card or account, instant type; nothing changes', async () => {
@@ -387,7 +387,7 @@ for (const backend of backends) {
       const { token } = await addCard(h);
       const plastics = await Promise.all([1, 3, 1].map((cardAction) => act({ cardNumber: token, cardAction, numberCardsRequested: 1 })));
       assert.deepEqual(plastics.map((r) => r.statusCode), [200, 200, 200], plastics.map((r) => r.body).join('\n'));
-      assert.deepEqual(plastics.map((r) => r.json().data.cardSequence).sort(), [2, 3, 4]);
+      assert.deepEqual(plastics.map((r) => r.json().cardSequence).sort(), [2, 3, 4]);
       const replaced = await Promise.all([4, 7].map((cardAction) => act({ cardNumber: token, cardSequence: 1, cardAction })));
       assert.deepEqual(replaced.map((r) => r.statusCode).sort(), [200, 422]);
       assert.equal(replaced.find((r) => r.statusCode === 422)!.json().errors[0].code, 'EMBC11E');

@@ -22,7 +22,7 @@ for (const backend of backends) {
       const account = await addAccount(h, customer);
       const res = await h.call('POST', '/cards/embosser/l8vf', cardBody(account, { embossedName2: 'ANALYTICAL ENGINE', addressLine1: '12 ST JAMES SQ', atmCashAmount: 500 }), { requestId: `card-${account}` });
       assert.equal(res.statusCode, 200, res.body);
-      const data = res.json().data;
+      const data = res.json();
       assert.equal(data.organizationNumber, 100);
       assert.equal(data.logo, 1);
       assert.equal(data.accountNumber, account);
@@ -33,12 +33,12 @@ for (const backend of backends) {
 
       const asOther = await details(pan, cardsOnly);
       assert.equal(asOther.statusCode, 200, asOther.body);
-      const token = asOther.json().data.cardNumber;
+      const token = asOther.json().cardNumber;
       assert.equal(token.length, 19);
       assert.match(token, /[A-Z]/);
       assert.ok(token.startsWith('411111') && token.endsWith(pan.slice(-4)));
       assert.doesNotMatch(asOther.body, new RegExp(pan));
-      const d = asOther.json().data;
+      const d = asOther.json();
       assert.equal(d.postToAccount, account);
       assert.equal(d.customerNumber, customer);
       assert.equal(d.embosserName1, 'ADA LOVELACE');
@@ -51,7 +51,7 @@ for (const backend of backends) {
 
       // The token works wherever a card number does, and the PCI client sees the number.
       const byToken = await details(token, tester);
-      assert.equal(byToken.json().data.cardNumber, data.cardNumber);
+      assert.equal(byToken.json().cardNumber, data.cardNumber);
 
       // Stored: encrypted number, PIN as a stored block with a PVV; nothing in clear.
       const row = await h.container.storage.db.selectFrom('cards').innerJoin('card_numbers', 'card_numbers.pan_hash', 'cards.pan_hash').selectAll().where('cards.pan_token', '=', token).executeTakeFirstOrThrow();
@@ -67,9 +67,9 @@ for (const backend of backends) {
       const now = h.clock.now();
       const { pan } = await addCard(h);
       const expected = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 36 + 1, 0)).toISOString().slice(0, 10);
-      assert.equal((await details(pan)).json().data.dateExpire, expected);
+      assert.equal((await details(pan)).json().dateExpire, expected);
       const given = await addCard(h, { expirationDate: '2031-07-15', posServiceCode: 101, currentCardActivation: 'Y', pinSuppression: 1 });
-      const g = (await details(given.pan)).json().data;
+      const g = (await details(given.pan)).json();
       assert.equal(g.dateExpire, '2031-07-31');
       assert.equal(g.serviceCode, '101');
       assert.equal(g.activationRequired, 'Y');
@@ -92,8 +92,8 @@ for (const backend of backends) {
       const b = await h.call('POST', '/cards/embosser/l8vf', cardBody(account, { customerNumber: partner, embossedName1: 'PARTNER' }));
       assert.equal(a.statusCode, 200);
       assert.equal(b.statusCode, 200);
-      assert.notEqual(a.json().data.cardNumber, b.json().data.cardNumber);
-      assert.equal((await details(b.json().data.cardNumber)).json().data.customerNumber, partner);
+      assert.notEqual(a.json().cardNumber, b.json().cardNumber);
+      assert.equal((await details(b.json().cardNumber)).json().customerNumber, partner);
     });
 
     test('a given card number (migration) must pass Luhn, fit the BIN and length, and be new', async () => {
@@ -102,7 +102,7 @@ for (const backend of backends) {
       assert.ok(isLuhnValid(valid));
       const ok1 = await h.call('POST', '/cards/embosser/l8vf', cardBody(account, { cardNumber: valid }));
       assert.equal(ok1.statusCode, 200, ok1.body);
-      assert.equal(ok1.json().data.cardNumber, valid.padStart(19, '0'));
+      assert.equal(ok1.json().cardNumber, valid.padStart(19, '0'));
       const before = await count('cards');
       const cases: Array<[string, string]> = [
         [valid, 'EMBC04E'],
@@ -155,14 +155,14 @@ for (const backend of backends) {
       for (const url of ['/cards/embosser/card-pan-l8v2', '/cards/embosser/card-pan']) {
         const p = await h.call('POST', url, { organizationNumber: 100, cardNumber: clientEncryptPan(pan), cardSequence: 1, functionType: 'P' });
         assert.equal(p.statusCode, 200, p.body);
-        assert.equal(p.json().data.panToken, token);
-        assert.equal(p.json().data.accountNumber, account);
-        assert.equal(p.json().data.logo, 1);
-        assert.equal(clientDecryptPan(p.json().data.cardNumber), pan);
+        assert.equal(p.json().panToken, token);
+        assert.equal(p.json().accountNumber, account);
+        assert.equal(p.json().logo, 1);
+        assert.equal(clientDecryptPan(p.json().cardNumber), pan);
         const c = await h.call('POST', url, { organizationNumber: 100, cardNumber: token, cardSequence: 1, functionType: 'C' });
         assert.equal(c.statusCode, 200, c.body);
-        assert.equal(clientDecryptPan(c.json().data.cardNumber), pan);
-        assert.equal(c.json().data.panToken, token);
+        assert.equal(clientDecryptPan(c.json().cardNumber), pan);
+        assert.equal(c.json().panToken, token);
       }
       const audit = await listAudit(h.container.storage.db, { entityType: 'card', entityId: token });
       assert.equal(audit.filter((a) => a.action === 'card.pan.read').length, 4);
@@ -219,7 +219,7 @@ for (const backend of backends) {
       const otherCustomer = await addCustomer(h, 200, other);
       const otherAccount = await addAccount(h, otherCustomer, 200, 1, other);
       const otherCard = await h.call('POST', '/cards/embosser/l8vf', { ...cardBody(otherAccount), organizationNumber: 200 }, { client: other });
-      const otherToken = otherCard.json().data.cardNumber;
+      const otherToken = otherCard.json().cardNumber;
       assert.equal((await details(otherToken)).json().errors[0].code, 'VPL5SCI09S');
     });
 
@@ -230,7 +230,7 @@ for (const backend of backends) {
       const get = (q: string, client = tester) => h.call('GET', `/customer/v3/cards/details?organizationNumber=100${q}`, undefined, { client, headers: { customerNumber: customer } });
       const first = await get('');
       assert.equal(first.statusCode, 200, first.body);
-      const out = first.json().data.outputArea;
+      const out = first.json().outputArea;
       assert.equal(out.numberOfReturnedItems, 20);
       assert.equal(out.hasMore, 'Y');
       assert.equal(out.customerNumber, customer);
@@ -239,9 +239,9 @@ for (const backend of backends) {
       assert.match(out.accountTable[0].encryptedCardNumber, /^[0-9A-F]{32}$/);
       assert.equal(clientDecryptPan(out.accountTable[0].encryptedCardNumber), out.accountTable[0].cardNumber.replace(/^0+/, ''));
       const next = await get(`&functionCode=N&startAccount=${accounts[0]}`);
-      assert.equal(next.json().data.outputArea.numberOfReturnedItems, 11);
+      assert.equal(next.json().outputArea.numberOfReturnedItems, 11);
       const masked = await get('', cardsOnly);
-      for (const c of masked.json().data.outputArea.accountTable) {
+      for (const c of masked.json().outputArea.accountTable) {
         assert.match(c.cardNumber, /[A-Z]/);
         assert.equal(c.encryptedCardNumber, '');
       }
@@ -256,7 +256,7 @@ for (const backend of backends) {
       const { pan, token } = await addCard(h);
       const put = (cardStatus: number, cardNumber = token) => h.call('PUT', '/cards/status-L8V1', { organizationNumber: 100, cardStatus, cardSequence: 1, cardNumber });
       assert.equal((await put(2)).statusCode, 200);
-      assert.equal((await details(pan)).json().data.statusCode, '2');
+      assert.equal((await details(pan)).json().statusCode, '2');
       assert.equal((await put(2)).json().errors[0].code, 'VPL5SCS0JE');
       assert.equal((await put(7)).json().errors[0].code, 'VPL5SCS0IE');
       assert.equal((await put(0, pan)).statusCode, 200);
@@ -282,18 +282,18 @@ for (const backend of backends) {
       const customer = await addCustomer(h);
       const account = await addAccount(h, customer);
       const cards: string[] = [];
-      for (let i = 0; i < 3; i++) cards.push((await h.call('POST', '/cards/embosser/l8vf', cardBody(account, { currentCardActivation: 'Y' }))).json().data.cardNumber);
+      for (let i = 0; i < 3; i++) cards.push((await h.call('POST', '/cards/embosser/l8vf', cardBody(account, { currentCardActivation: 'Y' }))).json().cardNumber);
       const one = await h.call('PUT', '/cards/activation', { organizationNumber: 100, cardNumber: cards[0], serviceType: 'S' });
       assert.equal(one.statusCode, 200, one.body);
-      assert.equal(one.json().data.numberCardsActivated, 1);
-      assert.equal((await details(cards[0]!)).json().data.activationRequired, 'N');
-      assert.equal((await details(cards[1]!)).json().data.activationRequired, 'Y');
+      assert.equal(one.json().numberCardsActivated, 1);
+      assert.equal((await details(cards[0]!)).json().activationRequired, 'N');
+      assert.equal((await details(cards[1]!)).json().activationRequired, 'Y');
       const all = await h.call('PUT', '/cards/activation', { organizationNumber: 100, cardNumber: cards[1], serviceType: 'A' });
-      assert.equal(all.json().data.numberCardsActivated, 2);
-      assert.equal((await details(cards[2]!)).json().data.activationRequired, 'N');
+      assert.equal(all.json().numberCardsActivated, 2);
+      assert.equal((await details(cards[2]!)).json().activationRequired, 'N');
       const byAccount = await h.call('PUT', '/cards/activation', { organizationNumber: 100, cardNumber: account, serviceType: 'S' });
       assert.equal(byAccount.json().errors[0].code, 'VPL5SEA04S');
-      assert.equal((await h.call('PUT', '/cards/activation', { organizationNumber: 100, cardNumber: account, serviceType: 'A' })).json().data.numberCardsActivated, 0);
+      assert.equal((await h.call('PUT', '/cards/activation', { organizationNumber: 100, cardNumber: account, serviceType: 'A' })).json().numberCardsActivated, 0);
       assert.equal((await h.call('PUT', '/cards/activation', { organizationNumber: 100, cardNumber: cards[0], serviceType: 'X' })).json().errors[0].code, 'VPL5SEA03E');
       assert.equal((await h.call('PUT', '/cards/activation', { organizationNumber: 100, cardNumber: '4111111111111111', serviceType: 'S' })).json().errors[0].code, 'VPL5SEA05S');
     });
@@ -303,7 +303,7 @@ for (const backend of backends) {
       for (const card of [pan, token]) {
         const res = await h.call('GET', '/account/v2/accounts', undefined, { headers: { 'organization-number': '100', 'card-number': card } });
         assert.equal(res.statusCode, 200, res.body);
-        assert.equal(res.json().data.accountData.accountNumber, account);
+        assert.equal(res.json().accountData.accountNumber, account);
       }
     });
   });

@@ -16,15 +16,14 @@ for (const backend of backends) {
       const res = await h.call('POST', '/customer/l8v2', customerBody(), { requestId: 'cust-add-audit' });
       assert.equal(res.statusCode, 200, res.body);
       const body = res.json();
-      assert.equal(body.hasError, false);
-      assert.deepEqual(body.errors, []);
-      assert.match(body.data.customerNumber, /^[0-9]{19}$/);
-      assert.equal(body.data.organizationNumber, 100);
+      assert.equal(body.hasError, undefined, 'success is the bare response object');
+      assert.match(body.customerNumber, /^[0-9]{19}$/);
+      assert.equal(body.organizationNumber, 100);
       const audit = await listAudit(h.container.storage.db, { requestId: 'cust-add-audit' });
       assert.equal(audit.length, 1);
       assert.equal(audit[0]!.action, 'customer.add');
       assert.equal(audit[0]!.actor, 'tester');
-      assert.equal(audit[0]!.entityId, body.data.customerNumber);
+      assert.equal(audit[0]!.entityId, body.customerNumber);
     });
 
     test('generated numbers are distinct', async () => {
@@ -36,16 +35,16 @@ for (const backend of backends) {
       const given = String(Date.now()).padStart(19, '7').slice(-19);
       const first = await h.call('POST', '/customer/l8v2', customerBody(100, {}, given));
       assert.equal(first.statusCode, 200, first.body);
-      assert.equal(first.json().data.customerNumber, given);
+      assert.equal(first.json().customerNumber, given);
       const before = await count();
       const dup = await h.call('POST', '/customer/l8v2', customerBody(100, {}, given));
       assert.equal(dup.statusCode, 422);
       assert.equal(dup.json().errors[0].code, 'VPL5SAL15E');
       assert.equal(await count(), before);
       const short = await h.call('POST', '/customer/l8v2', customerBody(100, {}, '12345'));
-      assert.equal(short.json().data.customerNumber, '0000000000000012345');
+      assert.equal(short.json().customerNumber, '0000000000000012345');
       const zeros = await h.call('POST', '/customer/l8v2', customerBody(100, {}, '0000000000000000000'));
-      assert.notEqual(zeros.json().data.customerNumber, '0000000000000000000');
+      assert.notEqual(zeros.json().customerNumber, '0000000000000000000');
     });
 
     test('business rules answer 422 with the upstream codes and write nothing', async () => {
@@ -90,10 +89,10 @@ for (const backend of backends) {
     test('fields emboss does not model are accepted and kept', async () => {
       const res = await h.call('POST', '/customer/l8v2', customerBody(100, { employerName: 'Analytical Engines', user1: 'U1', demographic1: 'D1' }));
       assert.equal(res.statusCode, 200, res.body);
-      const number = res.json().data.customerNumber;
+      const number = res.json().customerNumber;
       const inq = await h.call('POST', '/customer/demographicData-l8v2', { organizationNumber: 100, customerAccountCardNumber: number, numberType: '1' });
       assert.equal(inq.statusCode, 200, inq.body);
-      const owner = inq.json().data.nameAddrData[0];
+      const owner = inq.json().nameAddrData[0];
       assert.equal(owner.sequence, 1);
       assert.equal(owner.user1, 'U1');
       assert.equal(owner.demographic1, 'D1');
@@ -106,8 +105,8 @@ for (const backend of backends) {
       for (const [number, numberType] of [[customer, '1'], [account, '0'], [account, ' ']]) {
         const res = await h.call('POST', '/customer/demographicData-l8v2', { organizationNumber: 100, customerAccountCardNumber: number, numberType });
         assert.equal(res.statusCode, 200, res.body);
-        assert.equal(res.json().data.customerNumber, customer);
-        assert.equal(res.json().data.organizationNumber, 100);
+        assert.equal(res.json().customerNumber, customer);
+        assert.equal(res.json().organizationNumber, 100);
       }
       const unknown = await h.call('POST', '/customer/demographicData-l8v2', { organizationNumber: 100, customerAccountCardNumber: '1234', numberType: '1' });
       assert.equal(unknown.statusCode, 422);
@@ -132,9 +131,9 @@ for (const backend of backends) {
         nameLine1: 'ADA KING', city: 'LONDON', vipStatus: 1, status: 1,
       }, { requestId: `upd-${customer}` });
       assert.equal(res.statusCode, 200, res.body);
-      assert.equal(res.json().data.outputArea.customerNumber, customer);
+      assert.equal(res.json().outputArea.customerNumber, customer);
       const inq = await h.call('POST', '/customer/demographicData-l8v2', { organizationNumber: 100, customerAccountCardNumber: customer, numberType: '1' });
-      const data = inq.json().data;
+      const data = inq.json();
       assert.equal(data.nameAddrData[0].nameLine1, 'ADA KING');
       assert.equal(data.nameAddrData[0].city, 'LONDON');
       assert.equal(data.nameAddrData[0].firstName, 'Ada');
@@ -161,7 +160,7 @@ for (const backend of backends) {
         assert.equal(res.json().errors[0].code, code);
       }
       const inq = await h.call('POST', '/customer/demographicData-l8v2', { organizationNumber: 100, customerAccountCardNumber: customer, numberType: '1' });
-      assert.equal(inq.json().data.status, 0);
+      assert.equal(inq.json().status, 0);
     });
   });
 }

@@ -45,14 +45,14 @@ for (const backend of backends) {
       clientId: 'tester', requestId,
       answer: async (outcome: Outcome) => ({
         clientId: 'tester', requestId, holder, statusCode: 200, audit: [],
-        responseSealed: await h.container.idempotency.seal(JSON.stringify({ hasError: false, errors: [], data: (outcome as { result: unknown }).result })),
+        responseSealed: await h.container.idempotency.seal(JSON.stringify((outcome as { result: unknown }).result)),
       }),
     });
 
     test('every write route records its answer in the transaction of its effect, and a replay gets that answer', async () => {
       const { pan, token, account, customer } = await addCard(h);
       const card = await db().selectFrom('cards').selectAll().where('pan_token', '=', token).executeTakeFirstOrThrow();
-      const pin = clientReadPinBlock((await h.call('POST', '/cards/pin/security-codes', { organizationNumber: 100, cardNumber: token, channel: 'W', keyAssociation: 'IYY' })).json().data.pinEncrypt, pan);
+      const pin = clientReadPinBlock((await h.call('POST', '/cards/pin/security-codes', { organizationNumber: 100, cardNumber: token, channel: 'W', keyAssociation: 'IYY' })).json().pinEncrypt, pan);
       const wrong = pin === '1357' ? '2468' : '1357';
       const writes: Array<[method: 'POST' | 'PUT', url: string, body: Record<string, unknown>, status: number]> = [
         ['POST', '/customer/l8v2', customerBody(), 200],
@@ -126,7 +126,7 @@ for (const backend of backends) {
       const retry = await h.call('POST', '/customer/l8v2', body, { requestId });
       assert.equal(retry.statusCode, 200, retry.body);
       assert.equal(retry.headers['x-idempotent-replay'], 'true');
-      assert.equal(retry.json().data.customerNumber, committed.customerNumber);
+      assert.equal(retry.json().customerNumber, committed.customerNumber);
       assert.equal(await count('customers'), before + 1);
     });
 
@@ -152,7 +152,7 @@ for (const backend of backends) {
         const before = await count('customers');
         const first = await send();
         assert.equal(first.statusCode, 200, first.body);
-        assert.match(first.json().data.customerNumber, /^[0-9]{19}$/);
+        assert.match(first.json().customerNumber, /^[0-9]{19}$/);
         assert.equal(await count('customers'), before + 1);
         const retry = await send();
         assert.equal(retry.headers['x-idempotent-replay'], 'true');
@@ -194,7 +194,7 @@ for (const backend of backends) {
       const done = await h.container.customers.add(actorHolding(requestId, (taken as { holder: string }).holder), body);
       assert.equal(await count('customers'), before + 1);
       const replay = await h.call('POST', '/customer/l8v2', body, { requestId, token: await h.freshToken() });
-      assert.equal(replay.json().data.customerNumber, done.customerNumber);
+      assert.equal(replay.json().customerNumber, done.customerNumber);
     });
 
     test('a card add that outlived its lease makes no card once a retry took its request id over (the batched path)', async () => {
@@ -217,7 +217,7 @@ for (const backend of backends) {
       const done = await h.container.cards.add(actorHolding(requestId, (taken as { holder: string }).holder), body, viewer);
       const replay = await h.call('POST', '/cards/embosser/l8vf', body, { requestId, token: await h.freshToken() });
       assert.equal(replay.headers['x-idempotent-replay'], 'true');
-      assert.equal(replay.json().data.cardNumber, done.cardNumber);
+      assert.equal(replay.json().cardNumber, done.cardNumber);
     });
 
     test('a 5xx before the commit frees the request id at once: the retry runs once', async () => {

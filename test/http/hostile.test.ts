@@ -169,7 +169,7 @@ for (const backend of backends) {
       // The real PIN, read by a PCI client, to place it among the guesses.
       const codes = await h.call('POST', '/cards/pin/security-codes', { organizationNumber: 100, cardNumber: token, channel: 'A', keyAssociation: 'IYY' });
       const { clientReadPinBlock } = await import('../helpers/harness.ts');
-      const realPin = clientReadPinBlock(codes.json().data.pinEncrypt, pan);
+      const realPin = clientReadPinBlock(codes.json().pinEncrypt, pan);
       const guesses = Array.from({ length: 12 }, (_, i) => String(i).padStart(4, '0')).filter((p) => p !== realPin);
       guesses.splice(8, 0, realPin); // tried as the ninth guess: after the block
       const answers: Array<[string, number, string | undefined]> = [];
@@ -199,7 +199,7 @@ for (const backend of backends) {
       assert.equal((await h.call('POST', '/cards/pin/dynamic-values', body('Y'), { client: cardsOnly })).statusCode, 200);
       const app = await h.call('POST', '/cards/pin/dynamic-values', body('N'), { client: cardholderApp });
       assert.equal(app.statusCode, 200, app.body);
-      assert.match(app.json().data.dcvv2, /^[0-9A-F]{16}$/);
+      assert.match(app.json().dcvv2, /^[0-9A-F]{16}$/);
       // The app's scope is for dCVV2 alone: no other security value, no card number.
       refused(await h.call('POST', '/cards/pin/security-codes', { organizationNumber: 100, cardNumber: token, channel: 'A', keyAssociation: 'IYY' }, { client: cardholderApp }), 403, 'EMBA10E');
     });

@@ -29,20 +29,20 @@ for (const backend of backends) {
       const customer = await addCustomer(h);
       const res = await h.call('POST', '/account/v2/instantCard', body(customer));
       assert.equal(res.statusCode, 200, res.body);
-      const d = res.json().data;
+      const d = res.json();
       assert.equal(d.customerNumber, customer);
       assert.match(d.accountNumber, /^[0-9]{19}$/);
       assert.equal(d.creditLimit, 1500);
       assert.equal(d.cardSequenceNumber, 1);
       assert.match(d.cardNumber, /^0{3}411111/);
       const details = await h.call('POST', '/cards/v2/embosser/details', { organizationNumber: '100', cardNumber: d.cardNumber, cardSequence: '1', foreignUse: '0' });
-      assert.equal(details.json().data.activationRequired, 'N');
-      assert.equal(details.json().data.statusCode, '0');
-      assert.equal(details.json().data.digitalCardIndicator, 0);
-      assert.equal(details.json().data.dateExpire, d.cardExpiryDate);
+      assert.equal(details.json().activationRequired, 'N');
+      assert.equal(details.json().statusCode, '0');
+      assert.equal(details.json().digitalCardIndicator, 0);
+      assert.equal(details.json().dateExpire, d.cardExpiryDate);
       const account = await h.call('GET', '/account/v2/accounts', undefined, { headers: { 'organization-number': '100', 'account-number': d.accountNumber } });
-      assert.equal(account.json().data.accountData.creditLimit, 1500);
-      assert.equal(account.json().data.accountData.billingCycle, 5);
+      assert.equal(account.json().accountData.creditLimit, 1500);
+      assert.equal(account.json().accountData.billingCycle, 5);
       const row = await h.container.storage.db.selectFrom('cards').select(['plastic_status', 'pin_stored']).where('account_number', '=', d.accountNumber).executeTakeFirstOrThrow();
       assert.equal(row.plastic_status, 'PENDING');
       assert.ok(row.pin_stored);
@@ -52,8 +52,8 @@ for (const backend of backends) {
       const customer = await addCustomer(h);
       const res = await h.call('POST', '/account/v2/instantCard', body(customer, {}, { digitalCardFlag: 1, embossedName1: '' }), { client: cardsOnly });
       assert.equal(res.statusCode, 200, res.body);
-      assert.match(res.json().data.cardNumber, /[A-Z]/);
-      const row = await h.container.storage.db.selectFrom('cards').select(['plastic_status', 'digital']).where('pan_token', '=', res.json().data.cardNumber).executeTakeFirstOrThrow();
+      assert.match(res.json().cardNumber, /[A-Z]/);
+      const row = await h.container.storage.db.selectFrom('cards').select(['plastic_status', 'digital']).where('pan_token', '=', res.json().cardNumber).executeTakeFirstOrThrow();
       assert.deepEqual(row, { plastic_status: 'NONE', digital: true });
     });
 
@@ -63,7 +63,7 @@ for (const backend of backends) {
       const before = await counts();
       const res = await h.call('POST', '/account/v2/instantCard', body(customer, { accountCreateFlag: 'N', accountData: { accountNumber: account } }));
       assert.equal(res.statusCode, 200, res.body);
-      assert.equal(res.json().data.accountNumber, account);
+      assert.equal(res.json().accountNumber, account);
       const after = await counts();
       assert.equal(after.accounts, before.accounts);
       assert.equal(after.cards, before.cards + 1);

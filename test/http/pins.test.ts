@@ -27,7 +27,7 @@ for (const backend of backends) {
     const securityCodes = (cardNumber: string, extra: Record<string, unknown> = {}, options = {}) =>
       h.call('POST', '/cards/pin/security-codes', { organizationNumber: 100, cardNumber, channel: 'W', keyAssociation: 'IYY', ...extra }, options);
     /** The card's PIN as the client reads it from the security codes. */
-    const pinOf = async (pan: string) => clientReadPinBlock((await securityCodes(pan.padStart(19, '0'))).json().data.pinEncrypt, pan);
+    const pinOf = async (pan: string) => clientReadPinBlock((await securityCodes(pan.padStart(19, '0'))).json().pinEncrypt, pan);
     const validate = (cardNumber: string, currentPinBlock: string, extra: Record<string, unknown> = {}, options = {}) =>
       h.call('POST', '/cards/pin/validation', { organizationNumber: 100, cardNumber, currentPinBlock, channel: 'I', keyAssociation: 'IYY', ...extra }, options);
     const attempts = (cardNumber: string, options = {}) => h.call('POST', '/cards/pin/invalid-attempts', { organizationNumber: 100, cardNumber }, options);
@@ -40,7 +40,7 @@ for (const backend of backends) {
       const card = await row(token);
       const res = await securityCodes(token, {}, { requestId: `sc-${token}` });
       assert.equal(res.statusCode, 200, res.body);
-      const d = res.json().data;
+      const d = res.json();
       assert.equal(d.cardNumber, pan.padStart(19, '0'));
       for (const v of [d.ud1ec, d.ud2ec, d.ud3ec, d.pinEncrypt]) assert.match(v, /^[0-9A-F]{16}$/);
       assert.equal(clientDecryptValue(d.ud1ec), computeCvv(cvk, pan, card.expiry, card.service_code));
@@ -64,7 +64,7 @@ for (const backend of backends) {
       assert.equal(card.activation_required, true);
       const res = await h.call('POST', '/cards/v1/pin/codes', { organizationNumber: 100, cardNumber: pan.padStart(19, '0'), channelIndicator: 'A', keyAssociation: 'IYY' });
       assert.equal(res.statusCode, 200, res.body);
-      const d = res.json().data;
+      const d = res.json();
       const cvv = computeCvv(cvk, pan, card.expiry, card.service_code);
       const cvv2 = computeCvv2(cvk, pan, card.expiry);
       const icvv = computeIcvv(cvk, pan, card.expiry);
@@ -78,7 +78,7 @@ for (const backend of backends) {
       const suppressed = await addCard(h, { pinSuppression: 1 });
       const s = await securityCodes(suppressed.token);
       assert.equal(s.statusCode, 200, s.body);
-      assert.equal(s.json().data.pinEncrypt, '');
+      assert.equal(s.json().pinEncrypt, '');
     });
 
     test('security values: refusals (key association, channel, scope, organization, card) change nothing and say nothing', async () => {
@@ -113,7 +113,7 @@ for (const backend of backends) {
         const keyAssociation = format === 4 ? 'IY4' : 'IYY';
         const right = await validate(token, clientPinBlock(format, pin, pan), { keyAssociation, pinBlockFormat: format });
         assert.equal(right.statusCode, 200, `format ${format}: ${right.body}`);
-        assert.equal(right.json().data.cardNumber, pan.padStart(19, '0'));
+        assert.equal(right.json().cardNumber, pan.padStart(19, '0'));
         const wrong = await validate(token, clientPinBlock(format, wrongPin(pin), pan), { keyAssociation, pinBlockFormat: format });
         assert.equal(wrong.statusCode, 422, `format ${format}: ${wrong.body}`);
         assert.deepEqual(codes(wrong.body), ['VPL5SVP26S']);
@@ -125,7 +125,7 @@ for (const backend of backends) {
       // Clients without PCI scope validate too, and see the token.
       const asCards = await validate(pan, clientPinBlock(0, pin, pan), {}, { client: cardsOnly });
       assert.equal(asCards.statusCode, 200, asCards.body);
-      assert.equal(asCards.json().data.cardNumber, token);
+      assert.equal(asCards.json().cardNumber, token);
     });
 
     test('an IBM 3624 offset logo (6-digit PINs) validates too', async () => {
@@ -143,18 +143,18 @@ for (const backend of backends) {
       const pin = await pinOf(pan);
       const right = () => validate(token, clientPinBlock(0, pin, pan));
       const wrong = () => validate(token, clientPinBlock(0, wrongPin(pin), pan));
-      const before = (await attempts(token)).json().data.outputArea;
+      const before = (await attempts(token)).json().outputArea;
       assert.deepEqual(before, {
         cardNumber: pan.padStart(19, '0'), cardSequenceNumber: 1, cardInvalidPinTries: 0, cardInvalidPinTryDate: '',
         maxNumberInvalidPinTries: 3, exceededInvalidPinTries: 'D', blockedIndicator: 'N',
       });
       assert.deepEqual(codes((await wrong()).body), ['VPL5SVP26S']);
       assert.deepEqual(codes((await wrong()).body), ['VPL5SVP26S']);
-      let a = (await attempts(token)).json().data.outputArea;
+      let a = (await attempts(token)).json().outputArea;
       assert.equal(a.cardInvalidPinTries, 2);
       assert.equal(a.cardInvalidPinTryDate, h.clock.now().toISOString().slice(0, 10));
       assert.equal((await right()).statusCode, 200);
-      assert.equal((await attempts(token)).json().data.outputArea.cardInvalidPinTries, 0);
+      assert.equal((await attempts(token)).json().outputArea.cardInvalidPinTries, 0);
 
       assert.deepEqual(codes((await wrong()).body), ['VPL5SVP26S']);
       assert.deepEqual(codes((await wrong()).body), ['VPL5SVP26S']);
@@ -163,15 +163,15 @@ for (const backend of backends) {
       assert.deepEqual(codes(third.body), ['VPL5SVP27S']);
       assert.deepEqual(codes((await right()).body), ['VPL5SVP27S']);
       assert.deepEqual(codes((await wrong()).body), ['VPL5SVP27S']);
-      a = (await attempts(pan, { client: cardsOnly })).json().data.outputArea;
+      a = (await attempts(pan, { client: cardsOnly })).json().outputArea;
       assert.equal(a.cardNumber, token, 'a client without PCI scope sees the token');
       assert.equal(a.cardInvalidPinTries, 3);
       assert.equal(a.blockedIndicator, 'B');
 
       const unblock = await pinStatus(token, 'U');
       assert.equal(unblock.statusCode, 200, unblock.body);
-      assert.deepEqual(unblock.json().data, { cardNumber: pan.padStart(19, '0'), cardSequenceNumber: 1 });
-      a = (await attempts(token)).json().data.outputArea;
+      assert.deepEqual(unblock.json(), { cardNumber: pan.padStart(19, '0'), cardSequenceNumber: 1 });
+      a = (await attempts(token)).json().outputArea;
       assert.equal(a.cardInvalidPinTries, 0);
       assert.equal(a.blockedIndicator, 'N');
       assert.equal((await right()).statusCode, 200);
@@ -179,7 +179,7 @@ for (const backend of backends) {
       // Blocking by the issuer: even the right PIN is refused.
       assert.equal((await pinStatus(token, 'B')).statusCode, 200);
       assert.deepEqual(codes((await right()).body), ['VPL5SVP27S']);
-      assert.equal((await attempts(token)).json().data.outputArea.blockedIndicator, 'B');
+      assert.equal((await attempts(token)).json().outputArea.blockedIndicator, 'B');
       assert.equal((await pinStatus(token, 'U')).statusCode, 200);
       assert.equal((await right()).statusCode, 200);
 
@@ -353,7 +353,7 @@ for (const backend of backends) {
       assert.deepEqual(codes((await change(clientPinBlock(1, pin, pan), clientPinBlock(3, newPin, pan))).body), ['VPL5SCP09S']);
       const done = await change(clientPinBlock(3, pin, pan), clientPinBlock(3, newPin, pan), { pinBlockFormat: 3 }, { requestId: `chg-${token}` });
       assert.equal(done.statusCode, 200, done.body);
-      assert.deepEqual(done.json().data, { cardNumber: pan.padStart(19, '0'), feeAmount: 0, feeWaiveReason: 0, feeRespCode: 0 });
+      assert.deepEqual(done.json(), { cardNumber: pan.padStart(19, '0'), feeAmount: 0, feeWaiveReason: 0, feeRespCode: 0 });
       const after = await row(token);
       assert.equal(after.pin_tries, 0);
       assert.notEqual(after.pin_stored, before.pin_stored);
@@ -393,7 +393,7 @@ for (const backend of backends) {
       const verify = async (cvv2: string, options: object, expirationDate = card.expiry) => {
         const res = await h.call('POST', '/cards/cvv2/verification', { organizationNumber: 100, cardNumber: token, expirationDate, cvv2 }, options);
         assert.equal(res.statusCode, 200, res.body);
-        return res.json().data;
+        return res.json();
       };
       const dynamic = (disableDCVV2: string, options: object) =>
         h.call('POST', '/cards/pin/dynamic-values', { organizationNumber: 100, cardNumber: token, channel: 'W', keyAssociation: 'IYY', disableDCVV2 }, options);
@@ -402,7 +402,7 @@ for (const backend of backends) {
         assert.equal((await verify(staticCvv2, o)).result, 'MATCH');
         const gen = await dynamic('N', { ...o, requestId: `dcvv2-${token}` });
         assert.equal(gen.statusCode, 200, gen.body);
-        const g = gen.json().data;
+        const g = gen.json();
         assert.equal(g.cardNumber, pan.padStart(19, '0'));
         assert.equal(g.accountType, 'Credit');
         assert.equal(g.dcvv2ExpiryMinutes, '55');
@@ -429,7 +429,7 @@ for (const backend of backends) {
         // Back to the static CVV2.
         const off = await dynamic('Y', o);
         assert.equal(off.statusCode, 200, off.body);
-        assert.equal(off.json().data.dcvv2, '');
+        assert.equal(off.json().dcvv2, '');
         assert.equal((await row(token)).dcvv2_active, false);
         const back = await verify(staticCvv2, o);
         assert.deepEqual([back.result, back.cvv2Mode, back.invalidTries], ['MATCH', 'STATIC', 0]);
@@ -448,18 +448,18 @@ for (const backend of backends) {
       const cvv2 = computeCvv2(cvk, pan, card.expiry);
       const wrong = String((Number(cvv2) + 1) % 1000).padStart(3, '0');
       const verify = (value: string) => h.call('POST', '/cards/cvv2/verification', { organizationNumber: 100, cardNumber: pan, expirationDate: card.expiry, cvv2: value });
-      const r1 = (await verify(wrong)).json().data;
+      const r1 = (await verify(wrong)).json();
       assert.deepEqual([r1.cvv2Valid, r1.result, r1.invalidTries, r1.blockedIndicator], ['N', 'NO_MATCH', 1, 'N']);
-      assert.equal((await verify(cvv2)).json().data.result, 'MATCH');
+      assert.equal((await verify(cvv2)).json().result, 'MATCH');
       assert.equal((await row(token)).cvv2_tries, 0);
       const results = await Promise.all(Array.from({ length: 20 }, () => verify(wrong)));
       assert.ok(results.every((r) => r.statusCode === 200));
       const after = await row(token);
       assert.equal(after.cvv2_tries, 3);
       assert.equal(after.cvv2_blocked, true);
-      assert.equal((await verify(cvv2)).json().data.result, 'TRIES_EXCEEDED');
+      assert.equal((await verify(cvv2)).json().result, 'TRIES_EXCEEDED');
       assert.equal((await pinStatus(token, 'U')).statusCode, 200);
-      assert.equal((await verify(cvv2)).json().data.result, 'MATCH');
+      assert.equal((await verify(cvv2)).json().result, 'MATCH');
 
       // Refusals: a malformed expiry or CVV2, a client without PCI scope.
       assert.deepEqual(codes((await h.call('POST', '/cards/cvv2/verification', { organizationNumber: 100, cardNumber: pan, expirationDate: '2913', cvv2 })).body), ['EMBP06E']);
@@ -484,7 +484,7 @@ for (const backend of backends) {
     test('no PAN, PIN, PIN block, CVV2 or key in the logs after a PIN and CVV2 scenario', async () => {
       const { pan, token } = await addCard(h);
       const card = await row(token);
-      const codesRes = (await securityCodes(token)).json().data;
+      const codesRes = (await securityCodes(token)).json();
       const pin = clientReadPinBlock(codesRes.pinEncrypt, pan);
       const cvv2 = computeCvv2(cvk, pan, card.expiry);
       const blocks = [clientPinBlock(0, pin, pan), clientPinBlock(0, wrongPin(pin), pan), clientPinBlock(4, pin, pan)];

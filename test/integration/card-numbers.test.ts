@@ -32,7 +32,7 @@ for (const backend of backends) {
           const i = next++;
           const res = await h.call('POST', '/cards/embosser/l8vf', cardBody(accounts[i % accounts.length]!));
           statuses.push(res.statusCode);
-          if (res.statusCode === 200) numbers.push(res.json().data.cardNumber);
+          if (res.statusCode === 200) numbers.push(res.json().cardNumber);
         }
       }));
       assert.deepEqual([...new Set(statuses)], [200]);
@@ -65,7 +65,7 @@ for (const backend of backends) {
     test('collisions are drawn again, never duplicated; a full range is a clear 422', async () => {
       const account = await addAccount(h, await addCustomer(h));
       const results = await Promise.all(Array.from({ length: 8 }, () => h.call('POST', '/cards/embosser/l8vf', cardBody(account))));
-      const ok = results.filter((r) => r.statusCode === 200).map((r) => r.json().data.cardNumber as string);
+      const ok = results.filter((r) => r.statusCode === 200).map((r) => r.json().cardNumber as string);
       const refused = results.filter((r) => r.statusCode === 422);
       assert.equal(ok.length, 5, results.map((r) => r.statusCode).join(','));
       assert.equal(new Set(ok).size, 5);
@@ -91,7 +91,7 @@ for (const backend of backends) {
       for (let round = 0; round < 10; round++) {
         const pair = await Promise.all([0, 1].map(() => h.call('POST', '/cards/embosser/l8vf', cardBody(account))));
         assert.deepEqual(pair.map((r) => r.statusCode), [200, 200], pair.map((r) => r.body).join(' | '));
-        numbers.push(...pair.map((r) => r.json().data.cardNumber as string));
+        numbers.push(...pair.map((r) => r.json().cardNumber as string));
       }
       assert.equal(new Set(numbers).size, 20);
     });

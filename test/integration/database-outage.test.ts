@@ -122,7 +122,7 @@ describe('database outages under a running server (PostgreSQL, two API processes
     const customer = await api.call('POST', '/customer/l8v2', customerBody());
     assert.equal(customer.status, 200);
     const submitted = await api.call('POST', '/cards/mass-card-issue-L8V3', {
-      organizationNumber: 100, logo: 1, cardType: 3, functionType: 'A', quantityToCreate: quantity, customerNumber: customer.body.data.customerNumber,
+      organizationNumber: 100, logo: 1, cardType: 3, functionType: 'A', quantityToCreate: quantity, customerNumber: customer.body.customerNumber,
     });
     assert.equal(submitted.status, 200, JSON.stringify(submitted.body));
     const created = async () => Number((await sql('select created from mass_issue_requests where card_type = 3'))[0]?.created ?? 0);

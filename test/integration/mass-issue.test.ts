@@ -60,12 +60,12 @@ for (const backend of backends) {
       const customer = await addCustomer(h);
       const res = await h.call('POST', '/cards/mass-card-issue-L8V3', body(customer));
       assert.equal(res.statusCode, 200, res.body);
-      assert.equal(res.json().data.outputArea.quantityToCreate, 10_000);
-      assert.equal(res.json().data.outputArea.progress.total, 10_000);
+      assert.equal(res.json().outputArea.quantityToCreate, 10_000);
+      assert.equal(res.json().outputArea.progress.total, 10_000);
 
       const done = await waitFor('the batch', async () => {
         const r = await inquiry();
-        return r.json().data.outputArea.progress.status === 'COMPLETED' ? r.json().data.outputArea : undefined;
+        return r.json().outputArea.progress.status === 'COMPLETED' ? r.json().outputArea : undefined;
       }, 300_000);
       assert.equal(done.totalCardsCount, 10_000);
       assert.equal(done.progress.done, 10_000);
@@ -74,11 +74,11 @@ for (const backend of backends) {
       assert.equal(done.cards.length, 50);
       assert.deepEqual(done.cards.map((c: { sequence: number }) => c.sequence), Array.from({ length: 50 }, (_, i) => i + 1));
       assert.ok(done.cards.every((c: { cardNumber: string }) => isLuhnValid(c.cardNumber.replace(/^0+/, ''))));
-      const last = (await inquiry('&page=40&pageSize=250')).json().data.outputArea;
+      const last = (await inquiry('&page=40&pageSize=250')).json().outputArea;
       assert.equal(last.hasMoreRecords, false);
       assert.equal(last.cards.at(-1).sequence, 10_000);
       const masked = await h.call('GET', '/cards/mass-card-issue-L8V3?organizationNumber=100&logo=1&serviceType=1', undefined, { client: cardsOnly });
-      assert.match(masked.json().data.outputArea.cards[0].cardNumber, /[A-Z]/);
+      assert.match(masked.json().outputArea.cards[0].cardNumber, /[A-Z]/);
 
       const db = h.container.storage.db;
       const stats = await db.selectFrom('cards').select((e) => [

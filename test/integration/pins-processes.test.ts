@@ -62,7 +62,7 @@ for (const backend of backends.filter((b) => b === 'postgres')) {
       // The second process sees the card the first one issued.
       const codes = await callOn(app2, '/cards/pin/security-codes', { organizationNumber: 100, cardNumber: token, channel: 'W', keyAssociation: 'IYY' });
       assert.equal(codes.statusCode, 200, codes.body);
-      const pin = clientReadPinBlock(codes.json().data.pinEncrypt, pan);
+      const pin = clientReadPinBlock(codes.json().pinEncrypt, pan);
       const wrong = clientPinBlock(0, pin === '1357' ? '2468' : '1357', pan);
 
       const results = await Promise.all(Array.from({ length: 200 }, (_, i) => validateOn(i % 2 ? h.app : app2, token, wrong)));
@@ -83,7 +83,7 @@ for (const backend of backends.filter((b) => b === 'postgres')) {
     test('right and wrong PINs mixed over two processes: never past the maximum, blocked exactly at it', async () => {
       const { pan, token } = await addCard(h);
       const codes = await callOn(h.app, '/cards/pin/security-codes', { organizationNumber: 100, cardNumber: token, channel: 'W', keyAssociation: 'IYY' });
-      const pin = clientReadPinBlock(codes.json().data.pinEncrypt, pan);
+      const pin = clientReadPinBlock(codes.json().pinEncrypt, pan);
       const right = clientPinBlock(0, pin, pan);
       const wrong = clientPinBlock(0, pin === '1357' ? '2468' : '1357', pan);
       const results = await Promise.all(Array.from({ length: 120 }, (_, i) => validateOn(i % 2 ? h.app : app2, token, i % 5 === 0 ? right : wrong)));

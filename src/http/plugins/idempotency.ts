@@ -8,7 +8,7 @@ import { conflict, unauthorized } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { isStoreUnavailable } from '../../shared/store-unavailable.ts';
 import { HttpCodes } from '../codes.ts';
-import { errorBody, ok } from '../envelope.ts';
+import { errorBody } from '../envelope.ts';
 
 /** The body as stored for replay: the JSON text exactly as sent, when it is text. */
 const responseOf = (payload: unknown): Response => (typeof payload === 'string' ? { json: payload } : { value: payload });
@@ -106,7 +106,7 @@ export const idempotencyPlugin = fp(async (app: FastifyInstance, opts: { idempot
       const holder = request.idempotencyHolder;
       if (!holder) throw new Error('a write answered before its request id was reserved');
       const [statusCode, body] = 'result' in outcome
-        ? [200, ok(outcome.result)]
+        ? [200, outcome.result as Record<string, unknown>]
         : [outcome.refusal.status, errorBody(outcome.refusal.code, outcome.refusal.description)];
       const json = serialized(reply, statusCode, body);
       const journal = request.auditJournal ?? [];

@@ -3,7 +3,7 @@ import type { Container } from '../../container.ts';
 import {
   AccountInquiryHeaders, AccountInquiryResponse, AddAccountRequest, AddAccountResponse, BlockCodeRequest, BlockCodeResponse,
 } from '../../modules/accounts/index.ts';
-import { ok, responses } from '../envelope.ts';
+import { responses } from '../envelope.ts';
 import { actorOf, requireOrganization } from '../plugins/auth.ts';
 
 export const accountRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = async (app, { container }) => {
@@ -16,7 +16,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox<{ container: Container }> 
     },
   }, async (request) => {
     requireOrganization(request, request.body.accountData.organization);
-    return ok(await accounts.add(actorOf(request), request.body));
+    return await accounts.add(actorOf(request), request.body);
   });
 
   app.get('/account/v2/accounts', {
@@ -26,7 +26,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox<{ container: Container }> 
     },
   }, async (request) => {
     requireOrganization(request, request.headers['organization-number']);
-    return ok(await accounts.inquire(actorOf(request), request.headers));
+    return await accounts.inquire(actorOf(request), request.headers);
   });
 
   app.put('/account/block-code', {
@@ -36,6 +36,6 @@ export const accountRoutes: FastifyPluginAsyncTypebox<{ container: Container }> 
     },
   }, async (request) => {
     requireOrganization(request, request.body.organizationNumber);
-    return ok(await accounts.updateBlockCode(actorOf(request), request.body));
+    return await accounts.updateBlockCode(actorOf(request), request.body);
   });
 };

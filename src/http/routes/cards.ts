@@ -6,7 +6,7 @@ import {
   CardStatusRequest, CardStatusResponse, CustomerCardsHeaders, CustomerCardsQuery, CustomerCardsResponse, InstantCardRequest,
   InstantCardResponse, PanInquiryRequest, PanInquiryResponse, type Viewer,
 } from '../../modules/cards/index.ts';
-import { ok, responses } from '../envelope.ts';
+import { responses } from '../envelope.ts';
 import { actorOf, hasPciScope, requireOrganization } from '../plugins/auth.ts';
 
 /** What the calling client may see of a card number. */
@@ -19,7 +19,7 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = a
     schema: { tags: ['Cards'], summary: 'Card Add: a new card (number generated from the logo BIN, or given) on an account', body: CardAddRequest, response: responses(CardAddResponse, 422) },
   }, async (request) => {
     requireOrganization(request, request.body.organizationNumber);
-    return ok(await cards.add(actorOf(request), request.body, viewerOf(request)));
+    return await cards.add(actorOf(request), request.body, viewerOf(request));
   });
 
   for (const url of ['/cards/embosser/card-pan-l8v2', '/cards/embosser/card-pan']) {
@@ -31,7 +31,7 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = a
       },
     }, async (request) => {
       requireOrganization(request, request.body.organizationNumber);
-      return ok(await cards.panInquiry(actorOf(request), request.body, viewerOf(request)));
+      return await cards.panInquiry(actorOf(request), request.body, viewerOf(request));
     });
   }
 
@@ -40,7 +40,7 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = a
     schema: { tags: ['Cards'], summary: 'Card details by card number or PAN token and sequence', body: CardDetailsRequest, response: responses(CardDetailsResponse, 422) },
   }, async (request) => {
     requireOrganization(request, Number(request.body.organizationNumber));
-    return ok(await cards.details(actorOf(request), request.body, viewerOf(request)));
+    return await cards.details(actorOf(request), request.body, viewerOf(request));
   });
 
   app.get('/customer/v3/cards/details', {
@@ -50,7 +50,7 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = a
     },
   }, async (request) => {
     requireOrganization(request, request.query.organizationNumber);
-    return ok(await cards.customerCards(actorOf(request), request.query, request.headers.customernumber, viewerOf(request)));
+    return await cards.customerCards(actorOf(request), request.query, request.headers.customernumber, viewerOf(request));
   });
 
   app.post('/account/v2/instantCard', {
@@ -60,21 +60,21 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = a
     },
   }, async (request) => {
     requireOrganization(request, request.body.organizationNumber);
-    return ok(await cards.instantCard(actorOf(request), request.body, viewerOf(request)));
+    return await cards.instantCard(actorOf(request), request.body, viewerOf(request));
   });
 
   app.put('/cards/status-L8V1', {
     schema: { tags: ['Cards'], summary: 'Card status: 0 active, 1 inactive, 2 blocked by the issuer, 3 closed (final)', body: CardStatusRequest, response: responses(CardStatusResponse, 422) },
   }, async (request) => {
     requireOrganization(request, request.body.organizationNumber);
-    return ok(await cards.updateStatus(actorOf(request), request.body));
+    return await cards.updateStatus(actorOf(request), request.body);
   });
 
   app.put('/cards/activation', {
     schema: { tags: ['Cards'], summary: 'Card activation: S this card, A every card of its account', body: CardActivationRequest, response: responses(CardActivationResponse, 422) },
   }, async (request) => {
     requireOrganization(request, request.body.organizationNumber);
-    return ok(await cards.activate(actorOf(request), request.body, viewerOf(request)));
+    return await cards.activate(actorOf(request), request.body, viewerOf(request));
   });
 
   app.put('/cards/embosser/cardAction-L8V2', {
@@ -85,6 +85,6 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = a
     },
   }, async (request) => {
     requireOrganization(request, request.body.organizationNumber);
-    return ok(await cards.cardAction(actorOf(request), request.body, viewerOf(request)));
+    return await cards.cardAction(actorOf(request), request.body, viewerOf(request));
   });
 };

@@ -5,7 +5,7 @@ import {
   UpdateCustomerRequest, UpdateCustomerResponse,
 } from '../../modules/customers/index.ts';
 import { CustomerAccountsRequest, CustomerAccountsResponse } from '../../modules/accounts/index.ts';
-import { ok, responses } from '../envelope.ts';
+import { responses } from '../envelope.ts';
 import { actorOf, requireOrganization } from '../plugins/auth.ts';
 
 export const customerRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = async (app, { container }) => {
@@ -18,7 +18,7 @@ export const customerRoutes: FastifyPluginAsyncTypebox<{ container: Container }>
     },
   }, async (request) => {
     requireOrganization(request, request.body.customerData.customerKeyData.organizationNumber);
-    return ok(await customers.add(actorOf(request), request.body));
+    return await customers.add(actorOf(request), request.body);
   });
 
   app.post('/customer/demographicData-l8v2', {
@@ -29,7 +29,7 @@ export const customerRoutes: FastifyPluginAsyncTypebox<{ container: Container }>
     },
   }, async (request) => {
     requireOrganization(request, request.body.organizationNumber);
-    return ok(await customers.demographics(actorOf(request), request.body));
+    return await customers.demographics(actorOf(request), request.body);
   });
 
   app.put('/customer/', {
@@ -39,7 +39,7 @@ export const customerRoutes: FastifyPluginAsyncTypebox<{ container: Container }>
     },
   }, async (request) => {
     requireOrganization(request, request.body.organizationNumber);
-    return ok(await customers.update(actorOf(request), request.body));
+    return await customers.update(actorOf(request), request.body);
   });
 
   app.post('/customer/accountNumber', {
@@ -50,6 +50,6 @@ export const customerRoutes: FastifyPluginAsyncTypebox<{ container: Container }>
     },
   }, async (request) => {
     requireOrganization(request, request.body.organizationNumber);
-    return ok(await accounts.listByCustomer(actorOf(request), request.body));
+    return await accounts.listByCustomer(actorOf(request), request.body);
   });
 };

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Container } from '../../container.ts';
 import { MassIssueDetails, MassIssueQuery, MassIssueRequest, MassIssueResponse } from '../../modules/issuance/index.ts';
-import { ok, responses } from '../envelope.ts';
+import { responses } from '../envelope.ts';
 import { actorOf, hasPciScope, requireOrganization } from '../plugins/auth.ts';
 
 export const issuanceRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = async (app, { container }) => {
@@ -14,7 +14,7 @@ export const issuanceRoutes: FastifyPluginAsyncTypebox<{ container: Container }>
     },
   }, async (request) => {
     requireOrganization(request, request.body.organizationNumber);
-    return ok(await issuance.submit(actorOf(request), request.body));
+    return await issuance.submit(actorOf(request), request.body);
   });
 
   app.get('/cards/mass-card-issue-L8V3', {
@@ -24,6 +24,6 @@ export const issuanceRoutes: FastifyPluginAsyncTypebox<{ container: Container }>
     },
   }, async (request) => {
     requireOrganization(request, request.query.organizationNumber);
-    return ok(await issuance.inquire(actorOf(request), request.query, { pci: hasPciScope(request), cardNumberKey: request.client?.cardNumberKey ?? null }));
+    return await issuance.inquire(actorOf(request), request.query, { pci: hasPciScope(request), cardNumberKey: request.client?.cardNumberKey ?? null });
   });
 };

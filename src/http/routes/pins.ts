@@ -7,7 +7,7 @@ import {
   PinValidateResponse, SecurityCodeDetailsRequest, SecurityCodeDetailsResponse, SecurityValuesDetailsV2Request, SecurityValuesDetailsV2Response,
   type Caller,
 } from '../../modules/pins/index.ts';
-import { ok, responses } from '../envelope.ts';
+import { responses } from '../envelope.ts';
 import { actorOf, hasPciScope, requireOrganization, requireScope } from '../plugins/auth.ts';
 
 /** The calling client as the pins module needs it: its key associations, PCI scope and organizations. */
@@ -35,7 +35,7 @@ export const pinRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = as
     },
   }, async (request) => {
     requireOrganization(request, request.body.organizationNumber);
-    return ok(await pins.securityCodes(callerOf(request), request.body));
+    return await pins.securityCodes(callerOf(request), request.body);
   });
 
   app.post('/cards/v1/pin/codes', {
@@ -46,7 +46,7 @@ export const pinRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = as
     },
   }, async (request) => {
     requireOrganization(request, request.body.organizationNumber);
-    return ok(await pins.securityValuesV2(callerOf(request), request.body));
+    return await pins.securityValuesV2(callerOf(request), request.body);
   });
 
   app.post('/cards/pin/validation', {
@@ -57,7 +57,7 @@ export const pinRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = as
     },
   }, async (request) => {
     requireOrganization(request, request.body.organizationNumber);
-    return ok(await pins.validate(callerOf(request), request.body));
+    return await pins.validate(callerOf(request), request.body);
   });
 
   app.post('/cards/pin/invalid-attempts', {
@@ -68,7 +68,7 @@ export const pinRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = as
     },
   }, async (request) => {
     if (request.body.organizationNumber !== undefined) requireOrganization(request, request.body.organizationNumber);
-    return ok(await pins.invalidAttempts(callerOf(request), request.body));
+    return await pins.invalidAttempts(callerOf(request), request.body);
   });
 
   app.post('/cards/pin/dynamic-values', {
@@ -81,7 +81,7 @@ export const pinRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = as
     // cardholder-facing app. Turning dynamic mode off hands out nothing.
     if (request.body.disableDCVV2.trim().toUpperCase() !== 'Y') requireScope(request, 'dcvv2', 'pci');
     requireOrganization(request, request.body.organizationNumber);
-    return ok(await pins.dynamicValues(callerOf(request), request.body));
+    return await pins.dynamicValues(callerOf(request), request.body);
   });
 
   app.post('/cards/cvv2/verification', {
@@ -92,7 +92,7 @@ export const pinRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = as
     },
   }, async (request) => {
     requireOrganization(request, request.body.organizationNumber);
-    return ok(await pins.verifyCvv2(callerOf(request), request.body));
+    return await pins.verifyCvv2(callerOf(request), request.body);
   });
 
   app.put('/cards/pin/pin-change', {
@@ -102,7 +102,7 @@ export const pinRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = as
     },
   }, async (request) => {
     requireOrganization(request, request.body.organizationNumber);
-    return ok(await pins.change(callerOf(request), request.body));
+    return await pins.change(callerOf(request), request.body);
   });
 
   app.put('/cards/pin/status', {
@@ -115,6 +115,6 @@ export const pinRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = as
     // It is an operator's duty, not a cardholder-facing client's (blocking is anyone's).
     if (request.body.serviceFunctionCode.trim().toUpperCase() !== 'B') requireScope(request, 'pin-admin');
     if (request.body.organizationNumber !== undefined) requireOrganization(request, request.body.organizationNumber);
-    return ok(await pins.updateStatus(callerOf(request), request.body));
+    return await pins.updateStatus(callerOf(request), request.body);
   });
 };

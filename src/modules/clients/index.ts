@@ -34,6 +34,37 @@ export type GateRefusal = 'replay' | 'limited';
 /** A client's own budget after a request, for its rate-limit headers. */
 export interface Budget { limit: number; remaining: number; resetMs: number }
 
+/**
+ * How a client speaks the wire (bootstrap `clients[].successEnvelope` and `authentication`; see
+ * docs/wire-compatibility.md). The default: bare success bodies as upstream documents them, and
+ * every request signed and carrying a request id.
+ */
+export interface WireProfile {
+  /** Success bodies wrapped in `{ hasError: false, errors: [], data }`, for clients written against a gateway that wraps them. */
+  successEnvelope: boolean;
+  /** The HMAC signature (with its timestamp): required, checked when sent, or not read. */
+  signature: 'required' | 'optional' | 'off';
+  /** The request id: required, or optional (a request without one has no exactly-once guarantee). */
+  requestId: 'required' | 'optional';
+  /** The X-ClientID header upstream declares: required, or checked when sent. */
+  clientIdHeader: 'required' | 'optional';
+}
+
+export const DEFAULT_WIRE_PROFILE: WireProfile = { successEnvelope: false, signature: 'required', requestId: 'required', clientIdHeader: 'optional' };
+
+type Authentication = 'signed' | 'upstream' | Pick<WireProfile, 'signature' | 'requestId' | 'clientIdHeader'>;
+
+/**
+ * A client's wire profile from its bootstrap declaration. `upstream` accepts exactly what the
+ * upstream files declare: X-ClientID, bearer token and apikey required, the signature optional
+ * (checked when sent), no request id required.
+ */
+export function wireProfileOf(successEnvelope: boolean, authentication: Authentication): WireProfile {
+  if (authentication === 'signed') return { ...DEFAULT_WIRE_PROFILE, successEnvelope };
+  if (authentication === 'upstream') return { successEnvelope, signature: 'optional', requestId: 'optional', clientIdHeader: 'required' };
+  return { successEnvelope, ...authentication };
+}
+
 export interface ApiClient {
   clientId: string;
   apikey: string;
@@ -46,6 +77,7 @@ export interface ApiClient {
   tokenTtlSeconds: number;
   /** The shared secret as a key block: only the security module can use it. */
   secretBlock: string;
+  wire: WireProfile;
 }
 
 export interface ClientDeclaration {
@@ -57,6 +89,7 @@ export interface ClientDeclaration {
   keyAssociations: Record<string, string>;
   cardNumberKey: string | null;
   tokenTtlSeconds: number;
+  wire: WireProfile;
 }
 
 export interface IssuedToken {
@@ -250,6 +283,7 @@ export class ClientsService {
       key_associations: JSON.stringify(c.keyAssociations),
       card_number_key: c.cardNumberKey,
       token_ttl_seconds: c.tokenTtlSeconds,
+      wire_profile: JSON.stringify(c.wire),
     };
     await db.insertInto('api_clients').values({ client_id: c.clientId, ...values })
       .onConflict((oc) => oc.column('client_id').doUpdateSet({ ...values, updated_at: new Date() }))
@@ -268,6 +302,7 @@ export class ClientsService {
 function toClient(row: {
   client_id: string; apikey: string; organizations: number[]; scopes: string[];
   key_associations: Record<string, string>; card_number_key: string | null; token_ttl_seconds: number; secret_block: string;
+  wire_profile: Partial<WireProfile>;
 }): ApiClient {
   return {
     clientId: row.client_id,
@@ -278,5 +313,6 @@ function toClient(row: {
     cardNumberKey: row.card_number_key,
     tokenTtlSeconds: row.token_ttl_seconds,
     secretBlock: row.secret_block,
+    wire: { ...DEFAULT_WIRE_PROFILE, ...row.wire_profile },
   };
 }

@@ -6,7 +6,7 @@ import { ConfigError } from '../../shared/errors.ts';
 import { SecurityModuleError, type KeyType, type SecurityModule } from '../../security-module/port.ts';
 import type { KeysService } from '../keys/index.ts';
 import type { OrganizationsService } from '../organizations/index.ts';
-import type { ClientsService } from '../clients/index.ts';
+import { wireProfileOf, type ClientsService } from '../clients/index.ts';
 import { recordAudit } from '../audit/index.ts';
 import { systemActor } from '../../shared/actor.ts';
 
@@ -111,6 +111,7 @@ export async function applyBootstrap(deps: SetupDeps, parsed: ParsedBootstrap): 
         keyAssociations: c.keyAssociations,
         cardNumberKey: c.cardNumberKey ?? null,
         tokenTtlSeconds: c.tokenTtlSeconds,
+        wire: wireProfileOf(c.successEnvelope, c.authentication),
       });
       report.clients++;
     }
