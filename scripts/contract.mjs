@@ -71,9 +71,32 @@ function convert(schema, doc, seen = []) {
   if (schema.items) out.items = convert(schema.items, doc, seen);
   for (const k of ['allOf', 'oneOf', 'anyOf']) if (schema[k]) out[k] = schema[k].map((s) => convert(s, doc, seen));
   if (schema.nullable && typeof out.type === 'string') out.type = [out.type, 'null'];
+  const erratum = errata(out);
+  if (erratum) out['x-erratum'] = erratum;
   const documented = documentedConstraints(schema);
   if (Object.keys(documented).length > 0) out['x-documented'] = documented;
   return out;
+}
+
+/**
+ * Upstream enums that no client could send as written, corrected (and the correction kept, under
+ * `x-erratum`): `["Y,N"]` is the list Y, N; `[null]` on an integer and `["range[19,19]"]` are a
+ * generator's leftovers, not value lists.
+ */
+function errata(out) {
+  // A value list written as a pattern with \s for "space" (channel: `^(I|A|W|\s){1}$`) would let
+  // a tab or a newline through: VisionPLUS means the space.
+  if (typeof out.pattern === 'string' && /^\^\(([A-Z0-9]\|)+\\s\)\{1\}\$$/.test(out.pattern)) {
+    const written = out.pattern;
+    out.pattern = written.replace('\\s', ' ');
+    return `upstream pattern ${written}`;
+  }
+  if (!Array.isArray(out.enum)) return undefined;
+  const written = JSON.stringify(out.enum);
+  if (out.enum.length === 1 && typeof out.enum[0] === 'string' && /^[A-Z0-9](,[A-Z0-9])+$/.test(out.enum[0])) out.enum = out.enum[0].split(',');
+  else if (out.enum.every((v) => v === null || (typeof v === 'string' && /^range\[/.test(v)))) delete out.enum;
+  else return undefined;
+  return `upstream enum ${written}`;
 }
 
 /** What a description states that the schema does not: the largest "Max Length", a value list. */
@@ -85,6 +108,8 @@ function documentedConstraints(schema) {
     const n = Math.max(...lengths);
     if (schema.type === 'string' && schema.maxLength === undefined) out.maxLength = n;
     if (schema.type === 'integer' && schema.maximum === undefined && n <= 15) { out.minimum = 0; out.maximum = 10 ** n - 1; }
+    // An amount's length counts two decimals (VisionPLUS S9(15)V99 is "Max Length: 17").
+    if (schema.type === 'number' && schema.maximum === undefined && n > 2 && n <= 17) { out.minimum = 0; out.maximum = 10 ** (n - 2) - 1; out.multipleOf = 0.01; }
   }
   const values = text.split(/Values:\s*\n/)[1];
   if (values && !schema.enum && !schema.pattern && (schema.type === 'string' || schema.type === 'integer')) {

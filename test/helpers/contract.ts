@@ -1,0 +1,102 @@
+import { readFileSync } from 'node:fs';
+import { generateSync } from 'json-schema-faker';
+import { Ajv2019 } from 'ajv/dist/2019.js';
+import addFormats from 'ajv-formats';
+
+/** A JSON schema as test/contract/upstream.json keeps it. */
+export type JsonSchema = { [k: string]: unknown; properties?: Record<string, JsonSchema>; items?: JsonSchema; required?: string[] };
+
+export interface UpstreamOperation {
+  source: string;
+  method: 'GET' | 'POST' | 'PUT';
+  path: string;
+  /** The request contract is tested with generated requests. */
+  generate: boolean;
+  headers: Array<{ name: string; required: boolean; schema: JsonSchema }>;
+  query: Array<{ name: string; required: boolean; schema: JsonSchema }>;
+  request: JsonSchema | null;
+  response: JsonSchema | null;
+  codes422: Array<{ code: string; text: string }>;
+}
+
+/** emboss's copy of the upstream contract, derived by `npm run contract` (scripts/contract.mjs). */
+export const upstream: Record<string, UpstreamOperation> = JSON.parse(readFileSync(new URL('../contract/upstream.json', import.meta.url), 'utf8'));
+
+/**
+ * The request schema a careful client honours: upstream's schema with the lengths and value lists
+ * its descriptions state (`x-documented`) made keywords.
+ */
+export function documented(schema: JsonSchema): JsonSchema {
+  const out: JsonSchema = {};
+  for (const [k, v] of Object.entries(schema)) {
+    if (k === 'x-documented') Object.assign(out, v);
+    else if (k.startsWith('x-')) continue;
+    else if (k === 'properties') out.properties = Object.fromEntries(Object.entries(v as Record<string, JsonSchema>).map(([p, s]) => [p, documented(s)]));
+    else if (k === 'items') out.items = documented(v as JsonSchema);
+    else if (!(k in out)) out[k] = v;
+  }
+  return out;
+}
+
+/** The response schema with every documented property required, at every level. */
+export function allRequired(schema: JsonSchema): JsonSchema {
+  const out: JsonSchema = {};
+  for (const [k, v] of Object.entries(schema)) {
+    if (k.startsWith('x-')) continue;
+    if (k === 'properties') {
+      out.properties = Object.fromEntries(Object.entries(v as Record<string, JsonSchema>).map(([p, s]) => [p, allRequired(s)]));
+      out.required = Object.keys(v as object);
+    } else if (k === 'items') out.items = allRequired(v as JsonSchema);
+    else if (k !== 'required') out[k] = v;
+  }
+  return out;
+}
+
+/** Amounts as a client writes them: two decimals, not a binary fraction's tail. */
+function tidy(value: unknown, schema: JsonSchema): unknown {
+  if (typeof value === 'number' && schema.multipleOf === 0.01) return Math.round(value * 100) / 100;
+  if (Array.isArray(value) && schema.items) return value.map((v) => tidy(v, schema.items!));
+  if (value && typeof value === 'object' && schema.properties) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, schema.properties![k] ? tidy(v, schema.properties![k]!) : v]));
+  }
+  return value;
+}
+
+/** `count` requests that satisfy the operation's documented request schema, the same for a seed. */
+export function generateRequests(op: UpstreamOperation, count: number, seed: number): Array<Record<string, unknown>> {
+  const schema = documented(op.request!);
+  return Array.from({ length: count }, (_, i) => tidy(generateSync(schema as never, { seed: seed + i, optionalsProbability: 0.6, maxItems: 3 }), schema) as Record<string, unknown>);
+}
+
+const ajv = new Ajv2019({ allErrors: true, strict: false });
+(addFormats as unknown as (a: Ajv2019) => void)(ajv);
+const validators = new Map<string, ReturnType<typeof ajv.compile>>();
+
+/** What is wrong with a 200 body against the upstream 200 schema, every documented property required. */
+export function responseProblems(id: string, body: unknown): string[] {
+  let validate = validators.get(id);
+  if (!validate) {
+    validate = ajv.compile(allRequired(upstream[id]!.response!));
+    validators.set(id, validate);
+  }
+  if (validate(body)) return [];
+  return (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}${e.params && 'missingProperty' in e.params ? ` ${String(e.params.missingProperty)}` : ''}`);
+}
+
+/** Documented response properties (at every level) and how many of them a body carries. */
+export function fieldsPresent(schema: JsonSchema, body: unknown): { documented: number; present: number } {
+  let documented = 0;
+  let present = 0;
+  const walk = (s: JsonSchema, v: unknown) => {
+    for (const [k, p] of Object.entries(s.properties ?? {})) {
+      documented++;
+      const value = v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
+      if (value !== undefined) present++;
+      const inner = p.items ?? p;
+      const sample = Array.isArray(value) ? value[0] : value;
+      if (inner.properties) walk(inner, sample);
+    }
+  };
+  walk(schema, body);
+  return { documented, present };
+}
