@@ -65,19 +65,33 @@ export async function buildApp(container: Container, options: AppOptions = {}): 
           title: 'emboss API',
           version: '0.1.0',
           description: 'Card management, wire-compatible with the FirstVision (VisionPLUS) LATAM card APIs. ' +
-            'Every call but POST /token carries a bearer token, apikey, x-timestamp, x-request-id and x-hmac-signature. ' +
+            'Every call but POST /token carries a bearer token (Authorization: Bearer, from POST /token) and the client\'s apikey; ' +
+            'what else depends on the client\'s authentication profile (docs/security.md, "Authentication profiles"). ' +
+            'Signed (the default): x-timestamp (epoch milliseconds), x-request-id and x-hmac-signature ' +
+            '(Base64(HMAC-SHA256(secret, apikey + timestamp + body + path and query))), each signature accepted once. ' +
+            'Upstream (as the FirstVision files declare it): X-ClientID required; a signature optional, and checked as above ' +
+            '(with its timestamp and a request id) when sent; a request id optional — without one a request has no exactly-once guarantee. ' +
+            'X-ClientID, when sent, must be the client id of the token. ' +
+            'A request id is an idempotency key for every call but a GET: the same id and request gets the first answer again. ' +
             'Input: numbers within the minimum and maximum given here, as JSON numbers or as canonical decimal text (no leading zeros, ' +
             'exponent, sign + or spaces); dates YYYY-MM-DD, years 1900–2199; no control characters (C0, DEL, C1) in any text; ' +
             'bodies at most 64 KiB, JSON at most 32 levels deep; unmodelled fields kept as sent at most 8 levels deep, ' +
-            '512 values and 16,384 characters. Every refusal is the error envelope with an EMBV code.',
+            '512 values and 16,384 characters: refused with an EMBV code. ' +
+            'Success is the bare response object (inside { hasError: false, errors: [], data } for a client whose profile asks for the envelope); ' +
+            'every refusal is the error envelope { hasError: true, errors: [{ code, description }], data } with a code (EMBA: authentication and rights).',
         },
         components: {
           securitySchemes: {
             bearer: { type: 'http', scheme: 'bearer' },
             apikey: { type: 'apiKey', in: 'header', name: 'apikey' },
+            clientId: {
+              type: 'apiKey', in: 'header', name: 'X-ClientID',
+              description: 'The client id of the token. Required for clients whose profile says so (upstream); checked whenever sent.',
+            },
           },
         },
-        security: [{ bearer: [], apikey: [] }],
+        // Either with X-ClientID or without it: which one a client must use is its profile's.
+        security: [{ bearer: [], apikey: [], clientId: [] }, { bearer: [], apikey: [] }],
       },
     });
     await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });

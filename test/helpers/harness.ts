@@ -23,6 +23,8 @@ export const TEST_CVK_HEX = '0123456789ABCDEFFEDCBA9876543210';
 export const READONLY_SECRET = 'pci-less-secret-0123456789-abc';
 export const CARDS_ONLY_SECRET = 'cards-only-secret-0123456789-ab';
 export const APP_SECRET = 'cardholder-app-secret-0123456789';
+export const UPSTREAM_SECRET = 'upstream-secret-0123456789-abcd';
+export const ENVELOPED_SECRET = 'enveloped-secret-0123456789-abc';
 
 export const testBootstrap = `
 organizations:
@@ -91,6 +93,18 @@ clients:
     secret: ${READONLY_SECRET}
     organizations: [100]
     scopes: [admin]
+  - clientId: upstream
+    apikey: upstream-apikey-0123456789
+    secret: ${UPSTREAM_SECRET}
+    organizations: [100]
+    scopes: [cards]
+    authentication: upstream
+  - clientId: enveloped
+    apikey: enveloped-apikey-0123456789
+    secret: ${ENVELOPED_SECRET}
+    organizations: [100]
+    scopes: [cards]
+    successEnvelope: true
 `;
 
 export interface TestClient {
@@ -104,6 +118,10 @@ export const cardsOnly: TestClient = { clientId: 'cardsonly', apikey: 'cardsonly
 /** A cardholder-facing app's backend: cards and dynamic CVV2, nothing else. */
 export const cardholderApp: TestClient = { clientId: 'cardholder-app', apikey: 'cardholder-app-apikey-0123456789', secret: APP_SECRET };
 export const noscope: TestClient = { clientId: 'noscope', apikey: 'noscope-apikey-0123456789', secret: READONLY_SECRET };
+/** A client with `authentication: upstream`: X-ClientID required, signature and request id optional. */
+export const upstreamClient: TestClient = { clientId: 'upstream', apikey: 'upstream-apikey-0123456789', secret: UPSTREAM_SECRET };
+/** A client with `successEnvelope: true` (signed, as the default). */
+export const enveloped: TestClient = { clientId: 'enveloped', apikey: 'enveloped-apikey-0123456789', secret: ENVELOPED_SECRET };
 
 export interface CallOptions {
   client?: TestClient;
@@ -245,15 +263,24 @@ export function cardBody(accountNumber: string, extra: Record<string, unknown> =
   return { organizationNumber: 100, postToAccount: accountNumber, cardNumber: '', embossedName1: 'ADA LOVELACE', ...extra };
 }
 
-/** Customer, account and card; returns the card number as the tester (PCI) client sees it and the PAN token. */
+/**
+ * Customer, account and card (organization 100, which has PAN tokens); returns the PAN token that
+ * card add answers and the clear number, got as a PCI client gets it: through card-pan (`panOf`).
+ */
 export async function addCard(h: Harness, extra: Record<string, unknown> = {}, logo = 1): Promise<{ pan: string; token: string; account: string; customer: string }> {
   const customer = await addCustomer(h);
   const account = await addAccount(h, customer, 100, logo);
   const res = await h.call('POST', '/cards/embosser/l8vf', cardBody(account, extra));
   if (res.statusCode !== 200) throw new Error(`card add: ${res.statusCode} ${res.body}`);
-  const pan = (res.json().cardNumber as string).replace(/^0+/, '');
-  const details = await h.call('POST', '/cards/v2/embosser/details', { organizationNumber: '100', cardNumber: pan, cardSequence: '1', foreignUse: '0' }, { client: cardsOnly });
-  return { pan, token: details.json().cardNumber, account, customer };
+  const token = res.json().cardNumber as string;
+  return { pan: await panOf(h, token), token, account, customer };
+}
+
+/** The clear number of a card (named by token, number or encrypted number), through card-pan: under the client's card-number key, decrypted here. */
+export async function panOf(h: Harness, cardNumber: string, org = 100, client: TestClient = tester): Promise<string> {
+  const res = await h.call('POST', '/cards/embosser/card-pan-l8v2', { organizationNumber: org, cardNumber, functionType: 'C' }, { client });
+  if (res.statusCode !== 200) throw new Error(`card-pan: ${res.statusCode} ${res.body}`);
+  return clientDecryptPan(res.json().cardNumber);
 }
 
 /** The client side of the card-number encryption: PAN right-padded with F to 32 hex, 3DES-ECB under the ZEK. */

@@ -2,7 +2,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { backends } from '../helpers/storage.ts';
 import {
-  startHarness, addCustomer, addAccount, addCard, cardBody, cardsOnly, other, tester, clientEncryptPan, clientDecryptPan, type Harness,
+  startHarness, addCustomer, addAccount, addCard, cardBody, cardsOnly, other, tester, clientEncryptPan, clientDecryptPan, panOf, type Harness,
 } from '../helpers/harness.ts';
 import { isLuhnValid } from '../../src/crypto/luhn.ts';
 import { listAudit } from '../../src/modules/audit/index.ts';
@@ -17,7 +17,7 @@ for (const backend of backends) {
     const details = (cardNumber: string, client = tester, sequence = '1') =>
       h.call('POST', '/cards/v2/embosser/details', { organizationNumber: '100', cardNumber, cardSequence: sequence, foreignUse: '0' }, { client });
 
-    test('Card Add generates a Luhn-valid number from the logo BIN; PCI clients see it, others the token', async () => {
+    test('Card Add generates a Luhn-valid number from the logo BIN; every client sees the PAN token, the number comes through card-pan', async () => {
       const customer = await addCustomer(h);
       const account = await addAccount(h, customer);
       const res = await h.call('POST', '/cards/embosser/l8vf', cardBody(account, { embossedName2: 'ANALYTICAL ENGINE', addressLine1: '12 ST JAMES SQ', atmCashAmount: 500 }), { requestId: `card-${account}` });
@@ -27,16 +27,18 @@ for (const backend of backends) {
       assert.equal(data.logo, 1);
       assert.equal(data.accountNumber, account);
       assert.equal(data.cardSequence, 1);
-      assert.match(data.cardNumber, /^0{3}411111[0-9]{10}$/);
-      const pan = data.cardNumber.replace(/^0+/, '');
+      const token = data.cardNumber;
+      assert.equal(token.length, 19);
+      assert.match(token, /[A-Z]/);
+      const pan = await panOf(h, token);
+      assert.match(pan, /^411111[0-9]{10}$/);
       assert.ok(isLuhnValid(pan));
+      assert.ok(token.startsWith('411111') && token.endsWith(pan.slice(-4)));
+      assert.doesNotMatch(res.body, new RegExp(pan));
 
       const asOther = await details(pan, cardsOnly);
       assert.equal(asOther.statusCode, 200, asOther.body);
-      const token = asOther.json().cardNumber;
-      assert.equal(token.length, 19);
-      assert.match(token, /[A-Z]/);
-      assert.ok(token.startsWith('411111') && token.endsWith(pan.slice(-4)));
+      assert.equal(asOther.json().cardNumber, token);
       assert.doesNotMatch(asOther.body, new RegExp(pan));
       const d = asOther.json();
       assert.equal(d.postToAccount, account);
@@ -49,9 +51,10 @@ for (const backend of backends) {
       assert.equal(d.activationRequired, 'N');
       assert.equal(d.pinSuppression, 0);
 
-      // The token works wherever a card number does, and the PCI client sees the number.
+      // The token works wherever a card number does; a PCI client, too, sees the token.
       const byToken = await details(token, tester);
-      assert.equal(byToken.json().cardNumber, data.cardNumber);
+      assert.equal(byToken.json().cardNumber, token);
+      assert.doesNotMatch(byToken.body, new RegExp(pan));
 
       // Stored: encrypted number, PIN as a stored block with a PVV; nothing in clear.
       const row = await h.container.storage.db.selectFrom('cards').innerJoin('card_numbers', 'card_numbers.pan_hash', 'cards.pan_hash').selectAll().where('cards.pan_token', '=', token).executeTakeFirstOrThrow();
@@ -102,7 +105,9 @@ for (const backend of backends) {
       assert.ok(isLuhnValid(valid));
       const ok1 = await h.call('POST', '/cards/embosser/l8vf', cardBody(account, { cardNumber: valid }));
       assert.equal(ok1.statusCode, 200, ok1.body);
-      assert.equal(ok1.json().cardNumber, valid.padStart(19, '0'));
+      assert.match(ok1.json().cardNumber, /^411111[0-9A-Z]{9}0013$/);
+      assert.doesNotMatch(ok1.body, new RegExp(valid));
+      assert.equal(await panOf(h, ok1.json().cardNumber), valid);
       const before = await count('cards');
       const cases: Array<[string, string]> = [
         [valid, 'EMBC04E'],
@@ -150,22 +155,27 @@ for (const backend of backends) {
       assert.equal(await count('cards'), before);
     });
 
-    test('PAN token inquiry: P gives the token of an encrypted number, C the encrypted number of a token', async () => {
+    test('PAN token inquiry: the form of cardNumber (encrypted, token, clear, zero-padded) decides, C or P; both come back', async () => {
       const { pan, token, account } = await addCard(h);
+      const inputs = [clientEncryptPan(pan), token, token.toLowerCase(), pan, pan.padStart(19, '0')];
       for (const url of ['/cards/embosser/card-pan-l8v2', '/cards/embosser/card-pan']) {
-        const p = await h.call('POST', url, { organizationNumber: 100, cardNumber: clientEncryptPan(pan), cardSequence: 1, functionType: 'P' });
-        assert.equal(p.statusCode, 200, p.body);
-        assert.equal(p.json().panToken, token);
-        assert.equal(p.json().accountNumber, account);
-        assert.equal(p.json().logo, 1);
-        assert.equal(clientDecryptPan(p.json().cardNumber), pan);
-        const c = await h.call('POST', url, { organizationNumber: 100, cardNumber: token, cardSequence: 1, functionType: 'C' });
-        assert.equal(c.statusCode, 200, c.body);
-        assert.equal(clientDecryptPan(c.json().cardNumber), pan);
-        assert.equal(c.json().panToken, token);
+        for (const cardNumber of inputs) {
+          for (const functionType of ['C', 'P']) {
+            const res = await h.call('POST', url, { organizationNumber: 100, cardNumber, cardSequence: 1, functionType });
+            assert.equal(res.statusCode, 200, `${functionType} ${cardNumber}: ${res.body}`);
+            const r = res.json();
+            assert.equal(r.panToken, token);
+            assert.equal(r.accountNumber, account);
+            assert.equal(r.logo, 1);
+            assert.equal(r.cardSequence, 1);
+            assert.match(r.cardNumber, /^[0-9A-F]{32}$/);
+            assert.equal(clientDecryptPan(r.cardNumber), pan);
+          }
+        }
       }
       const audit = await listAudit(h.container.storage.db, { entityType: 'card', entityId: token });
-      assert.equal(audit.filter((a) => a.action === 'card.pan.read').length, 4);
+      // One from addCard (the harness reads the number through card-pan).
+      assert.equal(audit.filter((a) => a.action === 'card.pan.read').length, 1 + 2 * inputs.length * 2);
     });
 
     test('concurrent inquiries under one request id: one is recorded, the others replay it; another body is refused', async () => {
@@ -189,7 +199,10 @@ for (const backend of backends) {
         [{ cardNumber: clientEncryptPan('4111111111111111'), functionType: 'P' }, 422, 'VPL5SCI05S'],
         [{ cardNumber: clientEncryptPan(pan).replace(/^../, '00'), functionType: 'P' }, 422, ''],
         [{ cardNumber: token.replace(/.{4}$/, '0000'), functionType: 'C' }, 422, 'VPL5SCI05S'],
-        [{ cardNumber: pan, functionType: 'P' }, 422, 'VPL5SIE32S'],
+        [{ cardNumber: 'AB'.repeat(16), functionType: 'C' }, 422, 'VPL5SIE32S'],
+        [{ cardNumber: '4111111111111111', functionType: 'C' }, 422, 'VPL5SCI05S'],
+        [{ cardNumber: pan.slice(0, 11).padStart(19, '0'), functionType: 'C' }, 422, 'VPL5SCI05S'],
+        [{ cardNumber: pan, functionType: 'C', cardSequence: 2 }, 422, 'VPL5SCI05S'],
         [{ cardNumber: '0'.repeat(32), functionType: 'P' }, 422, 'VPL5SEA04E'],
         [{ cardNumber: token, functionType: 'X' }, 400, 'EMBV01E'],
         [{ cardNumber: 'Z'.repeat(40), functionType: 'C' }, 400, 'EMBV01E'],
@@ -235,16 +248,20 @@ for (const backend of backends) {
       assert.equal(out.hasMore, 'Y');
       assert.equal(out.customerNumber, customer);
       assert.ok(out.accountTable.every((c: { accountNumber: string }) => accounts.includes(c.accountNumber)));
-      assert.match(out.accountTable[0].cardNumber, /^0{3}411111/);
-      assert.match(out.accountTable[0].encryptedCardNumber, /^[0-9A-F]{32}$/);
-      assert.equal(clientDecryptPan(out.accountTable[0].encryptedCardNumber), out.accountTable[0].cardNumber.replace(/^0+/, ''));
+      // The PAN token for every client; the number only under the client's card-number key.
+      for (const c of out.accountTable) {
+        assert.match(c.cardNumber, /^411111[0-9A-Z]{9}[0-9]{4}$/);
+        assert.match(c.encryptedCardNumber, /^[0-9A-F]{32}$/);
+        const pan = clientDecryptPan(c.encryptedCardNumber);
+        assert.ok(pan.startsWith('411111') && pan.endsWith(c.cardNumber.slice(-4)));
+        assert.equal(await panOf(h, c.cardNumber), pan);
+        assert.doesNotMatch(first.body, new RegExp(pan));
+      }
       const next = await get(`&functionCode=N&startAccount=${accounts[0]}`);
       assert.equal(next.json().outputArea.numberOfReturnedItems, 11);
       const masked = await get('', cardsOnly);
-      for (const c of masked.json().outputArea.accountTable) {
-        assert.match(c.cardNumber, /[A-Z]/);
-        assert.equal(c.encryptedCardNumber, '');
-      }
+      assert.deepEqual(masked.json().outputArea.accountTable.map((c: { cardNumber: string }) => c.cardNumber), out.accountTable.map((c: { cardNumber: string }) => c.cardNumber));
+      for (const c of masked.json().outputArea.accountTable) assert.equal(c.encryptedCardNumber, '');
       assert.equal((await get('&functionCode=N')).json().errors[0].code, 'VPL5SCE08E');
       const none = await h.call('GET', '/customer/v3/cards/details?organizationNumber=100', undefined, { headers: { customerNumber: await addCustomer(h) } });
       assert.equal(none.json().errors[0].code, 'VPL5SCE07E');

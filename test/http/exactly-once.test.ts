@@ -93,8 +93,8 @@ for (const backend of backends) {
       const { token, account } = await addCard(h);
       const before = { customers: await count('customers'), cards: await count('cards'), numbers: await count('card_numbers'), records: await count('personalization_records') };
       await assert.rejects(h.container.customers.add(cannotAnswer, customerBody()), /cannot be serialised/);
-      await assert.rejects(h.container.cards.add(cannotAnswer, cardBody(account), { pci: true, cardNumberKey: null }), /cannot be serialised/);
-      await assert.rejects(h.container.pins.updateStatus({ actor: cannotAnswer, keyAssociations: {}, pci: true, organizations: [100] },
+      await assert.rejects(h.container.cards.add(cannotAnswer, cardBody(account)), /cannot be serialised/);
+      await assert.rejects(h.container.pins.updateStatus({ actor: cannotAnswer, keyAssociations: {}, organizations: [100] },
         { organizationNumber: 100, cardNumber: token, serviceFunctionCode: 'B', channel: 'W' }), /cannot be serialised/);
       assert.deepEqual(
         { customers: await count('customers'), cards: await count('cards'), numbers: await count('card_numbers'), records: await count('personalization_records') },
@@ -206,15 +206,14 @@ for (const backend of backends) {
       const taken = await h.container.idempotency.reserve('tester', requestId, IdempotencyService.fingerprint('POST', '/cards/embosser/l8vf', JSON.stringify(body)), `signature of the run that died, ${requestId}`);
       assert.equal(taken.kind, 'new');
       const before = { cards: await count('cards'), numbers: await count('card_numbers'), records: await count('personalization_records') };
-      const viewer = { pci: true, cardNumberKey: null };
       // Among other card adds in the same batch statement, which are made.
-      const [lost, ...others] = await Promise.allSettled([h.container.cards.add(slow, body, viewer), ...[1, 2, 3].map(() => h.container.cards.add({ clientId: 'tester', requestId: uuid() }, body, viewer))]);
+      const [lost, ...others] = await Promise.allSettled([h.container.cards.add(slow, body), ...[1, 2, 3].map(() => h.container.cards.add({ clientId: 'tester', requestId: uuid() }, body))]);
       assert.equal(lost!.status, 'rejected');
       assert.ok((lost as PromiseRejectedResult).reason instanceof RequestTakenOver);
       assert.deepEqual(others.map((o) => o.status), ['fulfilled', 'fulfilled', 'fulfilled']);
       assert.deepEqual({ cards: await count('cards'), numbers: await count('card_numbers'), records: await count('personalization_records') },
         { cards: before.cards + 3, numbers: before.numbers + 3, records: before.records + 3 });
-      const done = await h.container.cards.add(actorHolding(requestId, (taken as { holder: string }).holder), body, viewer);
+      const done = await h.container.cards.add(actorHolding(requestId, (taken as { holder: string }).holder), body);
       const replay = await h.call('POST', '/cards/embosser/l8vf', body, { requestId, token: await h.freshToken() });
       assert.equal(replay.headers['x-idempotent-replay'], 'true');
       assert.equal(replay.json().cardNumber, done.cardNumber);

@@ -6,7 +6,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { backends } from '../helpers/storage.ts';
 import {
   startHarness, addCard, addCustomer, cardholderApp, cardsOnly, clientPinBlock, customerBody, sign, signingTimestamp, tester, testBootstrap,
-  uuid, type Harness, type TestClient,
+  upstreamClient, uuid, type Harness, type TestClient,
 } from '../helpers/harness.ts';
 import { createContainer, type Container } from '../../src/container.ts';
 import { buildApp, type App } from '../../src/http/app.ts';
@@ -159,6 +159,53 @@ for (const backend of backends) {
         assert.ok(['EMBA07E'].includes(codeOf(res)!), `${name}: ${res.body}`);
       }
       assert.equal(await count('customers'), before);
+    });
+
+    test('a wire profile waives only what it says: a signed client cannot drop its signature, X-ClientID cannot name another client, and each refusal counts against the address', async () => {
+      const address = '198.51.100.31';
+      const failures = async () => Number((await h.container.storage.db.selectFrom('rate_counters').select((e) => e.fn.sum<string>('hits').as('n'))
+        .where('key', '=', `fail:${address}`).executeTakeFirst())?.n ?? 0);
+      const before = { customers: await count('customers'), failures: await failures() };
+      const original = capture(tester, await h.token(), 'POST', '/customer/l8v2', customerBody(), now());
+      const unsigned: Record<string, string> = { ...original.headers };
+      for (const k of ['x-timestamp', 'x-hmac-signature', 'x-request-id']) delete unsigned[k];
+      const attempts: Array<[string, Record<string, string | string[]>, string]> = [
+        // A signed client's token and apikey, sent as the upstream client sends them.
+        ['a signed client without its signature', { ...unsigned, 'x-clientid': tester.clientId }, 'EMBA04E'],
+        // The upstream client's name on the signed client's token: the profile is the token's client's.
+        ['the upstream client named on a signed client\'s token', { ...unsigned, 'x-clientid': upstreamClient.clientId }, 'EMBA17E'],
+        ['a valid signed request naming another client', { ...original.headers, 'x-clientid': 'other' }, 'EMBA17E'],
+        ['X-ClientID twice, its own first', { ...original.headers, 'x-clientid': [tester.clientId, 'other'] }, 'EMBA17E'],
+      ];
+      for (const [name, headers, code] of attempts) {
+        const res = await h.app.inject({ method: 'POST', url: original.url, headers, payload: original.payload, remoteAddress: address });
+        assert.equal(res.statusCode, 401, `${name}: ${res.body}`);
+        assert.equal(res.json().hasError, true, name);
+        assert.equal(codeOf(res), code, `${name}: ${res.body}`);
+        assert.equal(res.headers['x-ratelimit-remaining'], undefined, name);
+      }
+      assert.equal(await failures(), before.failures + attempts.length);
+      assert.equal(await count('customers'), before.customers);
+      // The signed request itself was never admitted: it still runs, once.
+      assert.equal((await send(h.app, original)).statusCode, 200);
+
+      // The upstream client: its profile waives the signature, not its rights.
+      const upstream = { authorization: `Bearer ${await h.token(upstreamClient)}`, apikey: upstreamClient.apikey, 'x-clientid': upstreamClient.clientId, 'content-type': 'application/json' };
+      const asUpstream = (url: string, body: unknown) => h.app.inject({ method: 'POST', url, headers: upstream, payload: JSON.stringify(body) });
+      refused(await asUpstream('/customer/l8v2', customerBody(200)), 403, 'EMBA09E');
+      // Scopes are checked with authentication, before the body is read: no card is needed to be refused.
+      refused(await asUpstream('/cards/pin/security-codes', { organizationNumber: 100, cardNumber: '4111111111111111', channel: 'A', keyAssociation: 'IYY' }), 403, 'EMBA10E');
+      // A signature it sends is held to every rule: sent again under another request id, a replay.
+      const signedUpstream = capture(upstreamClient, await h.token(upstreamClient), 'POST', '/customer/l8v2', customerBody(), now());
+      signedUpstream.headers['x-clientid'] = upstreamClient.clientId;
+      assert.equal((await send(h.app, signedUpstream)).statusCode, 200);
+      const afterSigned = await count('customers');
+      refused(await send(h.app, signedUpstream, { headers: { ...signedUpstream.headers, 'x-request-id': uuid() } }), 401, 'EMBA16E');
+      // And without a request id it is refused, so it cannot be accepted once more in the GETs' table.
+      const noId: Record<string, string> = { ...signedUpstream.headers };
+      delete noId['x-request-id'];
+      refused(await send(h.app, signedUpstream, { headers: noId }), 401, 'EMBA08E');
+      assert.equal(await count('customers'), afterSigned);
     });
 
     test('a cards-only client cannot recover a PIN: the PIN blocks, it cannot unblock it, and the right PIN then proves nothing', async () => {

@@ -8,8 +8,9 @@ import { HttpCodes } from '../codes.ts';
 declare module 'fastify' {
   interface FastifyRequest {
     client: ApiClient | undefined;
+    /** The request id the client sent; undefined when its profile lets it send none (no exactly-once then). */
     clientRequestId: string | undefined;
-    /** The request's verified signature: accepted once (with one request id). */
+    /** The request's verified signature: accepted once (with one request id). Undefined: the request was not signed (see WireProfile). */
     signature: string | undefined;
     rawBody: string;
     /** Audit records of the request's reads and refusals, not stored yet (see actorOf). */
@@ -57,12 +58,19 @@ function single(request: FastifyRequest, ...names: string[]): string | undefined
 export const TIMESTAMP_HEADERS = ['x-timestamp', 'timestamp'];
 export const REQUEST_ID_HEADERS = ['x-request-id', 'x-client-request-id'];
 export const SIGNATURE_HEADERS = ['x-hmac-signature', 'signature'];
+/** The client id header upstream declares (X-ClientID; Node reads header names in lower case). */
+export const CLIENT_ID_HEADERS = ['x-clientid'];
 
 /**
  * Authentication as FirstVision clients send it: a bearer token from POST /token, the client's
  * apikey, a timestamp (epoch milliseconds), a request id, and
  * `Base64(HMAC-SHA256(secret, apikey + timestamp + body + path))` where path is the request
  * target as sent (path and query string) and body is the raw body ('' when there is none).
+ * What else a client may leave out is its wire profile's (ApiClient.wire, docs/security.md
+ * "Authentication profiles"): the signature with its timestamp (`optional`: checked exactly as
+ * above when sent; `off`: not read), the request id (`optional`: without one the request runs
+ * without exactly-once). X-ClientID, when sent, must name the client of the token; a profile may
+ * require it. Every refusal here is a 401 counted against the source address.
  * Signed routes take JSON bodies only (a form parser exists only for POST /token), so the
  * signature covers every byte the route reads. Then the gate (ClientsService.admit): the client
  * must be within its rate limit, and a signature must not have come with another request id
@@ -87,27 +95,58 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { clients: Clien
     if (!client) throw fail(HttpCodes.tokenInvalid);
     const apikey = single(request, 'apikey');
     if (apikey !== client.apikey) throw fail(HttpCodes.apikeyMismatch);
+    const wire = client.wire;
 
-    const timestamp = single(request, ...TIMESTAMP_HEADERS);
-    if (!timestamp || !/^[0-9]{10,13}$/.test(timestamp)) throw fail(HttpCodes.timestampInvalid);
-    const ms = timestamp.length === 13 ? Number(timestamp) : Number(timestamp) * 1000;
-    if (Math.abs(opts.now() - ms) > opts.windowSeconds * 1000) throw fail(HttpCodes.timestampOutOfWindow);
+    const clientIdHeader = single(request, ...CLIENT_ID_HEADERS);
+    if (clientIdHeader === null || (clientIdHeader === undefined ? wire.clientIdHeader === 'required' : clientIdHeader !== client.clientId)) {
+      throw fail(HttpCodes.clientIdMismatch);
+    }
+
+    // Signed: always under `required`; under `optional` when a signature header is sent (a repeated
+    // or conflicting one counts as sent, and is refused below); never under `off`, whose requests
+    // are not read for a signature or a timestamp at all.
+    const sentSignature = wire.signature === 'off' ? undefined : single(request, ...SIGNATURE_HEADERS);
+    const signed = wire.signature === 'required' || sentSignature !== undefined;
+
+    let timestamp = '';
+    let ms = 0;
+    if (signed) {
+      timestamp = single(request, ...TIMESTAMP_HEADERS) ?? '';
+      if (!/^[0-9]{10,13}$/.test(timestamp)) throw fail(HttpCodes.timestampInvalid);
+      ms = timestamp.length === 13 ? Number(timestamp) : Number(timestamp) * 1000;
+      if (Math.abs(opts.now() - ms) > opts.windowSeconds * 1000) throw fail(HttpCodes.timestampOutOfWindow);
+    }
 
     const requestId = single(request, ...REQUEST_ID_HEADERS);
     // Printable ASCII only: the id is stored, logged and echoed (a UUID is the usual form).
-    if (!requestId || !/^[\x21-\x7E]{1,128}$/.test(requestId)) throw fail(HttpCodes.requestIdMissing);
+    if (requestId === null || (requestId === undefined ? wire.requestId === 'required' : !/^[\x21-\x7E]{1,128}$/.test(requestId))) {
+      throw fail(HttpCodes.requestIdMissing);
+    }
+    // A signed request other than a GET without a request id is refused rather than admitted once
+    // by the GETs' table (client_signatures): such a request's signature is accepted once by the
+    // statement that reserves its request id (a unique index on idempotency_keys.signature), and a
+    // signature kept in the GETs' table instead would be unknown to that index, so it could be
+    // accepted once in each table (sent without a request id, then again with one: a replay that
+    // neither sees). A client that signs can send a request id.
+    if (signed && requestId === undefined && request.method !== 'GET') throw fail(HttpCodes.requestIdMissing);
 
-    const signature = single(request, ...SIGNATURE_HEADERS);
-    if (!signature) throw fail(signature === null ? HttpCodes.signatureInvalid : HttpCodes.signatureMissing);
-    const message = apikey + timestamp + request.rawBody + request.url;
-    if (!(await opts.clients.verifySignature(client, message, signature))) throw fail(HttpCodes.signatureInvalid);
+    let signature: string | undefined;
+    if (signed) {
+      if (!sentSignature) throw fail(sentSignature === null ? HttpCodes.signatureInvalid : HttpCodes.signatureMissing);
+      const message = apikey + timestamp + request.rawBody + request.url;
+      if (!(await opts.clients.verifySignature(client, message, sentSignature))) throw fail(HttpCodes.signatureInvalid);
+      signature = sentSignature;
+    }
 
     const scope = request.routeOptions.config?.scope ?? 'cards';
     if (!client.scopes.includes(scope)) throw fail(HttpCodes.scopeForbidden, 403);
 
-    // A GET's signature is kept until its timestamp leaves the window (after that it is refused
-    // anyway); the others' with their request ids (idempotency plugin).
-    const admission = await opts.clients.admit(client, { get: request.method === 'GET', signature, requestId, expiresMs: ms + opts.windowSeconds * 1000 });
+    // A signed GET's signature is kept until its timestamp leaves the window (after that it is
+    // refused anyway); the others' with their request ids (idempotency plugin). A GET sent without
+    // a request id is kept under its trace id: sent again, it is a replay, never a retry.
+    const signedGet = signature !== undefined && request.method === 'GET'
+      ? { signature, requestId: requestId ?? request.id, expiresMs: ms + opts.windowSeconds * 1000 } : undefined;
+    const admission = await opts.clients.admit(client, signedGet);
     const { budget } = admission;
     reply.header('x-ratelimit-limit', String(budget.limit));
     reply.header('x-ratelimit-remaining', String(budget.remaining));
@@ -135,13 +174,16 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { clients: Clien
 
 /**
  * The authenticated actor of a request (after the auth hook), with the request's audit journal:
- * the idempotency plugin stores what it holds with the request's last write (see there).
+ * the idempotency plugin stores what it holds with the request's last write (see there). A
+ * request sent without a request id (its client's profile allows it) is audited under its trace
+ * id, the server's id of the request (in the log and in a 500's body); it has nothing to reserve
+ * and no answer to record.
  */
 export function actorOf(request: FastifyRequest): Actor {
-  if (!request.client || !request.clientRequestId) throw new AppError(500, HttpCodes.internal[0], HttpCodes.internal[1]);
+  if (!request.client) throw new AppError(500, HttpCodes.internal[0], HttpCodes.internal[1]);
   request.auditJournal ??= [];
   return {
-    clientId: request.client.clientId, requestId: request.clientRequestId, auditJournal: request.auditJournal,
+    clientId: request.client.clientId, requestId: request.clientRequestId ?? request.id, auditJournal: request.auditJournal,
     ...(request.reserveRequestId ? { reserve: request.reserveRequestId } : {}),
     ...(request.answerRequest ? { answer: request.answerRequest } : {}),
   };

@@ -93,7 +93,7 @@ export const idempotencyPlugin = fp(async (app: FastifyInstance, opts: { idempot
   /** Reserves the request's id; throws the stored answer (or a 409) when the id was used before. */
   async function reserve(request: FastifyRequest): Promise<void> {
     const fingerprint = IdempotencyService.fingerprint(request.method, request.url, request.rawBody);
-    const r = await opts.idempotency.reserve(request.client!.clientId, request.clientRequestId!, fingerprint, request.signature!);
+    const r = await opts.idempotency.reserve(request.client!.clientId, request.clientRequestId!, fingerprint, request.signature ?? null);
     if (r.kind === 'replayed-signature') throw unauthorized(...HttpCodes.signatureReplayed);
     if (r.kind === 'mismatch') throw conflict(...HttpCodes.requestIdReused);
     if (r.kind === 'in-progress') throw conflict(...HttpCodes.requestInProgress);
@@ -120,6 +120,8 @@ export const idempotencyPlugin = fp(async (app: FastifyInstance, opts: { idempot
 
   // A stored answer found here or by a late reservation is thrown, and sent by the error handler.
   app.addHook('preHandler', async (request, reply) => {
+    // Without a request id (a client whose profile makes it optional) there is no key: nothing is
+    // reserved or recorded, the actor has no answer to make, and a retry runs the request again.
     if (!request.client || !request.clientRequestId || request.method === 'GET') return;
     const config = request.routeOptions.config;
     if (config?.inquiry) return;
@@ -153,7 +155,7 @@ export const idempotencyPlugin = fp(async (app: FastifyInstance, opts: { idempot
     if (afterTheFact && request.client && request.clientRequestId && request.method !== 'GET' && reply.statusCode < 500
       && !reply.hasHeader('x-idempotent-replay')) {
       const fingerprint = IdempotencyService.fingerprint(request.method, request.url, request.rawBody);
-      const r = await opts.idempotency.recordInquiry(request.client.clientId, request.clientRequestId, fingerprint, request.signature!, reply.statusCode, responseOf(payload), takeAuditJournal(request));
+      const r = await opts.idempotency.recordInquiry(request.client.clientId, request.clientRequestId, fingerprint, request.signature ?? null, reply.statusCode, responseOf(payload), takeAuditJournal(request));
       if (r.kind === 'stored') return payload;
       reply.header('content-type', 'application/json; charset=utf-8');
       if (r.kind === 'replay') return replay(reply, r.statusCode, JSON.stringify(r.response));

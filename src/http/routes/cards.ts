@@ -9,7 +9,7 @@ import {
 import { responses } from '../envelope.ts';
 import { actorOf, hasPciScope, requireOrganization } from '../plugins/auth.ts';
 
-/** What the calling client may see of a card number. */
+/** The calling client's PCI scope and card-number key: what it gets under that key (card-pan, encryptedCardNumber, tracks). */
 const viewerOf = (request: FastifyRequest): Viewer => ({ pci: hasPciScope(request), cardNumberKey: request.client?.cardNumberKey ?? null });
 
 export const cardRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = async (app, { container }) => {
@@ -19,14 +19,17 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = a
     schema: { tags: ['Cards'], summary: 'Card Add: a new card (number generated from the logo BIN, or given) on an account', body: CardAddRequest, response: responses(CardAddResponse, 422) },
   }, async (request) => {
     requireOrganization(request, request.body.organizationNumber);
-    return await cards.add(actorOf(request), request.body, viewerOf(request));
+    return await cards.add(actorOf(request), request.body);
   });
 
   for (const url of ['/cards/embosser/card-pan-l8v2', '/cards/embosser/card-pan']) {
     app.post(url, {
       config: { scope: 'pci', inquiry: true },
       schema: {
-        tags: ['Cards'], summary: 'PAN token inquiry: P gives the token of an encrypted card number, C the encrypted card number of a token (PCI scope)',
+        tags: ['Cards'],
+        summary: 'PAN token inquiry (PCI scope): cardNumber is, by its form, a card number encrypted under the client\'s card-number key (32 hex), a PAN token (19 characters with a letter) '
+          + 'or a clear card number (12-19 digits, zero-padded or not), for functionType C or P alike; the answer carries both the encrypted card number and the PAN token '
+          + '(empty without PAN tokens; a token in, or P, is then 422 VPL5SEA16S)',
         body: PanInquiryRequest, response: responses(PanInquiryResponse, 422),
       },
     }, async (request) => {
@@ -40,7 +43,7 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = a
     schema: { tags: ['Cards'], summary: 'Card details by card number or PAN token and sequence', body: CardDetailsRequest, response: responses(CardDetailsResponse, 422) },
   }, async (request) => {
     requireOrganization(request, Number(request.body.organizationNumber));
-    return await cards.details(actorOf(request), request.body, viewerOf(request));
+    return await cards.details(actorOf(request), request.body);
   });
 
   app.get('/customer/v3/cards/details', {
@@ -60,7 +63,7 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = a
     },
   }, async (request) => {
     requireOrganization(request, request.body.organizationNumber);
-    return await cards.instantCard(actorOf(request), request.body, viewerOf(request));
+    return await cards.instantCard(actorOf(request), request.body);
   });
 
   app.put('/cards/status-L8V1', {
@@ -74,7 +77,7 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = a
     schema: { tags: ['Cards'], summary: 'Card activation: S this card, A every card of its account', body: CardActivationRequest, response: responses(CardActivationResponse, 422) },
   }, async (request) => {
     requireOrganization(request, request.body.organizationNumber);
-    return await cards.activate(actorOf(request), request.body, viewerOf(request));
+    return await cards.activate(actorOf(request), request.body);
   });
 
   app.put('/cards/embosser/cardAction-L8V2', {

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Container } from '../../container.ts';
 import { MassIssueDetails, MassIssueQuery, MassIssueRequest, MassIssueResponse } from '../../modules/issuance/index.ts';
 import { responses } from '../envelope.ts';
-import { actorOf, hasPciScope, requireOrganization } from '../plugins/auth.ts';
+import { actorOf, requireOrganization } from '../plugins/auth.ts';
 
 export const issuanceRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = async (app, { container }) => {
   const { issuance } = container;
@@ -24,6 +24,6 @@ export const issuanceRoutes: FastifyPluginAsyncTypebox<{ container: Container }>
     },
   }, async (request) => {
     requireOrganization(request, request.query.organizationNumber);
-    return await issuance.inquire(actorOf(request), request.query, { pci: hasPciScope(request), cardNumberKey: request.client?.cardNumberKey ?? null });
+    return await issuance.inquire(actorOf(request), request.query);
   });
 };

@@ -8,13 +8,12 @@ import {
   type Caller,
 } from '../../modules/pins/index.ts';
 import { responses } from '../envelope.ts';
-import { actorOf, hasPciScope, requireOrganization, requireScope } from '../plugins/auth.ts';
+import { actorOf, requireOrganization, requireScope } from '../plugins/auth.ts';
 
-/** The calling client as the pins module needs it: its key associations, PCI scope and organizations. */
+/** The calling client as the pins module needs it: its key associations and organizations. */
 const callerOf = (request: FastifyRequest): Caller => ({
   actor: actorOf(request),
   keyAssociations: request.client?.keyAssociations ?? {},
-  pci: hasPciScope(request),
   organizations: request.client?.organizations ?? [],
 });
 

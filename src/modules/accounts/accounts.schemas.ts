@@ -1,27 +1,37 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { AMOUNT_MAX, Int, IsoDate, LogoNumber, Open, OrganizationNumber, RecordNumber, Text } from '../../shared/schema.ts';
+import { Int, IsoDate, LogoNumber, Open, OrganizationNumber, Text } from '../../shared/schema.ts';
 
 /** Wire schemas of the account endpoints, after the upstream FirstVision Accounts API 1.3.0. */
+
+/**
+ * The largest credit limit as a JSON number: upstream documents 17 digits (15 whole and cents, up to
+ * 999,999,999,999,999.99, what the numeric(17, 2) column holds). That value reads as the double 1e15,
+ * which the column cannot hold: the schema lets it through and the service answers 422 for it.
+ */
+export const CREDIT_LIMIT_MAX = 1e15;
 
 export const AddAccountRequest = Type.Object({
   accountData: Open({
     organization: OrganizationNumber,
     logo: LogoNumber,
-    accountNumber: Type.Optional(RecordNumber('Account number; empty or zeros: emboss generates one.')),
-    customerNumber: Type.String({ pattern: '^[0-9]{0,19}$', maxLength: 19, description: 'Owner: an existing customer of the same organization.' }),
+    accountNumber: Type.Optional(Text(19, 'Account number, up to 19 digits; empty, spaces or zeros: emboss generates one. Other text: 422 EMBT01E.')),
+    customerNumber: Text(19, 'Owner: an existing customer of the same organization (digits). Blank: 422 VPL5SAA19E; unknown or not digits: 422 VPL5SIC13S.'),
     billingAccountType: Type.Optional(Int(0, 9, 'Billing account type: 0–3.')),
     primaryAccount: Type.Optional(Type.String({ maxLength: 1, description: 'Space or P.' })),
-    relationshipNumber: Type.Optional(RecordNumber('Relationship the account belongs to.')),
+    relationshipNumber: Type.Optional(Text(19, 'Relationship the account belongs to, up to 19 digits. Other text: 422 EMBT02E.')),
     shortName: Type.Optional(Text(20)),
-    creditLimit: Type.Optional(Type.Number({ minimum: 0, maximum: AMOUNT_MAX })),
-    billingCurrency: Type.Optional(Type.String({ pattern: '^[0-9]{0,3}$', maxLength: 3 })),
+    creditLimit: Type.Optional(Type.Number({
+      minimum: 0, maximum: CREDIT_LIMIT_MAX,
+      description: 'Up to 999,999,999,999,999.99 (upstream "Max Length: 17", numeric(17, 2)). A JSON number of 1e15 or more, which is what .94 to .99 of the largest read as, is past what the column holds: 422 EMBT03E.',
+    })),
+    billingCurrency: Type.Optional(Text(3, 'ISO 4217 numeric currency; empty or spaces: the logo\'s. Not digits: 422 VPL5SAA21E.')),
     billingCycle: Type.Optional(Int(0, 99, 'Cycle day, 1–31.')),
     blockCode1: Type.Optional(Type.String({ maxLength: 1 })),
     blockCode2: Type.Optional(Type.String({ maxLength: 1 })),
     customerStatement: Type.Optional(Int(0, 9, 'Customer statement: 0 or 1.')),
     customerLetter: Type.Optional(Int(0, 9, 'Customer letter: 0, 1 or 2.')),
     dateOpened: Type.Optional(IsoDate()),
-    cardExpirationDate: Type.Optional(Type.String({ pattern: '^([0-9]{4}|)$', maxLength: 4, description: 'MMYY.' })),
+    cardExpirationDate: Type.Optional(Text(4, 'MMYY, kept as sent; empty or spaces: none. Not digits: 422 VPL5SAA39E.')),
   }),
 }, { additionalProperties: true });
 export type AddAccountRequest = Static<typeof AddAccountRequest>;

@@ -9,13 +9,19 @@ import { recordAudit } from '../audit/index.ts';
 import { answeredWrite } from '../idempotency/index.ts';
 import type { Logo, OrganizationsService } from '../organizations/index.ts';
 import type { CustomersService } from '../customers/index.ts';
-import type { AccountInquiryHeaders, AddAccountRequest, BlockCodeRequest, CustomerAccountsRequest } from './accounts.schemas.ts';
+import { CREDIT_LIMIT_MAX, type AccountInquiryHeaders, type AddAccountRequest, type BlockCodeRequest, type CustomerAccountsRequest } from './accounts.schemas.ts';
 
 /** Upstream codes (FirstVision Accounts 1.3.0, Customers 1.3.0) used by this module. */
 export const AccountCodes = {
   orgNotFound: ['VPL5SAA08S', 'REQUESTED ORG NUMBER IS NOT FOUND'],
   logoNotFound: ['VPL5SAA12S', 'LOGO RECORD NOT FOUND'],
   accountExists: ['VPL5SAA14S', 'ACCOUNT NUMBER ALREADY ON FILE'],
+  badBillingCurrency: ['VPL5SAA21E', 'BILLING CURRENCY NOT NUMERIC'],
+  badCardExpiration: ['VPL5SAA39E', 'CARD EXPIRATION NOT NUMERIC'],
+  /** Account add: upstream lists no code for these (its schema types the numbers as text of 19). */
+  accountNumberNotNumeric: ['EMBT01E', 'ACCOUNT NUMBER MUST BE NUMERIC'],
+  relationshipNotNumeric: ['EMBT02E', 'RELATIONSHIP NUMBER MUST BE NUMERIC'],
+  creditLimitTooLarge: ['EMBT03E', 'CREDIT LIMIT MUST BE LESS THAN 1,000,000,000,000,000'],
   badAccountType: ['VPL5SAA16E', 'ACCOUNT TYPE MUST = 0, 1, 2, OR 3'],
   badPrimary: ['VPL5SAA17E', 'PRIMARY ACCOUNT FLAG MUST EQUAL SPACE OR P'],
   customerRequired: ['VPL5SAA19E', 'CUSTOMER NUMBER REQUIRED'],
@@ -92,6 +98,18 @@ export class AccountsService {
     const logo = await this.organizations.logo(a.organization, a.logo, db);
     if (!logo) throw fail(AccountCodes.logoNotFound);
     if (isBlankNumber(a.customerNumber)) throw fail(AccountCodes.customerRequired);
+    // Upstream types the numbers as text of 19: one that is not digits cannot name a record.
+    const customerNumber = recordNumber(a.customerNumber);
+    if (!customerNumber) throw fail(AccountCodes.customerNotFound);
+    const given = recordNumber(a.accountNumber);
+    if (given === null) throw fail(AccountCodes.accountNumberNotNumeric);
+    const relationship = recordNumber(a.relationshipNumber);
+    if (relationship === null) throw fail(AccountCodes.relationshipNotNumeric);
+    if (a.creditLimit !== undefined && a.creditLimit >= CREDIT_LIMIT_MAX) throw fail(AccountCodes.creditLimitTooLarge);
+    const currency = (a.billingCurrency ?? '').trim();
+    if (currency !== '' && !/^[0-9]{1,3}$/.test(currency)) throw fail(AccountCodes.badBillingCurrency);
+    const expiry = (a.cardExpirationDate ?? '').trim();
+    if (expiry !== '' && !/^[0-9]{4}$/.test(expiry)) throw fail(AccountCodes.badCardExpiration);
     if (a.billingAccountType !== undefined && (a.billingAccountType < 0 || a.billingAccountType > 3)) throw fail(AccountCodes.badAccountType);
     if (a.primaryAccount !== undefined && !['', ' ', 'P'].includes(a.primaryAccount)) throw fail(AccountCodes.badPrimary);
     if (a.billingCycle !== undefined && a.billingCycle === 0) throw fail(AccountCodes.cycleZero);
@@ -101,11 +119,9 @@ export class AccountsService {
     if (a.customerStatement !== undefined && ![0, 1].includes(a.customerStatement)) throw fail(AccountCodes.badStatement);
     if (a.customerLetter !== undefined && ![0, 1, 2].includes(a.customerLetter)) throw fail(AccountCodes.badLetter);
 
-    const customerNumber = pad19(a.customerNumber);
-    const given = isBlankNumber(a.accountNumber) ? undefined : pad19(a.accountNumber!);
     const {
-      organization, logo: _l, accountNumber: _a, customerNumber: _c, relationshipNumber, shortName, creditLimit,
-      billingCurrency, billingCycle, blockCode1, blockCode2, dateOpened, ...profile
+      organization, logo: _l, accountNumber: _a, customerNumber: _c, relationshipNumber: _r, shortName, creditLimit,
+      billingCurrency: _b, billingCycle, blockCode1, blockCode2, dateOpened, ...profile
     } = a;
 
     return answeredWrite(db, actor, async (trx) => {
@@ -125,9 +141,9 @@ export class AccountsService {
           block_code_2: (blockCode2 ?? '').trim(),
           credit_limit: creditLimit ?? 0,
           billing_cycle: billingCycle ?? 1,
-          currency: billingCurrency && billingCurrency !== '' ? Number(billingCurrency) : logo.currency,
+          currency: currency !== '' ? Number(currency) : logo.currency,
           short_name: shortName ?? '',
-          relationship_number: isBlankNumber(relationshipNumber) ? '' : pad19(relationshipNumber!),
+          relationship_number: relationship ?? '',
           date_opened: dateOpened ?? this.clock.now().toISOString().slice(0, 10),
           profile: JSON.stringify(profile),
           created_by: actor.clientId,
@@ -330,4 +346,11 @@ export function toAccount(row: {
     relationshipNumber: row.relationship_number,
     dateOpened: typeof row.date_opened === 'string' ? row.date_opened.slice(0, 10) : row.date_opened.toISOString().slice(0, 10),
   };
+}
+
+/** A record number as sent: undefined when blank (empty, spaces or zeros), null when not digits, else its 19 digits. */
+function recordNumber(value: string | undefined): string | undefined | null {
+  if (isBlankNumber(value)) return undefined;
+  const digits = value!.trim();
+  return /^[0-9]{1,19}$/.test(digits) ? pad19(digits) : null;
 }

@@ -3,7 +3,6 @@ import type { DB } from '../../db/schema.ts';
 import type { Actor } from '../../shared/actor.ts';
 import type { Clock } from '../../shared/clock.ts';
 import { refusal as fail } from '../../shared/errors.ts';
-import { pad19 } from '../../shared/ids.ts';
 import type { IssuedPin, SecurityModule, TrackDataForClient, TrackPinField } from '../../security-module/port.ts';
 import { recordAudit } from '../audit/index.ts';
 import { answeredWrite } from '../idempotency/index.ts';
@@ -11,7 +10,7 @@ import type { Account, AccountsService } from '../accounts/index.ts';
 import type { KeysService } from '../keys/index.ts';
 import type { Logo, Organization, OrganizationsService } from '../organizations/index.ts';
 import { splitName, type PersonalizationOutbox } from '../personalization/index.ts';
-import { CardCodes, CardStatus, expiryDate, pinMethodOf, type CardRow, type CardsService, type IssuedCard, type Viewer } from './cards.service.ts';
+import { CardCodes, CardStatus, expiryDate, pinMethodOf, shownCardNumber, type CardRow, type CardsService, type IssuedCard, type Viewer } from './cards.service.ts';
 import type { CardActionRequest, CardActionResponse } from './cards.schemas.ts';
 
 type Code = readonly [string, string];
@@ -195,7 +194,7 @@ export class CardActions {
       const profile = c.profile as Record<string, unknown>;
       return {
         organizationNumber: org,
-        cardNumber: viewer.pci ? pad19(result.pan) : c.pan_token,
+        cardNumber: await shownCardNumber(organization, c.pan_token, result.pan),
         cardSequence: c.card_sequence,
         cardAction: action,
         numberCardsRequested: requested,

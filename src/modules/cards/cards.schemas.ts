@@ -5,6 +5,8 @@ import { AMOUNT_MAX, Int, IsoDate, LogoNumber, Open, OrganizationNumber, Text } 
 
 /** A clear card number (up to 19 digits, zero-padded as FirstVision shows it) or a 19-character PAN token. */
 export const CardNumberOrToken = Type.String({ pattern: '^[0-9A-Za-z]{12,19}$', maxLength: 19, description: 'Card number (clear PAN, may be zero-padded to 19) or PAN token.' });
+/** A card number in a response: see shownCardNumber (cards.service.ts). */
+export const ShownCardNumber = Type.String({ description: 'FirstVision PAN token; for an organization without PAN tokens, the card number masked: first 4 and last 4 digits, lower-case x between, as long as the number (e.g. 0581xxxxxxx5846). Never the clear number, whatever the client\'s scope (docs/wire-compatibility.md: Card numbers in responses).' });
 const Amount = (description?: string) => Type.Number({ minimum: 0, maximum: AMOUNT_MAX, ...(description ? { description } : {}) });
 /** A counter of transactions (the upstream's 9 digits). */
 const Count = () => Int(0, 999999999);
@@ -66,26 +68,32 @@ export const CardAddResponse = Type.Object({
   organizationAssociatedToForeignAccount: Type.Integer(),
   logo: Type.Integer(),
   accountNumber: Type.String(),
-  cardNumber: Type.String({ description: 'PAN token; the clear number (zero-padded to 19) for clients with PCI scope.' }),
+  cardNumber: ShownCardNumber,
   cardSequence: Type.Integer(),
   currentChipSequenceNumber: Type.Integer(),
 });
 
 export const PanInquiryRequest = Open({
   organizationNumber: OrganizationNumber,
-  cardNumber: Type.String({ pattern: '^[0-9A-Fa-f]{32}$|^[0-9A-Za-z]{12,19}$', maxLength: 32, description: 'functionType P: the card number encrypted under the client\'s card-number key (32 hex). C: the PAN token.' }),
+  cardNumber: Type.String({
+    pattern: '^[0-9A-Fa-f]{32}$|^[0-9A-Za-z]{12,19}$', maxLength: 32,
+    description: 'What it is, its form says (not functionType): 32 hex digits, the card number encrypted under the client\'s card-number key (ZEK); 19 characters with a letter, a PAN token; 12-19 digits, the clear card number (may be zero-padded to 19).',
+  }),
   cardSequence: Type.Optional(Sequence),
-  functionType: Type.String({ pattern: '^(P|C)$', maxLength: 1, description: 'P: give the PAN token of a card number; C: give the card number (encrypted) of a PAN token.' }),
+  functionType: Type.String({
+    pattern: '^(P|C)$', maxLength: 1,
+    description: 'C or P; either way the answer carries both the encrypted card number and the PAN token. P asks for the PAN token: 422 VPL5SEA16S for an organization without PAN tokens (as is a PAN token as cardNumber).',
+  }),
 });
 export type PanInquiryRequest = Static<typeof PanInquiryRequest>;
 
 export const PanInquiryResponse = Type.Object({
   organizationNumber: Type.Integer(),
   logo: Type.Integer(),
-  cardNumber: Type.String({ description: 'The card number encrypted under the client\'s card-number key: 32 hex.' }),
+  cardNumber: Type.String({ description: 'The card number encrypted under the client\'s card-number key (ZEK): 32 hex, whatever form it came in.' }),
   cardSequence: Type.Integer(),
   accountNumber: Type.String(),
-  panToken: Type.String(),
+  panToken: Type.String({ description: 'The PAN token; empty for an organization without PAN tokens.' }),
 });
 
 export const CardDetailsRequest = Open({
@@ -101,7 +109,7 @@ export const CardDetailsResponse = Type.Object({
   organizationNumber: Type.String(),
   logo: Type.Integer(),
   foreignUse: Type.Integer(),
-  cardNumber: Type.String(),
+  cardNumber: ShownCardNumber,
   cardSequence: Type.Integer(),
   postToAccount: Type.String(),
   customerNumber: Type.String(),
@@ -142,7 +150,7 @@ export const CustomerCardsResponse = Type.Object({
     customerNumber: Type.String(),
     accountTable: Type.Array(Type.Object({
       accountNumber: Type.String(),
-      cardNumber: Type.String(),
+      cardNumber: ShownCardNumber,
       cardSequence: Type.Integer(),
       cardExpireDate: Type.String(),
       digitalCardIndicator: Type.Integer(),
@@ -178,7 +186,7 @@ export type CardActivationRequest = Static<typeof CardActivationRequest>;
 export const CardActivationResponse = Type.Object({
   organizationNumber: Type.Integer(),
   logo: Type.Integer(),
-  cardNumber: Type.String(),
+  cardNumber: Type.String({ description: `The card. ${ShownCardNumber.description} The account number (zero-padded to 19) when the request named an account.` }),
   serviceType: Type.String(),
   numberCardsActivated: Type.Integer(),
 });
@@ -212,7 +220,7 @@ export const InstantCardResponse = Type.Object({
   logo: Type.Integer(),
   customerNumber: Type.String(),
   accountNumber: Type.String(),
-  cardNumber: Type.String(),
+  cardNumber: ShownCardNumber,
   cardSequenceNumber: Type.Integer(),
   creditLimit: Type.Number(),
   cardExpiryDate: Type.String(),
@@ -241,7 +249,7 @@ export type CardActionRequest = Static<typeof CardActionRequest>;
 
 export const CardActionResponse = Type.Object({
   organizationNumber: Type.Integer(),
-  cardNumber: Type.String({ description: 'The resulting card (the new one for actions 1-4, 6, 7): PAN token, or the number for PCI clients.' }),
+  cardNumber: Type.String({ description: `The resulting card (the new one for actions 1-4, 6, 7). ${ShownCardNumber.description}` }),
   cardSequence: Type.Integer(),
   cardAction: Type.Integer(),
   numberCardsRequested: Type.Integer(),

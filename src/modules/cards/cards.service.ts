@@ -80,7 +80,11 @@ const PAGE_SIZE = 20;
 
 export type CardRow = Selectable<CardTable>;
 
-/** What the caller may see: PCI-scope clients get clear numbers, others PAN tokens. */
+/**
+ * The calling client. PCI scope does not change how a response shows a card number (see
+ * `shownCardNumber`); it governs the values given under the client's card-number key
+ * (`encryptedCardNumber`, encrypted tracks) and card-pan.
+ */
 export interface Viewer {
   pci: boolean;
   /** Name of the client's card-number key (ZEK), if it has one. */
@@ -197,6 +201,21 @@ export const expiryDate = (expiry: string) =>
 /** A card expires at the end of its expiry month. */
 export const isExpired = (expiry: string, now: Date) => expiryDate(expiry) < now.toISOString().slice(0, 10);
 
+/** A card number masked as upstream shows it: first 4 and last 4 digits, lower-case x between, as long as the number. */
+export const maskPan = (pan: string): string => pan.slice(0, 4) + 'x'.repeat(Math.max(0, pan.length - 8)) + pan.slice(-4);
+
+/**
+ * What a response shows for a card number — the one place that decides it
+ * (docs/wire-compatibility.md: Card numbers in responses): the PAN token when the organization has
+ * PAN tokens, otherwise the masked number (`maskPan`). Never the clear number, whatever the
+ * client's scope: that leaves emboss only through card-pan (under the client's card-number key)
+ * and the bureau channel. `pan` is the clear number, or how to read it (only read when masked).
+ */
+export async function shownCardNumber(org: Pick<Organization, 'panTokenEnabled'>, token: string, pan: string | (() => Promise<string>)): Promise<string> {
+  if (org.panTokenEnabled) return token;
+  return maskPan(typeof pan === 'string' ? pan : await pan());
+}
+
 export function pinMethodOf(logo: Logo): PinVerificationMethod {
   return logo.pin.method === 'PVV'
     ? { kind: 'PVV', pvki: String(logo.pin.pvki) }
@@ -256,7 +275,7 @@ export class CardsService {
   // --- issuing ---------------------------------------------------------------------------
 
   /** POST /cards/embosser/l8vf */
-  async add(actor: Actor, request: CardAddRequest, viewer: Viewer) {
+  async add(actor: Actor, request: CardAddRequest) {
     const org = request.organizationNumber;
     const organization = await this.deps.organizations.organization(org);
     if (!organization) throw fail(CardCodes.orgNotFound);
@@ -272,12 +291,12 @@ export class CardsService {
     if (pan !== undefined) this.checkGivenNumber(pan, logo);
 
     const pvk = request.pinSuppression === 1 ? undefined : (await this.deps.keys.require(logo.keys.pvk, 'PVK')).keyBlock;
-    const answerOf = (card: Pick<IssuedCard, 'pan' | 'token' | 'sequence'>) => ({
+    const answerOf = async (card: Pick<IssuedCard, 'pan' | 'token' | 'sequence'>) => ({
       organizationNumber: org,
       organizationAssociatedToForeignAccount: 0,
       logo: logo.number,
       accountNumber: account.accountNumber,
-      cardNumber: this.shown(card.pan, card.token, viewer),
+      cardNumber: await shownCardNumber(organization, card.token, card.pan),
       cardSequence: card.sequence,
       currentChipSequenceNumber: 1,
     });
@@ -296,7 +315,7 @@ export class CardsService {
       profile: profileOf(request, ['organizationNumber', 'postToAccount', 'cardNumber', 'cardSequence', 'pinSuppression', 'currentCardActivation', 'blockCode', 'digitalCardFlag', 'embossedName1', 'embossedName2', 'expirationDate', 'customerNumber', 'posServiceCode']),
       action: 'card.add',
     }, answerOf);
-    return answerOf(issued);
+    return await answerOf(issued);
   }
 
   /**
@@ -307,7 +326,7 @@ export class CardsService {
    * with the card in the same transaction (a card without its answer is never committed); inside
    * one, the caller answers.
    */
-  async issue(db: Kysely<DB>, actor: Actor, spec: IssueSpec, answerOf?: (card: Pick<IssuedCard, 'pan' | 'token' | 'sequence'>) => unknown): Promise<IssuedCard> {
+  async issue(db: Kysely<DB>, actor: Actor, spec: IssueSpec, answerOf?: (card: Pick<IssuedCard, 'pan' | 'token' | 'sequence'>) => Promise<unknown>): Promise<IssuedCard> {
     const { logo } = spec;
     const now = this.deps.clock.now();
     const { existing } = spec;
@@ -342,7 +361,7 @@ export class CardsService {
         plastic,
       };
       // Outside a transaction (card add), concurrent requests' cards go to the database together.
-      if (db === this.db && answerOf && actor.answer) row.answer = await actor.answer({ result: answerOf({ pan, token: p.token, sequence: spec.sequence }) });
+      if (db === this.db && answerOf && actor.answer) row.answer = await actor.answer({ result: await answerOf({ pan, token: p.token, sequence: spec.sequence }) });
       const card = db === this.db ? await this.inserts.submit(row) : (await this.insertCards(db, [row]))[0];
       if (card) return { pan, token: p.token, sequence: spec.sequence, expiry: spec.expiry, card };
       // Not made: its number was taken (drawn again below), or this run lost its request id.
@@ -535,7 +554,7 @@ export class CardsService {
   }
 
   /** POST /account/v2/instantCard: the account (when asked) and an active card, in one transaction. */
-  async instantCard(actor: Actor, request: InstantCardRequest, viewer: Viewer) {
+  async instantCard(actor: Actor, request: InstantCardRequest) {
     const org = request.organizationNumber;
     const organization = await this.deps.organizations.organization(org);
     if (!organization) throw fail(CardCodes.instantOrgNotFound);
@@ -596,7 +615,7 @@ export class CardsService {
         logo: logo.number,
         customerNumber,
         accountNumber: account!.accountNumber,
-        cardNumber: this.shown(issued.pan, issued.token, viewer),
+        cardNumber: await shownCardNumber(organization, issued.token, issued.pan),
         cardSequenceNumber: issued.sequence,
         creditLimit: account!.creditLimit,
         cardExpiryDate: expiryDate(issued.expiry),
@@ -684,38 +703,47 @@ export class CardsService {
     return (await this.resolve(organization, number))?.account_number;
   }
 
-  /** POST /cards/embosser/card-pan(-l8v2): PAN token ↔ card number under the client's card-number key. */
+  /**
+   * POST /cards/embosser/card-pan(-l8v2) (docs/wire-compatibility.md: card-pan). The form of
+   * `cardNumber` says what it is, whatever the function type (C or P): 32 hex digits, the number
+   * under the client's card-number key; 19 characters with a letter, a PAN token; 12–19 digits
+   * (zero-padded or not), the clear number. The answer carries both: the number under the client's
+   * card-number key and the PAN token ('' for an organization without PAN tokens, where a token
+   * in, or function type P, is refused with VPL5SEA16S).
+   */
   async panInquiry(actor: Actor, request: PanInquiryRequest, viewer: Viewer) {
     const org = await this.deps.organizations.organization(request.organizationNumber);
     if (!org) throw fail(CardCodes.orgNotFound);
-    if (/^0+$/.test(request.cardNumber)) throw fail(CardCodes.panZeros);
-    let card: CardRow | undefined;
-    // P: the client sent the number, so it is not read back from the vault.
+    const number = request.cardNumber;
+    if (/^0+$/.test(number)) throw fail(CardCodes.panZeros);
+    const input = /^[0-9A-Fa-f]{32}$/.test(number) ? 'encrypted' : /[A-Za-z]/.test(number) ? 'token' : 'number';
+    if (!org.panTokenEnabled && (input === 'token' || request.functionType === 'P')) throw fail(CardCodes.tokenSwitchOff);
+    // The clear number, when the client sent it (encrypted or not): not read back from the vault.
     let pan: string | undefined;
-    if (request.functionType === 'P') {
-      if (!org.panTokenEnabled) throw fail(CardCodes.tokenSwitchOff);
-      if (!/^[0-9A-Fa-f]{32}$/.test(request.cardNumber)) throw fail(CardCodes.badEncryptedPan);
-      pan = await this.deps.vault.fromClient(request.cardNumber, viewer.cardNumberKey);
+    if (input === 'encrypted') {
+      pan = (await this.deps.vault.fromClient(number, viewer.cardNumberKey))?.replace(/^0+/, '');
       if (!pan) throw fail(CardCodes.badEncryptedPan);
-      card = await this.resolve(org.number, pan, request.cardSequence);
-    } else {
-      card = /[A-Za-z]/.test(request.cardNumber) ? await this.resolve(org.number, request.cardNumber, request.cardSequence) : undefined;
+    } else if (input === 'number') {
+      pan = number.replace(/^0+/, '');
     }
+    const card = await this.resolve(org.number, pan ?? number, request.cardSequence);
     if (!card) throw fail(CardCodes.cardOrAccountNotFound);
     const encrypted = await this.deps.vault.forClient(pan ?? await this.panOf(card), viewer.cardNumberKey);
-    await recordAudit(this.db, actor, { action: 'card.pan.read', entityType: 'card', entityId: card.pan_token, organization: org.number, details: { functionType: request.functionType } });
+    await recordAudit(this.db, actor, {
+      action: 'card.pan.read', entityType: 'card', entityId: card.pan_token, organization: org.number, details: { functionType: request.functionType, input },
+    });
     return {
       organizationNumber: org.number,
       logo: card.logo,
       cardNumber: encrypted,
       cardSequence: card.card_sequence,
       accountNumber: card.account_number,
-      panToken: card.pan_token,
+      panToken: org.panTokenEnabled ? card.pan_token : '',
     };
   }
 
   /** POST /cards/v2/embosser/details */
-  async details(actor: Actor, request: CardDetailsRequest, viewer: Viewer) {
+  async details(actor: Actor, request: CardDetailsRequest) {
     const orgNumber = Number(request.organizationNumber);
     const org = await this.deps.organizations.organization(orgNumber);
     if (!org) throw fail(CardCodes.orgNotFound);
@@ -730,7 +758,7 @@ export class CardsService {
       organizationNumber: String(orgNumber).padStart(3, '0'),
       logo: card.logo,
       foreignUse: 0,
-      cardNumber: viewer.pci ? pad19(await this.panOf(card)) : card.pan_token,
+      cardNumber: await shownCardNumber(org, card.pan_token, () => this.panOf(card)),
       cardSequence: card.card_sequence,
       postToAccount: card.account_number,
       customerNumber: card.customer_number,
@@ -775,10 +803,11 @@ export class CardsService {
     for (const card of page) {
       const p = card.profile as Record<string, unknown>;
       const amount = (k: string) => (typeof p[k] === 'number' ? (p[k] as number) : 0);
-      const pan = viewer.pci ? await this.panOf(card) : undefined;
+      // The clear number, only for the encrypted copy a PCI client with a card-number key gets.
+      const pan = viewer.pci && viewer.cardNumberKey ? await this.panOf(card) : undefined;
       table.push({
         accountNumber: card.account_number,
-        cardNumber: pan ? pad19(pan) : card.pan_token,
+        cardNumber: await shownCardNumber(org, card.pan_token, pan ?? (() => this.panOf(card))),
         cardSequence: card.card_sequence,
         cardExpireDate: expiryDate(card.expiry),
         digitalCardIndicator: card.digital ? 1 : 0,
@@ -824,9 +853,10 @@ export class CardsService {
   }
 
   /** PUT /cards/activation: S activates the card; A every card awaiting activation on its account. */
-  async activate(actor: Actor, request: CardActivationRequest, viewer: Viewer) {
+  async activate(actor: Actor, request: CardActivationRequest) {
     const org = request.organizationNumber;
-    if (!(await this.deps.organizations.organization(org))) throw fail(CardCodes.activationOrgNotFound);
+    const organization = await this.deps.organizations.organization(org);
+    if (!organization) throw fail(CardCodes.activationOrgNotFound);
     if (!['A', 'S'].includes(request.serviceType)) throw fail(CardCodes.activationBadType);
     const now = this.deps.clock.now();
     return answeredWrite(this.db, actor, async (trx) => {
@@ -854,16 +884,13 @@ export class CardsService {
       for (const u of updated) {
         await recordAudit(trx, actor, { action: 'card.activate', entityType: 'card', entityId: u.pan_token, organization: org, details: { serviceType: request.serviceType } });
       }
-      const shownCard = card ? this.shown(viewer.pci ? await this.panOf(card, trx) : '', card.pan_token, viewer) : pad19(accountNumber);
+      // Named by an account number (A): the account number is echoed.
+      const shownCard = card ? await shownCardNumber(organization, card.pan_token, () => this.panOf(card, trx)) : pad19(accountNumber);
       return { organizationNumber: org, logo: account.logo, cardNumber: shownCard, serviceType: request.serviceType, numberCardsActivated: updated.length };
     });
   }
 
   // --- helpers ---------------------------------------------------------------------------
-
-  private shown(pan: string, token: string, viewer: Viewer): string {
-    return viewer.pci ? pad19(pan) : token;
-  }
 
   private checkGivenNumber(pan: string, logo: Logo) {
     if (!/^[0-9]+$/.test(pan)) throw fail(CardCodes.wrongBin);

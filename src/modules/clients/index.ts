@@ -178,18 +178,18 @@ export class ClientsService {
   }
 
   /**
-   * The last step of authenticating a signed request, after its signature was verified: a GET's
-   * signature must not have come before with another request id (a replay; the other requests'
-   * signatures are checked where their request ids are stored, see the idempotency module), and
-   * the client must be within its budget, counted across processes (RequestGate.spend).
+   * The last step of authenticating a request, after its signature (if any) was verified: a signed
+   * GET's signature (`signedGet`) must not have come before with another request id (a replay; the
+   * other requests' signatures are checked where their request ids are stored, see the idempotency
+   * module), and the client must be within its budget, counted across processes (RequestGate.spend).
    */
-  async admit(client: ApiClient, signed: { get: boolean; signature: string; requestId: string; expiresMs: number }): Promise<{ refusal?: GateRefusal; budget: Budget }> {
+  async admit(client: ApiClient, signedGet?: { signature: string; requestId: string; expiresMs: number }): Promise<{ refusal?: GateRefusal; budget: Budget }> {
     const spent = await this.gate.spend(`client:${client.clientId}`, MINUTE, this.limits.perClientPerMinute, this.limits.processes);
     const limit = this.limits.perClientPerMinute;
     const budget = { limit, remaining: Math.max(0, limit - spent.used), resetMs: spent.untilMs - this.clock.now().getTime() };
     if (!spent.admitted) return { refusal: 'limited', budget };
-    if (signed.get) {
-      const a = await this.gate.ask({ signature: { value: signed.signature, requestId: signed.requestId, expiresMs: signed.expiresMs } });
+    if (signedGet) {
+      const a = await this.gate.ask({ signature: { value: signedGet.signature, requestId: signedGet.requestId, expiresMs: signedGet.expiresMs } });
       if (a.signature === 'replay') return { refusal: 'replay', budget };
     }
     return { budget };

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Int, IsoDate, Open, OrganizationNumber, RecordNumber, Text } from '../../shared/schema.ts';
+import { Int, IsoDate, Open, OrganizationNumber, Text } from '../../shared/schema.ts';
 
 /** Wire schemas of the customer endpoints, after the upstream FirstVision Customers API 1.3.0. */
 
@@ -41,12 +41,34 @@ export const PersonData = Open({
   statement2Indicator: Type.Optional(Type.String({ maxLength: 1 })),
 }, 'Owner or co-owner name and address data.');
 
+/** Amounts of 17 digits with cents (upstream "Max Length: 17"); kept in the profile (JSON), not in a numeric column. */
+const ReservedAmt = Type.Number({ minimum: 0, maximum: 1e15, description: 'Up to 999,999,999,999,999.99.' });
+
+/** Reserved for future use upstream; emboss keeps them as sent and echoes them in the answer. */
+const ReservedData = Open({
+  reservedCode1: Type.Optional(Text(20)),
+  reservedCode2: Type.Optional(Text(20)),
+  reservedCode3: Type.Optional(Text(20)),
+  reservedCode4: Type.Optional(Text(20)),
+  reservedCode5: Type.Optional(Text(20)),
+  reservedDate1: Type.Optional(IsoDate()),
+  reservedDate2: Type.Optional(IsoDate()),
+  reservedDate3: Type.Optional(IsoDate()),
+  reservedDate4: Type.Optional(IsoDate()),
+  reservedDate5: Type.Optional(IsoDate()),
+  reservedAmt1: Type.Optional(ReservedAmt),
+  reservedAmt2: Type.Optional(ReservedAmt),
+  reservedAmt3: Type.Optional(ReservedAmt),
+  reservedAmt4: Type.Optional(ReservedAmt),
+  reservedAmt5: Type.Optional(ReservedAmt),
+}, 'Reserved for future use: kept as sent.');
+
 export const AddCustomerRequest = Type.Object({
   customerData: Open({
     customerKeyData: Open({
       organizationNumber: OrganizationNumber,
-      customerNumber: Type.Optional(RecordNumber('Customer number; empty or zeros: emboss generates one.')),
-      accountNumber: Type.Optional(RecordNumber('Accepted for compatibility; accounts are linked by Account Add.')),
+      customerNumber: Type.Optional(Text(19, 'Customer number, up to 19 digits; empty, spaces or zeros: emboss generates one. Other text: 422 EMBU01E.')),
+      accountNumber: Type.Optional(Text(19, 'Up to 19 digits, echoed in the answer; accounts are linked by Account Add. Other text: 422 EMBU02E.')),
       coOwnerIndicator: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 })),
       dualFlag: Type.Optional(Type.String({ maxLength: 1 })),
     }),
@@ -59,14 +81,34 @@ export const AddCustomerRequest = Type.Object({
       coOwnerData: Type.Optional(PersonData),
     })),
   }),
-  resvData: Type.Optional(Type.Object({}, { additionalProperties: true })),
+  resvData: Type.Optional(ReservedData),
 }, { additionalProperties: true });
 export type AddCustomerRequest = Static<typeof AddCustomerRequest>;
 
+const ReservedCode = Type.Integer({ description: 'The reserved code sent, when it is a whole number (int32); otherwise 0.' });
+const ReservedDate = Type.String({ format: 'date', description: 'The reserved date sent; otherwise the date the customer was added.' });
+const ReservedAmount = Type.Number({ description: 'The reserved amount sent; otherwise 0.' });
 export const AddCustomerResponse = Type.Object({
   organizationNumber: Type.Integer(),
-  accountNumber: Type.String(),
+  organizationAssociatedToForeignAccount: Type.Integer({ description: 'Always 0: emboss keeps no foreign accounts.' }),
+  foreignCustomerOrganization: Type.Integer({ description: 'Always 0: emboss keeps no foreign customers.' }),
+  accountNumber: Type.String({ description: 'The account number sent, 19 digits; zeros when none.' }),
   customerNumber: Type.String(),
+  reservedCode1: ReservedCode,
+  reservedCode2: ReservedCode,
+  reservedCode3: ReservedCode,
+  reservedCode4: ReservedCode,
+  reservedCode5: ReservedCode,
+  reservedDate1: ReservedDate,
+  reservedDate2: ReservedDate,
+  reservedDate3: ReservedDate,
+  reservedDate4: ReservedDate,
+  reservedDate5: ReservedDate,
+  reservedAmount1: ReservedAmount,
+  reservedAmount2: ReservedAmount,
+  reservedAmount3: ReservedAmount,
+  reservedAmount4: ReservedAmount,
+  reservedAmount5: ReservedAmount,
 });
 
 export const DemographicInquiryRequest = Open({

@@ -10,6 +10,8 @@ import { ANSWER_COLUMNS, answerArrays, answeredWrite, answersOf, heldItems, hold
 import type { OrganizationsService } from '../organizations/index.ts';
 import type { AddCustomerRequest, DemographicInquiryRequest, UpdateCustomerRequest } from './customers.schemas.ts';
 
+type ReservedData = NonNullable<AddCustomerRequest['resvData']>;
+
 /** Upstream codes (FirstVision Customers 1.3.0) used by this module. */
 export const CustomerCodes = {
   orgNotFound: ['VPL5SGCZ4S', 'REQUESTED ORG NUMBER IS NOT FOUND'],
@@ -24,6 +26,9 @@ export const CustomerCodes = {
   badBirthDate: ['VPL5SGC53E', 'DATE OF BIRTH MUST BE LESS THAN NEXT PROCESSING DATE'],
   badStatementIndicator: ['VPL5SNA24E', 'VALID VALUES 1 2 3 FOR STMT IND'],
   badDemographicIndicator: ['VPL5SGC06E', 'INVALID DEMOGRAPHIC DATA INDICATOR - VALID VALUES ARE SPACE,0,1,2'],
+  /** Customer add: upstream lists no code for these (its schema types them as text of 19). */
+  customerNumberNotNumeric: ['EMBU01E', 'CUSTOMER NUMBER MUST BE NUMERIC'],
+  accountNumberNotNumeric: ['EMBU02E', 'ACCOUNT NUMBER MUST BE NUMERIC'],
 } as const satisfies Record<string, readonly [string, string]>;
 
 
@@ -72,12 +77,16 @@ export class CustomersService {
     const key = request.customerData.customerKeyData;
     const org = key.organizationNumber;
     if (!(await this.organizations.organization(org))) throw fail(CustomerCodes.orgNotFound);
+    // Upstream types both as text of 19; a number that is not digits cannot name a record.
+    const given = recordNumber(key.customerNumber);
+    if (given === null) throw fail(CustomerCodes.customerNumberNotNumeric);
+    const accountNumber = recordNumber(key.accountNumber);
+    if (accountNumber === null) throw fail(CustomerCodes.accountNumberNotNumeric);
     const owner = request.customerData.ownerCoOwnerData?.ownerData ?? {};
     const coOwner = request.customerData.ownerCoOwnerData?.coOwnerData;
     this.checkPerson(owner);
     if (coOwner) this.checkPerson(coOwner);
 
-    const given = isBlankNumber(key.customerNumber) ? undefined : pad19(key.customerNumber!);
     const profile: CustomerProfile = {
       keyData: { coOwnerIndicator: key.coOwnerIndicator ?? 1, dualFlag: key.dualFlag ?? '0' },
       miscellaneous: request.customerData.customerMiscellaneousData ?? {},
@@ -89,7 +98,11 @@ export class CustomersService {
     // A generated number is drawn again on the (rare) collision; a given one must be new.
     for (let attempt = 0; ; attempt++) {
       const customerNumber = given ?? randomRecordNumber();
-      const result = { organizationNumber: org, accountNumber: pad19(key.accountNumber ?? ''), customerNumber };
+      const result = {
+        organizationNumber: org, organizationAssociatedToForeignAccount: 0, foreignCustomerOrganization: 0,
+        accountNumber: accountNumber ?? pad19(''), customerNumber,
+        ...reservedAnswer(request.resvData ?? {}, this.clock.now().toISOString().slice(0, 10)),
+      };
       // The answer is made before the statement (the number is known): it commits with the customer.
       const answer = await actor.answer?.({ result });
       const row: CustomerInsert = {
@@ -249,3 +262,42 @@ export class CustomersService {
 }
 
 const str = (v: unknown) => (typeof v === 'string' ? v : '');
+
+/** A record number as sent: undefined when blank (empty, spaces or zeros), null when not digits, else its 19 digits. */
+function recordNumber(value: string | undefined): string | undefined | null {
+  if (isBlankNumber(value)) return undefined;
+  const digits = value!.trim();
+  return /^[0-9]{1,19}$/.test(digits) ? pad19(digits) : null;
+}
+
+const INT32_MAX = 2147483647;
+/** A reserved code as the answer types it (int32): the code sent when it is a whole number that fits, else 0. */
+const reservedCode = (v: string | undefined) => {
+  const t = (v ?? '').trim();
+  return /^[0-9]{1,10}$/.test(t) && Number(t) <= INT32_MAX ? Number(t) : 0;
+};
+
+/**
+ * The reserved fields of the Customer Add answer, from the request's resvData (kept as sent in the
+ * profile): codes as whole numbers or 0, amounts or 0, dates as sent or else the date the customer
+ * was added (a `format: date` field carries a real date, never "").
+ */
+function reservedAnswer(r: ReservedData, added: string) {
+  return {
+    reservedCode1: reservedCode(r.reservedCode1),
+    reservedCode2: reservedCode(r.reservedCode2),
+    reservedCode3: reservedCode(r.reservedCode3),
+    reservedCode4: reservedCode(r.reservedCode4),
+    reservedCode5: reservedCode(r.reservedCode5),
+    reservedDate1: r.reservedDate1 ?? added,
+    reservedDate2: r.reservedDate2 ?? added,
+    reservedDate3: r.reservedDate3 ?? added,
+    reservedDate4: r.reservedDate4 ?? added,
+    reservedDate5: r.reservedDate5 ?? added,
+    reservedAmount1: r.reservedAmt1 ?? 0,
+    reservedAmount2: r.reservedAmt2 ?? 0,
+    reservedAmount3: r.reservedAmt3 ?? 0,
+    reservedAmount4: r.reservedAmt4 ?? 0,
+    reservedAmount5: r.reservedAmt5 ?? 0,
+  };
+}

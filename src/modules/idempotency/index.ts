@@ -75,7 +75,8 @@ export class IdempotencyService {
     return new Date(this.clock.now().getTime() + this.leaseSeconds * 1000);
   }
 
-  async reserve(clientId: string, requestId: string, fingerprint: string, signature: string): Promise<Reservation> {
+  /** `signature`: the request's verified signature, accepted once; null for a request that was not signed (its client's profile allows it). */
+  async reserve(clientId: string, requestId: string, fingerprint: string, signature: string | null): Promise<Reservation> {
     const holder = randomUUID();
     const inserted = await this.writes.submit({
       kind: 'insert', clientId, requestId, fingerprint, statusCode: null, responseSealed: null, signature, holder, leaseUntil: this.leaseEnd(), audit: [],
@@ -87,7 +88,8 @@ export class IdempotencyService {
   }
 
   /** Not stored, and no key of this request id: its signature is on file under another one. */
-  private async signatureSeen(signature: string): Promise<Reservation | undefined> {
+  private async signatureSeen(signature: string | null): Promise<Reservation | undefined> {
+    if (signature === null) return undefined;
     const row = await this.db.selectFrom('idempotency_keys').select('request_id').where('signature', '=', signature).executeTakeFirst();
     return row ? { kind: 'replayed-signature' } : undefined;
   }
@@ -124,7 +126,7 @@ export class IdempotencyService {
    * statement. A request id seen before with the same request gets the first response again;
    * with another request it is refused, as for any other call.
    */
-  async recordInquiry(clientId: string, requestId: string, fingerprint: string, signature: string, statusCode: number, response: Response, audit: AuditRow[] = []): Promise<Reservation | { kind: 'stored' }> {
+  async recordInquiry(clientId: string, requestId: string, fingerprint: string, signature: string | null, statusCode: number, response: Response, audit: AuditRow[] = []): Promise<Reservation | { kind: 'stored' }> {
     const responseSealed = await this.sealer.seal(jsonText(response));
     if (await this.writes.submit({ kind: 'insert', clientId, requestId, fingerprint, statusCode, responseSealed, signature, holder: null, leaseUntil: null, audit })) return { kind: 'stored' };
     return (await this.seen(clientId, requestId, fingerprint)) ?? (await this.signatureSeen(signature)) ?? { kind: 'mismatch' };

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Int, IsoDate, LogoNumber, Open, OrganizationNumber, Text } from '../../shared/schema.ts';
+import { ShownCardNumber } from '../cards/index.ts';
 
 /** Wire schemas of mass card issue, after the upstream MassCardIssueAddRequestL8V3 / MassCardReissueDetailsResponseL8V3. */
 
@@ -7,20 +8,49 @@ import { Int, IsoDate, LogoNumber, Open, OrganizationNumber, Text } from '../../
 export const MAX_PAGE = 1_000_000;
 export const MAX_PAGE_SIZE = 500;
 
+/**
+ * The request as upstream documents it: every field of MassCardIssueAddRequestL8V3 in the form
+ * (type, length, value list) upstream gives; what a value means is checked by the service (422,
+ * IssuanceCodes). Fields emboss has no use for are recorded with the request and answered back.
+ */
+const Code1 = (description: string) => Type.Optional(Type.String({ maxLength: 1, description }));
 export const MassIssueRequest = Open({
-  organizationNumber: OrganizationNumber,
-  logo: LogoNumber,
-  cardType: Type.Integer({ minimum: 0, maximum: 99, description: 'Card type: with organization and logo, identifies the request.' }),
-  functionType: Type.String({ maxLength: 1, description: 'A: add a request; M: modify one (refused while it runs).' }),
-  quantityToCreate: Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'Cards to create in all (upstream allows 5 digits; emboss up to a million).' }),
-  customerNumber: Type.String({ pattern: '^[0-9]{1,19}$', maxLength: 19, description: 'The customer every account of the batch belongs to.' }),
-  creditLimit: Type.Optional(Type.Number({ minimum: 0, maximum: 999999999 })),
-  expiryDate: Type.Optional(IsoDate('Expiry of the cards; default the logo\'s expiry months.')),
-  embossedName1: Type.Optional(Text(26)),
-  embossedName2: Type.Optional(Text(26)),
-  posServiceCode: Type.Optional(Type.String({ pattern: '^([0-9]{3}|)$', maxLength: 3 })),
-  relationshipNumber: Type.Optional(Type.String({ maxLength: 19 })),
-  status: Type.Optional(Int(0, 9, 'Accepted for compatibility.')),
+  organizationNumber: Type.Optional(Int(0, 999, 'Organization number: 001–998 (else 422 VPL5SMC01E).')),
+  logo: Type.Optional(Int(0, 999, 'Logo: 001–998 (else 422 VPL5SMC04E).')),
+  cardType: Type.Optional(Int(0, 99, 'Card type (default 0): with organization and logo, identifies the request.')),
+  functionType: Type.String({ maxLength: 1, description: 'A: add a request; M: modify one (refused while it runs). Else 422 VPL5SMC06E.' }),
+  status: Type.Optional(Int(0, 99, 'Status of the request: 1 or 9 (else 422 VPL5SMC07E); default 1. Recorded and answered back.')),
+  bankOrigin: Type.Optional(Int(0, 999999999, 'Recorded and answered back.')),
+  branch: Type.Optional(Int(0, 999999999, 'Recorded and answered back.')),
+  minimumQuantity: Type.Optional(Int(0, 9999, 'Recorded and answered back.')),
+  quantityToCreate: Int(0, 1_000_000, 'Cards to create in all, from 1 (0: 422 EMBM03E). Upstream allows 5 digits; emboss up to a million.'),
+  creditLimit: Type.Optional(Type.Number({ minimum: 0, maximum: 999999999, description: 'Credit limit of each account made.' })),
+  blockCode1: Code1('A letter or blank (else 422 VPL5SMC13E). Recorded and answered back.'),
+  blockCode2: Code1('A letter or blank (else 422 VPL5SMC14E). Recorded and answered back.'),
+  embosserCode: Code1('A letter or blank (else 422 VPL5SMC15E). Recorded and answered back.'),
+  pctId: Type.Optional(Text(3, 'Recorded and answered back.')),
+  relationAMBS: Code1('S, N or blank (else 422 VPL5SMC16E). Recorded and answered back.'),
+  prepaidCardFlag: Type.Optional(Int(0, 9, '0 or 1 (else 422 VPL5SMC17E). Recorded and answered back.')),
+  promoCode: Type.Optional(Text(4, 'Letters and blanks (else 422 VPL5SMC19E). Recorded and answered back.')),
+  scheme: Type.Optional(Int(0, 9, '0, 1, 2 or 3 (else 422 VPL5SMC20E). Recorded and answered back.')),
+  userCode1: Type.Optional(Int(0, 9, '0 or 1 (else 422 VPL5SMC22E). Recorded and answered back.')),
+  userCode2: Type.Optional(Int(0, 9, '0 or 1 (else 422 VPL5SMC24E). Recorded and answered back.')),
+  userCode3: Type.Optional(Int(0, 9, '0 or 1 (else 422 VPL5SMC26E). Recorded and answered back.')),
+  customerNumber: Type.String({ maxLength: 19, description: 'The customer every account of the batch belongs to: digits (zeros or blank: 422 VPL5SMC28E; not on file: 422 VPL5SIC13S).' }),
+  expiryDate: Type.Optional(IsoDate('Expiry of the cards, after today (else 422 VPL5SMC29E); default the logo\'s expiry months.')),
+  inventoryControl: Type.Optional(Type.String({ enum: ['CI', 'SO', 'NO'], maxLength: 2, description: 'CI, SO or NO. Recorded and answered back.' })),
+  inventoryQuantity: Type.Optional(Int(0, 99999, 'Recorded and answered back.')),
+  prepaidPlanNumber: Type.Optional(Int(0, 99999, 'Recorded and answered back.')),
+  globalQualification: Code1('A letter, 1, 2 or blank (else 422 VPL5SMC37E). Recorded and answered back.'),
+  emblem: Type.Optional(Int(0, 99999, 'Recorded and answered back.')),
+  embossedName1: Type.Optional(Text(26, 'Embossed on every card of the batch.')),
+  embossedName2: Type.Optional(Text(26, 'Embossed on every card of the batch.')),
+  relationshipNumber: Type.Optional(Text(19, 'Recorded and answered back.')),
+  userData1: Type.Optional(Text(20, 'Recorded and answered back.')),
+  userData2: Type.Optional(Text(20, 'Recorded and answered back.')),
+  plasticID: Type.Optional(Text(10, 'Recorded and answered back.')),
+  posServiceCode: Type.Optional(Type.String({ maxLength: 3, description: 'Service code of the cards: 1 to 3 digits, zero-padded to 3 as card add does (else 422 VPL5SMC41E); blank: the logo\'s.' })),
+  cardTechnology: Code1('Recorded and answered back.'),
 });
 export type MassIssueRequest = Static<typeof MassIssueRequest>;
 
@@ -69,7 +99,7 @@ export const MassIssueDetails = Type.Object({
     cards: Type.Array(Type.Object({
       sequence: Type.Integer({ description: 'Position of the card in the request, from 1.' }),
       accountNumber: Type.String(),
-      cardNumber: Type.String(),
+      cardNumber: ShownCardNumber,
       customerNumber: Type.String(),
       cardType: Type.String(),
       availableCreditLimitAmount: Type.Number(),

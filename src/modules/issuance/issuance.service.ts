@@ -12,7 +12,7 @@ import type { OrganizationsService } from '../organizations/index.ts';
 import { MAX_RECORDS_PER_FILE, massFileOf, type MassFile, type PersonalizationOutbox } from '../personalization/index.ts';
 import type { CustomersService } from '../customers/index.ts';
 import type { AccountsService } from '../accounts/index.ts';
-import { expiryDate, type CardsService, type PreparedMassCard, type Viewer } from '../cards/index.ts';
+import { expiryDate, shownCardNumber, type CardsService, type PreparedMassCard } from '../cards/index.ts';
 import type { MassIssueQuery, MassIssueRequest } from './issuance.schemas.ts';
 
 type Code = readonly [string, string];
@@ -320,9 +320,10 @@ export class IssuanceService {
   }
 
   /** GET /cards/mass-card-issue-L8V3: the request's progress and a page of its cards. */
-  async inquire(actor: Actor, query: MassIssueQuery, viewer: Viewer) {
+  async inquire(actor: Actor, query: MassIssueQuery) {
     const org = query.organizationNumber;
-    if (!(await this.deps.organizations.organization(org))) throw fail(IssuanceCodes.inquiryOrgNotFound);
+    const organization = await this.deps.organizations.organization(org);
+    if (!organization) throw fail(IssuanceCodes.inquiryOrgNotFound);
     if (!(await this.deps.organizations.logo(org, query.logo))) throw fail(IssuanceCodes.inquiryLogoNotFound);
     const row = await this.deps.db.selectFrom('mass_issue_requests').selectAll()
       .where('organization', '=', org).where('logo', '=', query.logo).where('card_type', '=', query.serviceType).executeTakeFirst();
@@ -338,7 +339,7 @@ export class IssuanceService {
       .orderBy('cards.mass_seq').execute();
     const cards = [];
     for (const c of rows) {
-      const shown = viewer.pci ? pad19(await this.deps.cards.panOf(c as never)) : c.pan_token;
+      const shown = await shownCardNumber(organization, c.pan_token, () => this.deps.cards.panOf(c as never));
       cards.push({
         sequence: c.mass_seq ?? 0, accountNumber: c.account_number, cardNumber: shown, customerNumber: c.customer_number,
         cardType: String(row.card_type), availableCreditLimitAmount: Number(c.credit_limit), creditLimitAmount: Number(c.credit_limit),

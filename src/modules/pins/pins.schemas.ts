@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Open, OrganizationNumber } from '../../shared/schema.ts';
+import { ShownCardNumber } from '../cards/index.ts';
 
 /**
  * Wire schemas of the PIN and security-value endpoints, after the upstream FirstVision Cards
@@ -29,7 +30,7 @@ export const SecurityCodeDetailsRequest = Open({
 export type SecurityCodeDetailsRequest = Static<typeof SecurityCodeDetailsRequest>;
 
 export const SecurityCodeDetailsResponse = Type.Object({
-  cardNumber: Type.String({ description: 'The card number, zero-padded to 19 (the route needs PCI scope).' }),
+  cardNumber: ShownCardNumber,
   ud1ec: Encrypted('CVV (magnetic stripe, the card\'s service code).'),
   ud2ec: Encrypted('CVV2 (printed).'),
   ud3ec: Encrypted('iCVV (chip, service code 999).'),
@@ -69,7 +70,7 @@ export const PinValidateRequest = Open({
 export type PinValidateRequest = Static<typeof PinValidateRequest>;
 
 export const PinValidateResponse = Type.Object({
-  cardNumber: Type.String({ description: 'PAN token; the clear number (zero-padded to 19) for clients with PCI scope.' }),
+  cardNumber: ShownCardNumber,
 });
 
 export const InvalidPinAttemptsInquiryRequest = Open({
@@ -81,7 +82,7 @@ export type InvalidPinAttemptsInquiryRequest = Static<typeof InvalidPinAttemptsI
 
 export const InvalidPinAttemptsInquiryResponse = Type.Object({
   outputArea: Type.Object({
-    cardNumber: Type.String(),
+    cardNumber: ShownCardNumber,
     cardSequenceNumber: Type.Integer(),
     cardInvalidPinTries: Type.Integer({ description: 'Invalid PIN tries since the last correct PIN or unblock.' }),
     cardInvalidPinTryDate: Type.String({ description: 'Date of the last invalid try (ISO 8601); empty when there was none.' }),
@@ -104,7 +105,7 @@ export const PinChangeRequest = Open({
 export type PinChangeRequest = Static<typeof PinChangeRequest>;
 
 export const PinChangeResponse = Type.Object({
-  cardNumber: Type.String(),
+  cardNumber: ShownCardNumber,
   feeAmount: Type.Integer(),
   feeWaiveReason: Type.Integer(),
   feeRespCode: Type.Integer(),
@@ -120,7 +121,7 @@ export const PinBlockUpdateRequest = Open({
 export type PinBlockUpdateRequest = Static<typeof PinBlockUpdateRequest>;
 
 export const PinBlockUpdateResponse = Type.Object({
-  cardNumber: Type.String(),
+  cardNumber: ShownCardNumber,
   cardSequenceNumber: Type.Integer(),
 });
 
@@ -136,7 +137,7 @@ export const DynamicValuesRequest = Open({
 export type DynamicValuesRequest = Static<typeof DynamicValuesRequest>;
 
 export const DynamicValuesResponse = Type.Object({
-  cardNumber: Type.String(),
+  cardNumber: ShownCardNumber,
   dcvv2: Type.String({ description: 'The dCVV2 encrypted as card security values are (16 hex digits); empty with disableDCVV2 Y.' }),
   accountType: Type.String({ description: 'Credit or Debit (prepaid logos answer Debit).' }),
   dcvv2ExpiryMinutes: Type.String({ description: 'Whole minutes (rounded up) until the value stops being accepted.' }),
@@ -153,7 +154,7 @@ export const Cvv2VerificationRequest = Open({
 export type Cvv2VerificationRequest = Static<typeof Cvv2VerificationRequest>;
 
 export const Cvv2VerificationResponse = Type.Object({
-  cardNumber: Type.String(),
+  cardNumber: ShownCardNumber,
   cvv2Valid: Type.String({ description: 'Y valid, N not.' }),
   result: Type.String({ description: 'MATCH, NO_MATCH, or TRIES_EXCEEDED (refused without checking until the card is unblocked).' }),
   cvv2Mode: Type.String({ description: 'STATIC (the printed CVV2) or DYNAMIC (dCVV2 only).' }),

@@ -4,7 +4,6 @@ import { RequestTakenOver, type Actor, type Outcome, type RecordedAnswer } from 
 import type { Clock } from '../../shared/clock.ts';
 import { Batcher, byOrdinality, column } from '../../shared/batcher.ts';
 import { refusal as fail } from '../../shared/errors.ts';
-import { pad19 } from '../../shared/ids.ts';
 import {
   SecurityModuleError, type KeyBlock, type PinBlockFormat, type SecurityModule, type SecurityModuleErrorCode,
 } from '../../security-module/port.ts';
@@ -13,7 +12,7 @@ import { ANSWER_COLUMNS, answerArrays, answeredWrite, commitAnswers, heldItems }
 import type { KeysService } from '../keys/index.ts';
 import type { Logo, Organization, OrganizationsService } from '../organizations/index.ts';
 import type { Account } from '../accounts/index.ts';
-import { CardCodes, cardProblem, pinMethodOf, type CardRow, type CardsService } from '../cards/index.ts';
+import { CardCodes, cardProblem, pinMethodOf, shownCardNumber, type CardRow, type CardsService } from '../cards/index.ts';
 import {
   Cvv2Codes, DynamicValueCodes, InvalidAttemptsCodes, PinChangeCodes, PinCodes, PinStatusCodes, SecurityValueCodes, ValidationCodes,
   type CardCheckCodes, type Code,
@@ -39,13 +38,15 @@ export interface DailyCaps { verifications: number; unblocks: number }
 type Daily = keyof DailyCaps;
 const CAPPED: Record<Daily, Code> = { verifications: PinCodes.verificationsCapped, unblocks: PinCodes.unblocksCapped };
 
-/** Who calls, with what the calling client holds: its key associations, PCI scope, organizations. */
+/**
+ * Who calls, with what the calling client holds: its key associations and organizations. (Its
+ * scopes are checked by the routes; a response shows a card number the same way to every client:
+ * see shownCardNumber.)
+ */
 export interface Caller {
   actor: Actor;
   /** Key association code (e.g. IYY) → name of the client's ZPK. */
   keyAssociations: Record<string, string>;
-  /** May see clear card numbers. */
-  pci: boolean;
   /** Organizations the client may use: where a card is looked for when the request names none. */
   organizations: number[];
 }
@@ -166,7 +167,7 @@ export class PinsService {
       action: 'card.security-values.read', entityType: 'card', entityId: card.pan_token, organization: org.number,
       details: { endpoint, keyAssociation: keyAssociation.trim().toUpperCase(), values: pin ? 'CVV,CVV2,ICVV,PIN' : 'CVV,CVV2,ICVV' },
     });
-    return { cardNumber: pad19(pan), cvv: values.CVV!, cvv2: values.CVV2!, icvv: values.ICVV!, pin };
+    return { cardNumber: await shownCardNumber(org, card.pan_token, pan), cvv: values.CVV!, cvv2: values.CVV2!, icvv: values.ICVV!, pin };
   }
 
   // --- PINs ----------------------------------------------------------------------------------------
@@ -182,7 +183,7 @@ export class PinsService {
     await this.usable(audit, card, account, codes);
     const format = await this.pinBlockFormat(audit, request.currentPinBlock, request.pinBlockFormat, codes.badPinBlock);
     const correct = await this.verifyPin(audit, card, logo, pan, zpk, request.currentPinBlock, format, codes.badPinBlock);
-    const result = { cardNumber: this.shown(caller, pan, card) };
+    const result = { cardNumber: await shownCardNumber(org, card.pan_token, pan) };
     await this.settle(audit, card, logo, correct, result);
     return result;
   }
@@ -194,7 +195,7 @@ export class PinsService {
     await recordAudit(this.db, caller.actor, { action: 'pin.tries.read', entityType: 'card', entityId: card.pan_token, organization: org.number });
     return {
       outputArea: {
-        cardNumber: caller.pci ? pad19(await this.deps.cards.panOf(card)) : card.pan_token,
+        cardNumber: await shownCardNumber(org, card.pan_token, () => this.deps.cards.panOf(card)),
         cardSequenceNumber: card.card_sequence,
         cardInvalidPinTries: card.pin_tries,
         cardInvalidPinTryDate: card.pin_last_invalid ?? '',
@@ -227,7 +228,7 @@ export class PinsService {
     const verification = issued.pvv ?? issued.offset ?? null;
     const now = this.deps.clock.now();
     const row = auditRow(caller.actor, { action: 'pin.change', entityType: 'card', entityId: card.pan_token, organization: card.organization, details: { channel } });
-    const result = { cardNumber: this.shown(caller, pan, card), feeAmount: 0, feeWaiveReason: 0, feeRespCode: 0 };
+    const result = { cardNumber: await shownCardNumber(org, card.pan_token, pan), feeAmount: 0, feeWaiveReason: 0, feeRespCode: 0 };
     const outcome = await answeredWrite(this.db, caller.actor, async (trx): Promise<Outcome> => {
       // The current PIN's check is counted against the daily cap in the same statement.
       const r = await sql<{ counted: number; n: number; was_blocked: boolean }>`
@@ -276,7 +277,7 @@ export class PinsService {
       : sql`pin_blocked = true`;
     // Unblocks are counted against the daily cap; blocking never is (fraud, lost card).
     const [counted, guard] = fn === 'U' ? [sql`d as (${this.countToday(card, 'unblocks', now)}),`, sql`and exists (select 1 from d)`] : [sql``, sql``];
-    const result = { cardNumber: caller.pci ? pad19(await this.deps.cards.panOf(card)) : card.pan_token, cardSequenceNumber: card.card_sequence };
+    const result = { cardNumber: await shownCardNumber(org, card.pan_token, () => this.deps.cards.panOf(card)), cardSequenceNumber: card.card_sequence };
     const outcome = await answeredWrite(this.db, caller.actor, async (trx): Promise<Outcome> => {
       const r = await sql<{ n: number }>`
         with ${counted} u as (update cards set ${set}, updated_at = ${now}::timestamptz where id = ${card.id}::bigint ${guard} returning id),
@@ -316,7 +317,7 @@ export class PinsService {
 
     if (disable === 'Y') {
       const row = auditRow(caller.actor, { action, entityType: 'card', entityId: card.pan_token, organization: org.number, details: audit.details });
-      const result = { cardNumber: this.shown(caller, pan, card), dcvv2: '', accountType, dcvv2ExpiryMinutes: '', dcvv2GenerationTime: '' };
+      const result = { cardNumber: await shownCardNumber(org, card.pan_token, pan), dcvv2: '', accountType, dcvv2ExpiryMinutes: '', dcvv2GenerationTime: '' };
       await this.dcvv2Modes.submit({ cardId: card.id, active: false, generatedAt: null, validityMinutes: null, expiresAt: null, at: now, audit: row, answer: await caller.actor.answer?.({ result }) });
       return result;
     }
@@ -329,7 +330,7 @@ export class PinsService {
       details: { ...audit.details, validityMinutes: validity, expiresAt: expiresAt.toISOString() },
     });
     const result = {
-      cardNumber: this.shown(caller, pan, card),
+      cardNumber: await shownCardNumber(org, card.pan_token, pan),
       dcvv2: issued.encryptedValue,
       accountType,
       dcvv2ExpiryMinutes: String(Math.max(1, Math.ceil((issued.expiresAtMs - now.getTime()) / 60_000))),
@@ -357,8 +358,9 @@ export class PinsService {
     const mode = card.dcvv2_active ? 'DYNAMIC' : 'STATIC';
     const now = this.deps.clock.now();
     const max = logo.pin.maxInvalidTries;
+    const shown = await shownCardNumber(org, card.pan_token, pan);
     const answer = (valid: boolean, result: string, tries: number, blocked: boolean) => ({
-      cardNumber: this.shown(caller, pan, card), cvv2Valid: valid ? 'Y' : 'N', result, cvv2Mode: mode,
+      cardNumber: shown, cvv2Valid: valid ? 'Y' : 'N', result, cvv2Mode: mode,
       invalidTries: tries, maxInvalidTries: max, blockedIndicator: blocked ? 'B' : 'N',
     });
     if (card.cvv2_blocked) {
@@ -728,9 +730,6 @@ export class PinsService {
     if (thenThrow) throw fail(code);
   }
 
-  private shown(caller: Caller, pan: string, card: CardRow): string {
-    return caller.pci ? pad19(pan) : card.pan_token;
-  }
 }
 
 interface Dcvv2Mode {
