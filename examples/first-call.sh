@@ -31,7 +31,7 @@ echo "account add:  $ACCOUNT"
 ACCOUNT_NUMBER=$(node -p "JSON.parse(process.argv[1]).accountNumber" "$ACCOUNT")
 
 # A card on the account: number from the logo's BIN, PIN generated, a plastic for the bureau.
-# (The demo client has PCI scope, so it sees the card number; others get the PAN token.)
+# (The answer shows the PAN token; the number itself comes through card-pan, under the client's card-number key.)
 echo "card add:     $(call POST /cards/embosser/l8vf "{\"organizationNumber\":$ORG,\"postToAccount\":\"$ACCOUNT_NUMBER\",\"cardNumber\":\"\",\"embossedName1\":\"ADA LOVELACE\"}")"
 
 # A GET signs an empty body; the path includes any query string.

@@ -24,22 +24,16 @@ interface Card { pan: string; token: string; account: string; customer: string }
 interface World {
   customer: string;
   account: string;
-  cards: Card[];
+  /** Ten cards with their PINs known, shared by the operations that do not change a card. */
+  pool: Card[];
   /** The PIN of each card, read from its security values as the client does. */
   pins: Map<string, string>;
-  next: number;
 }
 
 type Fill = (request: Record<string, any>, i: number, world: World, h: Harness) => Promise<void> | void;
 
-/** A card of the pool, a new one per request for operations that change the card. */
-const poolCard = (w: World, i: number) => w.cards[i % w.cards.length]!;
-
-async function freshCard(h: Harness, w: World): Promise<Card> {
-  const c = await addCard(h);
-  w.cards.push(c);
-  return c;
-}
+/** A card of the pool (operations that change a card get a new one each, see cardAction). */
+const poolCard = (w: World, i: number) => w.pool[i % w.pool.length]!;
 
 const pad19 = (s: string) => s.padStart(19, '0');
 
@@ -64,9 +58,19 @@ const FILLS: Record<string, Fill> = {
   },
   massIssue(r, i, w) {
     Object.assign(r, { organizationNumber: 100, logo: 1, customerNumber: w.customer, quantityToCreate: 1 + (i % 3), minimumQuantity: 1 });
+    // Every other request is one a client would send: values upstream takes in meaning (its 422 list
+    // says which: function A or M, status 1 or 9, codes 0 or 1, letters…) and a future expiry; the
+    // rest as generated (refused in meaning, 422).
+    if (i % 2 === 0) {
+      Object.assign(r, {
+        functionType: 'A', status: 1, blockCode1: '', blockCode2: '', embosserCode: '', relationAMBS: '', prepaidCardFlag: 0, promoCode: '',
+        scheme: 0, userCode1: 0, userCode2: 0, userCode3: 0, globalQualification: '', posServiceCode: String(i % 1000),
+        expiryDate: `${new Date().getUTCFullYear() + 4}-06-30`,
+      });
+    }
   },
-  async cardAction(r, _i, w, h) {
-    const c = await freshCard(h, w);
+  async cardAction(r, _i, _w, h) {
+    const c = await addCard(h);
     Object.assign(r, { organizationNumber: 100, cardNumber: c.token, cardSequence: 1 });
   },
   instantCard(r, i, w) {
@@ -96,7 +100,7 @@ interface Measure { id: string; op: UpstreamOperation; sent: number; refused: st
 for (const backend of backends) {
   describe(`upstream contract (${backend})`, () => {
     let h: Harness;
-    const world: World = { customer: '', account: '', cards: [], pins: new Map(), next: 0 };
+    const world: World = { customer: '', account: '', pool: [], pins: new Map() };
     const measures: Measure[] = [];
 
     before(async () => {
@@ -104,7 +108,8 @@ for (const backend of backends) {
       world.customer = await addCustomer(h);
       world.account = await addAccount(h, world.customer);
       for (let i = 0; i < 10; i++) {
-        const c = await freshCard(h, world);
+        const c = await addCard(h);
+        world.pool.push(c);
         const codes = await h.call('POST', '/cards/pin/security-codes', { organizationNumber: 100, cardNumber: c.token, channel: 'I', keyAssociation: 'IYY' });
         assert.equal(codes.statusCode, 200, codes.body);
         world.pins.set(c.token, clientReadPinBlock(codes.json().pinEncrypt, c.pan));

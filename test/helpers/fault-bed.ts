@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { createCluster, type PgCluster } from './pg-cluster.ts';
 import { apiClient, buildForTest, childrenRunning, request, runEmboss, type Answer, type EmbossProcess } from './emboss-server.ts';
-import { cardBody, clientEncryptPan, clientPinBlock, clientReadPinBlock, customerBody, sign, signingTimestamp, testBootstrap, tester } from './harness.ts';
+import { cardBody, clientDecryptPan, clientPinBlock, clientReadPinBlock, customerBody, sign, signingTimestamp, testBootstrap, tester } from './harness.ts';
 import { waitFor } from './wait.ts';
 
 /**
@@ -112,9 +112,10 @@ export async function preparePools(bed: FaultBed, size: number): Promise<Pools> 
   for (let i = 0; i < size; i++) {
     const account = (await ok('/account/add-L8V3', { accountData: { organization: 100, logo: 1, customerNumber: customer, creditLimit: 100, billingCycle: 1 } })).accountNumber as string;
     pools.accounts.push(account);
-    const pan = ((await ok('/cards/embosser/l8vf', cardBody(account))).cardNumber as string).replace(/^0+/, '');
-    const encrypted = clientEncryptPan(pan);
-    const token = (await ok('/cards/embosser/card-pan-l8v2', { organizationNumber: 100, cardNumber: encrypted, cardSequence: 1, functionType: 'P' })).panToken as string;
+    // Card add answers the PAN token; card-pan the number under the client's card-number key.
+    const token = (await ok('/cards/embosser/l8vf', cardBody(account))).cardNumber as string;
+    const encrypted = (await ok('/cards/embosser/card-pan-l8v2', { organizationNumber: 100, cardNumber: token, cardSequence: 1, functionType: 'C' })).cardNumber as string;
+    const pan = clientDecryptPan(encrypted);
     const pin = clientReadPinBlock((await ok('/cards/pin/security-codes', { organizationNumber: 100, cardNumber: token, channel: 'W', keyAssociation: 'IYY' })).pinEncrypt, pan);
     pools.cards.push({ encrypted, token, pinBlock: clientPinBlock(0, pin, pan) });
   }

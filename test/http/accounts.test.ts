@@ -71,6 +71,16 @@ for (const backend of backends) {
         [{ ...base, blockCode2: 'a' }, 'VPL5SAA34E'],
         [{ ...base, customerStatement: 4 }, 'VPL5SAA35E'],
         [{ ...base, customerLetter: 3 }, 'VPL5SAA36E'],
+        // Upstream types these as text: not digits is a refusal of meaning, not of form.
+        [{ ...base, customerNumber: 'ABC' }, 'VPL5SIC13S'],
+        [{ ...base, customerNumber: `${customer.slice(0, 18)}X` }, 'VPL5SIC13S'],
+        [{ ...base, accountNumber: 'lzdmexUWuBKuvOz1vhq' }, 'EMBT01E'],
+        [{ ...base, relationshipNumber: 'R42' }, 'EMBT02E'],
+        [{ ...base, billingCurrency: 'USD' }, 'VPL5SAA21E'],
+        [{ ...base, cardExpirationDate: '12/9' }, 'VPL5SAA39E'],
+        // The largest credit limit, 999,999,999,999,999.99, reads as the double 1e15: past numeric(17, 2).
+        [{ ...base, creditLimit: 999999999999999.99 }, 'EMBT03E'],
+        [{ ...base, creditLimit: 1e15 }, 'EMBT03E'],
       ];
       for (const [data, code] of cases) {
         const res = await add(data);
@@ -78,6 +88,28 @@ for (const backend of backends) {
         assert.equal(res.json().errors[0].code, code);
       }
       assert.equal(await count(), before);
+    });
+
+    test('Account Add keeps what upstream documents: 17-digit credit limits, numeric currency, relationship, card expiry', async () => {
+      const customer = await addCustomer(h);
+      const res = await add({
+        organization: 100, logo: 1, customerNumber: customer, creditLimit: 999999999999999.9, billingCurrency: '978',
+        relationshipNumber: '42', cardExpirationDate: '1230',
+      });
+      assert.equal(res.statusCode, 200, res.body);
+      assert.deepEqual(Object.keys(res.json()).sort(), ['accountNumber', 'foreignOrganization', 'organization']);
+      const inq = await inquire({ 'organization-number': '100', 'account-number': res.json().accountNumber });
+      assert.equal(inq.statusCode, 200, inq.body);
+      assert.equal(inq.json().accountData.creditLimit, 999999999999999.9);
+      assert.equal(inq.json().accountData.relationshipNumber, '0000000000000000042');
+      assert.equal(inq.json().accountData.customerNumber, customer);
+      assert.equal(inq.json().currencyCode, 978);
+      // Blank spellings: spaces are no value (the logo's currency, no relationship, no expiry).
+      const blank = await add({ organization: 100, logo: 1, customerNumber: customer, billingCurrency: '   ', relationshipNumber: '   ', cardExpirationDate: '    ', accountNumber: '   ' });
+      assert.equal(blank.statusCode, 200, blank.body);
+      const b = (await inquire({ 'organization-number': '100', 'account-number': blank.json().accountNumber })).json();
+      assert.equal(b.currencyCode, 840);
+      assert.equal(b.accountData.relationshipNumber, '');
     });
 
     test('the customer must belong to the same organization', async () => {
@@ -98,7 +130,12 @@ for (const backend of backends) {
         { organization: 100, customerNumber: customer },
         { organization: 100, logo: 1, customerNumber: customer, creditLimit: -5 },
         { organization: 100, logo: 1, customerNumber: customer, shortName: 'X'.repeat(21) },
-        { organization: 100, logo: 1, customerNumber: 'ABC' },
+        { organization: 100, logo: 1, customerNumber: '1'.repeat(20) },
+        { organization: 100, logo: 1, customerNumber: customer, accountNumber: '1'.repeat(20) },
+        { organization: 100, logo: 1, customerNumber: customer, relationshipNumber: '1'.repeat(20) },
+        { organization: 100, logo: 1, customerNumber: customer, billingCurrency: '9780' },
+        { organization: 100, logo: 1, customerNumber: customer, cardExpirationDate: '12300' },
+        { organization: 100, logo: 1, customerNumber: customer, creditLimit: 1e15 + 1 },
         { organization: 100, logo: 1000, customerNumber: customer },
       ]) {
         const res = await add(data);

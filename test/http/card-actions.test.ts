@@ -2,7 +2,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createDecipheriv } from 'node:crypto';
 import { backends } from '../helpers/storage.ts';
-import { startHarness, addCard, cardsOnly, other, tester, TEST_BUREAU_HEX, TEST_CVK_HEX, TEST_ZEK_HEX, type Harness } from '../helpers/harness.ts';
+import { startHarness, addCard, cardsOnly, other, panOf, tester, TEST_BUREAU_HEX, TEST_CVK_HEX, TEST_ZEK_HEX, type Harness } from '../helpers/harness.ts';
 import { isLuhnValid } from '../../src/crypto/luhn.ts';
 import { computeCvv, computeCvv2, prepareCvk } from '../../src/crypto/index.ts';
 import { parseDiscretionaryData, parseTrack1, parseTrack2 } from '../../src/crypto/track-data.ts';
@@ -83,7 +83,8 @@ for (const backend of backends) {
       const res = await act({ cardNumber: token, cardSequence: 1, cardAction: 0, cardActionReason: 'N', numberCardsReturned: 2 });
       assert.equal(res.statusCode, 200, res.body);
       const d = res.json();
-      assert.equal(d.cardNumber, pan.padStart(19, '0'));
+      assert.equal(d.cardNumber, token, 'the PAN token, also for a PCI client');
+      assert.ok(!res.body.includes(pan));
       assert.equal(d.cardSequence, 1);
       assert.equal(d.cardAction, 0);
       assert.equal(d.numberCardsRequested, 0);
@@ -104,7 +105,8 @@ for (const backend of backends) {
       const res = await act({ cardNumber: pan, cardAction: 1, numberCardsRequested: 1, cardActionReason: 'A' }, tester, `act1-${token}`);
       assert.equal(res.statusCode, 200, res.body);
       const d = res.json();
-      assert.equal(d.cardNumber, pan.padStart(19, '0'));
+      assert.equal(d.cardNumber, token);
+      assert.ok(!res.body.includes(pan));
       assert.equal(d.cardSequence, 2);
       assert.equal(d.numberCardsRequested, 1);
       assert.equal(d.logo, 1);
@@ -196,7 +198,10 @@ for (const backend of backends) {
       const res = await act({ cardNumber: token, cardSequence: 1, cardAction: 4, cardActionReason: 'S', numberCardsReturned: 0 });
       assert.equal(res.statusCode, 200, res.body);
       const d = res.json();
-      const newPan = d.cardNumber.replace(/^0+/, '');
+      // The new card's token; its number through card-pan.
+      assert.match(d.cardNumber, /^411111[0-9A-Z]{9}[0-9]{4}$/);
+      const newPan = await panOf(h, d.cardNumber);
+      assert.ok(!res.body.includes(newPan) && !res.body.includes(pan));
       assert.notEqual(newPan, pan);
       assert.ok(isLuhnValid(newPan) && newPan.startsWith('411111') && newPan.length === 16);
       assert.equal(d.cardSequence, 1);
@@ -284,7 +289,8 @@ for (const backend of backends) {
       assert.ok(fresh.activated_at);
       assert.equal(fresh.last_action, 6);
       assert.equal((await records(fresh.id))[0]?.reason, 'card.action.6');
-      assert.equal(res.json().cardNumber.replace(/^0+/, '').length, 16);
+      assert.equal(res.json().cardNumber, fresh.pan_token);
+      assert.equal((await panOf(h, fresh.pan_token)).length, 16);
       await expectCode({ cardNumber: fresh.pan_token, cardAction: 6, numberCardsRequested: 0 }, 'VPL5SPR10S');
     });
 
@@ -301,7 +307,9 @@ for (const backend of backends) {
       assert.notEqual(fresh.pin_stored, old!.pin_stored);
       assert.equal(fresh.activation_required, true);
       assert.equal((await records(fresh.id))[0]?.reason, 'card.action.7');
-      const newPan = res.json().cardNumber.replace(/^0+/, '');
+      assert.equal(res.json().cardNumber, fresh.pan_token);
+      const newPan = await panOf(h, fresh.pan_token);
+      assert.ok(!res.body.includes(newPan));
       assert.notEqual(newPan, pan);
       checkTracks(res.json(), newPan, fresh.expiry, '201', fresh.pin_verification);
       await expectCode({ cardNumber: fresh.pan_token, cardAction: 7, numberCardsRequested: 1 }, 'VPL5SPR17S');

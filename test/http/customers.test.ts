@@ -54,6 +54,11 @@ for (const backend of backends) {
         [customerBody(100, { maritalStatus: '7' }), 'VPL5SGC12E'],
         [customerBody(100, { genderCode: 5 }), 'VPL5SGC40E'],
         [customerBody(100, { statement2Indicator: '9' }), 'VPL5SNA24E'],
+        // Upstream types the numbers as text of 19: not digits is a refusal of meaning, not of form.
+        [customerBody(100, {}, 'ABC'), 'EMBU01E'],
+        [customerBody(100, {}, '12345678901234567X'), 'EMBU01E'],
+        [customerBody(100, {}, '12 34'), 'EMBU01E'],
+        [withKey(customerBody(100), { accountNumber: '4000A' }), 'EMBU02E'],
       ];
       for (const [body, code] of cases) {
         const res = await h.call('POST', '/customer/l8v2', body);
@@ -73,7 +78,10 @@ for (const backend of backends) {
         customerBody(100, { email: 'not-an-email' }),
         customerBody(100, { dateOfBirth: '10/12/1985' }),
         customerBody(100, {}, '12345678901234567890'),
-        customerBody(100, {}, 'ABC'),
+        withKey(customerBody(100), { accountNumber: '1'.repeat(20) }),
+        { ...customerBody(100), resvData: { reservedCode1: 'X'.repeat(21) } },
+        { ...customerBody(100), resvData: { reservedDate1: '2023-02-30' } },
+        { ...customerBody(100), resvData: { reservedAmt1: 1e15 + 1 } },
         { customerData: { customerKeyData: {} } },
         { customerData: { customerKeyData: { organizationNumber: 999 } } },
         {},
@@ -84,6 +92,40 @@ for (const backend of backends) {
         assert.equal(res.json().errors[0].code, 'EMBV01E');
       }
       assert.equal(await count(), before);
+    });
+
+    test('the answer carries every upstream field: numbers sent, reserved data echoed, neutral values otherwise', async () => {
+      const today = h.clock.now().toISOString().slice(0, 10);
+      const given = `6${String(Date.now()).slice(-9)}`;
+      const plain = await h.call('POST', '/customer/l8v2', withKey(customerBody(100), { customerNumber: ` ${given} `, accountNumber: '77' }));
+      assert.equal(plain.statusCode, 200, plain.body);
+      const body = plain.json();
+      assert.deepEqual(Object.keys(body).sort(), [
+        'accountNumber', 'customerNumber', 'foreignCustomerOrganization', 'organizationAssociatedToForeignAccount', 'organizationNumber',
+        ...[1, 2, 3, 4, 5].flatMap((n) => [`reservedAmount${n}`, `reservedCode${n}`, `reservedDate${n}`]),
+      ].sort());
+      assert.equal(body.customerNumber, given.padStart(19, '0'), 'spaces around a given number are dropped');
+      assert.equal(body.accountNumber, '0000000000000000077');
+      assert.equal(body.organizationAssociatedToForeignAccount, 0);
+      assert.equal(body.foreignCustomerOrganization, 0);
+      for (const n of [1, 2, 3, 4, 5]) {
+        assert.equal(body[`reservedCode${n}`], 0);
+        assert.equal(body[`reservedAmount${n}`], 0);
+        assert.equal(body[`reservedDate${n}`], today, 'no reserved date sent: the date the customer was added');
+      }
+
+      const resvData = { reservedCode1: '17', reservedCode2: 'ABC', reservedCode3: '99999999999', reservedDate2: '2023-02-20', reservedAmt3: 1234.56 };
+      const echoed = await h.call('POST', '/customer/l8v2', { ...customerBody(100), resvData });
+      assert.equal(echoed.statusCode, 200, echoed.body);
+      const e = echoed.json();
+      assert.equal(e.accountNumber, '0000000000000000000');
+      assert.equal(e.reservedCode1, 17);
+      assert.equal(e.reservedCode2, 0, 'a code that is not a whole number cannot be an integer');
+      assert.equal(e.reservedCode3, 0, 'nor one past int32');
+      assert.equal(e.reservedDate1, today);
+      assert.equal(e.reservedDate2, '2023-02-20');
+      assert.equal(e.reservedAmount3, 1234.56);
+      assert.equal(e.reservedAmount1, 0);
     });
 
     test('fields emboss does not model are accepted and kept', async () => {
@@ -163,4 +205,9 @@ for (const backend of backends) {
       assert.equal(inq.json().status, 0);
     });
   });
+}
+
+/** A customer-add body with fields of its customerKeyData replaced. */
+function withKey(body: ReturnType<typeof customerBody>, key: Record<string, unknown>) {
+  return { customerData: { ...body.customerData, customerKeyData: { ...body.customerData.customerKeyData, ...key } } };
 }

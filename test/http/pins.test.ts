@@ -41,7 +41,8 @@ for (const backend of backends) {
       const res = await securityCodes(token, {}, { requestId: `sc-${token}` });
       assert.equal(res.statusCode, 200, res.body);
       const d = res.json();
-      assert.equal(d.cardNumber, pan.padStart(19, '0'));
+      assert.equal(d.cardNumber, token, 'the PAN token, not the clear number');
+      assert.ok(!res.body.includes(pan));
       for (const v of [d.ud1ec, d.ud2ec, d.ud3ec, d.pinEncrypt]) assert.match(v, /^[0-9A-F]{16}$/);
       assert.equal(clientDecryptValue(d.ud1ec), computeCvv(cvk, pan, card.expiry, card.service_code));
       assert.equal(clientDecryptValue(d.ud2ec), computeCvv2(cvk, pan, card.expiry));
@@ -113,7 +114,7 @@ for (const backend of backends) {
         const keyAssociation = format === 4 ? 'IY4' : 'IYY';
         const right = await validate(token, clientPinBlock(format, pin, pan), { keyAssociation, pinBlockFormat: format });
         assert.equal(right.statusCode, 200, `format ${format}: ${right.body}`);
-        assert.equal(right.json().cardNumber, pan.padStart(19, '0'));
+        assert.equal(right.json().cardNumber, token);
         const wrong = await validate(token, clientPinBlock(format, wrongPin(pin), pan), { keyAssociation, pinBlockFormat: format });
         assert.equal(wrong.statusCode, 422, `format ${format}: ${wrong.body}`);
         assert.deepEqual(codes(wrong.body), ['VPL5SVP26S']);
@@ -122,7 +123,7 @@ for (const backend of backends) {
       // Without pinBlockFormat: 32 hex digits are format 4, 16 are format 0.
       assert.equal((await validate(token, clientPinBlock(4, pin, pan), { keyAssociation: 'IY4' })).statusCode, 200);
       assert.equal((await validate(token, clientPinBlock(0, pin, pan))).statusCode, 200);
-      // Clients without PCI scope validate too, and see the token.
+      // Clients without PCI scope validate too, and see the token, as every client does.
       const asCards = await validate(pan, clientPinBlock(0, pin, pan), {}, { client: cardsOnly });
       assert.equal(asCards.statusCode, 200, asCards.body);
       assert.equal(asCards.json().cardNumber, token);
@@ -144,8 +145,10 @@ for (const backend of backends) {
       const right = () => validate(token, clientPinBlock(0, pin, pan));
       const wrong = () => validate(token, clientPinBlock(0, wrongPin(pin), pan));
       const before = (await attempts(token)).json().outputArea;
+      // With no invalid try, the date is the card's (the counter's start): a date, never "".
+      const added = new Date((await row(token)).created_at).toISOString().slice(0, 10);
       assert.deepEqual(before, {
-        cardNumber: pan.padStart(19, '0'), cardSequenceNumber: 1, cardInvalidPinTries: 0, cardInvalidPinTryDate: '',
+        cardNumber: token, cardSequenceNumber: 1, cardInvalidPinTries: 0, cardInvalidPinTryDate: added,
         maxNumberInvalidPinTries: 3, exceededInvalidPinTries: 'D', blockedIndicator: 'N',
       });
       assert.deepEqual(codes((await wrong()).body), ['VPL5SVP26S']);
@@ -164,13 +167,13 @@ for (const backend of backends) {
       assert.deepEqual(codes((await right()).body), ['VPL5SVP27S']);
       assert.deepEqual(codes((await wrong()).body), ['VPL5SVP27S']);
       a = (await attempts(pan, { client: cardsOnly })).json().outputArea;
-      assert.equal(a.cardNumber, token, 'a client without PCI scope sees the token');
+      assert.equal(a.cardNumber, token, 'a client without PCI scope sees the token too');
       assert.equal(a.cardInvalidPinTries, 3);
       assert.equal(a.blockedIndicator, 'B');
 
       const unblock = await pinStatus(token, 'U');
       assert.equal(unblock.statusCode, 200, unblock.body);
-      assert.deepEqual(unblock.json(), { cardNumber: pan.padStart(19, '0'), cardSequenceNumber: 1 });
+      assert.deepEqual(unblock.json(), { cardNumber: token, cardSequenceNumber: 1 });
       a = (await attempts(token)).json().outputArea;
       assert.equal(a.cardInvalidPinTries, 0);
       assert.equal(a.blockedIndicator, 'N');
@@ -353,7 +356,7 @@ for (const backend of backends) {
       assert.deepEqual(codes((await change(clientPinBlock(1, pin, pan), clientPinBlock(3, newPin, pan))).body), ['VPL5SCP09S']);
       const done = await change(clientPinBlock(3, pin, pan), clientPinBlock(3, newPin, pan), { pinBlockFormat: 3 }, { requestId: `chg-${token}` });
       assert.equal(done.statusCode, 200, done.body);
-      assert.deepEqual(done.json(), { cardNumber: pan.padStart(19, '0'), feeAmount: 0, feeWaiveReason: 0, feeRespCode: 0 });
+      assert.deepEqual(done.json(), { cardNumber: token, feeAmount: 0, feeWaiveReason: 0, feeRespCode: 0 });
       const after = await row(token);
       assert.equal(after.pin_tries, 0);
       assert.notEqual(after.pin_stored, before.pin_stored);
@@ -403,7 +406,7 @@ for (const backend of backends) {
         const gen = await dynamic('N', { ...o, requestId: `dcvv2-${token}` });
         assert.equal(gen.statusCode, 200, gen.body);
         const g = gen.json();
-        assert.equal(g.cardNumber, pan.padStart(19, '0'));
+        assert.equal(g.cardNumber, token);
         assert.equal(g.accountType, 'Credit');
         assert.equal(g.dcvv2ExpiryMinutes, '55');
         assert.equal(g.dcvv2GenerationTime, start.toISOString());
@@ -413,7 +416,7 @@ for (const backend of backends) {
 
         o = await at(new Date(start.getTime() + 54 * 60_000));
         assert.deepEqual(await verify(dcvv2, o), {
-          cardNumber: pan.padStart(19, '0'), cvv2Valid: 'Y', result: 'MATCH', cvv2Mode: 'DYNAMIC', invalidTries: 0, maxInvalidTries: 3, blockedIndicator: 'N',
+          cardNumber: token, cvv2Valid: 'Y', result: 'MATCH', cvv2Mode: 'DYNAMIC', invalidTries: 0, maxInvalidTries: 3, blockedIndicator: 'N',
         });
         if (staticCvv2 !== dcvv2) {
           const s = await verify(staticCvv2, o);
@@ -479,6 +482,75 @@ for (const backend of backends) {
       assert.equal((await row(token)).dcvv2_active, false);
       const asCards = await dyn({});
       assert.equal(asCards.statusCode, 200, asCards.body);
+    });
+
+    test('values in upstream\'s form that name nothing are 422 with the endpoint\'s code, never 400; blanks around a card number are ignored', async () => {
+      const { pan, token } = await addCard(h);
+      const pin = await pinOf(pan);
+      const block = clientPinBlock(0, pin, pan);
+      const base = {
+        security: ['POST', '/cards/pin/security-codes', { organizationNumber: 100, cardNumber: token, channel: 'W', keyAssociation: 'IYY' }],
+        validation: ['POST', '/cards/pin/validation', { organizationNumber: 100, cardNumber: token, currentPinBlock: block, channel: 'I', keyAssociation: 'IYY' }],
+        attempts: ['POST', '/cards/pin/invalid-attempts', { organizationNumber: 100, cardNumber: token }],
+        dynamic: ['POST', '/cards/pin/dynamic-values', { organizationNumber: 100, cardNumber: token, channel: 'I', keyAssociation: 'IYY', disableDCVV2: 'Y' }],
+        status: ['PUT', '/cards/pin/status', { organizationNumber: 100, cardNumber: token, serviceFunctionCode: 'B', channel: 'W' }],
+      } as const;
+      const cases: Array<[keyof typeof base, Record<string, unknown>, string]> = [
+        ['security', { organizationNumber: 0 }, 'VPL5SPA01S'], ['security', { organizationNumber: 999 }, 'VPL5SPA01S'],
+        ['security', { cardNumber: ' '.repeat(19) }, 'VPL5SPA03S'], ['security', { cardNumber: '4111-1111-1111-1111' }, 'VPL5SCI09S'],
+        ['security', { keyAssociation: '#!' }, 'EMBP01E'],
+        ['validation', { organizationNumber: 999 }, 'VPL5SVP07S'], ['validation', { cardNumber: 'ABC DEF GHI JKL MNO' }, 'VPL5SVP04S'],
+        ['validation', { keyAssociation: 'I-Y' }, 'EMBP01E'],
+        ['attempts', { organizationNumber: 0 }, 'VPZ5SPT06S'], ['attempts', { cardNumber: '**** **** **** 1234' }, 'VPZ5SPT04S'],
+        ['attempts', { cardSequenceNumber: 9999 }, 'VPZ5SPT09S'],
+        ['dynamic', { organizationNumber: 999 }, 'VPL5SPA26S'], ['dynamic', { cardNumber: '%'.repeat(19) }, 'VPL5SPA04S'],
+        ['status', { cardSequenceNumber: 9999 }, 'VPL5SRP05E'], ['status', { cardNumber: '#'.repeat(12) }, 'VPL5SRP04E'],
+      ];
+      for (const [which, extra, code] of cases) {
+        const [method, url, body] = base[which];
+        const res = await h.call(method, url, { ...body, ...extra });
+        assert.equal(res.statusCode, 422, `${which} ${JSON.stringify(extra)}: ${res.body}`);
+        assert.deepEqual(codes(res.body), [code], `${which} ${JSON.stringify(extra)}`);
+      }
+      // A number padded to upstream's 19 with blanks (as a fixed-length record has it) is the card.
+      assert.equal((await validate(pan.padEnd(19, ' '), block)).statusCode, 200);
+      const padded = await attempts(` ${pan}`);
+      assert.equal(padded.statusCode, 200, padded.body);
+      assert.equal(padded.json().outputArea.cardNumber, token);
+      assert.equal((await row(token)).pin_tries, 0);
+    });
+
+    test('any PIN block a client sends is answered with a 422 code, never a 5xx: wrong length, not hex, wrong key kind or format', async () => {
+      const { pan, token } = await addCard(h);
+      const pin = await pinOf(pan);
+      const { randomBytes } = await import('node:crypto');
+      const hex = (n: number) => randomBytes(n).toString('hex').toUpperCase();
+      const blocks = [
+        hex(8), hex(16), hex(4), hex(12), hex(9), '', ' '.repeat(16), 'Z'.repeat(16), `${hex(7)}G${hex(7).slice(1)}`, 'abcdefabcdefabcd',
+        clientPinBlock(0, pin, pan).slice(0, 15), clientPinBlock(4, pin, pan), clientPinBlock(1, pin, pan), clientPinBlock(3, pin, `${pan.slice(0, -2)}00`),
+      ];
+      const seen = new Set<string>();
+      for (const currentPinBlock of blocks) {
+        for (const keyAssociation of ['IYY', 'IY4']) {
+          for (const pinBlockFormat of [undefined, 0, 1, 3, 4]) {
+            const extra = { keyAssociation, ...(pinBlockFormat === undefined ? {} : { pinBlockFormat }) };
+            const res = await validate(token, currentPinBlock, extra);
+            const change = await h.call('PUT', '/cards/pin/pin-change', {
+              organizationNumber: 100, cardNumber: token, currPinBlock: currentPinBlock, reqdPinBlock: currentPinBlock, channel: 'I', keyAssociationNumber: keyAssociation,
+              ...(pinBlockFormat === undefined ? {} : { pinBlockFormat }),
+            });
+            for (const r of [res, change]) {
+              assert.ok(r.statusCode === 200 || r.statusCode === 422, `${currentPinBlock} ${JSON.stringify(extra)}: ${r.statusCode} ${r.body}`);
+              if (r.statusCode === 422) seen.add(codes(r.body)[0]!);
+            }
+            if (seen.has('VPL5SVP27S')) {
+              assert.equal((await pinStatus(token, 'U')).statusCode, 200);
+              seen.delete('VPL5SVP27S');
+            }
+          }
+        }
+      }
+      for (const code of ['VPL5SVP05S', 'VPL5SCP09S', 'EMBP02E']) assert.ok(seen.has(code), `${code} among ${[...seen].join(', ')}`);
     });
 
     test('no PAN, PIN, PIN block, CVV2 or key in the logs after a PIN and CVV2 scenario', async () => {

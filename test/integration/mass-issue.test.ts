@@ -6,9 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { backends } from '../helpers/storage.ts';
-import { startHarness, addCustomer, cardsOnly, testBootstrap, type Harness } from '../helpers/harness.ts';
+import { startHarness, addCustomer, cardsOnly, panOf, testBootstrap, type Harness } from '../helpers/harness.ts';
 import { isLuhnValid } from '../../src/crypto/luhn.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { responseProblems } from '../helpers/contract.ts';
 import { sql } from 'kysely';
 
 const MASTER_KEY = randomBytes(32).toString('hex');
@@ -62,6 +63,7 @@ for (const backend of backends) {
       assert.equal(res.statusCode, 200, res.body);
       assert.equal(res.json().outputArea.quantityToCreate, 10_000);
       assert.equal(res.json().outputArea.progress.total, 10_000);
+      assert.deepEqual(responseProblems('massIssue', res.json()), [], 'every documented field of the answer');
 
       const done = await waitFor('the batch', async () => {
         const r = await inquiry();
@@ -72,13 +74,16 @@ for (const backend of backends) {
       assert.equal(done.progress.etaSeconds, 0);
       assert.equal(done.hasMoreRecords, true);
       assert.equal(done.cards.length, 50);
+      assert.deepEqual(responseProblems('massIssueInquiry', { outputArea: done }), [], 'every documented field of the inquiry, of every card');
       assert.deepEqual(done.cards.map((c: { sequence: number }) => c.sequence), Array.from({ length: 50 }, (_, i) => i + 1));
-      assert.ok(done.cards.every((c: { cardNumber: string }) => isLuhnValid(c.cardNumber.replace(/^0+/, ''))));
+      // PAN tokens (for every client); the numbers through card-pan.
+      assert.ok(done.cards.every((c: { cardNumber: string }) => /^411111[0-9A-Z]{9}[0-9]{4}$/.test(c.cardNumber)));
+      for (const c of done.cards.slice(0, 5)) assert.ok(isLuhnValid(await panOf(h, c.cardNumber)));
       const last = (await inquiry('&page=40&pageSize=250')).json().outputArea;
       assert.equal(last.hasMoreRecords, false);
       assert.equal(last.cards.at(-1).sequence, 10_000);
       const masked = await h.call('GET', '/cards/mass-card-issue-L8V3?organizationNumber=100&logo=1&serviceType=1', undefined, { client: cardsOnly });
-      assert.match(masked.json().outputArea.cards[0].cardNumber, /[A-Z]/);
+      assert.equal(masked.json().outputArea.cards[0].cardNumber, done.cards[0].cardNumber);
 
       const db = h.container.storage.db;
       const stats = await db.selectFrom('cards').select((e) => [
@@ -114,7 +119,6 @@ for (const backend of backends) {
         assert.equal(res.json().errors[0].code, code);
       }
       assert.equal((await h.call('POST', '/cards/mass-card-issue-L8V3', body(customer, { organizationNumber: 200 }))).statusCode, 403);
-      assert.equal((await h.call('POST', '/cards/mass-card-issue-L8V3', body(customer, { quantityToCreate: 0 }))).statusCode, 400);
       // A request that is running cannot be modified.
       await h.container.storage.db.updateTable('mass_issue_requests').set({ status: 'RUNNING' }).where('card_type', '=', 1).execute();
       try {
@@ -127,6 +131,87 @@ for (const backend of backends) {
       const lower = await h.call('POST', '/cards/mass-card-issue-L8V3', body(customer, { functionType: 'M', quantityToCreate: 5 }));
       assert.equal(lower.json().errors[0].code, 'EMBM02E');
       assert.equal((await h.call('GET', '/cards/mass-card-issue-L8V3?organizationNumber=100&logo=1&serviceType=42')).json().errors[0].code, 'VPL5SQC04S');
+    });
+
+    test('every upstream field: taken in upstream\'s form, recorded and answered back; the inquiry\'s cards carry every documented field', async () => {
+      const customer = await addCustomer(h);
+      const expiry = `${h.clock.now().getUTCFullYear() + 3}-05-31`;
+      const sent = {
+        organizationNumber: 100, logo: 1, functionType: 'A', status: 9, bankOrigin: 123456789, branch: 42, minimumQuantity: 1, quantityToCreate: 3,
+        creditLimit: 1500, blockCode1: 'a', blockCode2: '', embosserCode: 'E', pctId: 'P1', relationAMBS: 'S', prepaidCardFlag: 1, promoCode: 'PRO ',
+        scheme: 3, userCode1: 1, userCode2: 0, userCode3: 1, customerNumber: customer.padStart(19, '0'), expiryDate: expiry, inventoryControl: 'SO',
+        inventoryQuantity: 99999, prepaidPlanNumber: 60000, globalQualification: '2', emblem: 7, embossedName1: 'MASS ONE', embossedName2: 'BANK',
+        relationshipNumber: '', userData1: 'user data 1', userData2: '', plasticID: 'PLASTIC-01', posServiceCode: '1', cardTechnology: 'C',
+      };
+      const res = await h.call('POST', '/cards/mass-card-issue-L8V3', sent);
+      assert.equal(res.statusCode, 200, res.body);
+      const out = res.json().outputArea;
+      assert.deepEqual(responseProblems('massIssue', res.json()), []);
+      // No cardType: card type 0. The service code as card add takes it: zero-padded to 3.
+      const { posServiceCode, ...echoed } = sent;
+      for (const [k, v] of Object.entries(echoed)) if (k !== 'functionType') assert.deepEqual(out[k], v, k);
+      assert.deepEqual([out.cardType, out.posServiceCode, out.addStatus, out.dateLastMaintain], [0, '001', 0, h.clock.now().toISOString().slice(0, 10)]);
+      assert.equal(posServiceCode, '1');
+      const done = await waitFor('the request', async () => {
+        const r = await h.call('GET', '/cards/mass-card-issue-L8V3?organizationNumber=100&logo=1&serviceType=0');
+        return r.json().outputArea.progress.status === 'COMPLETED' ? r.json().outputArea : undefined;
+      }, 60_000);
+      assert.deepEqual(responseProblems('massIssueInquiry', { outputArea: done }), []);
+      assert.equal(done.cards.length, 3);
+      const [card] = done.cards;
+      assert.deepEqual(
+        [card.cycleDueAmount, card.totalDueAmount, card.memoDebitAmount, card.memoCreditAmount, card.usedBalanceAmount, card.availableCreditLimitAmount],
+        [0, 0, 0, 0, 0, 1500],
+      );
+      assert.match(card.paymentDate, /^\d{4}-\d{2}-\d{2}$/);
+      assert.deepEqual(card.accountBlockCodes, [{ key: '1', value: '' }, { key: '2', value: '' }]);
+      assert.deepEqual([card.userAmounts.length, card.userDates.length, card.userCodes.length], [5, 5, 10]);
+      const db = h.container.storage.db;
+      const made = await db.selectFrom('cards').select(['service_code', 'embossed_name_1']).where('mass_request_id', '=', (await h.container.issuance.find(100, 1, 0))!.id).execute();
+      assert.deepEqual([...new Set(made.map((c) => `${c.service_code} ${c.embossed_name_1}`))], ['001 MASS ONE']);
+      // Modified (M): the answer is the request as modified.
+      const modified = await h.call('POST', '/cards/mass-card-issue-L8V3', { ...sent, functionType: 'M', quantityToCreate: 4, status: 1, blockCode1: '', posServiceCode: '' });
+      assert.equal(modified.statusCode, 200, modified.body);
+      assert.deepEqual([modified.json().outputArea.status, modified.json().outputArea.blockCode1, modified.json().outputArea.posServiceCode], [1, '', '']);
+    });
+
+    test('values valid in upstream\'s form but not in meaning: 422 with upstream\'s code (or emboss\'s), nothing recorded', async () => {
+      const customer = await addCustomer(h);
+      const valid = { organizationNumber: 100, logo: 1, cardType: 61, functionType: 'A', quantityToCreate: 2, customerNumber: customer };
+      const cases: Array<[Record<string, unknown>, string]> = [
+        [{ organizationNumber: 0 }, 'VPL5SMC01E'], [{ organizationNumber: 999 }, 'VPL5SMC01E'], [{ organizationNumber: undefined }, 'VPL5SMC01E'],
+        [{ logo: 0 }, 'VPL5SMC04E'], [{ logo: 999 }, 'VPL5SMC04E'], [{ logo: undefined }, 'VPL5SMC04E'],
+        [{ functionType: '' }, 'VPL5SMC06E'], [{ functionType: 'a' }, 'VPL5SMC06E'],
+        [{ status: 0 }, 'VPL5SMC07E'], [{ status: 50 }, 'VPL5SMC07E'], [{ status: 99 }, 'VPL5SMC07E'],
+        [{ quantityToCreate: 0 }, 'EMBM03E'],
+        [{ blockCode1: '1' }, 'VPL5SMC13E'], [{ blockCode2: '#' }, 'VPL5SMC14E'], [{ embosserCode: '9' }, 'VPL5SMC15E'],
+        [{ relationAMBS: 'X' }, 'VPL5SMC16E'], [{ prepaidCardFlag: 2 }, 'VPL5SMC17E'], [{ promoCode: 'AB1' }, 'VPL5SMC19E'],
+        [{ scheme: 4 }, 'VPL5SMC20E'], [{ userCode1: 2 }, 'VPL5SMC22E'], [{ userCode2: 5 }, 'VPL5SMC24E'], [{ userCode3: 9 }, 'VPL5SMC26E'],
+        [{ customerNumber: '                   ' }, 'VPL5SMC28E'], [{ customerNumber: 'ABCDEFGHIJKLMNOPQRS' }, 'VPL5SIC13S'],
+        [{ expiryDate: `${h.clock.now().getUTCFullYear() + 25}-01-31` }, 'EMBM04E'],
+        [{ globalQualification: '3' }, 'VPL5SMC37E'], [{ posServiceCode: 'AB' }, 'VPL5SMC41E'], [{ posServiceCode: '1 2' }, 'VPL5SMC41E'],
+      ];
+      const requests = async () => Number((await h.container.storage.db.selectFrom('mass_issue_requests').select((e) => e.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+      const before = await requests();
+      for (const [extra, code] of cases) {
+        const res = await h.call('POST', '/cards/mass-card-issue-L8V3', { ...valid, ...extra });
+        assert.equal(res.statusCode, 422, `${JSON.stringify(extra)}: ${res.body}`);
+        assert.equal(res.json().errors[0].code, code, JSON.stringify(extra));
+      }
+      // Outside upstream's form (its documented value lists and lengths): 400.
+      for (const extra of [{ inventoryControl: 'XX' }, { status: 100 }, { posServiceCode: '1234' }, { blockCode1: 'AB' }, { customerNumber: '1'.repeat(20) }, { cardType: 100 }]) {
+        const res = await h.call('POST', '/cards/mass-card-issue-L8V3', { ...valid, ...extra });
+        assert.equal(res.statusCode, 400, `${JSON.stringify(extra)}: ${res.body}`);
+      }
+      assert.equal(await requests(), before, 'nothing recorded');
+      for (const [q, code] of [['organizationNumber=0&logo=1', 'VPL5SQC01E'], ['organizationNumber=999&logo=1', 'VPL5SQC01E'], ['organizationNumber=100&logo=0', 'VPL5SQC04E']]) {
+        const res = await h.call('GET', `/cards/mass-card-issue-L8V3?${q}&serviceType=1`);
+        assert.equal(res.statusCode, 422, res.body);
+        assert.equal(res.json().errors[0].code, code);
+      }
+      const fine = await h.call('POST', '/cards/mass-card-issue-L8V3', valid);
+      assert.equal(fine.statusCode, 200, fine.body);
+      assert.deepEqual(responseProblems('massIssue', fine.json()), []);
     });
 
     test('a request is saved with its job and its answer, or not at all (a failed queue or answer keeps nothing)', async () => {

@@ -13,7 +13,9 @@ export const issuanceRoutes: FastifyPluginAsyncTypebox<{ container: Container }>
       body: MassIssueRequest, response: responses(MassIssueResponse, 422),
     },
   }, async (request) => {
-    requireOrganization(request, request.body.organizationNumber);
+    // An organization number outside 001–998 (or none) names no organization: the service answers 422 VPL5SMC01E.
+    const org = request.body.organizationNumber;
+    if (org !== undefined && org >= 1 && org <= 998) requireOrganization(request, org);
     return await issuance.submit(actorOf(request), request.body);
   });
 
@@ -23,7 +25,9 @@ export const issuanceRoutes: FastifyPluginAsyncTypebox<{ container: Container }>
       querystring: MassIssueQuery, response: responses(MassIssueDetails, 422),
     },
   }, async (request) => {
-    requireOrganization(request, request.query.organizationNumber);
+    // Outside 001–998: the service answers 422 VPL5SQC01E.
+    const org = request.query.organizationNumber;
+    if (org >= 1 && org <= 998) requireOrganization(request, org);
     return await issuance.inquire(actorOf(request), request.query);
   });
 };

@@ -18,6 +18,14 @@ const callerOf = (request: FastifyRequest): Caller => ({
 });
 
 /**
+ * The client must hold the organization named. A number outside 001–998 (upstream's form allows
+ * 000–999) names none: the service answers it with the endpoint's 422 code before it reads anything.
+ */
+const requireOrganizationOf = (request: FastifyRequest, organization: number) => {
+  if (organization >= 1 && organization <= 998) requireOrganization(request, organization);
+};
+
+/**
  * PIN and security-value endpoints. Security values (CVV, CVV2, iCVV, the PIN) and CVV2
  * verification (a clear CVV2 comes in) need PCI scope; dCVV2 generation PCI or dcvv2; a PIN
  * unblock pin-admin; the others the cards scope. Every value leaves encrypted under a key the
@@ -33,7 +41,7 @@ export const pinRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = as
       body: SecurityCodeDetailsRequest, response: responses(SecurityCodeDetailsResponse, 422),
     },
   }, async (request) => {
-    requireOrganization(request, request.body.organizationNumber);
+    requireOrganizationOf(request, request.body.organizationNumber);
     return await pins.securityCodes(callerOf(request), request.body);
   });
 
@@ -44,7 +52,7 @@ export const pinRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = as
       body: SecurityValuesDetailsV2Request, response: responses(SecurityValuesDetailsV2Response, 422),
     },
   }, async (request) => {
-    requireOrganization(request, request.body.organizationNumber);
+    requireOrganizationOf(request, request.body.organizationNumber);
     return await pins.securityValuesV2(callerOf(request), request.body);
   });
 
@@ -55,7 +63,7 @@ export const pinRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = as
       body: PinValidateRequest, response: responses(PinValidateResponse, 422),
     },
   }, async (request) => {
-    requireOrganization(request, request.body.organizationNumber);
+    requireOrganizationOf(request, request.body.organizationNumber);
     return await pins.validate(callerOf(request), request.body);
   });
 
@@ -66,7 +74,7 @@ export const pinRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = as
       body: InvalidPinAttemptsInquiryRequest, response: responses(InvalidPinAttemptsInquiryResponse, 422),
     },
   }, async (request) => {
-    if (request.body.organizationNumber !== undefined) requireOrganization(request, request.body.organizationNumber);
+    if (request.body.organizationNumber !== undefined) requireOrganizationOf(request, request.body.organizationNumber);
     return await pins.invalidAttempts(callerOf(request), request.body);
   });
 
@@ -79,7 +87,7 @@ export const pinRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = as
     // Generating a value is handing out a security value: PCI scope, or dcvv2 alone for a
     // cardholder-facing app. Turning dynamic mode off hands out nothing.
     if (request.body.disableDCVV2.trim().toUpperCase() !== 'Y') requireScope(request, 'dcvv2', 'pci');
-    requireOrganization(request, request.body.organizationNumber);
+    requireOrganizationOf(request, request.body.organizationNumber);
     return await pins.dynamicValues(callerOf(request), request.body);
   });
 
@@ -90,7 +98,7 @@ export const pinRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = as
       body: Cvv2VerificationRequest, response: responses(Cvv2VerificationResponse, 422),
     },
   }, async (request) => {
-    requireOrganization(request, request.body.organizationNumber);
+    requireOrganizationOf(request, request.body.organizationNumber);
     return await pins.verifyCvv2(callerOf(request), request.body);
   });
 
@@ -100,7 +108,7 @@ export const pinRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = as
       body: PinChangeRequest, response: responses(PinChangeResponse, 422),
     },
   }, async (request) => {
-    requireOrganization(request, request.body.organizationNumber);
+    requireOrganizationOf(request, request.body.organizationNumber);
     return await pins.change(callerOf(request), request.body);
   });
 
@@ -113,7 +121,7 @@ export const pinRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = as
     // Unblocking resets the invalid-try counters: with it, a client could try PINs without end.
     // It is an operator's duty, not a cardholder-facing client's (blocking is anyone's).
     if (request.body.serviceFunctionCode.trim().toUpperCase() !== 'B') requireScope(request, 'pin-admin');
-    if (request.body.organizationNumber !== undefined) requireOrganization(request, request.body.organizationNumber);
+    if (request.body.organizationNumber !== undefined) requireOrganizationOf(request, request.body.organizationNumber);
     return await pins.updateStatus(callerOf(request), request.body);
   });
 };

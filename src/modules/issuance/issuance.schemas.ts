@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Int, IsoDate, LogoNumber, Open, OrganizationNumber, Text } from '../../shared/schema.ts';
+import { Int, IsoDate, Open, Text } from '../../shared/schema.ts';
 import { ShownCardNumber } from '../cards/index.ts';
 
 /** Wire schemas of mass card issue, after the upstream MassCardIssueAddRequestL8V3 / MassCardReissueDetailsResponseL8V3. */
@@ -38,7 +38,7 @@ export const MassIssueRequest = Open({
   userCode3: Type.Optional(Int(0, 9, '0 or 1 (else 422 VPL5SMC26E). Recorded and answered back.')),
   customerNumber: Type.String({ maxLength: 19, description: 'The customer every account of the batch belongs to: digits (zeros or blank: 422 VPL5SMC28E; not on file: 422 VPL5SIC13S).' }),
   expiryDate: Type.Optional(IsoDate('Expiry of the cards, after today (else 422 VPL5SMC29E); default the logo\'s expiry months.')),
-  inventoryControl: Type.Optional(Type.String({ enum: ['CI', 'SO', 'NO'], maxLength: 2, description: 'CI, SO or NO. Recorded and answered back.' })),
+  inventoryControl: Type.Optional(Type.String({ pattern: '^(CI|SO|NO)$', maxLength: 2, description: 'CI, SO or NO. Recorded and answered back.' })),
   inventoryQuantity: Type.Optional(Int(0, 99999, 'Recorded and answered back.')),
   prepaidPlanNumber: Type.Optional(Int(0, 99999, 'Recorded and answered back.')),
   globalQualification: Code1('A letter, 1, 2 or blank (else 422 VPL5SMC37E). Recorded and answered back.'),
@@ -62,31 +62,64 @@ const Progress = Type.Object({
   etaSeconds: Type.Union([Type.Number(), Type.Null()]),
 });
 
+/** A text field of the request, answered back ("" when it was not sent). */
+const Echoed = (description = 'As recorded with the request; "" when it was not sent.') => Type.String({ description });
+/** A number of the request, answered back (0 when it was not sent). */
+const EchoedInt = (description = 'As recorded with the request; 0 when it was not sent.') => Type.Integer({ description });
+
 export const MassIssueResponse = Type.Object({
   outputArea: Type.Object({
     organizationNumber: Type.Integer(),
     logo: Type.Integer(),
     cardType: Type.Integer(),
-    dateLastMaintain: Type.String(),
-    status: Type.Integer({ description: '1 active request.' }),
+    dateLastMaintain: Type.String({ format: 'date', description: 'Date the request was last added or modified.' }),
+    addStatus: Type.Integer({ description: 'Always 0: emboss has no pending add (a request is on file once answered).' }),
+    status: Type.Integer({ description: 'The status sent (1 or 9); 1 when none was sent.' }),
+    bankOrigin: EchoedInt(),
+    branch: EchoedInt(),
+    creditLimit: Type.Number({ description: 'Credit limit of each account made.' }),
+    minimumQuantity: EchoedInt(),
     quantityToCreate: Type.Integer(),
+    blockCode1: Echoed(),
+    blockCode2: Echoed(),
+    embosserCode: Echoed(),
+    pctId: Echoed(),
+    relationAMBS: Echoed(),
+    promoCode: Echoed(),
+    userCode1: EchoedInt(),
+    userCode2: EchoedInt(),
+    userCode3: EchoedInt(),
+    expiryDate: Type.String({ format: 'date', description: 'Expiry of the cards (last day of the month).' }),
+    scheme: EchoedInt(),
     customerNumber: Type.String(),
-    creditLimit: Type.Number(),
-    expiryDate: Type.String(),
-    embossedName1: Type.String(),
-    embossedName2: Type.String(),
+    inventoryQuantity: EchoedInt(),
+    inventoryControl: Echoed(),
+    prepaidCardFlag: EchoedInt(),
+    prepaidPlanNumber: EchoedInt(),
+    globalQualification: Echoed(),
+    emblem: EchoedInt(),
+    embossedName1: Echoed(),
+    embossedName2: Echoed(),
+    relationshipNumber: Echoed(),
+    userData1: Echoed(),
+    userData2: Echoed(),
+    plasticID: Echoed(),
+    posServiceCode: Echoed('Service code of the cards (3 digits) as sent, zero-padded; "" when none was sent (the logo\'s is used).'),
+    cardTechnology: Echoed(),
     progress: Progress,
   }),
 });
 
 export const MassIssueQuery = Type.Object({
-  organizationNumber: Type.Integer({ minimum: 1, maximum: 998 }),
-  logo: Type.Integer({ minimum: 1, maximum: 998 }),
+  organizationNumber: Int(0, 999, 'Organization number: 001–998 (else 422 VPL5SQC01E).'),
+  logo: Int(0, 999, 'Logo: 001–998 (else 422 VPL5SQC04E).'),
   serviceType: Type.Integer({ minimum: 0, maximum: 99, description: 'The card type of the request.' }),
   page: Type.Optional(Int(1, MAX_PAGE, `Page of cards, from 1 to ${MAX_PAGE.toLocaleString('en-US')} (a request makes a million cards at most).`)),
   pageSize: Type.Optional(Int(1, MAX_PAGE_SIZE, `Cards per page, 1–${MAX_PAGE_SIZE} (default 50).`)),
 });
 export type MassIssueQuery = Static<typeof MassIssueQuery>;
+
+const KeyValue = Type.Object({ key: Type.String(), value: Type.String() });
 
 export const MassIssueDetails = Type.Object({
   outputArea: Type.Object({
@@ -105,10 +138,20 @@ export const MassIssueDetails = Type.Object({
       availableCreditLimitAmount: Type.Number(),
       creditLimitAmount: Type.Number(),
       cardStatus: Type.String(),
+      paymentDate: Type.String({ format: 'date', description: 'emboss keeps no statements, so nothing falls due: the date the account was opened.' }),
+      cycleDueAmount: Type.Number({ description: 'Always 0 (emboss keeps no balances).' }),
+      totalDueAmount: Type.Number({ description: 'Always 0 (emboss keeps no balances).' }),
+      memoDebitAmount: Type.Number({ description: 'Always 0 (emboss keeps no balances).' }),
+      memoCreditAmount: Type.Number({ description: 'Always 0 (emboss keeps no balances).' }),
+      usedBalanceAmount: Type.Number({ description: 'Always 0 (emboss keeps no balances): the available amount is the credit limit.' }),
       accountStatus: Type.String(),
       isActive: Type.Boolean(),
       cardBlockCode: Type.String(),
-      expiryDate: Type.String(),
+      accountBlockCodes: Type.Array(KeyValue, { description: 'key 1 and 2: the account\'s block codes 1 and 2 ("" when none).' }),
+      userAmounts: Type.Array(KeyValue, { description: 'key 1 to 5, value "0" (emboss keeps no user amounts).' }),
+      userDates: Type.Array(KeyValue, { description: 'key 1 to 5, value "" (emboss keeps no user dates).' }),
+      userCodes: Type.Array(KeyValue, { description: 'key 1 to 10, value "" (emboss keeps no user codes).' }),
+      expiryDate: Type.String({ format: 'date' }),
     })),
   }),
 });

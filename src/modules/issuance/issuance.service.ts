@@ -18,7 +18,24 @@ import type { MassIssueQuery, MassIssueRequest } from './issuance.schemas.ts';
 type Code = readonly [string, string];
 
 export const IssuanceCodes = {
+  badOrganization: ['VPL5SMC01E', 'INVALID ORGANIZATION NUMBER'],
+  badLogo: ['VPL5SMC04E', 'INVALID LOGO NUMBER'],
   badFunction: ['VPL5SMC06E', 'FUNCTION TYPE VALID VALUES ARE A AND M'],
+  badStatus: ['VPL5SMC07E', 'STATUS VALID VALUES ARE 1 AND 9'],
+  badBlockCode1: ['VPL5SMC13E', 'BLOCK CODE 1 VALUE MUST BE ALPHABETIC'],
+  badBlockCode2: ['VPL5SMC14E', 'BLOCK CODE 2 VALUE MUST BE ALPHABETIC'],
+  badEmbosserCode: ['VPL5SMC15E', 'EMBOSSER CODE VALUE MUST BE ALPHABETIC'],
+  badRelationAmbs: ['VPL5SMC16E', 'VALID VALUES OF RELATION AMBS ARE ONLY S AND N'],
+  badPrepaidFlag: ['VPL5SMC17E', 'VALID VALUES OF PREPAID FLAG VALUE MUST BE 0 AND 1'],
+  badPromoCode: ['VPL5SMC19E', 'PROMO CODE VALUE MUST BE ALPHABETIC'],
+  badScheme: ['VPL5SMC20E', 'SCHEME VALID VALUES ARE 0, 1, 2 AND 3'],
+  badUserCode1: ['VPL5SMC22E', 'MSG USER CODE 1 VALUE MUST BE 0 OR 1'],
+  badUserCode2: ['VPL5SMC24E', 'MSG USER CODE 2 VALUE MUST BE 0 OR 1'],
+  badUserCode3: ['VPL5SMC26E', 'MSG USER CODE 3 VALUE MUST BE 0 OR 1'],
+  badGlobalQualification: ['VPL5SMC37E', 'VALID VALUES FOR GLOBAL QUAL ARE SPACES, A - Z & 1,2'],
+  badServiceCode: ['VPL5SMC41E', 'INVALID POS SERVICE CDE, SPACES OR VALID VALUE'],
+  noQuantity: ['EMBM03E', 'QUANTITY TO CREATE MUST BE GREATER THAN ZERO'],
+  expiryTooFar: ['EMBM04E', 'EXPIRATION DATE MUST BE WITHIN 20 YEARS'],
   orgNotFound: ['VPL5SMC01S', 'ORG RECORD NOT FOUND'],
   logoNotFound: ['VPL5SMC02S', 'LOGO RECORD NOT FOUND'],
   exists: ['VPL5SMC04S', 'RECORD ALREADY EXISTS ON FILE'],
@@ -28,10 +45,52 @@ export const IssuanceCodes = {
   badExpiry: ['VPL5SMC29E', 'EXPIRATION DATE MUST BE GREATER THAN TODAYS PROCESSING DATE'],
   running: ['EMBM01E', 'MASS ISSUE REQUEST IS RUNNING - MODIFY REFUSED UNTIL IT ENDS'],
   belowCreated: ['EMBM02E', 'QUANTITY CANNOT BE LOWER THAN THE CARDS ALREADY CREATED'],
+  inquiryBadOrganization: ['VPL5SQC01E', 'INVALID ORGANIZATION NUMBER'],
+  inquiryBadLogo: ['VPL5SQC04E', 'INVALID LOGO NUMBER'],
   inquiryOrgNotFound: ['VPL5SQC01S', 'ORG RECORD NOT FOUND'],
   inquiryLogoNotFound: ['VPL5SQC02S', 'LOGO RECORD NOT FOUND'],
   inquiryNotFound: ['VPL5SQC04S', 'REQUESTED RECORD NOT ON FILE'],
 } as const satisfies Record<string, Code>;
+
+/** Organization and logo numbers are 001–998; upstream's form allows 000–999 (and leaving them out). */
+const isRecordNumber = (n: number | undefined): n is number => n !== undefined && n >= 1 && n <= 998;
+const blankOr = (value: string | undefined, valid: RegExp) => value === undefined || value.trim() === '' || valid.test(value);
+
+/**
+ * What the values of a request mean, checked in upstream's order before anything is looked up:
+ * the schema takes every request in the form upstream documents, and a value upstream refuses
+ * in meaning is refused here with its code. Returns the values as used.
+ */
+function checkRequest(request: MassIssueRequest): { org: number; logoNumber: number; cardType: number; serviceCode: string | undefined } {
+  const refuse = (code: Code, when: boolean) => { if (when) throw fail(code); };
+  const r = request;
+  if (!isRecordNumber(r.organizationNumber)) throw fail(IssuanceCodes.badOrganization);
+  if (!isRecordNumber(r.logo)) throw fail(IssuanceCodes.badLogo);
+  refuse(IssuanceCodes.badFunction, r.functionType !== 'A' && r.functionType !== 'M');
+  refuse(IssuanceCodes.badStatus, r.status !== undefined && r.status !== 1 && r.status !== 9);
+  refuse(IssuanceCodes.noQuantity, r.quantityToCreate < 1);
+  refuse(IssuanceCodes.badBlockCode1, !blankOr(r.blockCode1, /^[A-Za-z]$/));
+  refuse(IssuanceCodes.badBlockCode2, !blankOr(r.blockCode2, /^[A-Za-z]$/));
+  refuse(IssuanceCodes.badEmbosserCode, !blankOr(r.embosserCode, /^[A-Za-z]$/));
+  refuse(IssuanceCodes.badRelationAmbs, !blankOr(r.relationAMBS, /^[SN]$/));
+  refuse(IssuanceCodes.badPrepaidFlag, r.prepaidCardFlag !== undefined && r.prepaidCardFlag > 1);
+  refuse(IssuanceCodes.badPromoCode, !blankOr(r.promoCode, /^[A-Za-z ]+$/));
+  refuse(IssuanceCodes.badScheme, r.scheme !== undefined && r.scheme > 3);
+  refuse(IssuanceCodes.badUserCode1, r.userCode1 !== undefined && r.userCode1 > 1);
+  refuse(IssuanceCodes.badUserCode2, r.userCode2 !== undefined && r.userCode2 > 1);
+  refuse(IssuanceCodes.badUserCode3, r.userCode3 !== undefined && r.userCode3 > 1);
+  refuse(IssuanceCodes.badGlobalQualification, !blankOr(r.globalQualification, /^[A-Z12]$/));
+  // The service code as card add takes it: digits, zero-padded to 3; blank: the logo's.
+  const pos = r.posServiceCode?.trim() ?? '';
+  refuse(IssuanceCodes.badServiceCode, pos !== '' && !/^[0-9]{1,3}$/.test(pos));
+  return { org: r.organizationNumber, logoNumber: r.logo, cardType: r.cardType ?? 0, serviceCode: r.posServiceCode === undefined ? undefined : pos && pos.padStart(3, '0') };
+}
+
+/** The user fields of a card in the inquiry: emboss keeps none, so each is there with the neutral value. */
+const userItems = (n: number, value: string) => Array.from({ length: n }, (_, i) => ({ key: String(i + 1), value }));
+const NO_USER_AMOUNTS = userItems(5, '0');
+const NO_USER_DATES = userItems(5, '');
+const NO_USER_CODES = userItems(10, '');
 
 /** Cards per transaction: the unit of progress and of recovery after a crash. */
 export const DEFAULT_CHUNK = 1000;
@@ -104,18 +163,22 @@ export class IssuanceService {
 
   /** POST /cards/mass-card-issue-L8V3: functionType A adds a request, M modifies one. */
   async submit(actor: Actor, request: MassIssueRequest) {
-    if (!['A', 'M'].includes(request.functionType)) throw fail(IssuanceCodes.badFunction);
-    const org = request.organizationNumber;
+    const { org, logoNumber, cardType, serviceCode } = checkRequest(request);
     if (!(await this.deps.organizations.organization(org))) throw fail(IssuanceCodes.orgNotFound);
-    const logo = await this.deps.organizations.logo(org, request.logo);
+    const logo = await this.deps.organizations.logo(org, logoNumber);
     if (!logo) throw fail(IssuanceCodes.logoNotFound);
     if (isBlankNumber(request.customerNumber)) throw fail(IssuanceCodes.customerZero);
-    const customerNumber = pad19(request.customerNumber);
+    // Upstream's form is any 19 characters; a customer number is digits (zero-padded to 19).
+    if (!/^[0-9]+$/.test(request.customerNumber.trim())) throw fail(IssuanceCodes.customerNotFound);
+    const customerNumber = pad19(request.customerNumber.trim());
     if (!(await this.deps.customers.find(org, customerNumber))) throw fail(IssuanceCodes.customerNotFound);
     const now = this.deps.clock.now();
     let expiry: string;
     if (request.expiryDate) {
       if (request.expiryDate <= now.toISOString().slice(0, 10)) throw fail(IssuanceCodes.badExpiry);
+      // As card add: within 20 years (the expiry is kept as YYMM).
+      const d = new Date(`${request.expiryDate}T00:00:00Z`);
+      if ((d.getUTCFullYear() - now.getUTCFullYear()) * 12 + d.getUTCMonth() - now.getUTCMonth() > 240) throw fail(IssuanceCodes.expiryTooFar);
       expiry = request.expiryDate.slice(2, 4) + request.expiryDate.slice(5, 7);
     } else {
       const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + logo.expiryMonths, 1));
@@ -123,16 +186,17 @@ export class IssuanceService {
     }
     const values = {
       quantity: request.quantityToCreate, customer_number: customerNumber, credit_limit: request.creditLimit ?? 0, expiry,
-      request: JSON.stringify(request),
+      // Recorded as sent (answered back), with the card type and service code as used.
+      request: JSON.stringify({ ...request, cardType, ...(serviceCode !== undefined ? { posServiceCode: serviceCode } : {}) }),
     };
 
     const row = await answeredWrite(this.deps.db, actor, async (trx) => {
       const existing = await trx.selectFrom('mass_issue_requests').selectAll()
-        .where('organization', '=', org).where('logo', '=', logo.number).where('card_type', '=', request.cardType).forUpdate().executeTakeFirst();
+        .where('organization', '=', org).where('logo', '=', logo.number).where('card_type', '=', cardType).forUpdate().executeTakeFirst();
       if (request.functionType === 'A') {
         if (existing) throw fail(IssuanceCodes.exists);
         const inserted = await trx.insertInto('mass_issue_requests').values({
-          organization: org, logo: logo.number, card_type: request.cardType, status: 'PENDING', created_by: actor.clientId, ...values,
+          organization: org, logo: logo.number, card_type: cardType, status: 'PENDING', created_by: actor.clientId, ...values,
         }).onConflict((oc) => oc.columns(['organization', 'logo', 'card_type']).doNothing()).returningAll().executeTakeFirst();
         if (!inserted) throw fail(IssuanceCodes.exists);
         await recordAudit(trx, actor, { action: 'mass.add', entityType: 'mass-issue', entityId: inserted.id, organization: org, details: { quantity: values.quantity } });
@@ -322,6 +386,8 @@ export class IssuanceService {
   /** GET /cards/mass-card-issue-L8V3: the request's progress and a page of its cards. */
   async inquire(actor: Actor, query: MassIssueQuery) {
     const org = query.organizationNumber;
+    if (!isRecordNumber(org)) throw fail(IssuanceCodes.inquiryBadOrganization);
+    if (!isRecordNumber(query.logo)) throw fail(IssuanceCodes.inquiryBadLogo);
     const organization = await this.deps.organizations.organization(org);
     if (!organization) throw fail(IssuanceCodes.inquiryOrgNotFound);
     if (!(await this.deps.organizations.logo(org, query.logo))) throw fail(IssuanceCodes.inquiryLogoNotFound);
@@ -333,7 +399,8 @@ export class IssuanceService {
     const rows = await this.deps.db.selectFrom('cards')
       .innerJoin('accounts', 'accounts.account_number', 'cards.account_number')
       .select(['cards.id', 'cards.mass_seq', 'cards.account_number', 'cards.customer_number', 'cards.pan_token', 'cards.pan_hash', 'cards.status',
-        'cards.activation_required', 'cards.block_code', 'cards.expiry', 'accounts.credit_limit', 'accounts.status as account_status'])
+        'cards.activation_required', 'cards.block_code', 'cards.expiry', 'accounts.credit_limit', 'accounts.status as account_status',
+        'accounts.block_code_1', 'accounts.block_code_2', 'accounts.date_opened'])
       .where('cards.mass_request_id', '=', row.id)
       .where('cards.mass_seq', '>', (page - 1) * size).where('cards.mass_seq', '<=', page * size)
       .orderBy('cards.mass_seq').execute();
@@ -343,7 +410,12 @@ export class IssuanceService {
       cards.push({
         sequence: c.mass_seq ?? 0, accountNumber: c.account_number, cardNumber: shown, customerNumber: c.customer_number,
         cardType: String(row.card_type), availableCreditLimitAmount: Number(c.credit_limit), creditLimitAmount: Number(c.credit_limit),
-        cardStatus: String(c.status), accountStatus: c.account_status, isActive: !c.activation_required, cardBlockCode: c.block_code,
+        cardStatus: String(c.status),
+        // emboss keeps no balances or statements: nothing is due or used, and nothing has fallen due since the account opened.
+        paymentDate: c.date_opened, cycleDueAmount: 0, totalDueAmount: 0, memoDebitAmount: 0, memoCreditAmount: 0, usedBalanceAmount: 0,
+        accountStatus: c.account_status, isActive: !c.activation_required, cardBlockCode: c.block_code,
+        accountBlockCodes: [{ key: '1', value: c.block_code_1 }, { key: '2', value: c.block_code_2 }],
+        userAmounts: NO_USER_AMOUNTS, userDates: NO_USER_DATES, userCodes: NO_USER_CODES,
         expiryDate: expiryDate(c.expiry),
       });
     }
@@ -389,14 +461,23 @@ export class IssuanceService {
     return { outputArea: this.describe(row) };
   }
 
+  /** The request as answered: every field of upstream's output area, as recorded ("" or 0 for a field not sent). */
   private describe(row: NonNullable<RequestRow>) {
     const stored = row.request as Record<string, unknown>;
+    const text = (k: string) => (typeof stored[k] === 'string' ? stored[k] : '');
+    const int = (k: string) => (typeof stored[k] === 'number' ? stored[k] : 0);
     return {
       organizationNumber: row.organization, logo: row.logo, cardType: row.card_type,
-      dateLastMaintain: new Date(row.updated_at).toISOString().slice(0, 10), status: 1, quantityToCreate: row.quantity,
-      customerNumber: row.customer_number, creditLimit: Number(row.credit_limit), expiryDate: expiryDate(row.expiry),
-      embossedName1: typeof stored.embossedName1 === 'string' ? stored.embossedName1 : '',
-      embossedName2: typeof stored.embossedName2 === 'string' ? stored.embossedName2 : '',
+      dateLastMaintain: new Date(row.updated_at).toISOString().slice(0, 10), addStatus: 0, status: int('status') || 1,
+      bankOrigin: int('bankOrigin'), branch: int('branch'), creditLimit: Number(row.credit_limit), minimumQuantity: int('minimumQuantity'),
+      quantityToCreate: row.quantity, blockCode1: text('blockCode1'), blockCode2: text('blockCode2'), embosserCode: text('embosserCode'),
+      pctId: text('pctId'), relationAMBS: text('relationAMBS'), promoCode: text('promoCode'),
+      userCode1: int('userCode1'), userCode2: int('userCode2'), userCode3: int('userCode3'), expiryDate: expiryDate(row.expiry),
+      scheme: int('scheme'), customerNumber: row.customer_number, inventoryQuantity: int('inventoryQuantity'), inventoryControl: text('inventoryControl'),
+      prepaidCardFlag: int('prepaidCardFlag'), prepaidPlanNumber: int('prepaidPlanNumber'), globalQualification: text('globalQualification'),
+      emblem: int('emblem'), embossedName1: text('embossedName1'), embossedName2: text('embossedName2'),
+      relationshipNumber: text('relationshipNumber'), userData1: text('userData1'), userData2: text('userData2'), plasticID: text('plasticID'),
+      posServiceCode: text('posServiceCode'), cardTechnology: text('cardTechnology'),
       progress: this.progressOf(row),
     };
   }

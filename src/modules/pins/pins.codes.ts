@@ -26,7 +26,11 @@ export const PinCodes = {
  * whose upstream list has no code for a case fall back to the cards module's codes.
  */
 export interface CardCheckCodes {
+  /** An organization number outside 001–998 (default: orgNotFound). */
+  badOrganization?: Code;
   orgNotFound: Code;
+  /** A card number that is neither 12–19 digits nor a PAN token (default: cardNotFound). */
+  badNumber?: Code;
   cardNotFound: Code;
   panZeros?: Code;
   tokenSwitchOff?: Code;
@@ -48,6 +52,7 @@ const EMBOSSER_NOT_FOUND: Code = ['VPL5SCI09S', 'EMBOSSER RECORD NOT FOUND'];
 /** POST /cards/pin/validation (ARXVP). */
 export const ValidationCodes = {
   orgNotFound: ['VPL5SVP07S', 'ORGANIZATION RECORD NOT FOUND'],
+  badNumber: ['VPL5SVP04S', 'CARD NUMBER IS NOT NUMERIC OR EQUAL TO SPACES'],
   cardNotFound: EMBOSSER_NOT_FOUND,
   panZeros: ['VPL5SVP31S', 'INPUT PAN NUMBER SHOULD NOT BE SPACES OR ZEROS'],
   tokenSwitchOff: ['VPL5SVP33S', 'REQUEST CARD NBR IS PAN TOKEN, BUT ORG LVL PAN TOKEN SW INACTIVE'],
@@ -65,6 +70,7 @@ export const ValidationCodes = {
 
 /** POST /cards/pin/security-codes and /cards/v1/pin/codes (ARXSV). */
 export const SecurityValueCodes = {
+  badOrganization: ['VPL5SPA01S', 'ORGANIZATION NUMBER MUST BE NUMERIC AND VALID VALUES ARE 001-998'],
   orgNotFound: ['VPL5SPA02S', 'ORGANIZATION NOT ON FILE'],
   cardNotFound: EMBOSSER_NOT_FOUND,
   panZeros: ['VPL5SPA03S', 'ACCOUNT NUMBER OR CARD NUMBER MUST BE PROVIDED'],
@@ -79,12 +85,14 @@ export const InvalidAttemptsCodes = {
   orgUndetermined: ['VPZ5SPTZ4S', 'REQUESTED ORGANIZATION COULD NOT BE DETERMINED'],
   cardNotFound: ['VPZ5SPT09S', 'CARD NUMBER NOT FOUND ON FILE'],
   panZeros: ['VPZ5SPT04S', 'CARD NUMBER IS NOT NUMERIC OR EQUAL TO SPACES'],
+  badNumber: ['VPZ5SPT04S', 'CARD NUMBER IS NOT NUMERIC OR EQUAL TO SPACES'],
   logoNotFound: ['VPZ5SPT11S', 'LOGO RECORD NOT ON FILE'],
 } as const satisfies CardCheckCodes & Record<string, Code>;
 
 /** POST /cards/pin/dynamic-values (ARXGD). */
 export const DynamicValueCodes = {
   orgNotFound: ['VPL5SPA26S', 'REQUESTED ORGANIZATION NOT FOUND'],
+  badNumber: ['VPL5SPA04S', 'CARD NUMBER IS NOT NUMERIC OR EQUAL TO SPACES'],
   cardNotFound: EMBOSSER_NOT_FOUND,
   panZeros: ['VPL5SEA04E', 'INPUT PAN NUMBER SHOULD NOT BE SPACES OR ZEROS'],
   tokenSwitchOff: ['VPL5SEA16S', 'REQUEST FOR PAN TOKEN, BUT ORG LVL PAN TOKEN SW INACTIVE'],
@@ -102,6 +110,7 @@ export const DynamicValueCodes = {
 
 /** PUT /cards/pin/pin-change (ARXCP). */
 export const PinChangeCodes = {
+  badOrganization: ['VPL5SCP06S', 'ORGANIZATION IS NOT NUMERIC OR MUST BE BETWEEN 000 AND 998'],
   orgNotFound: ['VPL5SCP20S', 'ORGANIZATION RECORD NOT FOUND'],
   cardNotFound: EMBOSSER_NOT_FOUND,
   panZeros: ['VPL5SCP41S', 'INPUT PAN NUMBER SHOULD NOT BE SPACES OR ZEROS'],
@@ -127,6 +136,8 @@ export const PinStatusCodes = {
   orgUndetermined: PinCodes.organizationUndetermined,
   cardNotFound: ['VPL5SRP07S', 'CARD NUMBER DOES NOT EXIST'],
   panZeros: ['VPL5SRP04E', 'CARD NBR MUST BE NUMERIC AND GREATER THAN ZERO'],
+  badNumber: ['VPL5SRP04E', 'CARD NBR MUST BE NUMERIC AND GREATER THAN ZERO'],
+  badSequence: ['VPL5SRP05E', 'CARD SEQUENCE NUMBER NOT NUMERIC OR MUST BE BETWEEN 0001 AND 9998'],
   logoNotFound: ['VPL5SRP08S', 'CARD LOGO NOT FOUND ON FILE'],
   badFunction: ['VPL5SRP11S', 'INVALID SERVICE FUNCTION TYPE'],
   badChannel: ['VPL5SRP12S', 'INVALID CHANNEL ID, PIN UNBLOCK NOT ALLOWED'],

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Open, OrganizationNumber } from '../../shared/schema.ts';
+import { Open } from '../../shared/schema.ts';
 import { ShownCardNumber } from '../cards/index.ts';
 
 /**
@@ -9,10 +9,13 @@ import { ShownCardNumber } from '../cards/index.ts';
  * the service with that code.
  */
 
-const CardNumber = Type.String({ pattern: '^[0-9A-Za-z]{12,19}$', maxLength: 19, description: 'Card number (clear PAN, may be zero-padded to 19) or PAN token.' });
-const Sequence = Type.Integer({ minimum: 0, maximum: 9998, description: 'Card sequence; default the latest.' });
+// Upstream's form for these is plain text of a length (and a number of digits): the schema takes
+// that form, and the service answers a value that names nothing with the endpoint's 422 code.
+const OrganizationNumber = Type.Integer({ minimum: 0, maximum: 999, description: 'Organization number (001–998; another is answered 422 with the endpoint\'s code for an invalid or unknown organization).' });
+const CardNumber = Type.String({ maxLength: 19, description: 'Card number (clear PAN, 12–19 digits, may be zero-padded to 19) or PAN token (19 letters and digits); blanks around it are ignored. Anything else: 422 (the endpoint\'s code for a card number not numeric, or not on file).' });
+const Sequence = Type.Integer({ minimum: 0, maximum: 9999, description: 'Card sequence; default the latest.' });
 const Channel = Type.String({ maxLength: 1, pattern: '^[AIW ]?$', description: 'A ATM, I IVR, W web.' });
-const KeyAssociation = Type.String({ maxLength: 3, pattern: '^[A-Za-z0-9 ]{0,3}$', description: 'Key association (e.g. IYY): names the calling client\'s zone PIN key the values are encrypted under.' });
+const KeyAssociation = Type.String({ maxLength: 3, description: 'Key association (e.g. IYY): names the calling client\'s zone PIN key the values are encrypted under (one it does not name: 422 EMBP01E).' });
 const PinBlock = (description: string) => Type.String({ maxLength: 32, description });
 const PinBlockFormat = Type.Optional(Type.Union([Type.Literal(0), Type.Literal(1), Type.Literal(3), Type.Literal(4)], {
   description: 'emboss extension: ISO 9564-1 format of the PIN block(s). Default: 4 for a 32-digit block (AES key), 0 for a 16-digit one (3DES key).',
@@ -85,7 +88,7 @@ export const InvalidPinAttemptsInquiryResponse = Type.Object({
     cardNumber: ShownCardNumber,
     cardSequenceNumber: Type.Integer(),
     cardInvalidPinTries: Type.Integer({ description: 'Invalid PIN tries since the last correct PIN or unblock.' }),
-    cardInvalidPinTryDate: Type.String({ description: 'Date of the last invalid try (ISO 8601); empty when there was none.' }),
+    cardInvalidPinTryDate: Type.String({ format: 'date', description: 'Date of the last invalid try (ISO 8601); when there was none, the date the card was added (the counter\'s start).' }),
     maxNumberInvalidPinTries: Type.Integer(),
     exceededInvalidPinTries: Type.String({ description: 'Action when the maximum is reached (the logo\'s): C, D, K, R, S, V or space.' }),
     blockedIndicator: Type.String({ description: 'B blocked, N not blocked.' }),

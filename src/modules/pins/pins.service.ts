@@ -198,7 +198,8 @@ export class PinsService {
         cardNumber: await shownCardNumber(org, card.pan_token, () => this.deps.cards.panOf(card)),
         cardSequenceNumber: card.card_sequence,
         cardInvalidPinTries: card.pin_tries,
-        cardInvalidPinTryDate: card.pin_last_invalid ?? '',
+        // A date (format: date): with no invalid try, the date the card was added — the counter's start.
+        cardInvalidPinTryDate: card.pin_last_invalid ?? isoDay(new Date(card.created_at)),
         maxNumberInvalidPinTries: logo.pin.maxInvalidTries,
         exceededInvalidPinTries: logo.pin.exceededAction,
         blockedIndicator: card.pin_blocked ? 'B' : 'N',
@@ -258,6 +259,7 @@ export class PinsService {
     const fn = request.serviceFunctionCode.trim().toUpperCase();
     if (fn !== 'B' && fn !== 'U') throw fail(codes.badFunction);
     if (!['A', 'I', 'W'].includes(request.channel.trim().toUpperCase())) throw fail(codes.badChannel);
+    if (request.cardSequenceNumber === 9999) throw fail(codes.badSequence);
     const { org, card, account } = await this.findAnywhere(caller, request.organizationNumber, request.cardNumber, request.cardSequenceNumber, codes);
     if (card.pin_suppressed) throw fail(codes.pinSuppressed);
     if (fn === 'U') {
@@ -611,14 +613,20 @@ export class PinsService {
   // --- helpers -------------------------------------------------------------------------------------
 
   private async organization(number: number, codes: CardCheckCodes): Promise<Organization> {
+    // Upstream's form allows 000–999; organizations are 001–998.
+    if (number < 1 || number > 998) throw fail(codes.badOrganization ?? codes.orgNotFound);
     const org = await this.deps.organizations.organization(number);
     if (!org) throw fail(codes.orgNotFound);
     return org;
   }
 
   /** The card of an organization, by number or token; the upstream codes for a blank number or a token the organization does not use. */
-  private async find(org: Organization, number: string, sequence: number | undefined, codes: CardCheckCodes): Promise<Found> {
-    if (/^0+$/.test(number)) throw fail(codes.panZeros ?? codes.cardNotFound);
+  private async find(org: Organization, given: string, sequence: number | undefined, codes: CardCheckCodes): Promise<Found> {
+    // Upstream's form is any text of the length: blanks around the number are ignored (a number
+    // padded to 19 with spaces); what is then not 12–19 letters and digits names no card.
+    const number = given.trim();
+    if (/^0*$/.test(number)) throw fail(codes.panZeros ?? codes.cardNotFound);
+    if (!/^[0-9A-Za-z]{12,19}$/.test(number)) throw fail(codes.badNumber ?? codes.cardNotFound);
     if (/[A-Za-z]/.test(number) && !org.panTokenEnabled && codes.tokenSwitchOff) throw fail(codes.tokenSwitchOff);
     // The account comes in the same statement: most operations here check it before using the card.
     const found = await this.deps.cards.resolveWithAccount(org.number, number, sequence);
