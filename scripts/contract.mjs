@@ -111,7 +111,7 @@ function documentedConstraints(schema) {
     // An amount's length counts two decimals (VisionPLUS S9(15)V99 is "Max Length: 17").
     if (schema.type === 'number' && schema.maximum === undefined && n > 2 && n <= 17) { out.minimum = 0; out.maximum = 10 ** (n - 2) - 1; out.multipleOf = 0.01; }
   }
-  const values = text.split(/Values:\s*\n/)[1];
+  const values = text.split(/(?:Values|Valid):\s*\n/)[1];
   if (values && !schema.enum && !schema.pattern && (schema.type === 'string' || schema.type === 'integer')) {
     const list = [];
     for (const line of values.split('\n')) {
