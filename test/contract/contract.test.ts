@@ -5,7 +5,7 @@ import { backends } from '../helpers/storage.ts';
 import {
   startHarness, addCard, addCustomer, addAccount, clientEncryptPan, clientPinBlock, clientReadPinBlock, type Harness,
 } from '../helpers/harness.ts';
-import { upstream, generateRequests, responseProblems, fieldsPresent, type UpstreamOperation } from '../helpers/contract.ts';
+import { upstream, generateRequests, responseProblems, problems, fieldsPresent, type JsonSchema, type UpstreamOperation } from '../helpers/contract.ts';
 
 /**
  * The upstream contract, checked the way an integrator's client would meet it: for every seed
@@ -13,7 +13,8 @@ import { upstream, generateRequests, responseProblems, fieldsPresent, type Upstr
  * (with the lengths and value lists upstream documents, see test/helpers/contract.ts), with real
  * identifiers put in. None may be refused by schema (400): a value valid in form but wrong in
  * meaning gets a 422. Every 200 body must validate against the upstream 200 schema with all of its
- * documented properties required.
+ * documented properties required, and against emboss's own OpenAPI document the same way (it
+ * describes exactly what is sent).
  *
  * CONTRACT_REPORT=file writes the measured table (the README's "Wire compatibility").
  */
@@ -143,6 +144,7 @@ for (const backend of backends) {
           m.ok++;
           const body = res.json();
           m.problems.push(...responseProblems(id, body));
+          m.problems.push(...problems(`emboss ${id}`, ownResponseSchema(h, op), body).map((p) => `emboss's own document: ${p}`));
           const f = fieldsPresent(op.response!, body);
           m.documented = Math.max(m.documented, f.documented);
           m.present = Math.max(m.present, f.present);
@@ -153,6 +155,14 @@ for (const backend of backends) {
       });
     }
   });
+}
+
+/** The 200 schema emboss's own OpenAPI document gives the operation (what /openapi.json serves). */
+function ownResponseSchema(h: Harness, op: UpstreamOperation): JsonSchema {
+  const doc = h.app.swagger() as unknown as { paths: Record<string, Record<string, { responses: Record<string, { content: Record<string, { schema: JsonSchema }> }> }>> };
+  const schema = doc.paths[op.path]?.[op.method.toLowerCase()]?.responses['200']?.content['application/json']?.schema;
+  assert.ok(schema, `emboss documents no 200 answer for ${op.method} ${op.path}`);
+  return schema;
 }
 
 /** The README's table: operation × requests accepted, 200s, documented response fields present. */

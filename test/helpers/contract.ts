@@ -74,10 +74,18 @@ const validators = new Map<string, ReturnType<typeof ajv.compile>>();
 
 /** What is wrong with a 200 body against the upstream 200 schema, every documented property required. */
 export function responseProblems(id: string, body: unknown): string[] {
-  let validate = validators.get(id);
+  return problems(id, upstream[id]!.response!, body);
+}
+
+/**
+ * What is wrong with a 200 body against a schema with every property required (emboss's own
+ * OpenAPI document must describe exactly what is sent: nothing it lists may be missing).
+ */
+export function problems(key: string, schema: JsonSchema, body: unknown): string[] {
+  let validate = validators.get(key);
   if (!validate) {
-    validate = ajv.compile(allRequired(upstream[id]!.response!));
-    validators.set(id, validate);
+    validate = ajv.compile(allRequired(schema));
+    validators.set(key, validate);
   }
   if (validate(body)) return [];
   return (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}${e.params && 'missingProperty' in e.params ? ` ${String(e.params.missingProperty)}` : ''}`);
