@@ -29,3 +29,14 @@ export function isBlankNumber(value: string | undefined | null): boolean {
 
 /** Left-pads a record number to the 19 characters FirstVision shows. */
 export const pad19 = (value: string) => value.padStart(19, '0');
+
+/**
+ * A record number (customer, account, relationship) as a client sent it: undefined when blank
+ * (empty, spaces or zeros), null when it is not 1–19 digits (it can name no record: the caller
+ * answers its 422), else its 19 digits.
+ */
+export function recordNumber(value: string | undefined): string | undefined | null {
+  if (isBlankNumber(value)) return undefined;
+  const digits = value!.trim();
+  return /^[0-9]{1,19}$/.test(digits) ? pad19(digits) : null;
+}

@@ -4,7 +4,7 @@ import type { Actor } from '../../shared/actor.ts';
 import type { Clock } from '../../shared/clock.ts';
 import { Batcher, byOrdinality, column, commaList } from '../../shared/batcher.ts';
 import { refusal as fail } from '../../shared/errors.ts';
-import { isBlankNumber, pad19, randomRecordNumber } from '../../shared/ids.ts';
+import { isBlankNumber, pad19, randomRecordNumber, recordNumber } from '../../shared/ids.ts';
 import { recordAudit } from '../audit/index.ts';
 import { answeredWrite } from '../idempotency/index.ts';
 import type { Logo, OrganizationsService } from '../organizations/index.ts';
@@ -348,9 +348,3 @@ export function toAccount(row: {
   };
 }
 
-/** A record number as sent: undefined when blank (empty, spaces or zeros), null when not digits, else its 19 digits. */
-function recordNumber(value: string | undefined): string | undefined | null {
-  if (isBlankNumber(value)) return undefined;
-  const digits = value!.trim();
-  return /^[0-9]{1,19}$/.test(digits) ? pad19(digits) : null;
-}

@@ -4,7 +4,7 @@ import { RequestTakenOver, type Actor, type RecordedAnswer } from '../../shared/
 import { Batcher, column } from '../../shared/batcher.ts';
 import type { Clock } from '../../shared/clock.ts';
 import { refusal as fail } from '../../shared/errors.ts';
-import { isBlankNumber, pad19, randomRecordNumber } from '../../shared/ids.ts';
+import { pad19, randomRecordNumber, recordNumber } from '../../shared/ids.ts';
 import { auditInsertOfItems, auditRow, recordAudit, type AuditRow } from '../audit/index.ts';
 import { ANSWER_COLUMNS, answerArrays, answeredWrite, answersOf, heldItems, holdsRequestId } from '../idempotency/index.ts';
 import type { OrganizationsService } from '../organizations/index.ts';
@@ -263,12 +263,6 @@ export class CustomersService {
 
 const str = (v: unknown) => (typeof v === 'string' ? v : '');
 
-/** A record number as sent: undefined when blank (empty, spaces or zeros), null when not digits, else its 19 digits. */
-function recordNumber(value: string | undefined): string | undefined | null {
-  if (isBlankNumber(value)) return undefined;
-  const digits = value!.trim();
-  return /^[0-9]{1,19}$/.test(digits) ? pad19(digits) : null;
-}
 
 const INT32_MAX = 2147483647;
 /** A reserved code as the answer types it (int32): the code sent when it is a whole number that fits, else 0. */
