@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createCipheriv, createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,10 +46,11 @@ export const SECRET = 'bench-secret-0123456789abcdef';
 const ZEK_HEX = '0123456789ABCDEF1032547698BADCFE';
 export const APIKEY = 'bench-apikey-0123456789';
 /**
- * The bench's bootstrap file: one organization and logo, one API client with the PCI scope.
- * `key` adds a client key (a ZEK or ZPK line under `keys:`), `client` the fields naming it.
+ * The bench's bootstrap file: one organization and logo, one API client with the PCI scope and a
+ * card-number key (ZEK), as a client needs to learn its card numbers through card-pan. `key` adds
+ * a client key (a ZPK line under `keys:`), `client` the fields naming it.
  */
-export function benchBootstrap(key: string, client: string): string {
+export function benchBootstrap(key = '', client = ''): string {
   return `
 organizations:
   - number: 100
@@ -59,16 +60,29 @@ organizations:
 keys:
   - { name: b.cvk, type: CVK, generate: true }
   - { name: b.pvk, type: PVK, generate: true }
-  - ${key}
+  - { name: b.zek, type: ZEK, components: ["${ZEK_HEX}"] }${key ? `\n  - ${key}` : ''}
 clients:
-  - { clientId: bench, apikey: ${APIKEY}, secret: ${SECRET}, organizations: [100], scopes: [cards, pci], ${client} }
+  - { clientId: bench, apikey: ${APIKEY}, secret: ${SECRET}, organizations: [100], scopes: [cards, pci], cardNumberKey: b.zek${client ? `, ${client}` : ''} }
 `;
 }
-const BOOTSTRAP = benchBootstrap(`{ name: b.zek, type: ZEK, components: ["${ZEK_HEX}"] }`, 'cardNumberKey: b.zek');
+const BOOTSTRAP = benchBootstrap();
+const zek = (data: Buffer, decrypt = false) => {
+  const c = (decrypt ? createDecipheriv : createCipheriv)('des-ede-ecb', Buffer.from(ZEK_HEX, 'hex'), null).setAutoPadding(false);
+  return Buffer.concat([c.update(data), c.final()]);
+};
 /** The client side of card-number encryption (3DES-ECB under the ZEK, PAN padded with F to 32 hex). */
 function encryptPan(pan: string): string {
-  const c = createCipheriv('des-ede-ecb', Buffer.from(ZEK_HEX, 'hex'), null).setAutoPadding(false);
-  return Buffer.concat([c.update(Buffer.from(pan.padEnd(32, 'F'), 'hex')), c.final()]).toString('hex').toUpperCase();
+  return zek(Buffer.from(pan.padEnd(32, 'F'), 'hex')).toString('hex').toUpperCase();
+}
+
+/**
+ * A new card on an account, as a client holds it: card add answers its PAN token (never the
+ * number), card-pan its number encrypted under the client's ZEK, which the client decrypts.
+ */
+export async function benchCard(url: string, token: string, account: string): Promise<{ token: string; pan: string }> {
+  const panToken = (await signedPost(url, token, '/cards/embosser/l8vf', { organizationNumber: 100, postToAccount: account, cardNumber: '', embossedName1: 'BENCH' })).cardNumber as string;
+  const encrypted = (await signedPost(url, token, '/cards/embosser/card-pan-l8v2', { organizationNumber: 100, cardNumber: panToken, cardSequence: 1, functionType: 'C' })).cardNumber as string;
+  return { token: panToken, pan: zek(Buffer.from(encrypted, 'hex'), true).toString('hex').toUpperCase().replace(/F+$/, '') };
 }
 
 export async function startServer(env: Record<string, string>): Promise<{ url: string; child: ChildProcess; stop(): Promise<void> }> {
@@ -252,9 +266,9 @@ export async function runHttpBench(options: { seconds?: number; connections?: nu
       const pans: string[] = [];
       const tokens: string[] = [];
       for (let i = 0; i < 200; i++) {
-        const pan = (await signedPost(server.url, token, '/cards/embosser/l8vf', { organizationNumber: 100, postToAccount: accounts[i % accounts.length], cardNumber: '', embossedName1: 'BENCH' })).cardNumber.replace(/^0+/, '');
-        pans.push(pan);
-        tokens.push((await signedPost(server.url, token, '/cards/embosser/card-pan-l8v2', { organizationNumber: 100, cardNumber: encryptPan(pan), cardSequence: 1, functionType: 'P' })).panToken);
+        const card = await benchCard(server.url, token, accounts[i % accounts.length]!);
+        pans.push(card.pan);
+        tokens.push(card.token);
       }
       const encryptedPans = pans.map(encryptPan);
       let i = 0;
@@ -271,11 +285,11 @@ export async function runHttpBench(options: { seconds?: number; connections?: nu
         if (backend.name === POSTGRES_LABEL) results.push(await post('card add at a fixed 800 req/s', '/cards/embosser/l8vf', cardAdd, 800));
       }
       if (want('PAN token inquiry P')) {
-        results.push(await post('PAN token inquiry P: card number → token', '/cards/embosser/card-pan-l8v2', () => (
+        results.push(await post('PAN token inquiry P: encrypted card number in', '/cards/embosser/card-pan-l8v2', () => (
           { organizationNumber: 100, cardNumber: next(encryptedPans), cardSequence: 1, functionType: 'P' })));
       }
       if (want('PAN token inquiry C')) {
-        results.push(await post('PAN token inquiry C: token → card number', '/cards/embosser/card-pan-l8v2', () => (
+        results.push(await post('PAN token inquiry C: PAN token in', '/cards/embosser/card-pan-l8v2', () => (
           { organizationNumber: 100, cardNumber: next(tokens), cardSequence: 1, functionType: 'C' })));
       }
       if (want('instant')) {

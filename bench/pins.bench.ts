@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { POSTGRES_LABEL, RESULT_HEADER, SECRET, postgresServerEnv, benchBootstrap, resultRow, settleDatabase, signedPost, signedPostLoad, startServer, type HttpResult } from './http.bench.ts';
+import { POSTGRES_LABEL, RESULT_HEADER, SECRET, postgresServerEnv, benchBootstrap, benchCard, resultRow, settleDatabase, signedPost, signedPostLoad, startServer, type HttpResult } from './http.bench.ts';
 
 /**
  * PIN and security-value benchmarks on PostgreSQL: security codes, PIN validation (right PINs,
@@ -56,8 +56,7 @@ export async function runPinsBench(options: { seconds?: number; connections?: nu
       accounts.push((await signedPost(server.url, token, '/account/add-L8V3', { accountData: { organization: 100, logo: 1, customerNumber: customer, creditLimit: 1000, billingCycle: 1 } })).accountNumber);
     }
     for (let i = 0; i < 200; i++) {
-      const number = (await signedPost(server.url, token, '/cards/embosser/l8vf', { organizationNumber: 100, postToAccount: accounts[i % accounts.length], cardNumber: '', embossedName1: 'BENCH' })).cardNumber as string;
-      const pan = number.replace(/^0+/, '');
+      const { token: number, pan } = await benchCard(server.url, token, accounts[i % accounts.length]!);
       const codes = await signedPost(server.url, token, '/cards/pin/security-codes', { organizationNumber: 100, cardNumber: number, channel: 'W', keyAssociation: 'IYY' });
       cards.push({ number, block: pinBlock(readPin(codes.pinEncrypt, pan), pan) });
     }
