@@ -29,8 +29,16 @@ export const IsoDate = (description?: string) =>
  */
 export const Int = (minimum: number, maximum: number, description?: string) =>
   Type.Integer({ minimum, maximum, ...(description ? { description } : {}) });
-/** An amount: numeric(17, 2) columns hold up to 15 whole digits. */
-export const AMOUNT_MAX = 99999999999999.99;
+/**
+ * The bound of an amount of upstream's "Max Length: 17" (15 whole digits and cents, up to
+ * 999,999,999,999,999.99, what a numeric(17, 2) column holds). That largest value reads as the
+ * double 1e15 (anything from .94 up does), which cannot be told from 1,000,000,000,000,000: the
+ * schema lets 1e15 through and the service answers 422 for it (`isStorableAmount`), as account
+ * add does for a credit limit (CREDIT_LIMIT_MAX, the same value).
+ */
+export const AMOUNT_MAX = 1e15;
+/** An amount the service may keep: below 1e15 in magnitude (see AMOUNT_MAX). */
+export const isStorableAmount = (value: number | undefined) => value === undefined || Math.abs(value) < AMOUNT_MAX;
 export const Flag = (values: string[], description?: string) =>
   Type.String({ maxLength: 1, ...(description ? { description: `${description} Values: ${values.map((v) => JSON.stringify(v)).join(', ')}.` } : {}) });
 

@@ -9,6 +9,7 @@ import { parseDiscretionaryData, parseTrack1, parseTrack2 } from '../../src/cryp
 import { listAudit } from '../../src/modules/audit/index.ts';
 import { decryptPersonalizationRecord } from '../../src/modules/personalization/index.ts';
 import { AppError } from '../../src/shared/errors.ts';
+import { responseProblems } from '../helpers/contract.ts';
 
 const URL = '/cards/embosser/cardAction-L8V2';
 
@@ -92,6 +93,9 @@ for (const backend of backends) {
       assert.equal(d.encryptedTrack1, '');
       assert.equal(d.encryptedTrack2, '');
       assert.equal(d.embosserBlockData, '');
+      // Every documented field; no user data sent: the date of the action and zeros.
+      assert.deepEqual(responseProblems('cardAction', d), []);
+      assert.deepEqual(d.userData, [{ userDate: h.clock.now().toISOString().slice(0, 10), userAmount: 0, userCode: 0 }]);
       const all = await rows(token);
       assert.equal(all.length, 1);
       assert.equal(all[0]!.last_action, 0);
@@ -180,7 +184,8 @@ for (const backend of backends) {
       assert.equal(res.statusCode, 200, res.body);
       const d = res.json();
       assert.equal(d.cardSequence, 2);
-      assert.deepEqual(d.userData, [{ userCode: 7, userDate: '2024-01-02' }]);
+      assert.deepEqual(d.userData, [{ userCode: 7, userDate: '2024-01-02', userAmount: 0 }]);
+      assert.deepEqual(responseProblems('cardAction', d), []);
       const [first, second] = await rows(token);
       assert.equal(second!.expiry, first!.expiry);
       assert.equal(second!.last_action_reason, 'D');
@@ -343,6 +348,9 @@ for (const backend of backends) {
       await expectCode({ cardNumber: token.replace(/.{4}$/, '0000'), cardAction: 0 }, 'VPL5SPR04S');
       await expectCode({ cardNumber: token, cardSequence: 5, cardAction: 0 }, 'VPL5SPR04S');
       await expectCode({ cardNumber: token, cardAction: 3, numberCardsRequested: 1, instantProcessType: 'X' }, 'VPL5SPR32E');
+      // An amount of 17 digits past what a column holds (999,999,999,999,999.99 reads as 1e15).
+      await expectCode({ cardNumber: token, cardAction: 0, userData: { userAmount: 1e15 } }, 'EMBC16E');
+      await expectCode({ cardNumber: token, cardAction: 0, userData: { userAmount: -999999999999999.99 } }, 'EMBC16E');
       // A card of another organization is not found from this one.
       const otherCard = await addCard(h);
       await db().updateTable('cards').set({ organization: 200 }).where('pan_token', '=', otherCard.token).execute();
@@ -364,6 +372,18 @@ for (const backend of backends) {
         .catch((e: unknown) => e);
       assert.ok(refusal instanceof AppError);
       assert.equal(refusal.code, 'VPL5SPR02S');
+    });
+
+    test('user data as upstream types it: any int32 code, an amount of 17 digits', async () => {
+      const { token } = await addCard(h);
+      for (const userData of [{ userCode: -2147483647, userAmount: 999999999999999 }, { userCode: 2147483647, userAmount: -0.01, userDate: '2031-02-28' }]) {
+        const res = await act({ cardNumber: token, cardAction: 0, userData });
+        assert.equal(res.statusCode, 200, res.body);
+        assert.deepEqual(res.json().userData, [{ userDate: h.clock.now().toISOString().slice(0, 10), ...userData }]);
+      }
+      for (const userCode of [2147483648, -2147483648]) {
+        assert.equal((await act({ cardNumber: token, cardAction: 0, userData: { userCode } })).statusCode, 400);
+      }
     });
 
     test('schema failures (400), another organization (403), no signature (401)', async () => {

@@ -6,6 +6,7 @@ import {
 } from '../helpers/harness.ts';
 import { isLuhnValid } from '../../src/crypto/luhn.ts';
 import { listAudit } from '../../src/modules/audit/index.ts';
+import { problems, responseProblems, type JsonSchema } from '../helpers/contract.ts';
 
 for (const backend of backends) {
   describe(`cards (${backend})`, () => {
@@ -14,6 +15,11 @@ for (const backend of backends) {
     after(async () => { await h.close(); });
 
     const count = async (table: 'cards' | 'card_numbers') => Number((await h.container.storage.db.selectFrom(table).select((e) => e.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+    /** What is wrong with a body against emboss's own OpenAPI document (every property it lists required). */
+    const ownProblems = (method: string, path: string, body: unknown) => {
+      const doc = h.app.swagger() as unknown as { paths: Record<string, Record<string, { responses: Record<string, { content: Record<string, { schema: JsonSchema }> }> }>> };
+      return problems(`emboss ${method} ${path}`, doc.paths[path]![method]!.responses['200']!.content['application/json']!.schema, body);
+    };
     const details = (cardNumber: string, client = tester, sequence = '1') =>
       h.call('POST', '/cards/v2/embosser/details', { organizationNumber: '100', cardNumber, cardSequence: sequence, foreignUse: '0' }, { client });
 
@@ -132,6 +138,16 @@ for (const backend of backends) {
         [cardBody('1234'), 'VPL5SCI11S'],
         [cardBody(account, { customerNumber: '9999' }), 'VPL5SIC13S'],
         [cardBody(account, { expirationDate: '2001-01-01' }), 'EMBC08E'],
+        // Valid in form upstream (text of 19, one character, amounts of 17 digits), not in meaning.
+        [cardBody('ABC'), 'VPL5SCI11S'],
+        [cardBody(account, { customerNumber: 'ABC' }), 'VPL5SIC13S'],
+        [cardBody(account, { cardNumber: 'ABC' }), 'EMBC14E'],
+        [cardBody(account, { cardNumber: '000001234XXXXX56789' }), 'EMBC14E'],
+        [cardBody(account, { cardNumber: '411111ABCDEFGHI1111' }), 'EMBC14E'],
+        [cardBody(account, { blockCode: '1' }), 'EMBC15E'],
+        [cardBody(account, { blockCode: '*' }), 'EMBC15E'],
+        [cardBody(account, { atmCashAmount: 1e15 }), 'EMBC16E'],
+        [cardBody(account, { retailPurchaseSingleTransactionLimit: 999999999999999.99 }), 'EMBC16E'],
       ];
       for (const [body, code] of cases) {
         const res = await h.call('POST', '/cards/embosser/l8vf', body);
@@ -143,7 +159,10 @@ for (const backend of backends) {
       assert.equal(blocked.json().errors[0].code, 'EMBC05E');
       for (const body of [
         cardBody(account, { embossedName1: 'X'.repeat(27) }),
-        cardBody(account, { cardNumber: 'ABC' }),
+        cardBody(account, { cardNumber: '4'.repeat(20) }),
+        cardBody(account, { blockCode: 'AB' }),
+        cardBody(account, { atmCashAmount: 1.000000000000001e15 }),
+        cardBody(account, { internetPurchaseAmount: 1e11 }),
         cardBody(account, { pinSuppression: 2 }),
         { organizationNumber: 100, cardNumber: '' },
       ]) {
@@ -153,6 +172,76 @@ for (const backend of backends) {
       assert.equal((await h.call('POST', '/cards/embosser/l8vf', { ...cardBody(account), organizationNumber: 200 })).statusCode, 403);
       assert.equal((await h.call('POST', '/cards/embosser/l8vf', cardBody(account), { signature: 'x' })).statusCode, 401);
       assert.equal(await count('cards'), before);
+    });
+
+    test('Card Add takes what upstream documents: a lower-case block code (as upper case), 15-digit amounts, text numbers', async () => {
+      const customer = await addCustomer(h);
+      const account = await addAccount(h, customer);
+      const res = await h.call('POST', '/cards/embosser/l8vf', cardBody(account, {
+        blockCode: 'l', atmCashAmount: 999999999999999, internetPurchaseAmount: 99999999999.99, customerNumber: customer,
+        cardNumber: '   ', typeOfCard: 12, typeCardMailer: 3, userDate1: '2030-01-31', customUserFields: { falconMark: 'FM', retailPercentageDaily: '15' },
+        assignedSpendingLimits: [{ maximumSpendingLimit: 1500.4, spendingTransaction: 3, spendingFrequency: 2 }],
+      }));
+      assert.equal(res.statusCode, 200, res.body);
+      const d = (await details(res.json().cardNumber)).json();
+      assert.equal(d.blockCode, 'L');
+      assert.equal(d.customerNumber, customer);
+      assert.equal(d.authorizationData.automatedTellerMachineCashAutomatedTellerMachine, '999999999999999.00');
+      assert.equal(d.internetPurchaseData.purchaseAmount, '99999999999.99');
+      assert.equal(d.typeOfCard, 12);
+      assert.equal(d.typeCardMailer, '03');
+      assert.equal(d.userData.userData1, '2030-01-31');
+      assert.equal(d.customUserData.falconMarking, 'FM');
+      assert.equal(d.customUserData.retailPercentDaily, 15);
+      assert.deepEqual(d.cardInformationData.assignedSpendLimits, { spendingLimit: 1500, transactionAllowed: 3, frequencyCommercialCard: 2 });
+    });
+
+    test('card details answer every documented field: the card\'s values, neutral values, real dates', async () => {
+      const { pan, token } = await addCard(h, { addressLine1: '12 ST JAMES SQ', retailPurchaseAmt: 250.5, retailPurchaseNumber: 4 });
+      const res = await details(pan);
+      assert.equal(res.statusCode, 200, res.body);
+      const d = res.json();
+      assert.deepEqual(responseProblems('cardDetails', d), []);
+      assert.deepEqual(ownProblems('post', '/cards/v2/embosser/details', d), []);
+      const today = h.clock.now().toISOString().slice(0, 10);
+      assert.equal(d.cardNumber, token);
+      assert.equal(d.numberCurrentlyDisplayedEmbosserRecord, token);
+      assert.equal(d.organizationNumber, '100');
+      assert.equal(d.dateStatus, today);
+      assert.equal(d.dateLastPlasticIssue, today);
+      assert.equal(d.cardActivatedDate, today, 'activated at issue');
+      assert.equal(d.fraudEffectiveDate, today, 'no event: the issue date');
+      assert.equal(d.currentDateExpirationDate, d.dateExpire);
+      assert.equal(d.lastExpirationDate, d.dateExpire, 'no earlier card');
+      assert.ok(d.nextExpirationDateOfTheCard > d.dateExpire, 'a renewal\'s expiry');
+      assert.equal(d.currentCardActivation, 'N');
+      assert.equal(d.typeOfPointOfSale, 201);
+      assert.equal(d.numberCardsOutstanding, 1);
+      assert.equal(d.embosserRecordReplacement, '');
+      assert.equal(d.authorizationData.retailAmount, '250.50');
+      assert.equal(d.authorizationData.retailNumber, 4);
+      assert.equal(d.authorizationData.overTheCounterAmount, '0.00');
+      assert.deepEqual(d.retailAmountData, { today: 0, cycleToDate: 0, yearToDate: 0, lifeToDate: 0 });
+      assert.deepEqual(d.travelData, []);
+      assert.equal(d.currentPinOffset, 0, 'PIN verification values are not disclosed');
+      assert.equal(d.digiCardInd, '0');
+      for (const [k, v] of Object.entries(d)) if (/date/i.test(k) && typeof v === 'string' && !/^emb/.test(k)) assert.match(v, /^[0-9]{4}-[0-9]{2}-[0-9]{2}$/, k);
+
+      // A card awaiting activation; a replaced card names its replacement and the date of its block.
+      const waiting = await addCard(h, { currentCardActivation: 'Y' });
+      const w = (await details(waiting.token)).json();
+      assert.deepEqual(responseProblems('cardDetails', w), []);
+      assert.equal(w.currentCardActivation, 'Y');
+      const lost = await h.call('PUT', '/cards/embosser/cardAction-L8V2', { organizationNumber: 100, cardNumber: token, cardAction: 4, randomPin: 0 });
+      assert.equal(lost.statusCode, 200, lost.body);
+      const old = (await details(token)).json();
+      assert.deepEqual(responseProblems('cardDetails', old), []);
+      assert.equal(old.embosserRecordReplacement, lost.json().cardNumber);
+      assert.equal(old.blockCode, 'L');
+      assert.equal(old.dateBlock, today);
+      assert.equal(old.numberCardsOutstanding, 0);
+      const fresh = (await details(lost.json().cardNumber)).json();
+      assert.equal(fresh.lastExpirationDate, d.dateExpire, 'the replaced card\'s expiry');
     });
 
     test('PAN token inquiry: the form of cardNumber (encrypted, token, clear, zero-padded) decides, C or P; both come back', async () => {
@@ -244,6 +333,11 @@ for (const backend of backends) {
       const first = await get('');
       assert.equal(first.statusCode, 200, first.body);
       const out = first.json().outputArea;
+      assert.deepEqual(responseProblems('customerCards', first.json()), []);
+      assert.deepEqual(ownProblems('get', '/customer/v3/cards/details', first.json()), []);
+      assert.equal(out.accountTable[0].userAccountNumber, '');
+      assert.equal(out.accountTable[0].cardBlockCodeDate, '');
+      assert.equal(out.accountTable[0].atmCashAmountDaily, 0);
       assert.equal(out.numberOfReturnedItems, 20);
       assert.equal(out.hasMore, 'Y');
       assert.equal(out.customerNumber, customer);
@@ -272,7 +366,9 @@ for (const backend of backends) {
     test('card status: changes, refusals, closed is final', async () => {
       const { pan, token } = await addCard(h);
       const put = (cardStatus: number, cardNumber = token) => h.call('PUT', '/cards/status-L8V1', { organizationNumber: 100, cardStatus, cardSequence: 1, cardNumber });
-      assert.equal((await put(2)).statusCode, 200);
+      const changed = await put(2);
+      assert.equal(changed.statusCode, 200);
+      assert.deepEqual(responseProblems('cardStatus', changed.json()), []);
       assert.equal((await details(pan)).json().statusCode, '2');
       assert.equal((await put(2)).json().errors[0].code, 'VPL5SCS0JE');
       assert.equal((await put(7)).json().errors[0].code, 'VPL5SCS0IE');
@@ -302,7 +398,11 @@ for (const backend of backends) {
       for (let i = 0; i < 3; i++) cards.push((await h.call('POST', '/cards/embosser/l8vf', cardBody(account, { currentCardActivation: 'Y' }))).json().cardNumber);
       const one = await h.call('PUT', '/cards/activation', { organizationNumber: 100, cardNumber: cards[0], serviceType: 'S' });
       assert.equal(one.statusCode, 200, one.body);
+      assert.deepEqual(responseProblems('cardActivation', one.json()), []);
+      assert.deepEqual(ownProblems('put', '/cards/activation', one.json()), []);
       assert.equal(one.json().numberCardsActivated, 1);
+      assert.equal(one.json().foreignOrg, 0);
+      assert.equal(one.json().numberForeignCardsActivated, 0);
       assert.equal((await details(cards[0]!)).json().activationRequired, 'N');
       assert.equal((await details(cards[1]!)).json().activationRequired, 'Y');
       const all = await h.call('PUT', '/cards/activation', { organizationNumber: 100, cardNumber: cards[1], serviceType: 'A' });

@@ -2,6 +2,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { backends } from '../helpers/storage.ts';
 import { startHarness, addCustomer, addAccount, cardsOnly, panOf, tester, type Harness } from '../helpers/harness.ts';
+import { responseProblems } from '../helpers/contract.ts';
 
 const body = (customerNumber: string, extra: Record<string, unknown> = {}, embosser: Record<string, unknown> = {}) => ({
   organizationNumber: 100, logo: 1, customerNumber, accountCreateFlag: 'Y',
@@ -30,6 +31,7 @@ for (const backend of backends) {
       const res = await h.call('POST', '/account/v2/instantCard', body(customer));
       assert.equal(res.statusCode, 200, res.body);
       const d = res.json();
+      assert.deepEqual(responseProblems('instantCard', d), []);
       assert.equal(d.customerNumber, customer);
       assert.match(d.accountNumber, /^[0-9]{19}$/);
       assert.equal(d.creditLimit, 1500);
@@ -121,6 +123,20 @@ for (const backend of backends) {
       assert.equal(after.statusCode, 200, after.body);
     });
 
+    test('what upstream documents is taken: card action flag up to 999, another cardholder, lower-case block codes', async () => {
+      const owner = await addCustomer(h);
+      const holder = await addCustomer(h);
+      const res = await h.call('POST', '/account/v2/instantCard', body(owner, { cardActionFlag: 537, sameDayProcessingType: 7, firstPurchaseFlag: 'Y' }, { customerNumber: holder }));
+      assert.equal(res.statusCode, 200, res.body);
+      assert.equal(res.json().customerNumber, owner, 'the account owner');
+      const row = await h.container.storage.db.selectFrom('cards').select(['customer_number', 'profile']).where('pan_token', '=', res.json().cardNumber).executeTakeFirstOrThrow();
+      assert.equal(row.customer_number, holder, 'the cardholder');
+      assert.equal((row.profile as Record<string, unknown>).cardActionFlag, 537);
+      // A lower-case block code is the upper-case one: the account is created blocked, so no card.
+      const blocked = await h.call('POST', '/account/v2/instantCard', body(owner, { accountData: { blockCode1: 'f' } }));
+      assert.equal(blocked.json().errors[0].code, 'EMBC05E', blocked.body);
+    });
+
     test('refusals: upstream codes, nothing written', async () => {
       const customer = await addCustomer(h);
       const account = await addAccount(h, customer);
@@ -133,6 +149,17 @@ for (const backend of backends) {
         [body(customer, { accountCreateFlag: 'N', accountData: { accountNumber: '42' } }), 'VPL5SIC17S'],
         [body(customer, {}, { embossedName1: '  ' }), 'VPL5SIC21S'],
         [body(customer, { accountData: { billingCycle: 40 } }), 'VPL5SAA31E'],
+        // Valid in form upstream (text of 19, amounts of 17 digits), not in meaning.
+        [body('ABC'), 'VPL5SIC05S'],
+        [body(''), 'VPL5SIC05S'],
+        [body(customer, {}, { customerNumber: 'ABC' }), 'VPL5SIC05S'],
+        [body(customer, {}, { customerNumber: '1234567' }), 'VPL5SIC13S'],
+        [body(customer, { accountData: { accountNumber: 'ABC' } }), 'VPL5SIC22S'],
+        [body(customer, { accountCreateFlag: 'N', accountData: { accountNumber: 'ABC' } }), 'VPL5SIC17S'],
+        [body(customer, { accountData: { relationshipNumber: 'ABC' } }), 'EMBT02E'],
+        [body(customer, { accountData: { creditLimit: 1e15 } }), 'EMBT03E'],
+        [body(customer, {}, { atmCashAmount: 1e15 }), 'EMBC16E'],
+        [{ ...body(customer), embosserData: undefined }, 'VPL5SIC21S'],
       ];
       for (const [b, code] of cases) {
         const res = await h.call('POST', '/account/v2/instantCard', b);

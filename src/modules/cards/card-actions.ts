@@ -3,6 +3,7 @@ import type { DB } from '../../db/schema.ts';
 import type { Actor } from '../../shared/actor.ts';
 import type { Clock } from '../../shared/clock.ts';
 import { refusal as fail } from '../../shared/errors.ts';
+import { isStorableAmount } from '../../shared/schema.ts';
 import type { IssuedPin, SecurityModule, TrackDataForClient, TrackPinField } from '../../security-module/port.ts';
 import { recordAudit } from '../audit/index.ts';
 import { answeredWrite } from '../idempotency/index.ts';
@@ -34,6 +35,7 @@ export const CardActionCodes = {
   cardClosed: ['EMBC11E', 'CARD IS CLOSED - NO CARD ACTION'],
   randomPinNeeded: ['EMBC12E', 'RANDOM PIN MUST BE 1 FOR CARD ACTION 5'],
   renewalExpiry: ['EMBC13E', 'RENEWAL EXPIRY MUST BE LATER THAN THE CURRENT ONE AND WITHIN 20 YEARS'],
+  amountTooLarge: CardCodes.amountTooLarge,
 } as const satisfies Record<string, Code>;
 
 /**
@@ -103,6 +105,7 @@ export class CardActions {
     const instantType = (request.instantProcessType ?? '').trim();
     if (!['', '0', '1'].includes(instantType)) throw fail(CardActionCodes.badInstantType);
     const reason = (request.cardActionReason ?? '').trim();
+    if (!isStorableAmount(request.userData?.userAmount)) throw fail(CardActionCodes.amountTooLarge);
 
     const found = await this.cards.resolve(org, request.cardNumber, request.cardSequence);
     if (!found) throw fail(CardActionCodes.cardNotFound);
@@ -209,7 +212,8 @@ export class CardActions {
         embosserName2: c.embossed_name_2,
         owningBranchNumber: typeof profile.owningBranchNumber === 'number' ? profile.owningBranchNumber : 0,
         expiryDate: expiryDate(c.expiry),
-        userData: request.userData ? [request.userData] : [],
+        // The action's user data, every field: as sent, else the date of the action and zeros.
+        userData: [{ userDate: request.userData?.userDate ?? today, userAmount: request.userData?.userAmount ?? 0, userCode: request.userData?.userCode ?? 0 }],
       };
     });
   }

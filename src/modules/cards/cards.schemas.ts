@@ -7,7 +7,18 @@ import { AMOUNT_MAX, Int, IsoDate, LogoNumber, Open, OrganizationNumber, Text } 
 export const CardNumberOrToken = Type.String({ pattern: '^[0-9A-Za-z]{12,19}$', maxLength: 19, description: 'Card number (clear PAN, may be zero-padded to 19) or PAN token.' });
 /** A card number in a response: see shownCardNumber (cards.service.ts). */
 export const ShownCardNumber = Type.String({ description: 'FirstVision PAN token; for an organization without PAN tokens, the card number masked: first 4 and last 4 digits, lower-case x between, as long as the number (e.g. 0581xxxxxxx5846). Never the clear number, whatever the client\'s scope (docs/wire-compatibility.md: Card numbers in responses).' });
+/**
+ * An amount of upstream's "Max Length: 17" (up to 999,999,999,999,999.99): the schema takes up to
+ * 1e15, the service answers 1e15 itself 422 EMBC16E (see AMOUNT_MAX).
+ */
 const Amount = (description?: string) => Type.Number({ minimum: 0, maximum: AMOUNT_MAX, ...(description ? { description } : {}) });
+/** An amount of upstream's "Max Length: 13": up to 99,999,999,999.99, which a double tells apart. */
+const Amount13 = () => Type.Number({ minimum: 0, maximum: 99999999999.99 });
+/**
+ * The upstream int32 of a field without a documented length: the int32 range, less -2^31 (every
+ * integer of a request fits a PostgreSQL integer both ways: ±2147483647).
+ */
+const Int32 = (description?: string) => Int(-2147483647, 2147483647, description);
 /** A counter of transactions (the upstream's 9 digits). */
 const Count = () => Int(0, 999999999);
 const Sequence = Type.Integer({ minimum: 0, maximum: 9998, description: 'Card sequence; default 1.' });
@@ -24,7 +35,7 @@ const SpendingLimits = {
   retailPurchaseSingleTransactionLimit: Type.Optional(Amount()),
   internetPurchaseAmount: Type.Optional(Amount()),
   internetPurchaseNumber: Type.Optional(Type.Number({ minimum: 0, maximum: 999999999 })),
-  internetPurchaseSingleTransactionLimit: Type.Optional(Amount()),
+  internetPurchaseSingleTransactionLimit: Type.Optional(Amount13()),
 };
 
 /** The embosser fields shared by Card Add and Instant Card. */
@@ -34,7 +45,7 @@ const EmbosserFields = {
   name1: Type.Optional(Text(40)),
   name2: Type.Optional(Text(40)),
   expirationDate: Type.Optional(IsoDate('Card expiry; default: the logo\'s expiry months from today, end of month.')),
-  customerNumber: Type.Optional(Type.String({ pattern: '^[0-9]{0,19}$', maxLength: 19, description: 'Cardholder, when other than the account owner (additional card).' })),
+  customerNumber: Type.Optional(Text(19, 'Cardholder, when other than the account owner (additional card): an existing customer (digits); blank: the account owner. Other text or unknown: 422 VPL5SIC13S (instant card: not digits 422 VPL5SIC05S).')),
   posServiceCode: Type.Optional(Type.Integer({ minimum: 0, maximum: 999, description: 'Service code; default the logo\'s.' })),
   addressLine1: Type.Optional(Text(40)),
   addressLine2: Type.Optional(Text(40)),
@@ -50,16 +61,17 @@ const EmbosserFields = {
 
 export const CardAddRequest = Open({
   organizationNumber: OrganizationNumber,
-  postToAccount: Type.String({ pattern: '^[0-9]{1,19}$', maxLength: 19, description: 'The account the card posts to.' }),
-  cardNumber: Type.String({ pattern: '^[0-9]{0,19}$', maxLength: 19, description: 'Empty or zeros: generated from the logo\'s BIN. Given: portfolio migration.' }),
+  postToAccount: Text(19, 'The account the card posts to (digits); blank, other text or unknown: 422 VPL5SCI11S.'),
+  cardNumber: Text(19, 'Empty, spaces or zeros: generated from the logo\'s BIN. Given (portfolio migration): the card number, digits (zero-padded or not); other text 422 EMBC14E.'),
   cardSequence: Type.Optional(Sequence),
   cardAction: Type.Optional(Type.Integer({ minimum: 0, maximum: 1 })),
   numberOfCardsRequested: Type.Optional(Type.Integer({ minimum: 0, maximum: 99 })),
   pinSuppression: Type.Optional(Type.Integer({ minimum: 0, maximum: 1, description: '1: no PIN is generated.' })),
   currentCardActivation: Type.Optional(Type.String({ pattern: '^[YN ]?$', maxLength: 1, description: 'Y: the card needs activation before use.' })),
-  blockCode: Type.Optional(Type.String({ pattern: '^[A-Z ]?$', maxLength: 1 })),
+  blockCode: Type.Optional(Type.String({ maxLength: 1, description: 'A letter (lower case is taken as upper case) or blank; anything else 422 EMBC15E.' })),
   digitalCardFlag: Type.Optional(Type.Integer({ minimum: 0, maximum: 1 })),
   ...EmbosserFields,
+  internetPurchaseAmount: Type.Optional(Amount13()),
 });
 export type CardAddRequest = Static<typeof CardAddRequest>;
 
@@ -104,35 +116,7 @@ export const CardDetailsRequest = Open({
 });
 export type CardDetailsRequest = Static<typeof CardDetailsRequest>;
 
-export const CardDetailsResponse = Type.Object({
-  currencyData: Type.Object({ numberOfDecimal: Type.Integer(), code: Type.Integer() }),
-  organizationNumber: Type.String(),
-  logo: Type.Integer(),
-  foreignUse: Type.Integer(),
-  cardNumber: ShownCardNumber,
-  cardSequence: Type.Integer(),
-  postToAccount: Type.String(),
-  customerNumber: Type.String(),
-  statusCode: Type.String({ description: '0 active, 1 inactive, 2 blocked by the issuer, 3 closed.' }),
-  dateStatus: Type.String(),
-  embosserName1: Type.String(),
-  embosserName2: Type.String(),
-  cardHolderName1: Type.String(),
-  cardHolderName2: Type.String(),
-  addressLine1: Type.String(),
-  addressLine2: Type.String(),
-  cityPortion: Type.String(),
-  stateProvince: Type.String(),
-  postalCodePortion: Type.String(),
-  dateExpire: Type.String(),
-  pinSuppression: Type.Integer(),
-  blockCode: Type.String(),
-  activationRequired: Type.String({ description: 'Y: the card awaits activation.' }),
-  digitalCardIndicator: Type.Integer(),
-  serviceCode: Type.String(),
-  cardIssueAction: Type.Integer(),
-  numberCardsRequested: Type.Integer(),
-});
+/** CardDetailsResponse: card-details.ts (every documented field). */
 
 export const CustomerCardsQuery = Type.Object({
   organizationNumber: OrganizationNumber,
@@ -150,18 +134,24 @@ export const CustomerCardsResponse = Type.Object({
     customerNumber: Type.String(),
     accountTable: Type.Array(Type.Object({
       accountNumber: Type.String(),
+      userAccountNumber: Type.String({ description: 'The account\'s userAccountNumber as sent at account add (or instant card); else empty.' }),
       cardNumber: ShownCardNumber,
-      cardSequence: Type.Integer(),
-      cardExpireDate: Type.String(),
+      cardSequence: Type.Integer({ description: 'emboss: the card\'s sequence.' }),
+      cardExpireDate: Type.String({ description: 'YYYY-MM-DD, the last day of the expiry month.' }),
       digitalCardIndicator: Type.Integer(),
-      embosserCurrentFirstUsage: Type.String(),
+      embosserCurrentFirstUsage: Type.String({ description: '1: the card awaits activation (first use); 0: it does not.' }),
       cardBlockCode: Type.String(),
-      cardStatus: Type.Integer(),
+      cardBlockCodeDate: Type.String({ description: 'YYYY-MM-DD the block code took effect (the card\'s issue, or the card action that closed it); empty without a block code.' }),
+      cardStatus: Type.Integer({ description: 'emboss: 0 active, 1 inactive, 2 blocked by the issuer, 3 closed.' }),
       encryptedCardNumber: Type.String({ description: 'The card number under the client\'s card-number key (PCI scope and a configured key), else empty.' }),
-      atmCashAmount: Type.Number(),
-      retailAmount: Type.Number(),
-      internetAmount: Type.Number(),
-      overTheCounterAmount: Type.Number(),
+      atmCashAmount: Type.Number({ description: 'The limit as sent at card add or instant card; else 0.' }),
+      atmCashAmountDaily: Type.Number({ description: 'No daily limit kept by emboss: 0.' }),
+      retailAmount: Type.Number({ description: 'retailPurchaseAmt as sent; else 0.' }),
+      retailAmountDaily: Type.Number({ description: 'No daily limit kept by emboss: 0.' }),
+      internetAmount: Type.Number({ description: 'internetPurchaseAmount as sent; else 0.' }),
+      internetAmountDaily: Type.Number({ description: 'No daily limit kept by emboss: 0.' }),
+      overTheCounterAmount: Type.Number({ description: 'overTheCounterCashAmount as sent; else 0.' }),
+      overTheCounterAmountDaily: Type.Number({ description: 'No daily limit kept by emboss: 0.' }),
     })),
   }),
 });
@@ -189,29 +179,33 @@ export const CardActivationResponse = Type.Object({
   cardNumber: Type.String({ description: `The card. ${ShownCardNumber.description} The account number (zero-padded to 19) when the request named an account.` }),
   serviceType: Type.String(),
   numberCardsActivated: Type.Integer(),
+  foreignOrg: Type.Integer({ description: '0: emboss keeps no foreign organizations.' }),
+  numberForeignCardsActivated: Type.Integer({ description: '0: emboss keeps no foreign cards.' }),
 });
 
 export const InstantCardRequest = Open({
   organizationNumber: OrganizationNumber,
   logo: LogoNumber,
-  customerNumber: Type.String({ pattern: '^[0-9]{1,19}$', maxLength: 19 }),
+  customerNumber: Text(19, 'The account owner and cardholder: an existing customer (digits). Not digits: 422 VPL5SIC05S; unknown: 422 VPL5SIC13S.'),
   accountCreateFlag: Type.String({ maxLength: 1, description: 'Y: create the account; N: use accountData.accountNumber.' }),
   firstPurchaseFlag: Type.Optional(Type.String({ maxLength: 1 })),
-  cardActionFlag: Type.Optional(Int(0, 9)),
+  cardActionFlag: Type.Optional(Int(0, 999, 'Kept with the card; emboss issues one card either way.')),
+  sameDayProcessingType: Type.Optional(Int(0, 9, 'Kept with the card; emboss issues at once either way.')),
   accountData: Type.Optional(Open({
-    accountNumber: Type.Optional(Type.String({ pattern: '^[0-9]{0,19}$', maxLength: 19 })),
+    accountNumber: Type.Optional(Text(19, 'accountCreateFlag N: the account (digits); not found or not digits 422 VPL5SIC17S. Y: blank (else 422 VPL5SIC22S).')),
+    relationshipNumber: Type.Optional(Text(19, 'accountCreateFlag Y: the new account\'s relationship (digits, as account add: other text 422 EMBT02E).')),
     shortName: Type.Optional(Text(20)),
     creditLimit: Type.Optional(Amount()),
     billingCurrency: Type.Optional(Type.Integer({ minimum: 0, maximum: 999 })),
     billingCycle: Type.Optional(Int(0, 99, 'Cycle day, 1–31.')),
-    blockCode1: Type.Optional(Type.String({ maxLength: 1 })),
-    blockCode2: Type.Optional(Type.String({ maxLength: 1 })),
+    blockCode1: Type.Optional(Type.String({ maxLength: 1, description: 'A letter (lower case is taken as upper case) or blank, as account add.' })),
+    blockCode2: Type.Optional(Type.String({ maxLength: 1, description: 'As blockCode1.' })),
     dateOpened: Type.Optional(IsoDate()),
   })),
-  embosserData: Open({
+  embosserData: Type.Optional(Open({
     ...EmbosserFields,
     digitalCardFlag: Type.Integer({ minimum: 0, maximum: 1, description: '1: a digital (virtual) card, no plastic.' }),
-  }),
+  }, 'Absent: a plastic card without an embossed name, which is refused (422 VPL5SIC21S).')),
 });
 export type InstantCardRequest = Static<typeof InstantCardRequest>;
 
@@ -223,13 +217,19 @@ export const InstantCardResponse = Type.Object({
   cardNumber: ShownCardNumber,
   cardSequenceNumber: Type.Integer(),
   creditLimit: Type.Number(),
-  cardExpiryDate: Type.String(),
+  cardExpiryDate: Type.String({ format: 'date', description: 'The last day of the expiry month.' }),
 });
 
 const UserData = Open({
   userDate: Type.Optional(IsoDate()),
-  userAmount: Type.Optional(Type.Number({ minimum: -AMOUNT_MAX, maximum: AMOUNT_MAX })),
-  userCode: Type.Optional(Int(0, 999999999)),
+  userAmount: Type.Optional(Type.Number({ minimum: -AMOUNT_MAX, maximum: AMOUNT_MAX, description: 'An amount of 17 digits: 1e15 and past answers 422 EMBC16E.' })),
+  userCode: Type.Optional(Int32()),
+});
+/** The user data of a card action as answered: every field, as sent or its neutral value. */
+const UserDataAnswer = Type.Object({
+  userDate: Type.String({ format: 'date', description: 'As sent; else the date of the action.' }),
+  userAmount: Type.Number({ description: 'As sent; else 0.' }),
+  userCode: Type.Integer({ description: 'As sent; else 0.' }),
 });
 
 export const CardActionRequest = Open({
@@ -263,7 +263,7 @@ export const CardActionResponse = Type.Object({
   embosserName1: Type.String(),
   embosserName2: Type.String(),
   owningBranchNumber: Type.Integer(),
-  expiryDate: Type.String({ description: 'The resulting card\'s expiry (last day of the month).' }),
-  userData: Type.Array(UserData),
+  expiryDate: Type.String({ format: 'date', description: 'The resulting card\'s expiry (last day of the month).' }),
+  userData: Type.Array(UserDataAnswer, { description: 'The user data of the action, one entry: as sent, with the date of the action and 0 for what was not.' }),
 });
 export type CardActionResponse = Static<typeof CardActionResponse>;

@@ -4,7 +4,8 @@ import { RequestTakenOver, withoutAnswer, type Actor, type RecordedAnswer } from
 import type { Clock } from '../../shared/clock.ts';
 import { Batcher, byOrdinality, column, commaList } from '../../shared/batcher.ts';
 import { refusal as fail } from '../../shared/errors.ts';
-import { isBlankNumber, pad19 } from '../../shared/ids.ts';
+import { isBlankNumber, pad19, recordNumber } from '../../shared/ids.ts';
+import { isStorableAmount } from '../../shared/schema.ts';
 import { generateCardNumber, isLuhnValid } from '../../crypto/luhn.ts';
 import { MAX_ISSUE_CARDS, type IssuedCardValues, type PinVerificationMethod, type SecurityModule } from '../../security-module/port.ts';
 import { auditInsertOfItems, auditRow, recordAudit, type AuditRow } from '../audit/index.ts';
@@ -15,6 +16,7 @@ import { outboxRecord, splitName, type OutboxRecord, type PersonalizationOutbox 
 import { toAccount, type Account, type AccountsService } from '../accounts/index.ts';
 import type { CustomersService } from '../customers/index.ts';
 import type { CardVault } from './card-vault.ts';
+import { cardDetailsBody, type CardDetailsResponse } from './card-details.ts';
 import type {
   CardActionRequest, CardActionResponse, CardActivationRequest, CardAddRequest, CardDetailsRequest, CardStatusRequest, CustomerCardsQuery, InstantCardRequest, PanInquiryRequest,
 } from './cards.schemas.ts';
@@ -69,7 +71,24 @@ export const CardCodes = {
   instantAccountNotFound: ['VPL5SIC17S', 'ACCOUNT NUMBER NOT FOUND'],
   instantNameBlank: ['VPL5SIC21S', 'EMBOSSER NAME CANNOT BE SPACES'],
   instantAccountGiven: ['VPL5SIC22S', "ACCOUNT NUMBER SHOULD BE SPACES WHEN ACCT CREATE IS 'Y'"],
+  instantBadCustomer: ['VPL5SIC05S', 'CUSTOMER NUMBER IS INVALID'],
+  cardNumberNotDigits: ['EMBC14E', 'CARD NUMBER MUST BE DIGITS, OR SPACES OR ZEROS TO GENERATE ONE'],
+  badBlockCode: ['EMBC15E', 'BLOCK CODE MUST BE A LETTER A TO Z OR SPACE'],
+  amountTooLarge: ['EMBC16E', 'AMOUNT MUST BE LESS THAN 1,000,000,000,000,000'],
 } as const satisfies Record<string, Code>;
+
+/** The amounts of a card's spending limits (card add, instant card): each below 1e15 (AMOUNT_MAX). */
+const SPENDING_AMOUNTS = [
+  'atmCashAmount', 'atmCashSingleTransactionLimit', 'overTheCounterCashAmount', 'overTheCounterCashSingleTransactionLimit',
+  'retailPurchaseAmt', 'retailPurchaseSingleTransactionLimit', 'internetPurchaseAmount', 'internetPurchaseSingleTransactionLimit',
+] as const;
+const amountsStorable = (fields: Partial<Record<(typeof SPENDING_AMOUNTS)[number], number>>) => SPENDING_AMOUNTS.every((k) => isStorableAmount(fields[k]));
+
+/** A card block code as VisionPLUS keeps it: one upper-case letter, or none (''); undefined when it is neither. */
+export function blockCodeOf(value: string | undefined): string | undefined {
+  const code = (value ?? '').trim().toUpperCase();
+  return /^[A-Z]?$/.test(code) ? code : undefined;
+}
 
 /** Card status (the upstream cardStatus 0–3). */
 export const CardStatus = { active: 0, inactive: 1, blocked: 2, closed: 3 } as const;
@@ -279,15 +298,24 @@ export class CardsService {
     const org = request.organizationNumber;
     const organization = await this.deps.organizations.organization(org);
     if (!organization) throw fail(CardCodes.orgNotFound);
-    const account = await this.deps.accounts.find(org, request.postToAccount);
+    // Upstream types these as text (and amounts of 17 digits): what cannot be meant is a 422.
+    const givenNumber = request.cardNumber.trim();
+    if (!isBlankNumber(givenNumber) && !/^[0-9]+$/.test(givenNumber)) throw fail(CardCodes.cardNumberNotDigits);
+    const blockCode = blockCodeOf(request.blockCode);
+    if (blockCode === undefined) throw fail(CardCodes.badBlockCode);
+    if (!amountsStorable(request)) throw fail(CardCodes.amountTooLarge);
+    const cardholder = recordNumber(request.customerNumber);
+    if (cardholder === null) throw fail(CardCodes.customerNotFound);
+    const postTo = recordNumber(request.postToAccount);
+    const account = postTo ? await this.deps.accounts.find(org, postTo) : undefined;
     if (!account) throw fail(CardCodes.accountNotFound);
     const problem = accountProblem(account);
     if (problem) throw fail(problem);
     const logo = await this.deps.organizations.logo(org, account.logo);
     if (!logo) throw fail(CardCodes.logoNotFound);
-    const customerNumber = isBlankNumber(request.customerNumber) ? account.customerNumber : pad19(request.customerNumber!);
+    const customerNumber = cardholder ?? account.customerNumber;
     if (customerNumber !== account.customerNumber && !(await this.deps.customers.find(org, customerNumber))) throw fail(CardCodes.customerNotFound);
-    const pan = isBlankNumber(request.cardNumber) ? undefined : request.cardNumber.replace(/^0+/, '');
+    const pan = isBlankNumber(givenNumber) ? undefined : givenNumber.replace(/^0+/, '');
     if (pan !== undefined) this.checkGivenNumber(pan, logo);
 
     const pvk = request.pinSuppression === 1 ? undefined : (await this.deps.keys.require(logo.keys.pvk, 'PVK')).keyBlock;
@@ -311,7 +339,7 @@ export class CardsService {
       activationRequired: request.currentCardActivation === 'Y',
       pinSuppressed: request.pinSuppression === 1,
       digital: request.digitalCardFlag === 1,
-      blockCode: (request.blockCode ?? '').trim(),
+      blockCode,
       profile: profileOf(request, ['organizationNumber', 'postToAccount', 'cardNumber', 'cardSequence', 'pinSuppression', 'currentCardActivation', 'blockCode', 'digitalCardFlag', 'embossedName1', 'embossedName2', 'expirationDate', 'customerNumber', 'posServiceCode']),
       action: 'card.add',
     }, answerOf);
@@ -561,30 +589,39 @@ export class CardsService {
     const logo = await this.deps.organizations.logo(org, request.logo);
     if (!logo) throw fail(CardCodes.instantLogoNotFound);
     if (!['Y', 'N'].includes(request.accountCreateFlag)) throw fail(CardCodes.instantBadCreateFlag);
-    const customerNumber = pad19(request.customerNumber);
-    if (!(await this.deps.customers.find(org, customerNumber))) throw fail(CardCodes.customerNotFound);
-    const e = request.embosserData;
+    // Upstream types the numbers as text: one that is not digits cannot name a record.
+    const owner = recordNumber(request.customerNumber);
+    if (!owner) throw fail(CardCodes.instantBadCustomer);
+    if (!(await this.deps.customers.find(org, owner))) throw fail(CardCodes.customerNotFound);
+    // No embosser data: a plastic card without an embossed name (refused just below).
+    const e = request.embosserData ?? { digitalCardFlag: 0 };
     const digital = e.digitalCardFlag === 1;
     if (!digital && (e.embossedName1 ?? '').trim() === '') throw fail(CardCodes.instantNameBlank);
+    // The cardholder, when other than the owner (an additional card): an existing customer.
+    const cardholder = recordNumber(e.customerNumber);
+    if (cardholder === null) throw fail(CardCodes.instantBadCustomer);
+    if (cardholder && cardholder !== owner && !(await this.deps.customers.find(org, cardholder))) throw fail(CardCodes.customerNotFound);
+    const customerNumber = cardholder ?? owner;
+    if (!amountsStorable(e)) throw fail(CardCodes.amountTooLarge);
     const a = request.accountData ?? {};
-    const givenAccount = isBlankNumber(a.accountNumber) ? undefined : pad19(a.accountNumber!);
-    if (request.accountCreateFlag === 'Y' && givenAccount) throw fail(CardCodes.instantAccountGiven);
+    const givenAccount = recordNumber(a.accountNumber);
+    if (request.accountCreateFlag === 'Y' && givenAccount !== undefined) throw fail(CardCodes.instantAccountGiven);
     const expiry = this.expiryFor(logo, e.expirationDate);
     const pvk = (await this.deps.keys.require(logo.keys.pvk, 'PVK')).keyBlock;
 
     return answeredWrite(this.db, actor, async (trx) => {
       let account: Account | undefined;
       if (request.accountCreateFlag === 'Y') {
+        // The account data as account add takes it (and checks it), for the owner; block codes
+        // upper-cased as VisionPLUS keeps them; the fields it does not model kept on the account.
+        const { accountNumber: _none, billingCurrency, blockCode1, blockCode2, ...fields } = a;
         const created = await this.deps.accounts.add(withoutAnswer(actor), {
           accountData: {
-            organization: org, logo: logo.number, customerNumber,
-            ...(a.shortName !== undefined ? { shortName: a.shortName } : {}),
-            ...(a.creditLimit !== undefined ? { creditLimit: a.creditLimit } : {}),
-            ...(a.billingCycle !== undefined ? { billingCycle: a.billingCycle } : {}),
-            ...(a.billingCurrency !== undefined ? { billingCurrency: String(a.billingCurrency) } : {}),
-            ...(a.blockCode1 !== undefined ? { blockCode1: a.blockCode1 } : {}),
-            ...(a.blockCode2 !== undefined ? { blockCode2: a.blockCode2 } : {}),
-            ...(a.dateOpened !== undefined ? { dateOpened: a.dateOpened } : {}),
+            ...fields,
+            organization: org, logo: logo.number, customerNumber: owner,
+            ...(billingCurrency !== undefined ? { billingCurrency: String(billingCurrency) } : {}),
+            ...(blockCode1 !== undefined ? { blockCode1: blockCode1.toUpperCase() } : {}),
+            ...(blockCode2 !== undefined ? { blockCode2: blockCode2.toUpperCase() } : {}),
           },
         }, trx);
         account = await this.deps.accounts.find(org, created.accountNumber, trx);
@@ -607,13 +644,16 @@ export class CardsService {
         pinSuppressed: false,
         digital,
         blockCode: '',
-        profile: profileOf(e, ['embossedName1', 'embossedName2', 'expirationDate', 'customerNumber', 'posServiceCode', 'digitalCardFlag']),
+        profile: {
+          ...profileOf(e, ['embossedName1', 'embossedName2', 'expirationDate', 'customerNumber', 'posServiceCode', 'digitalCardFlag']),
+          ...profileOf({ firstPurchaseFlag: request.firstPurchaseFlag, cardActionFlag: request.cardActionFlag, sameDayProcessingType: request.sameDayProcessingType }, []),
+        },
         action: 'card.instant',
       });
       return {
         organizationNumber: org,
         logo: logo.number,
-        customerNumber,
+        customerNumber: owner,
         accountNumber: account!.accountNumber,
         cardNumber: await shownCardNumber(organization, issued.token, issued.pan),
         cardSequenceNumber: issued.sequence,
@@ -742,46 +782,36 @@ export class CardsService {
     };
   }
 
-  /** POST /cards/v2/embosser/details */
-  async details(actor: Actor, request: CardDetailsRequest) {
+  /** POST /cards/v2/embosser/details: every documented field (card-details.ts). */
+  async details(actor: Actor, request: CardDetailsRequest): Promise<CardDetailsResponse> {
     const orgNumber = Number(request.organizationNumber);
     const org = await this.deps.organizations.organization(orgNumber);
     if (!org) throw fail(CardCodes.orgNotFound);
     const card = await this.resolve(orgNumber, request.cardNumber, request.cardSequence === undefined ? undefined : Number(request.cardSequence));
     if (!card) throw fail(CardCodes.cardNotFound);
     const logo = await this.deps.organizations.logo(orgNumber, card.logo);
-    const p = card.profile as Record<string, unknown>;
-    const text = (k: string) => (typeof p[k] === 'string' ? (p[k] as string) : '');
+    // What the answer tells besides the card itself: the expiry before this one (the previous
+    // sequence of the number, or the card this one replaced), the replacement, the open plastics.
+    const related = (await sql<{ previous_expiry: string | null; replaced_expiry: string | null; replacement_token: string | null; replacement_encrypted: string | null; outstanding: number }>`
+      select
+        (select p.expiry from cards p where p.pan_hash = c.pan_hash and p.card_sequence < c.card_sequence order by p.card_sequence desc limit 1) as previous_expiry,
+        (select r.expiry from cards r where r.id = c.replaces_card_id) as replaced_expiry,
+        n.pan_token as replacement_token, nn.pan_encrypted as replacement_encrypted,
+        (select count(*)::int from cards o where o.pan_hash = c.pan_hash and o.status <> ${CardStatus.closed} and not o.digital) as outstanding
+      from cards c
+      left join cards n on n.id = c.replaced_by_card_id
+      left join card_numbers nn on nn.pan_hash = n.pan_hash
+      where c.id = ${card.id}`.execute(this.db)).rows[0];
+    const replacement = related?.replacement_token
+      ? await shownCardNumber(org, related.replacement_token, () => this.deps.vault.reveal(related.replacement_encrypted!))
+      : '';
     await recordAudit(this.db, actor, { action: 'card.read', entityType: 'card', entityId: card.pan_token, organization: orgNumber });
-    return {
-      currencyData: { numberOfDecimal: 2, code: logo?.currency ?? 0 },
-      organizationNumber: String(orgNumber).padStart(3, '0'),
-      logo: card.logo,
-      foreignUse: 0,
-      cardNumber: await shownCardNumber(org, card.pan_token, () => this.panOf(card)),
-      cardSequence: card.card_sequence,
-      postToAccount: card.account_number,
-      customerNumber: card.customer_number,
-      statusCode: String(card.status),
-      dateStatus: card.status_date,
-      embosserName1: card.embossed_name_1,
-      embosserName2: card.embossed_name_2,
-      cardHolderName1: text('name1'),
-      cardHolderName2: text('name2'),
-      addressLine1: text('addressLine1'),
-      addressLine2: text('addressLine2'),
-      cityPortion: text('city'),
-      stateProvince: text('stateOrProvince'),
-      postalCodePortion: text('postalCode'),
-      dateExpire: expiryDate(card.expiry),
-      pinSuppression: card.pin_suppressed ? 1 : 0,
-      blockCode: card.block_code,
-      activationRequired: card.activation_required ? 'Y' : 'N',
-      digitalCardIndicator: card.digital ? 1 : 0,
-      serviceCode: card.service_code,
-      cardIssueAction: Number(p.cardAction ?? 0),
-      numberCardsRequested: Number(p.numberOfCardsRequested ?? 1),
-    };
+    return cardDetailsBody({
+      card, logo, replacement, expiryDate,
+      shown: await shownCardNumber(org, card.pan_token, () => this.panOf(card)),
+      previousExpiry: related?.previous_expiry ?? related?.replaced_expiry ?? null,
+      outstanding: Number(related?.outstanding ?? 0),
+    });
   }
 
   /** GET /customer/v3/cards/details: the customer's cards, by account, 20 at a time. */
@@ -791,10 +821,14 @@ export class CardsService {
     const fn = (query.functionCode ?? '').trim();
     if ((fn === 'N' || fn === 'P') && isBlankNumber(query.startAccount)) throw fail(CardCodes.customerCardsNeedStart);
     const customerNumber = pad19(customer);
-    let q = this.db.selectFrom('cards').selectAll().where('customer_number', '=', customerNumber).where('organization', '=', org.number);
-    if (fn === 'N') q = q.where('account_number', '>', pad19(query.startAccount!)).orderBy('account_number', 'asc').orderBy('id', 'asc');
-    else if (fn === 'P') q = q.where('account_number', '<', pad19(query.startAccount!)).orderBy('account_number', 'desc').orderBy('id', 'desc');
-    else q = q.orderBy('account_number', 'asc').orderBy('id', 'asc');
+    // With the account's userAccountNumber (account add keeps the fields it does not model as sent).
+    let q = this.db.selectFrom('cards')
+      .leftJoin('accounts', (j) => j.onRef('accounts.account_number', '=', 'cards.account_number').onRef('accounts.organization', '=', 'cards.organization'))
+      .selectAll('cards').select(sql<string | null>`accounts.profile->>'userAccountNumber'`.as('user_account_number'))
+      .where('cards.customer_number', '=', customerNumber).where('cards.organization', '=', org.number);
+    if (fn === 'N') q = q.where('cards.account_number', '>', pad19(query.startAccount!)).orderBy('cards.account_number', 'asc').orderBy('cards.id', 'asc');
+    else if (fn === 'P') q = q.where('cards.account_number', '<', pad19(query.startAccount!)).orderBy('cards.account_number', 'desc').orderBy('cards.id', 'desc');
+    else q = q.orderBy('cards.account_number', 'asc').orderBy('cards.id', 'asc');
     const rows = await q.limit(PAGE_SIZE + 1).execute();
     if (rows.length === 0 && fn === '') throw fail(CardCodes.customerCardsNone);
     const page = rows.slice(0, PAGE_SIZE);
@@ -807,18 +841,25 @@ export class CardsService {
       const pan = viewer.pci && viewer.cardNumberKey ? await this.panOf(card) : undefined;
       table.push({
         accountNumber: card.account_number,
+        userAccountNumber: card.user_account_number ?? '',
         cardNumber: await shownCardNumber(org, card.pan_token, pan ?? (() => this.panOf(card))),
         cardSequence: card.card_sequence,
         cardExpireDate: expiryDate(card.expiry),
         digitalCardIndicator: card.digital ? 1 : 0,
         embosserCurrentFirstUsage: card.activation_required ? '1' : '0',
         cardBlockCode: card.block_code,
+        // A card's block code is set when it is issued, or with its closing by a card action.
+        cardBlockCodeDate: card.block_code === '' ? '' : card.replaced_by_card_id !== null ? card.status_date : card.created_at.toISOString().slice(0, 10),
         cardStatus: card.status,
         encryptedCardNumber: pan && viewer.cardNumberKey ? await this.deps.vault.forClient(pan, viewer.cardNumberKey) : '',
         atmCashAmount: amount('atmCashAmount'),
+        atmCashAmountDaily: 0,
         retailAmount: amount('retailPurchaseAmt'),
+        retailAmountDaily: 0,
         internetAmount: amount('internetPurchaseAmount'),
+        internetAmountDaily: 0,
         overTheCounterAmount: amount('overTheCounterCashAmount'),
+        overTheCounterAmountDaily: 0,
       });
     }
     await recordAudit(this.db, actor, { action: 'customer.cards.read', entityType: 'customer', entityId: customerNumber, organization: org.number });
@@ -886,7 +927,10 @@ export class CardsService {
       }
       // Named by an account number (A): the account number is echoed.
       const shownCard = card ? await shownCardNumber(organization, card.pan_token, () => this.panOf(card, trx)) : pad19(accountNumber);
-      return { organizationNumber: org, logo: account.logo, cardNumber: shownCard, serviceType: request.serviceType, numberCardsActivated: updated.length };
+      return {
+        organizationNumber: org, logo: account.logo, cardNumber: shownCard, serviceType: request.serviceType, numberCardsActivated: updated.length,
+        foreignOrg: 0, numberForeignCardsActivated: 0,
+      };
     });
   }
 

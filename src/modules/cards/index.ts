@@ -3,3 +3,4 @@ export { CardActions, CardActionCodes, CARD_ACTIONS, type CardActionsDeps } from
 export type { CardActionHandler } from './cards.service.ts';
 export { CardVault, type ProtectedPan, type SystemKeyBlocks } from './card-vault.ts';
 export * from './cards.schemas.ts';
+export { CardDetailsResponse, cardDetailsBody, type CardDetailsView } from './card-details.ts';
