@@ -107,7 +107,8 @@ function documentedConstraints(schema) {
   if (lengths.length > 0) {
     const n = Math.max(...lengths);
     if (schema.type === 'string' && schema.maxLength === undefined) out.maxLength = n;
-    if (schema.type === 'integer' && schema.maximum === undefined && n <= 15) { out.minimum = 0; out.maximum = 10 ** n - 1; }
+    // An int32 holds no more than 10 digits, whatever the description says.
+    if (schema.type === 'integer' && schema.maximum === undefined && n <= 15) { out.minimum = 0; out.maximum = Math.min(10 ** n - 1, schema.format === 'int32' ? 2147483647 : Infinity); }
     // An amount's length counts two decimals (VisionPLUS S9(15)V99 is "Max Length: 17").
     if (schema.type === 'number' && schema.maximum === undefined && n > 2 && n <= 17) { out.minimum = 0; out.maximum = 10 ** (n - 2) - 1; out.multipleOf = 0.01; }
   }

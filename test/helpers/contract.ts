@@ -62,9 +62,26 @@ function tidy(value: unknown, schema: JsonSchema): unknown {
   return value;
 }
 
-/** `count` requests that satisfy the operation's documented request schema, the same for a seed. */
-export function generateRequests(op: UpstreamOperation, count: number, seed: number): Array<Record<string, unknown>> {
-  const schema = documented(op.request!);
+/** The schema with the objects at these dotted paths present (required), so a fill can put identifiers in them. */
+function withPresent(schema: JsonSchema, paths: string[]): JsonSchema {
+  const out = structuredClone(schema);
+  for (const path of paths) {
+    let s = out;
+    for (const name of path.split('.')) {
+      s.required = [...new Set([...(s.required ?? []), name])];
+      s = s.properties![name]!;
+    }
+  }
+  return out;
+}
+
+/**
+ * `count` requests that satisfy the operation's documented request schema, the same for a seed.
+ * `present`: objects (dotted paths) every request carries — upstream-valid requests that name the
+ * records the fill puts in, not requests that could be sent without them.
+ */
+export function generateRequests(op: UpstreamOperation, count: number, seed: number, present: string[] = []): Array<Record<string, unknown>> {
+  const schema = withPresent(documented(op.request!), present);
   return Array.from({ length: count }, (_, i) => tidy(generateSync(schema as never, { seed: seed + i, optionalsProbability: 0.6, maxItems: 3 }), schema) as Record<string, unknown>);
 }
 
@@ -82,13 +99,30 @@ export function responseProblems(id: string, body: unknown): string[] {
  * OpenAPI document must describe exactly what is sent: nothing it lists may be missing).
  */
 export function problems(key: string, schema: JsonSchema, body: unknown): string[] {
+  return problemsOf(key, allRequired(schema), body);
+}
+
+function problemsOf(key: string, schema: JsonSchema, body: unknown): string[] {
   let validate = validators.get(key);
   if (!validate) {
-    validate = ajv.compile(allRequired(schema));
+    validate = ajv.compile(schema);
     validators.set(key, validate);
   }
   if (validate(body)) return [];
   return (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}${e.params && 'missingProperty' in e.params ? ` ${String(e.params.missingProperty)}` : ''}`);
+}
+
+/** What is wrong with a request against the upstream request schema and its documented lengths and value lists. */
+export function requestProblems(id: string, body: unknown): string[] {
+  return problemsOf(`request ${id}`, withoutCents(documented(upstream[id]!.request!)), body);
+}
+
+/**
+ * The schema without the cents rule: a 15-digit amount with cents is a double whose division by
+ * 0.01 is not whole, so Ajv's multipleOf cannot judge it (the generator writes two decimals).
+ */
+function withoutCents(schema: JsonSchema): JsonSchema {
+  return JSON.parse(JSON.stringify(schema, (k, v) => (k === 'multipleOf' ? undefined : v)));
 }
 
 /** Documented response properties (at every level) and how many of them a body carries. */

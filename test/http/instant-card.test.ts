@@ -123,15 +123,21 @@ for (const backend of backends) {
       assert.equal(after.statusCode, 200, after.body);
     });
 
-    test('what upstream documents is taken: card action flag up to 999, another cardholder, lower-case block codes', async () => {
+    test('what upstream documents is taken: card action flag and same-day type up to their lengths (0 or 1 in meaning), another cardholder, lower-case block codes', async () => {
       const owner = await addCustomer(h);
       const holder = await addCustomer(h);
-      const res = await h.call('POST', '/account/v2/instantCard', body(owner, { cardActionFlag: 537, sameDayProcessingType: 7, firstPurchaseFlag: 'Y' }, { customerNumber: holder }));
+      // Valid in form (upstream's lengths: 3 and 1 digits), not in meaning: upstream's 422 codes.
+      for (const [flags, code] of [[{ cardActionFlag: 537 }, 'VPL5SIC20S'], [{ sameDayProcessingType: 7 }, 'VPL5SIC08S']] as const) {
+        const refused = await h.call('POST', '/account/v2/instantCard', body(owner, flags, { customerNumber: holder }));
+        assert.equal(refused.statusCode, 422, refused.body);
+        assert.equal(refused.json().errors[0].code, code);
+      }
+      const res = await h.call('POST', '/account/v2/instantCard', body(owner, { cardActionFlag: 1, sameDayProcessingType: 1, firstPurchaseFlag: 'Y' }, { customerNumber: holder }));
       assert.equal(res.statusCode, 200, res.body);
       assert.equal(res.json().customerNumber, owner, 'the account owner');
       const row = await h.container.storage.db.selectFrom('cards').select(['customer_number', 'profile']).where('pan_token', '=', res.json().cardNumber).executeTakeFirstOrThrow();
       assert.equal(row.customer_number, holder, 'the cardholder');
-      assert.equal((row.profile as Record<string, unknown>).cardActionFlag, 537);
+      assert.equal((row.profile as Record<string, unknown>).cardActionFlag, 1);
       // A lower-case block code is the upper-case one: the account is created blocked, so no card.
       const blocked = await h.call('POST', '/account/v2/instantCard', body(owner, { accountData: { blockCode1: 'f' } }));
       assert.equal(blocked.json().errors[0].code, 'EMBC05E', blocked.body);

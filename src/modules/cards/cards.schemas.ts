@@ -189,8 +189,8 @@ export const InstantCardRequest = Open({
   customerNumber: Text(19, 'The account owner and cardholder: an existing customer (digits). Not digits: 422 VPL5SIC05S; unknown: 422 VPL5SIC13S.'),
   accountCreateFlag: Type.String({ maxLength: 1, description: 'Y: create the account; N: use accountData.accountNumber.' }),
   firstPurchaseFlag: Type.Optional(Type.String({ maxLength: 1 })),
-  cardActionFlag: Type.Optional(Int(0, 999, 'Kept with the card; emboss issues one card either way.')),
-  sameDayProcessingType: Type.Optional(Int(0, 9, 'Kept with the card; emboss issues at once either way.')),
+  cardActionFlag: Type.Optional(Int(0, 999, '0 or 1 (else 422 VPL5SIC20S); kept with the card: emboss issues one card either way.')),
+  sameDayProcessingType: Type.Optional(Int(0, 9, '0 or 1 (else 422 VPL5SIC08S); kept with the card: emboss issues at once either way.')),
   accountData: Type.Optional(Open({
     accountNumber: Type.Optional(Text(19, 'accountCreateFlag N: the account (digits); not found or not digits 422 VPL5SIC17S. Y: blank (else 422 VPL5SIC22S).')),
     relationshipNumber: Type.Optional(Text(19, 'accountCreateFlag Y: the new account\'s relationship (digits, as account add: other text 422 EMBT02E).')),

@@ -70,6 +70,8 @@ export const CardCodes = {
   instantBadCreateFlag: ['VPL5SIC07S', "ACCOUNT CREATE VALID VALUES ARE 'Y' OR 'N'"],
   instantAccountNotFound: ['VPL5SIC17S', 'ACCOUNT NUMBER NOT FOUND'],
   instantNameBlank: ['VPL5SIC21S', 'EMBOSSER NAME CANNOT BE SPACES'],
+  instantBadSameDayType: ['VPL5SIC08S', 'SDP PROCESS TYPE VALID VALUE ARE 0 OR 1'],
+  instantBadCardAction: ['VPL5SIC20S', 'CARD ACTION VALID VALUES ARE 0 OR 1'],
   instantAccountGiven: ['VPL5SIC22S', "ACCOUNT NUMBER SHOULD BE SPACES WHEN ACCT CREATE IS 'Y'"],
   instantBadCustomer: ['VPL5SIC05S', 'CUSTOMER NUMBER IS INVALID'],
   cardNumberNotDigits: ['EMBC14E', 'CARD NUMBER MUST BE DIGITS, OR SPACES OR ZEROS TO GENERATE ONE'],
@@ -589,6 +591,9 @@ export class CardsService {
     const logo = await this.deps.organizations.logo(org, request.logo);
     if (!logo) throw fail(CardCodes.instantLogoNotFound);
     if (!['Y', 'N'].includes(request.accountCreateFlag)) throw fail(CardCodes.instantBadCreateFlag);
+    // Upstream's value lists for these two (0 or 1) are in its 422 codes, not its schema.
+    if (request.sameDayProcessingType !== undefined && request.sameDayProcessingType > 1) throw fail(CardCodes.instantBadSameDayType);
+    if (request.cardActionFlag !== undefined && request.cardActionFlag > 1) throw fail(CardCodes.instantBadCardAction);
     // Upstream types the numbers as text: one that is not digits cannot name a record.
     const owner = recordNumber(request.customerNumber);
     if (!owner) throw fail(CardCodes.instantBadCustomer);
