@@ -12,7 +12,9 @@
 // schema (every $ref inlined, OpenAPI 3.0 → JSON Schema), and the 422 codes its description lists.
 // Upstream writes most lengths and value lists in the descriptions ("* Max Length: 19",
 // "Values: * P = Pan Token;"), not in the schema; those are made schema keywords under
-// `x-documented` so a generated request honours them, as a careful client would.
+// `x-documented` so a generated request honours them, as a careful client would. A few upstream
+// schemas no client could meet as written are corrected, what upstream wrote kept under
+// `x-erratum` (see errata() and docs/wire-compatibility.md).
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
