@@ -1,6 +1,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { Logo } from '../organizations/index.ts';
-import type { CardRow } from './cards.service.ts';
+import type { Selectable } from 'kysely';
+import type { CardTable } from '../../db/schema.ts';
 import { ShownCardNumber } from './cards.schemas.ts';
 
 /**
@@ -237,7 +238,7 @@ export type CardDetailsResponse = Static<typeof CardDetailsResponse>;
 
 /** What the answer is made of: the card and what is looked up with it. */
 export interface CardDetailsView {
-  card: CardRow;
+  card: Selectable<CardTable>;
   logo: Logo | undefined;
   /** The card number as shown (token or masked), and the replacement's ('' for none). */
   shown: string;
