@@ -53,6 +53,11 @@ module.exports = {
       from: { path: '^src/', pathNot: ['^src/http/', '^src/cli/'] }, to: { path: '^src/http/' },
     },
     {
+      name: 'the-client-stands-alone', severity: 'error',
+      comment: 'The typed client (clients/typescript) is what an integrator copies: node:crypto and openapi-fetch, nothing of emboss. The examples use the client alone.',
+      from: { path: '^(clients|examples)/' }, to: { path: '^(src|test|scripts|bench)/' },
+    },
+    {
       name: 'fastify-only-in-http', severity: 'error',
       from: { path: '^src/', pathNot: '^src/http/' }, to: { path: 'node_modules/(fastify|@fastify|fastify-plugin)/' },
     },

@@ -2,8 +2,21 @@
 # A first call against a running emboss (npm start): get a token, sign requests, add a customer,
 # an account and a card. Needs curl, openssl and node. Usage: examples/first-call.sh [base-url]
 set -euo pipefail
+usage() {
+  echo "usage: $0 [BASE_URL]   (default http://127.0.0.1:3000)"
+  echo "  Calls a running emboss (npm start) as its demo API client, whose credentials are in"
+  echo "  \$EMBOSS_DATA_DIR/demo-credentials.json (EMBOSS_DATA_DIR defaults to ./.emboss)."
+}
+case ${1:-} in -h|--help) usage; exit 0 ;; -*) usage >&2; exit 64 ;; esac
+[ $# -le 1 ] || { usage >&2; exit 64; }
 BASE=${1:-http://127.0.0.1:3000}
 CREDS=${EMBOSS_DATA_DIR:-./.emboss}/demo-credentials.json
+if [ ! -r "$CREDS" ]; then
+  echo "$0: no $CREDS: start emboss first (npm start), with the same EMBOSS_DATA_DIR, and run this from its folder" >&2
+  usage >&2
+  exit 66
+fi
+echo "emboss at $BASE (demo credentials from $CREDS)" >&2
 field() { node -p "require('$(realpath "$CREDS")').$1"; }
 CLIENT_ID=$(field clientId); APIKEY=$(field apikey); SECRET=$(field secret); ORG=$(field organizationNumber); LOGO=$(field logo)
 

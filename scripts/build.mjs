@@ -8,8 +8,11 @@
 // code in chunks; npm packages stay in node_modules. Every output file lands directly in the
 // output folder: module-thread.ts finds the thread's entry next to itself (`./module-thread-main.js`).
 // Types are not checked here (`npm run typecheck` does that): the build takes well under a second.
-import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+//
+// esbuild is a development dependency: the build needs it, the built code does not. `--prepare`
+// (the `prepare` script, run by `npm install` and `npm ci`) keeps an existing build when esbuild
+// is not installed, as under `npm ci --omit=dev` in a production image that copies dist/ in.
+import { existsSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -17,6 +20,7 @@ const root = resolve(import.meta.dirname, '..');
 
 /** Builds emboss into `outdir` (replacing what was there); answers the entry file's path. */
 export async function buildEmboss(outdir = resolve(root, 'dist')) {
+  const { build } = await import('esbuild');
   rmSync(outdir, { recursive: true, force: true });
   await build({
     absWorkingDir: root,
@@ -37,5 +41,17 @@ export async function buildEmboss(outdir = resolve(root, 'dist')) {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
-  await buildEmboss(process.argv[2] ? resolve(process.argv[2]) : undefined);
+  const args = process.argv.slice(2);
+  const prepare = args.includes('--prepare');
+  const outdir = args.find((a) => a !== '--prepare');
+  let esbuild = true;
+  try { await import('esbuild'); } catch { esbuild = false; }
+  if (!esbuild && prepare && existsSync(resolve(root, 'dist', 'main.js'))) {
+    process.stdout.write('emboss: esbuild is not installed (a production install): keeping the build in dist/\n');
+  } else if (!esbuild) {
+    process.stderr.write('emboss: the build needs esbuild, a development dependency: run `npm install` (or `npm ci`) with the development dependencies\n');
+    process.exit(1);
+  } else {
+    await buildEmboss(outdir ? resolve(outdir) : undefined);
+  }
 }

@@ -149,7 +149,7 @@ function derive() {
     const body = op.requestBody?.content?.['application/json']?.schema;
     const ok = op.responses?.['200']?.content?.['application/json']?.schema;
     out[o.id] = {
-      source: o.file, method: o.method.toUpperCase(), path: o.path, generate: o.generate === true,
+      source: o.file, method: o.method.toUpperCase(), path: o.path, operationId: op.operationId ?? null, generate: o.generate === true,
       headers: paramsIn('header'), query: paramsIn('query'),
       request: body ? convert(body, doc) : null,
       response: ok ? convert(ok, doc) : null,
@@ -178,6 +178,7 @@ function differences(before, after) {
     }
     if (JSON.stringify(before[id].codes422) !== JSON.stringify(after[id].codes422)) lines.push(`~ ${id} 422 codes`);
     if (JSON.stringify(before[id].headers) !== JSON.stringify(after[id].headers)) lines.push(`~ ${id} headers`);
+    if (before[id].operationId !== after[id].operationId) lines.push(`~ ${id} operationId`);
   }
   return lines;
 }

@@ -1,13 +1,14 @@
 import type PgBoss from 'pg-boss';
 import { join } from 'node:path';
-import type { Settings } from './config/env.ts';
+import { isProduction, type Settings } from './config/env.ts';
 import { parseBootstrap, readBootstrapFile, type ParsedBootstrap } from './config/bootstrap.ts';
-import { demoBootstrap } from './config/demo.ts';
+import { demoBootstrap, refuseSandboxKeys } from './config/demo.ts';
 import { openStorage, type StorageHandle } from './db/database.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { registerHousekeeping } from './jobs/housekeeping.ts';
 import { registerPersonalizationFlush } from './jobs/personalization.ts';
 import { registerMassIssue } from './jobs/mass-issue.ts';
+import { registerWebhookDelivery } from './jobs/webhooks.ts';
 import { SoftwareSecurityModule } from './security-module/software/software-security-module.ts';
 import { loadMasterKey } from './security-module/software/master-key.ts';
 import type { SecurityModule } from './security-module/port.ts';
@@ -22,9 +23,11 @@ import { CardActions, CardsService, CardVault, type CardsDeps } from './modules/
 import { PinsService } from './modules/pins/index.ts';
 import { PersonalizationOutbox } from './modules/personalization/index.ts';
 import { IssuanceService } from './modules/issuance/index.ts';
+import { EventsService } from './modules/events/index.ts';
 import { applyBootstrap, type SetupReport } from './modules/setup/index.ts';
 import { systemClock, type Clock } from './shared/clock.ts';
 import type { Logger } from './shared/logger.ts';
+import { createMetrics, type Metrics } from './shared/metrics.ts';
 
 /** Everything the HTTP app, the CLI and the job worker use: built and wired here only. */
 export interface Container {
@@ -45,12 +48,22 @@ export interface Container {
   personalization: PersonalizationOutbox;
   issuance: IssuanceService;
   idempotency: IdempotencyService;
+  /** Card lifecycle events: pull API, webhook endpoints and delivery, replay. */
+  events: EventsService;
   queue: PgBoss | undefined;
   setup: SetupReport | undefined;
   /** Where the demo client's credentials are, when running the demo set-up. */
   demoCredentialsFile: string | undefined;
   /** Whether the database answers now (within a couple of seconds); never throws. */
   ready(): Promise<boolean>;
+  /**
+   * Whether the job queue answers now: pg-boss started and not stopped, its tables read within
+   * READY_TIMEOUT_MS. Undefined when this process runs no job queue (`jobs: false`: the command
+   * line, the cluster primary). Never throws.
+   */
+  jobsReady(): Promise<boolean | undefined>;
+  /** This process's Prometheus metrics (src/shared/metrics.ts). */
+  metrics: Metrics;
   /**
    * Stops the job queue: no job is fetched any more; running jobs get `graceMs` to end (0: none),
    * then those still running are marked failed, to be retried. The store stays open.
@@ -134,11 +147,12 @@ export async function createContainer(options: ContainerOptions): Promise<Contai
     } else if (settings.EMBOSS_CONFIG) {
       parsed = readBootstrapFile(settings.EMBOSS_CONFIG);
     } else {
-      const demo = demoBootstrap(settings.dataDir);
+      const demo = demoBootstrap(settings.dataDir, { production: isProduction(settings) });
       parsed = parseBootstrap(demo.yaml, 'demo-bootstrap');
       env = { ...env, EMBOSS_DEMO_SECRET: demo.credentials.secret };
       demoCredentialsFile = demo.credentialsFile;
     }
+    refuseSandboxKeys(parsed, isProduction(settings));
     const setup = await applyBootstrap({ db, sm, keys, organizations, clients, env }, parsed);
     logger.info({ keysCreated: setup.keysCreated.length, organizations: setup.organizations, logos: setup.logos, clients: setup.clients }, 'configuration applied');
 
@@ -158,7 +172,15 @@ export async function createContainer(options: ContainerOptions): Promise<Contai
       seal: (clear) => sm.encryptData(dek.keyBlock, clear),
       open: (sealed) => sm.decryptData(dek.keyBlock, sealed),
     }, settings.EMBOSS_REQUEST_LEASE_SECONDS);
+    const events = new EventsService({
+      db, logger,
+      seal: (clear) => sm.encryptData(dek.keyBlock, clear),
+      open: (sealed) => sm.decryptData(dek.keyBlock, sealed),
+      backoffBaseMs: settings.EMBOSS_WEBHOOK_BACKOFF_MS,
+      retryHours: settings.EMBOSS_WEBHOOK_RETRY_HOURS,
+    });
 
+    const metrics = createMetrics();
     let queue: PgBoss | undefined;
     // Aborted when the container closes: jobs waiting for the database to come back stop waiting.
     const stopping = new AbortController();
@@ -170,11 +192,19 @@ export async function createContainer(options: ContainerOptions): Promise<Contai
       await registerHousekeeping(queue, { clients, idempotency, pins, logger, outage }, { work: settings.EMBOSS_WORKER === 'on' });
       await registerPersonalizationFlush(queue, { personalization, logger, outage }, { work: settings.EMBOSS_WORKER === 'on' });
       await registerMassIssue(queue, { issuance, logger, outage }, { work: settings.EMBOSS_WORKER === 'on' });
+      await registerWebhookDelivery(queue, { events, logger, outage, backoffBaseMs: settings.EMBOSS_WEBHOOK_BACKOFF_MS }, { work: settings.EMBOSS_WORKER === 'on' });
+      const boss = queue;
+      metrics.useQueueDepth(async () => {
+        const depth: Record<string, number> = {};
+        for (const q of await boss.getQueues()) depth[q.name] = await boss.getQueueSize(q.name);
+        return depth;
+      });
     }
 
     let jobsStopped: Promise<void> | undefined;
     const stopJobs = (graceMs: number) => jobsStopped ??= (async () => {
       stopping.abort();
+      metrics.useQueueDepth(undefined);
       if (!queue) return;
       try {
         // pg-boss marks the jobs still running after graceMs failed, so they are retried (by
@@ -187,9 +217,19 @@ export async function createContainer(options: ContainerOptions): Promise<Contai
     })();
 
     return {
-      settings, logger, clock, storage, sm, securityModuleStats, keys, organizations, clients, customers, accounts, cards, pins, personalization, issuance, idempotency, queue, setup,
+      settings, logger, clock, storage, sm, securityModuleStats, keys, organizations, clients, customers, accounts, cards, pins, personalization, issuance, idempotency, events, queue, setup,
       demoCredentialsFile,
       ready: () => storage.ping(READY_TIMEOUT_MS),
+      async jobsReady() {
+        if (!queue) return undefined;
+        if (jobsStopped) return false;
+        let timer: NodeJS.Timeout | undefined;
+        return Promise.race([
+          queue.getQueues().then(() => true, () => false),
+          new Promise<boolean>((r) => { timer = setTimeout(() => r(false), READY_TIMEOUT_MS); }),
+        ]).finally(() => clearTimeout(timer));
+      },
+      metrics,
       stopJobs,
       async close() {
         await stopJobs(0);

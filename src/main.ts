@@ -7,7 +7,10 @@ import { runCli } from './cli/index.ts';
 /** Entry point: `serve` (default), `migrate`, `keys`, `config check` — see `emboss help`. */
 async function main() {
   const settings = loadSettings();
-  const logger = createLogger({ level: settings.LOG_LEVEL });
+  // Results on stdout, logs on stderr: a command's stdout is its output (data with --json). `serve`
+  // (the default command) logs on stdout, as servers do: its logs are its output.
+  const command = process.argv[2] ?? 'serve';
+  const logger = createLogger({ level: settings.LOG_LEVEL, stderr: command !== 'serve' });
   // pg-boss records a job's completion or failure without awaiting it: while the database is away
   // that promise rejects with nobody to catch it, and Node would end the process for it. Such a
   // rejection is an outage (the job expires and is retried); anything else stays fatal, as by default.

@@ -3,6 +3,7 @@ import { createContainer } from '../container.ts';
 import type { Settings } from '../config/env.ts';
 import type { Logger } from '../shared/logger.ts';
 import { DEFAULT_RESTART_POLICY, RestartPolicy } from './restart-policy.ts';
+import { clusterMetrics } from '../shared/metrics.ts';
 
 /** A process that neither listens nor ends by then is stuck in its start: it is killed (a failed start). */
 const START_TIMEOUT_MS = 120_000;
@@ -107,5 +108,15 @@ export async function servePrimary(settings: Settings, logger: Logger, policyOpt
   process.on('SIGTERM', () => stop('SIGTERM'));
   startMissing(0);
   logger.info({ processes: settings.EMBOSS_API_PROCESSES, port: settings.PORT }, 'emboss API processes starting');
+  if (settings.METRICS_PORT !== undefined) {
+    // The API processes share the API port, so a scrape there would reach one of them at random:
+    // this process serves the metrics instead, asking each API process for its own and adding
+    // them up (prom-client's AggregatorRegistry over node:cluster's channel).
+    const { startMetricsServer } = await import('../http/plugins/metrics.ts');
+    const server = await startMetricsServer({ host: settings.METRICS_HOST, port: settings.METRICS_PORT, source: clusterMetrics(), logger });
+    server.unref();
+    const a = server.address();
+    logger.info({ metrics: typeof a === 'object' && a ? `http://${a.address}:${a.port}/metrics` : a }, 'metrics endpoint listening (summed over the API processes)');
+  }
   return undefined;
 }

@@ -4,53 +4,164 @@ import { openStorage, StoreLockedError } from '../db/database.ts';
 import { migrateToLatest } from '../db/migrate.ts';
 import type { Settings } from '../config/env.ts';
 import type { Logger } from '../shared/logger.ts';
+import type { Actor } from '../shared/actor.ts';
+import { AppError } from '../shared/errors.ts';
+import { stringProblem } from '../shared/storable-text.ts';
 import cluster from 'node:cluster';
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
 import { MAX_RECORDS_PER_FILE, type WrittenFile } from '../modules/personalization/index.ts';
 import { serveHere } from './serve.ts';
 import { servePrimary } from './api-processes.ts';
+import {
+  amount, asksForHelp, digits, EX_USAGE, isoDate, parseCommand, UsageError, wholeNumber,
+  type CommandSpec, type OptionSpec, type ParsedCommand,
+} from './args.ts';
 
-const HELP = `emboss — card management system
+const JSON_OPTION: OptionSpec = { type: 'boolean', help: 'print the result as JSON on stdout (one document)' };
 
-usage: emboss [command]
+/** A name of a customer add: what the HTTP API accepts (40 characters, no control character). */
+const personName = (value: string) => (value.length <= 40 && !stringProblem(value) ? undefined : 'must be at most 40 characters, without control characters');
 
-  serve            start the HTTP API (default); applies migrations and the bootstrap file
-  migrate          apply database migrations and exit
-  config check F   validate a bootstrap file without applying it
-  keys             list stored keys (name, type, check value; never the key)
-  issue-batch      mass issue in this process, with a progress bar:
-                     --org N --logo N --card-type N --quantity N --customer NUMBER
-                     [--credit-limit N] [--expiry YYYY-MM-DD] [--chunk N] [--parallel N]
-                     [--records-per-file N]
-                   an existing request of the same org/logo/card type is modified (or
-                   resumed when the quantity is unchanged)
-  files list       personalization files written (name, records, status)
-  files flush      write pending personalization records to files now
-  files reexport NAME FOLDER   copy a file byte for byte to FOLDER
-  tokens revoke CLIENT_ID      revoke every bearer token of a client, at once in every API process
-  help             this text
+/**
+ * Every command: its options, arguments and help (src/cli/args.ts). Results go to stdout, logs
+ * (JSON lines) to stderr — except `serve`'s, whose logs are its output (see src/main.ts).
+ */
+const COMMANDS: Record<string, CommandSpec> = {
+  serve: {
+    name: 'serve', summary: 'Start the HTTP API (the default command); applies migrations and the bootstrap file.',
+    details: 'Settings come from the environment (emboss help). Its logs (JSON lines) go to stdout: a server\'s logs are its output.\n'
+      + 'With EMBOSS_API_PROCESSES > 1 (PostgreSQL), this process starts that many API processes sharing the port.',
+  },
+  migrate: {
+    name: 'migrate', summary: 'Apply the database migrations and exit; prints the migrations applied, one a line.',
+    options: { json: JSON_OPTION },
+  },
+  'config check': {
+    name: 'config check', args: ['FILE'], summary: 'Validate a bootstrap file without applying it (nothing is opened or written).',
+    options: { json: JSON_OPTION },
+  },
+  keys: {
+    name: 'keys', summary: 'List the stored keys: name, type, check value, origin (never a key).',
+    options: { json: JSON_OPTION },
+  },
+  'customers add': {
+    name: 'customers add', summary: 'Add a customer (as POST /customer/l8v2 does) and print its number, e.g. for issue-batch --customer.',
+    options: {
+      org: { type: 'string', value: 'N', required: true, help: 'organization number (the demo set-up has 100)', check: wholeNumber(1, 998) },
+      'first-name': { type: 'string', value: 'TEXT', help: 'owner\'s first name', check: personName },
+      'last-name': { type: 'string', value: 'TEXT', help: 'owner\'s last name', check: personName },
+      'customer-number': { type: 'string', value: 'DIGITS', help: 'the customer number (default: one is generated)', check: digits(19) },
+      json: { ...JSON_OPTION, help: 'print the whole answer (as the API\'s) as JSON on stdout' },
+    },
+    details: 'Recorded in the audit trail as done by "cli".',
+  },
+  'issue-batch': {
+    name: 'issue-batch', summary: 'Mass issue in this process, with a progress bar (on stderr).',
+    options: {
+      org: { type: 'string', value: 'N', required: true, help: 'organization number', check: wholeNumber(1, 998) },
+      logo: { type: 'string', value: 'N', required: true, help: 'logo number', check: wholeNumber(1, 998) },
+      'card-type': { type: 'string', value: 'N', help: 'card type, with org and logo identifies the request (default 1)', check: wholeNumber(0, 99) },
+      quantity: { type: 'string', value: 'N', required: true, help: 'cards in all', check: wholeNumber(1, 1_000_000) },
+      customer: { type: 'string', value: 'NUMBER', help: 'the customer of every account (required for a new request; emboss customers add makes one)', check: digits(19) },
+      'credit-limit': { type: 'string', value: 'AMOUNT', help: 'credit limit of each account', check: amount(999_999_999) },
+      expiry: { type: 'string', value: 'YYYY-MM-DD', help: 'expiry of the cards (default: the logo\'s expiry months)', check: isoDate },
+      chunk: { type: 'string', value: 'N', help: 'cards per transaction (default 1000)', check: wholeNumber(1) },
+      parallel: { type: 'string', value: 'N', help: 'chunks in flight (default 2)', check: wholeNumber(1) },
+      'records-per-file': { type: 'string', value: 'N', help: `records per bureau file (default ${MAX_RECORDS_PER_FILE})`, check: wholeNumber(1, MAX_RECORDS_PER_FILE) },
+      json: JSON_OPTION,
+    },
+    details: 'An existing request of the same org/logo/card type is modified (or resumed when the quantity is unchanged).',
+  },
+  'files list': {
+    name: 'files list', summary: 'List the personalization files (name, records, status, SHA-256); `emboss files` alone does too.',
+    options: { json: JSON_OPTION },
+  },
+  'files flush': {
+    name: 'files flush', summary: 'Write the pending personalization records to files now; prints the files written.',
+    options: { json: JSON_OPTION },
+  },
+  'files reexport': {
+    name: 'files reexport', args: ['NAME', 'FOLDER'], summary: 'Copy a written file, byte for byte, to FOLDER (retransmission to the bureau).',
+    options: { json: JSON_OPTION },
+  },
+  'events replay': {
+    name: 'events replay', summary: 'Deliver again the card events after a cursor to the webhook endpoints (docs/events.md).',
+    options: {
+      after: { type: 'string', value: 'CURSOR', required: true, help: 'the cursor of the last event to leave out (0: from the first)', check: (v: string) => (/^[0-9]{1,18}$/.test(v) ? undefined : 'must be a cursor: digits') },
+      endpoint: { type: 'string', value: 'ID', help: 'only this endpoint (default: every endpoint that wants the events)', check: (v: string) => (v.length > 0 && v.length <= 64 ? undefined : 'must be an endpoint id') },
+      json: JSON_OPTION,
+    },
+    details: 'The deliveries are queued here and sent by the running server\'s job worker, in order per card after those pending; receivers drop ids they have seen.',
+  },
+  'tokens revoke': {
+    name: 'tokens revoke', args: ['CLIENT_ID'], summary: 'Revoke every bearer token of a client, at once in every API process.',
+    options: { json: JSON_OPTION },
+  },
+};
 
-Environment: HOST, PORT, DATABASE_URL, EMBOSS_DATA_DIR, EMBOSS_CONFIG, EMBOSS_MASTER_KEY,
+/** Commands with subcommands; `default` runs when none is given. */
+const GROUPS: Record<string, { subcommands: string[]; default?: string }> = {
+  config: { subcommands: ['check'] },
+  customers: { subcommands: ['add'] },
+  files: { subcommands: ['list', 'flush', 'reexport'], default: 'list' },
+  tokens: { subcommands: ['revoke'] },
+  events: { subcommands: ['replay'] },
+};
+
+const ENVIRONMENT = `Environment: HOST, PORT, DATABASE_URL, EMBOSS_DATA_DIR, EMBOSS_CONFIG, EMBOSS_MASTER_KEY,
 LOG_LEVEL, RATE_LIMIT_PER_MINUTE, EMBOSS_AUTH_FAILURES_PER_MINUTE, EMBOSS_TOKENS_PER_MINUTE,
 EMBOSS_TOKEN_LOCKOUT_FAILURES, SIGNATURE_WINDOW_SECONDS, DB_POOL_SIZE, EMBOSS_WORKER,
 EMBOSS_API_PROCESSES, EMBOSS_SHUTDOWN_SECONDS (SIGTERM/SIGINT: how long requests and jobs in
 flight may take to finish, default 10), EMBOSS_REQUEST_LEASE_SECONDS (how long a request id whose
 run died without an answer stays "in progress", default 10).
 
+Output: results on stdout (--json where they are data), logs (JSON lines) on stderr; \`serve\`
+logs on stdout. Exit codes: 0 done, 1 failed, 64 wrong command line (unknown option, missing or
+malformed value), 65 refused by a business rule (the error code and description are printed),
+75 the embedded database is in use by another process, 78 configuration error.
+
 The embedded database (no DATABASE_URL) belongs to one process at a time: while \`serve\` runs
 on a data folder, the other commands on that folder are refused (exit code 75); stop the server
 first, or use PostgreSQL (DATABASE_URL), where they can run side by side.
 `;
 
+function overallHelp(): string {
+  const rows = Object.values(COMMANDS).map((c) => [`${c.name}${c.args ? ` ${c.args.join(' ')}` : ''}`, c.summary] as const);
+  rows.push(['help [COMMAND]', 'this text, or a command\'s (as `emboss COMMAND --help`)']);
+  const width = Math.max(...rows.map(([left]) => left.length)) + 2;
+  return `emboss — card management system\n\nusage: emboss [command] [options]   (every command takes --help)\n\n`
+    + `${rows.map(([left, right]) => `  ${left.padEnd(width)}${right}\n`).join('')}\n${ENVIRONMENT}`;
+}
+
+function groupHelp(group: string): string {
+  const specs = GROUPS[group]!.subcommands.map((s) => COMMANDS[`${group} ${s}`]!);
+  const width = Math.max(...specs.map((c) => c.name.length + (c.args ? c.args.join(' ').length + 1 : 0))) + 2;
+  return `usage: emboss ${group} ${GROUPS[group]!.default ? '[' : '<'}${GROUPS[group]!.subcommands.join('|')}${GROUPS[group]!.default ? ']' : '>'} [options]\n\n`
+    + specs.map((c) => `  ${`${c.name}${c.args ? ` ${c.args.join(' ')}` : ''}`.padEnd(width)}${c.summary}\n`).join('')
+    + `\n\`emboss ${group} COMMAND --help\` shows a command's options.\n`;
+}
+
 /** Exit code of a command refused because another process holds the embedded database (EX_TEMPFAIL). */
 export const EXIT_STORE_IN_USE = 75;
+/** Exit code of a command a business rule refused (EX_DATAERR): a customer or organization not on file, … */
+export const EXIT_REFUSED = 65;
 
 export async function runCli(argv: string[], ctx: { settings: Settings; logger: Logger }): Promise<number | undefined> {
   const command = argv[0] ?? 'serve';
   try {
     return await runCommand(command, argv.slice(1), ctx);
   } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`emboss ${err.command}: ${err.message} (see: emboss ${err.command} --help)\n`);
+      return EX_USAGE;
+    }
+    if (err instanceof AppError) {
+      const name = GROUPS[command] && argv[1] && !argv[1].startsWith('-') ? `${command} ${argv[1]}` : command;
+      process.stderr.write(`emboss ${name}: refused: ${err.code} ${err.description}\n`);
+      return EXIT_REFUSED;
+    }
     if (!(err instanceof StoreLockedError)) throw err;
     // What to do instead, for the command given: two openers would break the data folder.
     const instead = command === 'serve'
@@ -63,58 +174,138 @@ export async function runCli(argv: string[], ctx: { settings: Settings; logger: 
   }
 }
 
+/** A command's arguments, parsed (undefined: help was asked for and printed). */
+const parse = (name: string, rest: string[]) => parseCommand(COMMANDS[name]!, rest);
+
+/** Who acts for a command line, in the audit trail and as creator of the records ("cli"). */
+const cliActor = (): Actor => ({ clientId: 'cli', requestId: `cli-${randomUUID()}` });
+
+const printJson = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
+
+/**
+ * A command with subcommands: the subcommand's name and its arguments. Undefined when the group's
+ * help was asked for (and printed).
+ */
+function subcommand(group: string, rest: string[]): { name: string; rest: string[] } | undefined {
+  const { subcommands, default: fallback } = GROUPS[group]!;
+  const sub = rest[0];
+  if (sub !== undefined && !sub.startsWith('-')) {
+    if (!subcommands.includes(sub)) throw new UsageError(group, `unknown command ${JSON.stringify(sub)}: one of ${subcommands.join(', ')}`);
+    return { name: `${group} ${sub}`, rest: rest.slice(1) };
+  }
+  if (asksForHelp(rest)) {
+    process.stdout.write(groupHelp(group));
+    return undefined;
+  }
+  if (!fallback) throw new UsageError(group, `missing command: one of ${subcommands.join(', ')}`);
+  return { name: `${group} ${fallback}`, rest };
+}
+
 async function runCommand(command: string, rest: string[], ctx: { settings: Settings; logger: Logger }): Promise<number | undefined> {
   const { settings, logger } = ctx;
+  if (GROUPS[command]) {
+    const sub = subcommand(command, rest);
+    if (!sub) return 0;
+    const args = parse(sub.name, sub.rest);
+    return args ? runParsed(sub.name, args, ctx) : 0;
+  }
   switch (command) {
-    case 'serve':
+    case 'help': case '--help': case '-h': {
+      // `emboss help COMMAND`: that command's help.
+      if (rest[0] && (COMMANDS[rest[0]] || GROUPS[rest[0]])) return runCommand(rest[0], [...rest.slice(1), '--help'], ctx);
+      process.stdout.write(overallHelp());
+      return 0;
+    }
+    case 'serve': {
+      if (!parse('serve', rest)) return 0;
       return settings.EMBOSS_API_PROCESSES > 1 && cluster.isPrimary ? servePrimary(settings, logger) : serveHere(settings, logger);
+    }
+    default: {
+      if (!COMMANDS[command]) {
+        process.stderr.write(`emboss: unknown command ${JSON.stringify(command)} (see: emboss help)\n`);
+        return EX_USAGE;
+      }
+      const args = parse(command, rest);
+      return args ? runParsed(command, args, ctx) : 0;
+    }
+  }
+}
+
+/** Runs a command whose arguments were parsed and checked. */
+async function runParsed(name: string, { values, args }: ParsedCommand, { settings, logger }: { settings: Settings; logger: Logger }): Promise<number | undefined> {
+  const json = values.json === true;
+  const text = (flag: string) => values[flag] as string | undefined;
+  const int = (flag: string) => (values[flag] === undefined ? undefined : Number(values[flag]));
+  switch (name) {
     case 'migrate': {
       const storage = await openStorage(settings.DATABASE_URL ? { databaseUrl: settings.DATABASE_URL } : { dataDir: join(settings.dataDir, 'pgdata') });
       try {
         const applied = await migrateToLatest(storage.db, storage.postgres?.schema);
         logger.info({ migrations: applied }, 'migrations applied');
+        if (json) printJson({ applied });
+        else process.stdout.write(applied.length ? applied.map((m) => `${m}\n`).join('') : 'the database is up to date\n');
       } finally {
         await storage.close();
       }
       return 0;
     }
-    case 'config': {
-      if (rest[0] !== 'check' || !rest[1]) { process.stderr.write('usage: emboss config check FILE\n'); return 64; }
-      const parsed = readBootstrapFile(rest[1]);
-      process.stdout.write(`${rest[1]}: ${parsed.config.organizations.length} organizations, ${parsed.config.keys.length} keys, ${parsed.config.clients.length} clients: OK\n`);
+    case 'config check': {
+      const file = args[0]!;
+      const { config } = readBootstrapFile(file);
+      const counts = { organizations: config.organizations.length, keys: config.keys.length, clients: config.clients.length };
+      if (json) printJson({ file, ok: true, ...counts });
+      else process.stdout.write(`${file}: ${counts.organizations} organizations, ${counts.keys} keys, ${counts.clients} clients: OK\n`);
       return 0;
     }
     case 'keys': {
       const container = await createContainer({ settings, logger, jobs: false });
-      for (const k of await container.keys.list()) process.stdout.write(`${k.name}\t${k.type}\t${k.kcv}\t${k.origin}\n`);
-      await container.close();
+      try {
+        const keys = await container.keys.list();
+        if (json) printJson(keys);
+        else for (const k of keys) process.stdout.write(`${k.name}\t${k.type}\t${k.kcv}\t${k.origin}\n`);
+      } finally {
+        await container.close();
+      }
+      return 0;
+    }
+    case 'customers add': {
+      const container = await createContainer({ settings, logger, jobs: false });
+      try {
+        const owner = {
+          ...(text('first-name') !== undefined ? { firstName: text('first-name') } : {}),
+          ...(text('last-name') !== undefined ? { lastName: text('last-name') } : {}),
+        };
+        // The body POST /customer/l8v2 takes; its checks (organization on file, numbers) are the service's.
+        const answer = await container.customers.add(cliActor(), {
+          customerData: {
+            customerKeyData: { organizationNumber: int('org')!, customerNumber: text('customer-number') ?? '' },
+            ...(Object.keys(owner).length ? { ownerCoOwnerData: { ownerData: owner } } : {}),
+          },
+        });
+        if (json) printJson(answer);
+        else process.stdout.write(`${answer.customerNumber}\n`);
+      } finally {
+        await container.close();
+      }
       return 0;
     }
     case 'issue-batch': {
-      const args = parseFlags(rest);
-      // The run's tuning flags, checked before anything is written: a file is built in memory, so
-      // its size stays within MAX_RECORDS_PER_FILE.
-      const limits: Record<string, number> = { chunk: Number.MAX_SAFE_INTEGER, parallel: Number.MAX_SAFE_INTEGER, 'records-per-file': MAX_RECORDS_PER_FILE };
-      for (const [flag, max] of Object.entries(limits)) {
-        const value = args[flag];
-        if (value !== undefined && !(/^[0-9]+$/.test(value) && Number(value) >= 1 && Number(value) <= max)) {
-          process.stderr.write(`emboss issue-batch: --${flag} must be a whole number from 1${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ''}\n`);
-          return 64;
-        }
-      }
       const container = await createContainer({ settings, logger, jobs: false });
       try {
-        const org = Number(args.org);
-        const logo = Number(args.logo);
-        const cardType = Number(args['card-type'] ?? 1);
+        const org = int('org')!;
+        const logo = int('logo')!;
+        const cardType = int('card-type') ?? 1;
+        const quantity = int('quantity')!;
         const existing = await container.issuance.find(org, logo, cardType);
-        const actor = { clientId: 'cli', requestId: `cli-${Date.now()}` };
-        if (!existing || Number(args.quantity) !== existing.quantity) {
+        const customer = text('customer') ?? existing?.customer_number;
+        if (!customer) throw new UsageError(name, '--customer NUMBER is required for a new request (emboss customers add makes a customer)');
+        const actor = cliActor();
+        if (!existing || quantity !== existing.quantity) {
           await container.issuance.submit(actor, {
-            organizationNumber: org, logo, cardType, functionType: existing ? 'M' : 'A', quantityToCreate: Number(args.quantity),
-            customerNumber: String(args.customer ?? existing?.customer_number ?? ''),
-            ...(args['credit-limit'] ? { creditLimit: Number(args['credit-limit']) } : {}),
-            ...(args.expiry ? { expiryDate: String(args.expiry) } : {}),
+            organizationNumber: org, logo, cardType, functionType: existing ? 'M' : 'A', quantityToCreate: quantity,
+            customerNumber: customer,
+            ...(values['credit-limit'] !== undefined ? { creditLimit: int('credit-limit')! } : {}),
+            ...(values.expiry !== undefined ? { expiryDate: text('expiry')! } : {}),
           });
         }
         const request = (await container.issuance.find(org, logo, cardType))!;
@@ -126,10 +317,10 @@ async function runCommand(command: string, rest: string[], ctx: { settings: Sett
         const files: WrittenFile[] = [];
         const result = await container.issuance.run(request.id, {
           actor,
-          ...(args.chunk ? { chunk: Number(args.chunk) } : {}),
-          ...(args.parallel ? { parallel: Number(args.parallel) } : {}),
+          ...(values.chunk !== undefined ? { chunk: int('chunk')! } : {}),
+          ...(values.parallel !== undefined ? { parallel: int('parallel')! } : {}),
           onProgress: (p) => bar.update(p.done, { rate: p.cardsPerSecond }),
-          ...(args['records-per-file'] ? { recordsPerFile: Number(args['records-per-file']) } : {}),
+          ...(values['records-per-file'] !== undefined ? { recordsPerFile: int('records-per-file')! } : {}),
           alongside: async () => { files.push(...await container.personalization.writePlanned()); },
         });
         bar.stop();
@@ -139,58 +330,77 @@ async function runCommand(command: string, rest: string[], ctx: { settings: Sett
         const seconds = (Date.now() - started) / 1000;
         const cpu = process.cpuUsage(cpuAtStart);
         const made = Math.max(1, result.done - request.created);
-        process.stdout.write(`${result.done} cards in ${issued.toFixed(1)} s (${Math.round(made / issued)} cards/s, `
-          + `${Math.round((cpu.user + cpu.system) / made)} µs CPU per card in this process); `
-          + `${files.length} personalization file(s), ${during} of them written alongside the cards, the rest in ${(seconds - issued).toFixed(1)} s more; `
-          + `peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB\n`);
-      } finally {
-        await container.close();
-      }
-      return 0;
-    }
-    case 'files': {
-      const container = await createContainer({ settings, logger, jobs: false });
-      try {
-        if (rest[0] === 'flush') {
-          for (const f of await container.personalization.flush()) process.stdout.write(`${f.name}\t${f.records}\n`);
-        } else if (rest[0] === 'reexport' && rest[1] && rest[2]) {
-          const info = await container.personalization.reexport(rest[1], rest[2]);
-          process.stdout.write(`${info.name} copied to ${rest[2]} (${info.size} bytes)\n`);
-        } else {
-          for (const f of await container.personalization.files()) process.stdout.write(`${f.name ?? '(planned)'}\t${f.record_count}\t${f.status}\t${f.sha256 ?? ''}\n`);
+        const summary = {
+          requestId: request.id, status: result.status, done: result.done, total: result.total, madeNow: result.done - request.created,
+          issueSeconds: issued, cardsPerSecond: Math.round(made / issued), cpuMicrosecondsPerCard: Math.round((cpu.user + cpu.system) / made),
+          files: files.map((f) => ({ name: f.name, records: f.records })), filesWrittenAlongside: during, seconds,
+          peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+        };
+        if (json) printJson(summary);
+        else {
+          process.stdout.write(`${result.done} cards in ${issued.toFixed(1)} s (${summary.cardsPerSecond} cards/s, `
+            + `${summary.cpuMicrosecondsPerCard} µs CPU per card in this process); `
+            + `${files.length} personalization file(s), ${during} of them written alongside the cards, the rest in ${(seconds - issued).toFixed(1)} s more; `
+            + `peak RSS ${summary.peakRssMb} MB\n`);
         }
       } finally {
         await container.close();
       }
       return 0;
     }
-    case 'tokens': {
-      if (rest[0] !== 'revoke' || !rest[1]) { process.stderr.write('usage: emboss tokens revoke CLIENT_ID\n'); return 64; }
+    case 'files list': case 'files flush': case 'files reexport': {
       const container = await createContainer({ settings, logger, jobs: false });
       try {
-        const revoked = await container.clients.revokeTokens(rest[1]);
-        process.stdout.write(`${revoked} token(s) of ${rest[1]} revoked: refused from now on by every API process\n`);
+        if (name === 'files flush') {
+          const written = (await container.personalization.flush()).map((f) => ({ name: f.name, records: f.records }));
+          if (json) printJson(written);
+          else for (const f of written) process.stdout.write(`${f.name}\t${f.records}\n`);
+        } else if (name === 'files reexport') {
+          const [file, folder] = args as [string, string];
+          const info = await container.personalization.reexport(file, folder);
+          if (json) printJson({ name: info.name, size: info.size, folder });
+          else process.stdout.write(`${info.name} copied to ${folder} (${info.size} bytes)\n`);
+        } else {
+          const list = (await container.personalization.files()).map((f) => ({
+            name: f.name, organization: f.organization, logo: f.logo, records: f.record_count, status: f.status, sha256: f.sha256,
+            writtenAt: f.written_at === null ? null : new Date(f.written_at).toISOString(),
+          }));
+          if (json) printJson(list);
+          else for (const f of list) process.stdout.write(`${f.name ?? '(planned)'}\t${f.records}\t${f.status}\t${f.sha256 ?? ''}\n`);
+        }
       } finally {
         await container.close();
       }
       return 0;
     }
-    case 'help': case '--help': case '-h':
-      process.stdout.write(HELP);
+    case 'events replay':
+      return replayEvents(text('after')!, text('endpoint'), json, { settings, logger });
+    case 'tokens revoke': {
+      const clientId = args[0]!;
+      const container = await createContainer({ settings, logger, jobs: false });
+      try {
+        const revoked = await container.clients.revokeTokens(clientId);
+        if (json) printJson({ clientId, revoked });
+        else process.stdout.write(`${revoked} token(s) of ${clientId} revoked: refused from now on by every API process\n`);
+      } finally {
+        await container.close();
+      }
       return 0;
+    }
     default:
-      process.stderr.write(`unknown command ${command}\n${HELP}`);
-      return 64;
+      throw new Error(`emboss: no runner for ${name}`);
   }
 }
 
-/** --name value pairs. */
-function parseFlags(args: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a.startsWith('--')) out[a.slice(2)] = args[i + 1] ?? '';
-    if (a.startsWith('--')) i++;
+/** `emboss events replay --after CURSOR [--endpoint ID]`: queues the deliveries again (events module). */
+async function replayEvents(after: string, endpoint: string | undefined, json: boolean, { settings, logger }: { settings: Settings; logger: Logger }): Promise<number> {
+  const container = await createContainer({ settings, logger, jobs: false });
+  try {
+    const queued = await container.events.replay(after, endpoint);
+    if (json) printJson({ after, endpoint: endpoint ?? null, queued });
+    else process.stdout.write(`${queued} deliver${queued === 1 ? 'y' : 'ies'} queued${endpoint ? ` for ${endpoint}` : ''}: sent by the server's job worker\n`);
+  } finally {
+    await container.close();
   }
-  return out;
+  return 0;
 }

@@ -1,4 +1,7 @@
+import cluster from 'node:cluster';
+import type { Server } from 'node:http';
 import { createContainer } from '../container.ts';
+import { shareWithPrimary } from '../shared/metrics.ts';
 import type { Settings } from '../config/env.ts';
 import type { Logger } from '../shared/logger.ts';
 
@@ -18,6 +21,11 @@ export async function serveHere(settings: Settings, logger: Logger): Promise<und
   // commands (a mass issue run among them) start faster and smaller without it.
   const { buildApp } = await import('../http/app.ts');
   const app = await buildApp(container);
+  container.metrics.collectProcessMetrics();
+  // Metrics (METRICS_PORT): served by this process when it is alone; under the cluster primary,
+  // handed to the primary, which serves them summed over the API processes (api-processes.ts).
+  let metricsServer: Server | undefined;
+  if (cluster.isWorker) shareWithPrimary(container.metrics);
 
   let shuttingDown = false;
   /**
@@ -46,6 +54,7 @@ export async function serveHere(settings: Settings, logger: Logger): Promise<und
     }, graceMs);
     try {
       // HTTP and jobs wind down side by side; the store closes after both (requests use it to the end).
+      metricsServer?.close();
       await Promise.all([app.close().finally(() => clearTimeout(cut)), container.stopJobs(graceMs)]);
       await container.close();
     } catch (err) {
@@ -59,6 +68,12 @@ export async function serveHere(settings: Settings, logger: Logger): Promise<und
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   const address = await app.listen({ host: settings.HOST, port: settings.PORT });
   logger.info({ address, database: container.storage.kind }, 'emboss is listening');
+  if (!cluster.isWorker && settings.METRICS_PORT !== undefined) {
+    const { startMetricsServer } = await import('../http/plugins/metrics.ts');
+    metricsServer = await startMetricsServer({ host: settings.METRICS_HOST, port: settings.METRICS_PORT, source: container.metrics, logger });
+    const a = metricsServer.address();
+    logger.info({ metrics: typeof a === 'object' && a ? `http://${a.address}:${a.port}/metrics` : a }, 'metrics endpoint listening');
+  }
   if (container.demoCredentialsFile) {
     logger.info(`demo API client credentials (client id, apikey, secret) are in ${container.demoCredentialsFile}; see the README for a first call`);
   }

@@ -48,8 +48,30 @@ const EnvSchema = Type.Object({
    */
   EMBOSS_VERIFICATIONS_PER_CARD_PER_DAY: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 20 }),
   EMBOSS_UNBLOCKS_PER_CARD_PER_DAY: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 2 }),
+  /**
+   * Port of the Prometheus metrics endpoint (GET /metrics), apart from the API port; unset: no
+   * metrics endpoint. With EMBOSS_API_PROCESSES > 1 the primary process serves it, summed over the
+   * API processes.
+   */
+  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+  /** Address the metrics endpoint listens on: loopback by default (the metrics are not public). */
+  METRICS_HOST: Type.String({ default: '127.0.0.1' }),
+  /**
+   * Webhook delivery (docs/events.md): the wait before the first retry of a failed delivery,
+   * milliseconds; each next wait doubles, up to an hour. Rounds of delivery also run at most this
+   * far apart (at least 0.5 s, at most 5 s) to pick up new events.
+   */
+  EMBOSS_WEBHOOK_BACKOFF_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 5000 }),
+  /** A failing webhook delivery is retried for this long (its last attempt is at least this late), hours. */
+  EMBOSS_WEBHOOK_RETRY_HOURS: Type.Number({ minimum: 0, maximum: 720, default: 24 }),
   /** Run the background job worker in this process. */
   EMBOSS_WORKER: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on' }),
+  /**
+   * `production` refuses what is only for trying emboss out: the demo set-up and the published
+   * sandbox keys (src/config/demo.ts). NODE_ENV=production counts as production too.
+   */
+  EMBOSS_ENV: Type.Union([Type.Literal('development'), Type.Literal('production')], { default: 'development' }),
+  NODE_ENV: Type.Optional(Type.String({ maxLength: 64 })),
 });
 
 export type Env = Static<typeof EnvSchema>;
@@ -73,4 +95,9 @@ export function loadSettings(source: NodeJS.ProcessEnv = process.env): Settings 
   const env = converted as Env;
   if (env.EMBOSS_API_PROCESSES > 1 && !env.DATABASE_URL) throw new ConfigError('EMBOSS_API_PROCESSES above 1 needs DATABASE_URL: the embedded PGlite store belongs to one process');
   return { ...env, dataDir: resolve(env.EMBOSS_DATA_DIR) };
+}
+
+/** Production mode: EMBOSS_ENV=production or NODE_ENV=production. */
+export function isProduction(settings: Pick<Env, 'EMBOSS_ENV' | 'NODE_ENV'>): boolean {
+  return settings.EMBOSS_ENV === 'production' || settings.NODE_ENV === 'production';
 }

@@ -12,6 +12,7 @@ import * as m0009 from './migrations/0009_request_leases.ts';
 import * as m0011 from './migrations/0011_card_daily_limits.ts';
 import * as m0012 from './migrations/0012_client_wire_profile.ts';
 import * as m0010 from './migrations/0010_request_admission.ts';
+import * as m0013 from './migrations/0013_events.ts';
 
 /** Migrations in order. A later issue adds its module's tables as the next file here. */
 const migrations: Record<string, Migration> = {
@@ -27,6 +28,7 @@ const migrations: Record<string, Migration> = {
   '0011_card_daily_limits': m0011,
   '0012_client_wire_profile': m0012,
   '0010_request_admission': m0010,
+  '0013_events': m0013,
 };
 
 class StaticProvider implements MigrationProvider {

@@ -292,7 +292,58 @@ export interface MassIssueRequestTable {
   updated_at: UpdatedAt;
 }
 
+// events module (migration 0013)
+export interface EventTable {
+  n: Generated<string>;
+  id: Generated<string>;
+  seq: string | null;
+  subject: string;
+  subject_seq: number | null;
+  type: string;
+  card_token: string | null;
+  organization: number | null;
+  occurred_at: CreatedAt;
+  data: JSONColumnType<Record<string, unknown>>;
+}
+
+export interface WebhookEndpointTable {
+  id: Generated<string>;
+  client_id: string;
+  url: string;
+  secret_sealed: string;
+  event_types: JSONColumnType<string[]>;
+  organizations: JSONColumnType<number[]>;
+  created_at: CreatedAt;
+  deleted_at: Date | null;
+}
+
+export interface WebhookDeliveryTable {
+  id: Generated<string>;
+  endpoint_id: string;
+  event_n: string;
+  subject: string;
+  subject_seq: number;
+  status: 'pending' | 'delivered' | 'failed' | 'cancelled';
+  attempts: number;
+  first_attempt_at: Date | null;
+  next_attempt_at: Date;
+  done_at: Date | null;
+}
+
+export interface WebhookAttemptTable {
+  id: Generated<string>;
+  delivery_id: string;
+  at: CreatedAt;
+  status_code: number | null;
+  error: string | null;
+  duration_ms: number;
+}
+
 export interface DB {
+  events: EventTable;
+  webhook_endpoints: WebhookEndpointTable;
+  webhook_deliveries: WebhookDeliveryTable;
+  webhook_attempts: WebhookAttemptTable;
   mass_issue_requests: MassIssueRequestTable;
   personalization_files: PersonalizationFileTable;
   personalization_records: PersonalizationRecordTable;

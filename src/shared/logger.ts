@@ -7,8 +7,11 @@ export type { Logger };
  * The process logger. Every record passes through the redaction rule: structured fields by
  * `formatters.log`, message strings by `hooks.logMethod`, errors by the `err` serializer. A
  * caller cannot forget to redact.
+ *
+ * Records go to stdout (a server's logs are its output), or with `stderr` to stderr, written
+ * synchronously: a command's logs, kept apart from its results on stdout.
  */
-export function createLogger(options: { level?: string; destination?: DestinationStream } = {}): Logger {
+export function createLogger(options: { level?: string; destination?: DestinationStream; stderr?: boolean } = {}): Logger {
   return pino({
     level: options.level ?? 'info',
     base: { service: 'emboss' },
@@ -31,5 +34,5 @@ export function createLogger(options: { level?: string; destination?: Destinatio
         method.apply(this, redacted);
       },
     },
-  }, options.destination);
+  }, options.destination ?? (options.stderr ? pino.destination({ dest: 2, sync: true }) : undefined));
 }

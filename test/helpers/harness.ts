@@ -66,7 +66,7 @@ clients:
     apikey: tester-apikey-0123456789
     secret: ${TEST_SECRET}
     organizations: [100]
-    scopes: [cards, pci, pin-admin]
+    scopes: [cards, pci, pin-admin, events]
     keyAssociations: { IYY: t.zpk, IY4: t.zpk4 }
     cardNumberKey: t.zek
   - clientId: other
@@ -145,7 +145,7 @@ export interface Harness {
   token(client?: TestClient): Promise<string>;
   /** A new token, issued at the (test) clock's current time. */
   freshToken(client?: TestClient): Promise<string>;
-  call(method: 'GET' | 'POST' | 'PUT', url: string, body?: unknown, options?: CallOptions): Promise<LightMyRequestResponse>;
+  call(method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, body?: unknown, options?: CallOptions): Promise<LightMyRequestResponse>;
   close(): Promise<void>;
 }
 

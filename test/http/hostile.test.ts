@@ -404,6 +404,30 @@ for (const backend of backends) {
         await second.close();
       }
     });
+
+    test('the events routes need the events scope: 403 on each and nothing changed; a webhook URL that is not http(s) is refused with 422', async () => {
+      const endpoints = async () => Number((await h.container.storage.db.selectFrom('webhook_endpoints').select((e) => e.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+      const own = await h.call('POST', '/webhooks/endpoints', { url: 'http://127.0.0.1:9/hook' });
+      assert.equal(own.statusCode, 200, own.body);
+      const id = (own.json() as { id: string }).id;
+      const before = await endpoints();
+      const audit = await count('audit_events');
+      for (const client of [cardsOnly, cardholderApp]) {
+        const token = await h.freshToken(client);
+        refused(await h.call('GET', '/events?after=0', undefined, { client, token }), 403);
+        refused(await h.call('GET', '/webhooks/endpoints', undefined, { client, token }), 403);
+        refused(await h.call('POST', '/webhooks/endpoints', { url: 'http://127.0.0.1:9/other' }, { client, token }), 403);
+        refused(await h.call('DELETE', `/webhooks/endpoints/${id}`, undefined, { client, token }), 403);
+      }
+      assert.equal(await endpoints(), before);
+      assert.equal((await h.call('GET', '/webhooks/endpoints')).json().endpoints.length, before, 'the endpoint is still there');
+      for (const url of ['ftp://127.0.0.1/x', 'file:///etc/passwd', 'javascript:alert(1)', 'gopher://127.0.0.1:70/_', 'data:text/plain,hi', 'not a url', 'http://user:pw@127.0.0.1/']) {
+        refused(await h.call('POST', '/webhooks/endpoints', { url }), 422, 'EMBE01E');
+      }
+      assert.equal(await endpoints(), before);
+      assert.ok(await count('audit_events') >= audit);
+      assert.equal((await h.call('DELETE', `/webhooks/endpoints/${id}`)).statusCode, 200);
+    });
   });
 }
 

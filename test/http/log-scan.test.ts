@@ -1,7 +1,7 @@
 import { describe, test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { backends } from '../helpers/storage.ts';
-import { startHarness, tester, other, customerBody, addCustomer, addAccount, type Harness } from '../helpers/harness.ts';
+import { startHarness, tester, other, customerBody, addCustomer, addAccount, addCard, clientPinBlock, type Harness } from '../helpers/harness.ts';
 
 /**
  * Runs a whole scenario — tokens, good and refused requests, customers, accounts, errors — with
@@ -52,5 +52,47 @@ for (const backend of backends) {
       assert.doesNotMatch(text, /EMB1\.[A-Z]{3}\./);
       assert.match(text, /411111\*{6}1111/, 'card numbers are masked, not dropped');
     });
+
+    test('card lifecycle events hold no card data: the PAN token only', async () => {
+      const card = await addCard(h, { currentCardActivation: 'Y' });
+      assert.equal((await h.call('PUT', '/cards/activation', { organizationNumber: 100, cardNumber: card.token, serviceType: 'S' })).statusCode, 200);
+      // Wrong PINs until the PIN blocks (0000 is a weak PIN: never the one issued).
+      for (let i = 0; i < 5; i++) {
+        const res = await h.call('POST', '/cards/pin/validation', { organizationNumber: 100, cardNumber: card.token, currentPinBlock: clientPinBlock(0, '0000', card.pan), channel: 'I', keyAssociation: 'IYY' });
+        assert.equal(res.statusCode, 422, res.body);
+      }
+      const calls: Array<[string, unknown]> = [
+        ['/cards/pin/status', { organizationNumber: 100, cardNumber: card.pan, serviceFunctionCode: 'U', channel: 'W' }],
+        ['/cards/pin/status', { organizationNumber: 100, cardNumber: card.pan, serviceFunctionCode: 'B', channel: 'W' }],
+        ['/cards/pin/status', { organizationNumber: 100, cardNumber: card.pan, serviceFunctionCode: 'U', channel: 'W' }],
+        ['/cards/embosser/cardAction-L8V2', { organizationNumber: 100, cardNumber: card.pan, cardSequence: 1, cardAction: 0, randomPin: 0, numberCardsRequested: 0, cardActionReason: 'N' }],
+        ['/cards/status-L8V1', { organizationNumber: 100, cardStatus: 2, cardSequence: 1, cardNumber: card.pan }],
+      ];
+      for (const [url, body] of calls) assert.equal((await h.call('PUT', url, body)).statusCode, 200, url);
+      const pulled = await h.call('GET', '/events?after=0&limit=1000');
+      assert.equal(pulled.statusCode, 200, pulled.body);
+      const events = (pulled.json() as { events: Array<{ type: string; cardToken: string | null; data: Record<string, unknown> }> }).events.filter((e) => e.cardToken === card.token);
+      assert.deepEqual(events.map((e) => e.type), [
+        'card.issued', 'card.activated', 'pin.blocked', 'pin.unblocked', 'pin.blocked', 'pin.unblocked', 'card.action', 'card.status_changed',
+      ]);
+      assert.deepEqual(events.filter((_e, k) => k === 2 || k === 4).map((e) => e.data.reason), ['tries exceeded', 'requested']);
+      const rows = await h.container.storage.db.selectFrom('events').selectAll().execute();
+      const text = JSON.stringify(rows) + pulled.body;
+      assert.ok(!text.includes(card.pan), 'an event holds the card number');
+      // No other card number, PIN block, key or cryptogram: no Luhn-valid digit run, no long hex run, no key block.
+      for (const run of text.match(/(?<![0-9])[0-9]{13,19}(?![0-9])/g) ?? []) assert.ok(!luhn(run), `an event holds a card number ${run.slice(0, 6)}…`);
+      assert.doesNotMatch(text, /(?<![0-9A-Za-z])[0-9A-Fa-f]{16,}(?![0-9A-Za-z])/);
+      assert.doesNotMatch(text, /EMB1\.[A-Z]{3}\./);
+    });
   });
+}
+
+function luhn(digits: string): boolean {
+  let sum = 0;
+  for (let i = 0; i < digits.length; i++) {
+    let d = Number(digits[digits.length - 1 - i]);
+    if (i % 2 === 1) { d *= 2; if (d > 9) d -= 9; }
+    sum += d;
+  }
+  return sum % 10 === 0;
 }

@@ -96,7 +96,7 @@ describe('the API with its store gone (pglite)', () => {
     // Before the store goes: a token, and the probes while it answers.
     assert.equal((await h.call('POST', '/customer/l8v2', customerBody())).statusCode, 200);
     for (const url of ['/health', '/health/ready', '/health/live']) assert.equal((await h.app.inject({ method: 'GET', url })).statusCode, 200, url);
-    assert.deepEqual((await h.app.inject({ method: 'GET', url: '/health/ready' })).json(), { status: 'ok', database: 'pglite' });
+    assert.deepEqual((await h.app.inject({ method: 'GET', url: '/health/ready' })).json(), { status: 'ok', database: 'pglite', jobs: 'off' });
     await h.store.storage.close();
   });
   after(async () => {

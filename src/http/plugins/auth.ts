@@ -57,6 +57,8 @@ function single(request: FastifyRequest, ...names: string[]): string | undefined
 
 export const TIMESTAMP_HEADERS = ['x-timestamp', 'timestamp'];
 export const REQUEST_ID_HEADERS = ['x-request-id', 'x-client-request-id'];
+/** A request id as accepted: printable ASCII, 1 to 128 characters (it is stored, logged and echoed). */
+export const REQUEST_ID_PATTERN = /^[\x21-\x7E]{1,128}$/;
 export const SIGNATURE_HEADERS = ['x-hmac-signature', 'signature'];
 /** The client id header upstream declares (X-ClientID; Node reads header names in lower case). */
 export const CLIENT_ID_HEADERS = ['x-clientid'];
@@ -119,7 +121,7 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { clients: Clien
 
     const requestId = single(request, ...REQUEST_ID_HEADERS);
     // Printable ASCII only: the id is stored, logged and echoed (a UUID is the usual form).
-    if (requestId === null || (requestId === undefined ? wire.requestId === 'required' : !/^[\x21-\x7E]{1,128}$/.test(requestId))) {
+    if (requestId === null || (requestId === undefined ? wire.requestId === 'required' : !REQUEST_ID_PATTERN.test(requestId))) {
       throw fail(HttpCodes.requestIdMissing);
     }
     // A signed request other than a GET without a request id is refused rather than admitted once

@@ -11,7 +11,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox<{ container: Container }> 
 
   app.post('/account/add-L8V3', {
     schema: {
-      tags: ['Accounts'], summary: 'Account Add for an existing customer of the same organization',
+      operationId: 'accountAdd', tags: ['Accounts'], summary: 'Account Add for an existing customer of the same organization',
       body: AddAccountRequest, response: responses(AddAccountResponse, 422),
     },
   }, async (request) => {
@@ -21,7 +21,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox<{ container: Container }> 
 
   app.get('/account/v2/accounts', {
     schema: {
-      tags: ['Accounts'], summary: 'Account inquiry by account number (header account-number)',
+      operationId: 'accountInformationInquiry', tags: ['Accounts'], summary: 'Account inquiry by account number (header account-number)',
       headers: AccountInquiryHeaders, response: responses(AccountInquiryResponse, 422),
     },
   }, async (request) => {
@@ -31,7 +31,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox<{ container: Container }> 
 
   app.put('/account/block-code', {
     schema: {
-      tags: ['Accounts'], summary: 'Block or unblock an account (block code 1 or 2)',
+      operationId: 'accountBlockCodeUpdate', tags: ['Accounts'], summary: 'Block or unblock an account (block code 1 or 2)',
       body: BlockCodeRequest, response: responses(BlockCodeResponse, 422),
     },
   }, async (request) => {

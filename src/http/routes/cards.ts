@@ -16,17 +16,18 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = a
   const { cards } = container;
 
   app.post('/cards/embosser/l8vf', {
-    schema: { tags: ['Cards'], summary: 'Card Add: a new card (number generated from the logo BIN, or given) on an account', body: CardAddRequest, response: responses(CardAddResponse, 422) },
+    schema: { operationId: 'embosserAdd', tags: ['Cards'], summary: 'Card Add: a new card (number generated from the logo BIN, or given) on an account', body: CardAddRequest, response: responses(CardAddResponse, 422) },
   }, async (request) => {
     requireOrganization(request, request.body.organizationNumber);
     return await cards.add(actorOf(request), request.body);
   });
 
-  for (const url of ['/cards/embosser/card-pan-l8v2', '/cards/embosser/card-pan']) {
+  // Upstream's path and the same operation under a shorter path (an operationId each).
+  for (const [url, operationId] of [['/cards/embosser/card-pan-l8v2', 'cardOrPanTokenInquiry'], ['/cards/embosser/card-pan', 'cardOrPanTokenInquiryAlias']] as const) {
     app.post(url, {
       config: { scope: 'pci', inquiry: true },
       schema: {
-        tags: ['Cards'],
+        operationId, tags: ['Cards'],
         summary: 'PAN token inquiry (PCI scope): cardNumber is, by its form, a card number encrypted under the client\'s card-number key (32 hex), a PAN token (19 characters with a letter) '
           + 'or a clear card number (12-19 digits, zero-padded or not), for functionType C or P alike; the answer carries both the encrypted card number and the PAN token '
           + '(empty without PAN tokens; a token in, or P, is then 422 VPL5SEA16S)',
@@ -40,7 +41,7 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = a
 
   app.post('/cards/v2/embosser/details', {
     config: { inquiry: true },
-    schema: { tags: ['Cards'], summary: 'Card details by card number or PAN token and sequence', body: CardDetailsRequest, response: responses(CardDetailsResponse, 422) },
+    schema: { operationId: 'embosserInquiry', tags: ['Cards'], summary: 'Card details by card number or PAN token and sequence', body: CardDetailsRequest, response: responses(CardDetailsResponse, 422) },
   }, async (request) => {
     requireOrganization(request, Number(request.body.organizationNumber));
     return await cards.details(actorOf(request), request.body);
@@ -48,7 +49,7 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = a
 
   app.get('/customer/v3/cards/details', {
     schema: {
-      tags: ['Cards'], summary: 'The cards of a customer (header customerNumber), by account, 20 at a time',
+      operationId: 'cardsDetailsInquiry', tags: ['Cards'], summary: 'The cards of a customer (header customerNumber), by account, 20 at a time',
       querystring: CustomerCardsQuery, headers: CustomerCardsHeaders, response: responses(CustomerCardsResponse, 422),
     },
   }, async (request) => {
@@ -58,7 +59,7 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = a
 
   app.post('/account/v2/instantCard', {
     schema: {
-      tags: ['Cards'], summary: 'Instant card: the account (accountCreateFlag Y) and an active card in one step; digitalCardFlag 1 for a virtual card',
+      operationId: 'instantCardAdd', tags: ['Cards'], summary: 'Instant card: the account (accountCreateFlag Y) and an active card in one step; digitalCardFlag 1 for a virtual card',
       body: InstantCardRequest, response: responses(InstantCardResponse, 422),
     },
   }, async (request) => {
@@ -67,14 +68,14 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = a
   });
 
   app.put('/cards/status-L8V1', {
-    schema: { tags: ['Cards'], summary: 'Card status: 0 active, 1 inactive, 2 blocked by the issuer, 3 closed (final)', body: CardStatusRequest, response: responses(CardStatusResponse, 422) },
+    schema: { operationId: 'cardStatusUpdate', tags: ['Cards'], summary: 'Card status: 0 active, 1 inactive, 2 blocked by the issuer, 3 closed (final)', body: CardStatusRequest, response: responses(CardStatusResponse, 422) },
   }, async (request) => {
     requireOrganization(request, request.body.organizationNumber);
     return await cards.updateStatus(actorOf(request), request.body);
   });
 
   app.put('/cards/activation', {
-    schema: { tags: ['Cards'], summary: 'Card activation: S this card, A every card of its account', body: CardActivationRequest, response: responses(CardActivationResponse, 422) },
+    schema: { operationId: 'cardActivation', tags: ['Cards'], summary: 'Card activation: S this card, A every card of its account', body: CardActivationRequest, response: responses(CardActivationResponse, 422) },
   }, async (request) => {
     requireOrganization(request, request.body.organizationNumber);
     return await cards.activate(actorOf(request), request.body);
@@ -82,7 +83,7 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = a
 
   app.put('/cards/embosser/cardAction-L8V2', {
     schema: {
-      tags: ['Cards'],
+      operationId: 'cardActionUpdate', tags: ['Cards'],
       summary: 'Card action: 0 none, 1 additional plastic, 2 renewal, 3 damaged, 4 lost/stolen (new number), 5 PIN reissue, 6 emergency, 7 compromised (new number)',
       body: CardActionRequest, response: responses(CardActionResponse, 422),
     },

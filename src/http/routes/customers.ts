@@ -13,7 +13,7 @@ export const customerRoutes: FastifyPluginAsyncTypebox<{ container: Container }>
 
   app.post('/customer/l8v2', {
     schema: {
-      tags: ['Customers'], summary: 'Customer Add: the number is generated when empty or zeros',
+      operationId: 'customerAdd', tags: ['Customers'], summary: 'Customer Add: the number is generated when empty or zeros',
       body: AddCustomerRequest, response: responses(AddCustomerResponse, 422),
     },
   }, async (request) => {
@@ -24,7 +24,7 @@ export const customerRoutes: FastifyPluginAsyncTypebox<{ container: Container }>
   app.post('/customer/demographicData-l8v2', {
     config: { inquiry: true },
     schema: {
-      tags: ['Customers'], summary: 'Customer demographic inquiry by customer or account number',
+      operationId: 'demographicInquiry', tags: ['Customers'], summary: 'Customer demographic inquiry by customer or account number',
       body: DemographicInquiryRequest, response: responses(DemographicInquiryResponse, 422),
     },
   }, async (request) => {
@@ -34,7 +34,7 @@ export const customerRoutes: FastifyPluginAsyncTypebox<{ container: Container }>
 
   app.put('/customer/', {
     schema: {
-      tags: ['Customers'], summary: 'Customer Update: demographic and user data',
+      operationId: 'customerUpdate', tags: ['Customers'], summary: 'Customer Update: demographic and user data',
       body: UpdateCustomerRequest, response: responses(UpdateCustomerResponse, 422),
     },
   }, async (request) => {
@@ -45,7 +45,7 @@ export const customerRoutes: FastifyPluginAsyncTypebox<{ container: Container }>
   app.post('/customer/accountNumber', {
     config: { inquiry: true },
     schema: {
-      tags: ['Customers'], summary: 'Accounts of a customer, 20 at a time',
+      operationId: 'accountNumberInquiry', tags: ['Customers'], summary: 'Accounts of a customer, 20 at a time',
       body: CustomerAccountsRequest, response: responses(CustomerAccountsResponse, 422),
     },
   }, async (request) => {

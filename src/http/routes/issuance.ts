@@ -9,7 +9,7 @@ export const issuanceRoutes: FastifyPluginAsyncTypebox<{ container: Container }>
 
   app.post('/cards/mass-card-issue-L8V3', {
     schema: {
-      tags: ['Mass issue'], summary: 'Mass card issue: A registers a request for quantityToCreate unnamed cards, M modifies it; a background job creates them',
+      operationId: 'massCardIssueUpdate', tags: ['Mass issue'], summary: 'Mass card issue: A registers a request for quantityToCreate unnamed cards, M modifies it; a background job creates them',
       body: MassIssueRequest, response: responses(MassIssueResponse, 422),
     },
   }, async (request) => {
@@ -21,7 +21,7 @@ export const issuanceRoutes: FastifyPluginAsyncTypebox<{ container: Container }>
 
   app.get('/cards/mass-card-issue-L8V3', {
     schema: {
-      tags: ['Mass issue'], summary: 'Mass card issue inquiry: progress (done, total, rate, ETA) and a page of the cards made',
+      operationId: 'massCardReissueInquiry', tags: ['Mass issue'], summary: 'Mass card issue inquiry: progress (done, total, rate, ETA) and a page of the cards made',
       querystring: MassIssueQuery, response: responses(MassIssueDetails, 422),
     },
   }, async (request) => {

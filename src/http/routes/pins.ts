@@ -37,7 +37,7 @@ export const pinRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = as
   app.post('/cards/pin/security-codes', {
     config: { scope: 'pci', inquiry: true },
     schema: {
-      tags: ['PINs'], summary: 'Security values (Cards 1.0.0): CVV, CVV2, iCVV and the PIN block, each encrypted under the key association\'s 3DES key (PCI scope)',
+      operationId: 'securityValuesInquiry', tags: ['PINs'], summary: 'Security values (Cards 1.0.0): CVV, CVV2, iCVV and the PIN block, each encrypted under the key association\'s 3DES key (PCI scope)',
       body: SecurityCodeDetailsRequest, response: responses(SecurityCodeDetailsResponse, 422),
     },
   }, async (request) => {
@@ -48,7 +48,7 @@ export const pinRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = as
   app.post('/cards/v1/pin/codes', {
     config: { scope: 'pci', inquiry: true },
     schema: {
-      tags: ['PINs'], summary: 'Security values V2: PIN block, user-defined values (CVV, CVV2, iCVV) and card security codes, encrypted (PCI scope)',
+      operationId: 'securityCodesDetailsV2', tags: ['PINs'], summary: 'Security values V2: PIN block, user-defined values (CVV, CVV2, iCVV) and card security codes, encrypted (PCI scope)',
       body: SecurityValuesDetailsV2Request, response: responses(SecurityValuesDetailsV2Response, 422),
     },
   }, async (request) => {
@@ -59,7 +59,7 @@ export const pinRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = as
   app.post('/cards/pin/validation', {
     config: { reservesLate: true },
     schema: {
-      tags: ['PINs'], summary: 'PIN validation: the PIN block is checked against the card\'s PVV or offset; wrong PINs are counted and block the PIN at the logo\'s maximum',
+      operationId: 'pinValidate', tags: ['PINs'], summary: 'PIN validation: the PIN block is checked against the card\'s PVV or offset; wrong PINs are counted and block the PIN at the logo\'s maximum',
       body: PinValidateRequest, response: responses(PinValidateResponse, 422),
     },
   }, async (request) => {
@@ -70,7 +70,7 @@ export const pinRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = as
   app.post('/cards/pin/invalid-attempts', {
     config: { inquiry: true },
     schema: {
-      tags: ['PINs'], summary: 'Invalid PIN attempts: counter, last invalid try, maximum, exceeded action, blocked indicator',
+      operationId: 'invalidAttemptsInquiry', tags: ['PINs'], summary: 'Invalid PIN attempts: counter, last invalid try, maximum, exceeded action, blocked indicator',
       body: InvalidPinAttemptsInquiryRequest, response: responses(InvalidPinAttemptsInquiryResponse, 422),
     },
   }, async (request) => {
@@ -80,7 +80,7 @@ export const pinRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = as
 
   app.post('/cards/pin/dynamic-values', {
     schema: {
-      tags: ['PINs'], summary: 'Dynamic CVV2: N generates one (encrypted under the key association\'s 3DES key) and turns the card to dynamic mode; Y back to the static CVV2',
+      operationId: 'dynamicValuesInquiry', tags: ['PINs'], summary: 'Dynamic CVV2: N generates one (encrypted under the key association\'s 3DES key) and turns the card to dynamic mode; Y back to the static CVV2',
       body: DynamicValuesRequest, response: responses(DynamicValuesResponse, 422),
     },
   }, async (request) => {
@@ -94,7 +94,7 @@ export const pinRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = as
   app.post('/cards/cvv2/verification', {
     config: { scope: 'pci', reservesLate: true },
     schema: {
-      tags: ['PINs'], summary: 'CVV2 verification (emboss, for the authorization host): static or dynamic CVV2 with the card expiry; wrong values are counted (PCI scope)',
+      operationId: 'cvv2Verify', tags: ['PINs'], summary: 'CVV2 verification (emboss, for the authorization host): static or dynamic CVV2 with the card expiry; wrong values are counted (PCI scope)',
       body: Cvv2VerificationRequest, response: responses(Cvv2VerificationResponse, 422),
     },
   }, async (request) => {
@@ -104,7 +104,7 @@ export const pinRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = as
 
   app.put('/cards/pin/pin-change', {
     schema: {
-      tags: ['PINs'], summary: 'PIN change: the current PIN block (checked, wrong ones counted) and the requested one, under the key association\'s key',
+      operationId: 'pinChange', tags: ['PINs'], summary: 'PIN change: the current PIN block (checked, wrong ones counted) and the requested one, under the key association\'s key',
       body: PinChangeRequest, response: responses(PinChangeResponse, 422),
     },
   }, async (request) => {
@@ -114,7 +114,7 @@ export const pinRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = as
 
   app.put('/cards/pin/status', {
     schema: {
-      tags: ['PINs'], summary: 'PIN block (B) or unblock (U); unblocking resets the PIN and CVV2 invalid-try counters',
+      operationId: 'pinBlockUnblock', tags: ['PINs'], summary: 'PIN block (B) or unblock (U); unblocking resets the PIN and CVV2 invalid-try counters',
       body: PinBlockUpdateRequest, response: responses(PinBlockUpdateResponse, 422),
     },
   }, async (request) => {

@@ -28,7 +28,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = 
   app.post('/token', {
     config: { auth: false },
     schema: {
-      tags: ['Authentication'],
+      operationId: 'tokenCreate', tags: ['Authentication'],
       summary: 'Client credentials grant: Basic auth or form fields client_id / client_secret',
       security: [],
       response: { 200: TokenResponse, 400: ErrorEnvelope, 401: ErrorEnvelope, 429: ErrorEnvelope },

@@ -35,6 +35,8 @@ export const AddAccountRequest = Type.Object({
   }),
 }, { additionalProperties: true });
 export type AddAccountRequest = Static<typeof AddAccountRequest>;
+// A request the server accepts (the docs page shows it; test/http/openapi-examples.test.ts sends it with real numbers).
+AddAccountRequest.examples = [{ accountData: { organization: 100, logo: 1, customerNumber: '5161117319164675621', creditLimit: 1000, billingCycle: 10, shortName: 'ADA', dateOpened: '2024-01-15' } }];
 
 export const AddAccountResponse = Type.Object({
   organization: Type.Integer(),

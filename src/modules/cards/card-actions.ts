@@ -6,6 +6,7 @@ import { refusal as fail } from '../../shared/errors.ts';
 import { isStorableAmount } from '../../shared/schema.ts';
 import type { IssuedPin, SecurityModule, TrackDataForClient, TrackPinField } from '../../security-module/port.ts';
 import { recordAudit } from '../audit/index.ts';
+import { recordEvent } from '../events/index.ts';
 import { answeredWrite } from '../idempotency/index.ts';
 import type { Account, AccountsService } from '../accounts/index.ts';
 import type { KeysService } from '../keys/index.ts';
@@ -138,10 +139,17 @@ export class CardActions {
       const markActed = (id: string) => trx.updateTable('cards')
         .set({ last_action: action, last_action_reason: reason, profile: sql<string>`profile || ${JSON.stringify(recorded)}::jsonb`, updated_at: now })
         .where('id', '=', id).returningAll().executeTakeFirstOrThrow();
-      const audit = (details: Record<string, unknown>) => recordAudit(trx, actor, {
-        action: actionName, entityType: 'card', entityId: card.pan_token, organization: org,
-        details: { cardAction: action, sequence: card.card_sequence, reason, requested, returned, instantProcessType: instantType, ...details },
-      });
+      const audit = async (details: Record<string, unknown>) => {
+        await recordAudit(trx, actor, {
+          action: actionName, entityType: 'card', entityId: card.pan_token, organization: org,
+          details: { cardAction: action, sequence: card.card_sequence, reason, requested, returned, instantProcessType: instantType, ...details },
+        });
+        // The event names the action and what it made; the free-text reason stays in the audit trail.
+        await recordEvent(trx, {
+          type: 'card.action', cardToken: card.pan_token, organization: org,
+          data: { cardAction: action, kind: rule.kind, sequence: card.card_sequence, ...eventDetails(details) },
+        });
+      };
 
       let result: { card: CardRow; pan: string };
       if (rule.kind === 'none') {
@@ -249,6 +257,11 @@ export class CardActions {
       embossLine1: card.embossed_name_1, embossLine2: card.embossed_name_2, ...(pin ? { pin } : {}),
     });
   }
+}
+
+/** An action's audit details as event data: a reissued PIN is said so (a field named `pin` would be redacted). */
+function eventDetails({ pin, ...details }: Record<string, unknown>): Record<string, unknown> {
+  return pin === undefined ? details : { ...details, pinReissued: true };
 }
 
 /** The PIN a new sequence of the same number keeps: the card's stored PIN and PVV/offset. */

@@ -74,6 +74,8 @@ export const CardAddRequest = Open({
   internetPurchaseAmount: Type.Optional(Amount13()),
 });
 export type CardAddRequest = Static<typeof CardAddRequest>;
+// A request the server accepts (the docs page shows it; test/http/openapi-examples.test.ts sends it with real numbers).
+CardAddRequest.examples = [{ organizationNumber: 100, postToAccount: '4559353227606994320', cardNumber: '', embossedName1: 'ADA LOVELACE', addressLine1: '12 ST JAMES SQ', city: 'LONDON', deliveryOption: 1 }];
 
 export const CardAddResponse = Type.Object({
   organizationNumber: Type.Integer(),
@@ -98,6 +100,8 @@ export const PanInquiryRequest = Open({
   }),
 });
 export type PanInquiryRequest = Static<typeof PanInquiryRequest>;
+// A request the server accepts (the docs page shows it; test/http/openapi-examples.test.ts sends it with real numbers).
+PanInquiryRequest.examples = [{ organizationNumber: 100, cardNumber: '4111112QP3MK80Y7459', functionType: 'C' }];
 
 export const PanInquiryResponse = Type.Object({
   organizationNumber: Type.Integer(),
@@ -208,6 +212,12 @@ export const InstantCardRequest = Open({
   }, 'Absent: a plastic card without an embossed name, which is refused (422 VPL5SIC21S).')),
 });
 export type InstantCardRequest = Static<typeof InstantCardRequest>;
+// A request the server accepts (the docs page shows it; test/http/openapi-examples.test.ts sends it with real numbers).
+InstantCardRequest.examples = [{
+  organizationNumber: 100, logo: 1, customerNumber: '5161117319164675621', accountCreateFlag: 'Y',
+  accountData: { creditLimit: 1500, billingCycle: 5, shortName: 'ADA' },
+  embosserData: { embossedName1: 'ADA LOVELACE', digitalCardFlag: 1 },
+}];
 
 export const InstantCardResponse = Type.Object({
   organizationNumber: Type.Integer(),
@@ -246,6 +256,8 @@ export const CardActionRequest = Open({
   instantProcessType: Type.Optional(Type.String({ maxLength: 1, description: '0 inactive, 1 active (VPL5SPR32E otherwise).' })),
 });
 export type CardActionRequest = Static<typeof CardActionRequest>;
+// A request the server accepts (the docs page shows it; test/http/openapi-examples.test.ts sends it with real numbers).
+CardActionRequest.examples = [{ organizationNumber: 100, cardNumber: '4111112QP3MK80Y7459', cardAction: 5, numberCardsRequested: 0, randomPin: 1 }];
 
 export const CardActionResponse = Type.Object({
   organizationNumber: Type.Integer(),

@@ -9,6 +9,7 @@ import { isStorableAmount } from '../../shared/schema.ts';
 import { generateCardNumber, isLuhnValid } from '../../crypto/luhn.ts';
 import { MAX_ISSUE_CARDS, type IssuedCardValues, type PinVerificationMethod, type SecurityModule } from '../../security-module/port.ts';
 import { auditInsertOfItems, auditRow, recordAudit, type AuditRow } from '../audit/index.ts';
+import { eventsInsertFrom, recordEvent, recordEvents } from '../events/index.ts';
 import { ANSWER_COLUMNS, answerArrays, answeredWrite, answersOf, heldItems, holdsRequestId } from '../idempotency/index.ts';
 import type { KeysService } from '../keys/index.ts';
 import type { Logo, Organization, OrganizationsService } from '../organizations/index.ts';
@@ -462,6 +463,10 @@ export class CardsService {
       ), journal as (${journalInsert}), a as (
         insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
         select u.a_actor, u.a_request, u.a_action, u.a_type, u.a_id, u.a_org, u.a_details from made join input u using (i)
+      ), ev as (${eventsInsertFrom(sql`
+        select 'card.issued', made.pan_token, made.organization, jsonb_build_object('cause', u.a_action, 'sequence', made.card_sequence,
+          'logo', made.logo, 'digital', made.digital, 'activationRequired', made.activation_required)
+        from made join input u using (i) order by made.i`)}
       ), p as (
         insert into personalization_records (organization, logo, card_id, reason, reference, encrypted_record, cipher, bureau_kcv)
         select u.p_org, u.p_logo, made.id, u.p_reason, u.p_ref, u.p_record, u.p_cipher, u.p_kcv from made join input u using (i)
@@ -537,7 +542,11 @@ export class CardsService {
         from unnest(string_to_array(${commaList(column(prepared, 'hash'))}, ','), string_to_array(${commaList(column(prepared, 'token'))}, ','),
           string_to_array(${commaList(spec.accounts)}, ','), string_to_array(${commaList(pinBlocks)}, ','), string_to_array(${commaList(pinReferences)}, ','),
           string_to_array(${commaList(spec.positions)}, ',')::int[]) as u(h, t, a, ps, pv, q)
-        returning id, pan_hash
+        returning id, pan_hash, pan_token, mass_seq
+      ), ev as (${eventsInsertFrom(sql`
+        select 'card.issued', c.pan_token, ${logo.organization}::int, jsonb_build_object('cause', 'mass.issue', 'massIssue', ${spec.requestId}::text,
+          'position', c.mass_seq, 'sequence', 1, 'logo', ${logo.number}::int, 'digital', false, 'activationRequired', true)
+        from c order by c.mass_seq`)}
       ), r as (
         insert into personalization_records (organization, logo, card_id, reason, reference, encrypted_record, cipher, bureau_kcv, file_id)
         select ${logo.organization}::int, ${logo.number}::int, c.id, p.r, p.ref, p.e, p.ci, p.k, p.f
@@ -894,6 +903,10 @@ export class CardsService {
         action: 'card.status', entityType: 'card', entityId: card.pan_token, organization: org,
         details: { from: card.status, to: request.cardStatus, sequence: card.card_sequence, representativeId: request.representativeId ?? '' },
       });
+      await recordEvent(trx, {
+        type: 'card.status_changed', cardToken: card.pan_token, organization: org,
+        data: { from: card.status, to: request.cardStatus, sequence: card.card_sequence },
+      });
       return { successMessage: `CARD STATUS UPDATED FROM ${card.status} TO ${request.cardStatus}` };
     });
   }
@@ -926,10 +939,13 @@ export class CardsService {
         .where('account_number', '=', accountNumber).where('activation_required', '=', true)
         .where('status', '!=', CardStatus.closed).where('expiry', '>=', yymm(now));
       if (request.serviceType === 'S') q = q.where('id', '=', card!.id);
-      const updated = await q.returning(['pan_token']).execute();
+      const updated = await q.returning(['pan_token', 'card_sequence']).execute();
       for (const u of updated) {
         await recordAudit(trx, actor, { action: 'card.activate', entityType: 'card', entityId: u.pan_token, organization: org, details: { serviceType: request.serviceType } });
       }
+      await recordEvents(trx, updated.map((u) => ({
+        type: 'card.activated' as const, cardToken: u.pan_token, organization: org, data: { sequence: u.card_sequence, serviceType: request.serviceType },
+      })));
       // Named by an account number (A): the account number is echoed.
       const shownCard = card ? await shownCardNumber(organization, card.pan_token, () => this.panOf(card, trx)) : pad19(accountNumber);
       return {

@@ -84,6 +84,16 @@ export const AddCustomerRequest = Type.Object({
   resvData: Type.Optional(ReservedData),
 }, { additionalProperties: true });
 export type AddCustomerRequest = Static<typeof AddCustomerRequest>;
+// A request the server accepts (the docs page shows it; test/http/openapi-examples.test.ts sends it with real numbers).
+AddCustomerRequest.examples = [{
+  customerData: {
+    customerKeyData: { organizationNumber: 100, customerNumber: '' },
+    customerMiscellaneousData: { vipStatus: 0 },
+    ownerCoOwnerData: {
+      ownerData: { firstName: 'Ada', lastName: 'Lovelace', nameLine1: 'ADA LOVELACE', dateOfBirth: '1985-12-10', genderCode: 2, city: 'LONDON', countryCode: 'GBR', email: 'ada@example.org' },
+    },
+  },
+}];
 
 const ReservedCode = Type.Integer({ description: 'The reserved code sent, when it is a whole number (int32); otherwise 0.' });
 const ReservedDate = Type.String({ format: 'date', description: 'The reserved date sent; otherwise the date the customer was added.' });

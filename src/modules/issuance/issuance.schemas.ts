@@ -53,6 +53,8 @@ export const MassIssueRequest = Open({
   cardTechnology: Code1('Recorded and answered back.'),
 });
 export type MassIssueRequest = Static<typeof MassIssueRequest>;
+// A request the server accepts (the docs page shows it; test/http/openapi-examples.test.ts sends it with real numbers).
+MassIssueRequest.examples = [{ organizationNumber: 100, logo: 1, cardType: 1, functionType: 'A', quantityToCreate: 500, customerNumber: '5161117319164675621', creditLimit: 100, embossedName1: 'GIFT CARD' }];
 
 const Progress = Type.Object({
   status: Type.String({ description: 'PENDING, RUNNING, COMPLETED or FAILED.' }),

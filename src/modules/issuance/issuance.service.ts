@@ -6,6 +6,7 @@ import { refusal as fail } from '../../shared/errors.ts';
 import { isBlankNumber, pad19 } from '../../shared/ids.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { recordAudit } from '../audit/index.ts';
+import { recordEvent } from '../events/index.ts';
 import { answeredWrite } from '../idempotency/index.ts';
 import type { KeysService } from '../keys/index.ts';
 import type { OrganizationsService } from '../organizations/index.ts';
@@ -200,6 +201,10 @@ export class IssuanceService {
         }).onConflict((oc) => oc.columns(['organization', 'logo', 'card_type']).doNothing()).returningAll().executeTakeFirst();
         if (!inserted) throw fail(IssuanceCodes.exists);
         await recordAudit(trx, actor, { action: 'mass.add', entityType: 'mass-issue', entityId: inserted.id, organization: org, details: { quantity: values.quantity } });
+        await recordEvent(trx, {
+          type: 'mass_issue.started', subject: `mass-issue:${inserted.id}`, organization: org,
+          data: { massIssue: inserted.id, logo: logo.number, cardType, quantity: values.quantity },
+        });
         return inserted;
       }
       if (!existing) throw fail(IssuanceCodes.notFound);
@@ -315,6 +320,10 @@ export class IssuanceService {
               action: 'mass.chunk', entityType: 'mass-issue', entityId: requestId, organization: organization.number,
               details: { from: positions[0], to: positions[positions.length - 1], cards: positions.length },
             });
+            await recordEvent(trx, {
+              type: 'mass_issue.progressed', subject: `mass-issue:${requestId}`, organization: organization.number,
+              data: { massIssue: requestId, from: positions[0], to: positions[positions.length - 1], cards: positions.length },
+            });
           });
         } catch (err) {
           const code = (err as { code?: unknown }).code;
@@ -348,6 +357,7 @@ export class IssuanceService {
         await trx.updateTable('mass_issue_requests').set({ status: 'COMPLETED', finished_at: this.deps.clock.now(), updated_at: this.deps.clock.now() })
           .where('id', '=', requestId).execute();
         await recordAudit(trx, actor, { action: 'mass.complete', entityType: 'mass-issue', entityId: requestId, organization: row.organization, details: { cards: row.created } });
+        await recordEvent(trx, { type: 'mass_issue.completed', subject: `mass-issue:${requestId}`, organization: row.organization, data: { massIssue: requestId, cards: row.created } });
       }
     });
     const last = this.progressOf((await this.load(requestId))!);

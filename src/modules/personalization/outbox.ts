@@ -5,6 +5,7 @@ import type { KeyBlock, PersonalizationRecord, PinVerificationMethod, SecurityMo
 import type { Clock } from '../../shared/clock.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { KeysService } from '../keys/index.ts';
+import { recordEvent } from '../events/index.ts';
 import type { Organization } from '../organizations/index.ts';
 import { PersonalizationFileWriter } from './writer.ts';
 import { FolderFileStore } from './store.ts';
@@ -251,7 +252,14 @@ export class PersonalizationOutbox {
       name = personalizationFileName(organization, logo, planned.createdAt, planned.seq, (org?.bureau_pgp_public_key ?? null) !== null);
       sha256 = encodePersonalizationFile({ fileId: planned.fileId, organization, logo, createdAt: planned.createdAt, records }).sha256;
     }
-    await this.deps.db.updateTable('personalization_files').set({ status: 'WRITTEN', name, sha256, written_at: this.deps.clock.now() }).where('id', '=', file.id).execute();
+    // Marked written with its event (bureau_file.written), in one transaction.
+    await this.deps.db.transaction().execute(async (trx) => {
+      await trx.updateTable('personalization_files').set({ status: 'WRITTEN', name, sha256, written_at: this.deps.clock.now() }).where('id', '=', file.id).execute();
+      await recordEvent(trx, {
+        type: 'bureau_file.written', subject: `bureau-file:${file.id}`, organization: file.organization,
+        data: { file: name, logo: file.logo, records: records.length },
+      });
+    });
     this.deps.logger.info({ file: name, records: records.length }, 'personalization file written');
     return { name, records: records.length, organization: file.organization, logo: file.logo };
   }

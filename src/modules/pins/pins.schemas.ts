@@ -31,6 +31,8 @@ export const SecurityCodeDetailsRequest = Open({
   keyAssociation: KeyAssociation,
 });
 export type SecurityCodeDetailsRequest = Static<typeof SecurityCodeDetailsRequest>;
+// A request the server accepts (the docs page shows it; test/http/openapi-examples.test.ts sends it with real numbers).
+SecurityCodeDetailsRequest.examples = [{ organizationNumber: 100, cardNumber: '4111112QP3MK80Y7459', channel: 'A', keyAssociation: 'IYY' }];
 
 export const SecurityCodeDetailsResponse = Type.Object({
   cardNumber: ShownCardNumber,
@@ -71,6 +73,8 @@ export const PinValidateRequest = Open({
   pinBlockFormat: PinBlockFormat,
 });
 export type PinValidateRequest = Static<typeof PinValidateRequest>;
+// A request the server accepts (the docs page shows it; test/http/openapi-examples.test.ts sends it with real numbers).
+PinValidateRequest.examples = [{ organizationNumber: 100, cardNumber: '4111112QP3MK80Y7459', currentPinBlock: '95FFA0D534BF020F', channel: 'A', keyAssociation: 'IYY', pinBlockFormat: 0 }];
 
 export const PinValidateResponse = Type.Object({
   cardNumber: ShownCardNumber,
@@ -82,6 +86,8 @@ export const InvalidPinAttemptsInquiryRequest = Open({
   cardSequenceNumber: Type.Optional(Sequence),
 });
 export type InvalidPinAttemptsInquiryRequest = Static<typeof InvalidPinAttemptsInquiryRequest>;
+// A request the server accepts (the docs page shows it; test/http/openapi-examples.test.ts sends it with real numbers).
+InvalidPinAttemptsInquiryRequest.examples = [{ organizationNumber: 100, cardNumber: '4111112QP3MK80Y7459', cardSequenceNumber: 1 }];
 
 export const InvalidPinAttemptsInquiryResponse = Type.Object({
   outputArea: Type.Object({
@@ -138,6 +144,8 @@ export const DynamicValuesRequest = Open({
   disableDCVV2: Type.String({ maxLength: 1, description: 'Y: back to the static CVV2 (no value generated); N: generate a dCVV2.' }),
 });
 export type DynamicValuesRequest = Static<typeof DynamicValuesRequest>;
+// A request the server accepts (the docs page shows it; test/http/openapi-examples.test.ts sends it with real numbers).
+DynamicValuesRequest.examples = [{ organizationNumber: 100, cardNumber: '4111112QP3MK80Y7459', channel: 'W', keyAssociation: 'IYY', disableDCVV2: 'N' }];
 
 export const DynamicValuesResponse = Type.Object({
   cardNumber: ShownCardNumber,

@@ -8,6 +8,7 @@ import {
   SecurityModuleError, type KeyBlock, type PinBlockFormat, type SecurityModule, type SecurityModuleErrorCode,
 } from '../../security-module/port.ts';
 import { auditInsert, auditInsertOfItems, auditRow, recordAudit, type AuditRow } from '../audit/index.ts';
+import { eventRow, eventsInsert, eventsInsertFrom } from '../events/index.ts';
 import { ANSWER_COLUMNS, answerArrays, answeredWrite, commitAnswers, heldItems } from '../idempotency/index.ts';
 import type { KeysService } from '../keys/index.ts';
 import type { Logo, Organization, OrganizationsService } from '../organizations/index.ts';
@@ -125,8 +126,11 @@ export class PinsService {
         update cards c set dcvv2_active = v.active, dcvv2_generated_at = v.generated_at, dcvv2_validity_minutes = v.validity,
           dcvv2_expires_at = v.expires_at, updated_at = v.at
         from v where c.id = v.id
-        returning c.id
-      ), a as (${auditInsert(modes.map((m) => m.audit))})
+        returning c.id, c.pan_token, c.organization, c.dcvv2_active, c.dcvv2_expires_at
+      ), a as (${auditInsert(modes.map((m) => m.audit))}
+      ), ev as (${eventsInsertFrom(sql`
+        select 'card.dcvv2_mode_changed', u.pan_token, u.organization,
+          jsonb_build_object('dynamic', u.dcvv2_active, 'expiresAt', u.dcvv2_expires_at) from u order by u.id`)})
       select count(*) from u`.execute(db);
     return modes.map(() => undefined);
   }
@@ -243,7 +247,8 @@ export class PinsService {
           ${row.details}::jsonb || case when exists (select 1 from u) then '{"outcome":"changed"}'::jsonb
             when exists (select 1 from d) or ${this.wasBlocked(card, 'pin')} then '{"outcome":"refused: blocked or changed meanwhile"}'::jsonb
             else ${this.cappedDetails('verifications')}::jsonb end
-      )
+      ), ev as (${eventsInsert([eventRow({ type: 'pin.changed', cardToken: card.pan_token, organization: card.organization, data: { channel, sequence: card.card_sequence } })],
+        sql`exists (select 1 from u)`)})
       select (select count(*) from d)::int as counted, (select count(*) from u)::int as n, ${this.wasBlocked(card, 'pin')} as was_blocked`.execute(trx);
       const { counted, n, was_blocked: wasBlocked } = r.rows[0]!;
       if (Number(counted) === 0 && !wasBlocked) return { refusal: fail(CAPPED.verifications) };
@@ -280,6 +285,11 @@ export class PinsService {
     // Unblocks are counted against the daily cap; blocking never is (fraud, lost card).
     const [counted, guard] = fn === 'U' ? [sql`d as (${this.countToday(card, 'unblocks', now)}),`, sql`and exists (select 1 from d)`] : [sql``, sql``];
     const result = { cardNumber: await shownCardNumber(org, card.pan_token, () => this.deps.cards.panOf(card)), cardSequenceNumber: card.card_sequence };
+    // Blocking a PIN already blocked changes nothing: no event. An unblock always is one (it resets the counters).
+    const event = eventRow({
+      type: fn === 'U' ? 'pin.unblocked' : 'pin.blocked', cardToken: card.pan_token, organization: org.number,
+      data: { sequence: card.card_sequence, ...(fn === 'B' ? { reason: 'requested' } : {}), channel: request.channel.trim() },
+    });
     const outcome = await answeredWrite(this.db, caller.actor, async (trx): Promise<Outcome> => {
       const r = await sql<{ n: number }>`
         with ${counted} u as (update cards set ${set}, updated_at = ${now}::timestamptz where id = ${card.id}::bigint ${guard} returning id),
@@ -287,7 +297,7 @@ export class PinsService {
           insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
           select ${row.actor}, ${row.request_id}, ${row.action}, ${row.entity_type}, ${row.entity_id}, ${row.organization}::int,
             ${row.details}::jsonb || case when exists (select 1 from u) then '{}'::jsonb else ${this.cappedDetails('unblocks')}::jsonb end
-        )
+        ), ev as (${eventsInsert(fn === 'U' || !card.pin_blocked ? [event] : [], sql`exists (select 1 from u)`)})
         select count(*)::int as n from u`.execute(trx);
       return Number(r.rows[0]?.n ?? 0) === 0 ? { refusal: fail(CAPPED.unblocks) } : { result };
     }, (o) => o);
@@ -556,7 +566,10 @@ export class PinsService {
           ${row.details}::jsonb || coalesce(
             (select jsonb_build_object('outcome', case when blocked then 'incorrect, now blocked' else 'incorrect' end, 'tries', tries) from u),
             case when exists (select 1 from d) or ${wasBlocked} then '{"outcome":"refused: tries exceeded"}'::jsonb else ${capped}::jsonb end)
-      )
+      ), ev as (${eventsInsert(counter !== 'pin' ? [] : [eventRow({
+        type: 'pin.blocked', cardToken: card.pan_token, organization: card.organization,
+        data: { sequence: card.card_sequence, reason: 'tries exceeded', maxTries: max },
+      })], sql`coalesce((select blocked from u), false)`)})
       select (select count(*) from d)::int as counted, ${wasBlocked} as was_blocked, u.tries, u.blocked from (select 1) as one left join u on true`.execute(db);
     const u = r.rows[0]!;
     if (Number(u.counted) === 0 && !u.was_blocked) return { ok: false, capped: true };
