@@ -172,15 +172,16 @@ export async function createContainer(options: ContainerOptions): Promise<Contai
       seal: (clear) => sm.encryptData(dek.keyBlock, clear),
       open: (sealed) => sm.decryptData(dek.keyBlock, sealed),
     }, settings.EMBOSS_REQUEST_LEASE_SECONDS);
+    const metrics = createMetrics();
     const events = new EventsService({
       db, logger,
       seal: (clear) => sm.encryptData(dek.keyBlock, clear),
       open: (sealed) => sm.decryptData(dek.keyBlock, sealed),
       backoffBaseMs: settings.EMBOSS_WEBHOOK_BACKOFF_MS,
       retryHours: settings.EMBOSS_WEBHOOK_RETRY_HOURS,
+      onDelivered: (lagSeconds) => metrics.recordWebhookDeliveryLag(lagSeconds),
     });
 
-    const metrics = createMetrics();
     let queue: PgBoss | undefined;
     // Aborted when the container closes: jobs waiting for the database to come back stop waiting.
     const stopping = new AbortController();

@@ -167,6 +167,8 @@ for (const backend of backends) {
         const attempts = await run.container.events.attemptsOf(cardEvents[0]!.id);
         assert.ok(attempts.some((x) => x.status_code === 500 && x.error === 'HTTP 500'), JSON.stringify(attempts));
         assert.ok(attempts.some((x) => x.status === 'delivered' && x.status_code === 204));
+        // The delivery lag goes to the metrics: one observation per delivery made by this process.
+        assert.match(await run.container.metrics.text(), /emboss_webhook_delivery_lag_seconds_count [1-9]/);
 
         // Replay: the events after a cursor, delivered again (same ids: a receiver drops them).
         const before = hook.received.length;

@@ -39,6 +39,8 @@ export interface EventsDeps {
   backoffBaseMs: number;
   /** A delivery is given up after failing for this long (its last attempt is at least this late). */
   retryHours: number;
+  /** Told the seconds from an event to its successful delivery (the container wires the metrics). */
+  onDelivered?: (lagSeconds: number) => void;
 }
 
 export interface DispatchResult { delivered: number; failed: number; gaveUp: number; pending: number; nextDueMs: number | null }
@@ -264,6 +266,7 @@ export class EventsService {
         next_attempt_at = now() + ${delay}::int * interval '1 millisecond'
       where id = ${d.id}::bigint`.execute(this.db);
     if (gaveUp) this.deps.logger.warn({ webhookDelivery: d.id, event: d.event_id, attempts }, 'webhook delivery given up');
+    if (ok) this.deps.onDelivered?.(Math.max(0, Date.now() - new Date(d.occurred_at).getTime()) / 1000);
     return ok ? 'delivered' : gaveUp ? 'gaveUp' : 'failed';
   }
 
