@@ -1,8 +1,9 @@
 /**
  * What a client may do (docs/security.md has the table of scope × route):
  * - cards: customers, accounts, cards, PIN validation and change, PIN block, try counters;
- * - pci: clear or encrypted card numbers and security values (CVV, CVV2, iCVV, PIN block), CVV2
- *   verification, dynamic CVV2 generation;
+ * - pci: card-pan (a card's number under the client's card-number key, never in clear) and
+ *   security values (CVV, CVV2, iCVV, PIN block), CVV2 verification, dynamic CVV2 generation;
+ *   no response shows a clear card number, whatever the scope;
  * - dcvv2: dynamic CVV2 generation alone (for a cardholder-facing app: no other security value);
  * - pin-admin: an operator's duty: unblocking a PIN, which resets the invalid-try counters;
  * - events: the card lifecycle events of the client's organizations (GET /events) and the

@@ -156,7 +156,11 @@ for (const backend of backends) {
           assert.equal(payload.id, r.id);
           if (!firstSeen.has(r.id)) firstSeen.set(r.id, payload);
         }
-        assert.deepEqual(new Set(firstSeen.keys()), ids);
+        // Every pulled event was delivered, and nothing was delivered that is not an event: a bureau
+        // file written after the pull has an event of its own, so the store is read again for that.
+        for (const id of ids) assert.ok(firstSeen.has(id), `${id} delivered`);
+        const stored = new Set((await run.container.storage.db.selectFrom('events').select('id').execute()).map((e) => e.id));
+        for (const id of firstSeen.keys()) assert.ok(stored.has(id), `${id} delivered, and an event of the store`);
         // In order per card: the events of one subject arrive (first time) in their sequence.
         const bySubject = new Map<string, number[]>();
         for (const e of firstSeen.values()) bySubject.set(e.subject, [...(bySubject.get(e.subject) ?? []), e.sequence]);
