@@ -33,8 +33,8 @@ export const Int = (minimum: number, maximum: number, description?: string) =>
  * The bound of an amount of upstream's "Max Length: 17" (15 whole digits and cents, up to
  * 999,999,999,999,999.99, what a numeric(17, 2) column holds). That largest value reads as the
  * double 1e15 (anything from .94 up does), which cannot be told from 1,000,000,000,000,000: the
- * schema lets 1e15 through and the service answers 422 for it (`isStorableAmount`), as account
- * add does for a credit limit (CREDIT_LIMIT_MAX, the same value).
+ * schema lets 1e15 through and the service answers 422 for it (`isStorableAmount`): card amounts
+ * and account add's credit limit alike.
  */
 export const AMOUNT_MAX = 1e15;
 /** An amount the service may keep: below 1e15 in magnitude (see AMOUNT_MAX). */

@@ -1,14 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Int, IsoDate, LogoNumber, Open, OrganizationNumber, Text } from '../../shared/schema.ts';
+import { AMOUNT_MAX, Int, IsoDate, LogoNumber, Open, OrganizationNumber, Text } from '../../shared/schema.ts';
 
 /** Wire schemas of the account endpoints, after the upstream FirstVision Accounts API 1.3.0. */
-
-/**
- * The largest credit limit as a JSON number: upstream documents 17 digits (15 whole and cents, up to
- * 999,999,999,999,999.99, what the numeric(17, 2) column holds). That value reads as the double 1e15,
- * which the column cannot hold: the schema lets it through and the service answers 422 for it.
- */
-export const CREDIT_LIMIT_MAX = 1e15;
 
 export const AddAccountRequest = Type.Object({
   accountData: Open({
@@ -21,7 +14,7 @@ export const AddAccountRequest = Type.Object({
     relationshipNumber: Type.Optional(Text(19, 'Relationship the account belongs to, up to 19 digits. Other text: 422 EMBT02E.')),
     shortName: Type.Optional(Text(20)),
     creditLimit: Type.Optional(Type.Number({
-      minimum: 0, maximum: CREDIT_LIMIT_MAX,
+      minimum: 0, maximum: AMOUNT_MAX,
       description: 'Up to 999,999,999,999,999.99 (upstream "Max Length: 17", numeric(17, 2)). A JSON number of 1e15 or more, which is what .94 to .99 of the largest read as, is past what the column holds: 422 EMBT03E.',
     })),
     billingCurrency: Type.Optional(Text(3, 'ISO 4217 numeric currency; empty or spaces: the logo\'s. Not digits: 422 VPL5SAA21E.')),

@@ -5,11 +5,12 @@ import type { Clock } from '../../shared/clock.ts';
 import { Batcher, byOrdinality, column, commaList } from '../../shared/batcher.ts';
 import { refusal as fail } from '../../shared/errors.ts';
 import { isBlankNumber, pad19, randomRecordNumber, recordNumber } from '../../shared/ids.ts';
+import { isStorableAmount } from '../../shared/schema.ts';
 import { recordAudit } from '../audit/index.ts';
 import { answeredWrite } from '../idempotency/index.ts';
 import type { Logo, OrganizationsService } from '../organizations/index.ts';
 import type { CustomersService } from '../customers/index.ts';
-import { CREDIT_LIMIT_MAX, type AccountInquiryHeaders, type AddAccountRequest, type BlockCodeRequest, type CustomerAccountsRequest } from './accounts.schemas.ts';
+import { type AccountInquiryHeaders, type AddAccountRequest, type BlockCodeRequest, type CustomerAccountsRequest } from './accounts.schemas.ts';
 
 /** Upstream codes (FirstVision Accounts 1.3.0, Customers 1.3.0) used by this module. */
 export const AccountCodes = {
@@ -105,7 +106,8 @@ export class AccountsService {
     if (given === null) throw fail(AccountCodes.accountNumberNotNumeric);
     const relationship = recordNumber(a.relationshipNumber);
     if (relationship === null) throw fail(AccountCodes.relationshipNotNumeric);
-    if (a.creditLimit !== undefined && a.creditLimit >= CREDIT_LIMIT_MAX) throw fail(AccountCodes.creditLimitTooLarge);
+    // Upstream's 17 digits up to .99 read as the double 1e15, which numeric(17, 2) cannot hold (AMOUNT_MAX).
+    if (!isStorableAmount(a.creditLimit)) throw fail(AccountCodes.creditLimitTooLarge);
     const currency = (a.billingCurrency ?? '').trim();
     if (currency !== '' && !/^[0-9]{1,3}$/.test(currency)) throw fail(AccountCodes.badBillingCurrency);
     const expiry = (a.cardExpirationDate ?? '').trim();
