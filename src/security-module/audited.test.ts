@@ -94,7 +94,7 @@ describe('audited()', () => {
       pans: [pan], tok: tok.keyBlock, dek: dek.keyBlock, hmk: hmk.keyBlock, pvk: pvk.keyBlock, method, bur: bur.keyBlock, cvk: cvk.keyBlock,
       expiryYYMM: '3012', serviceCode: '201', cardholder: { surname: 'CARDHOLDER' },
     });
-    secrets.push(bulk!.encrypted, bulk!.pin.storedPinBlock, bulk!.record!.encryptedRecord);
+    secrets.push(bulk!.encrypted, bulk!.pin!.storedPinBlock, bulk!.record!.encryptedRecord);
     const tracks = await sm.trackDataForClient({
       zek: zek.keyBlock, cvk: cvk.keyBlock, pan, expiryYYMM: '3012', serviceCode: '201', cardholder: { surname: 'Lovelace' }, pin: { kind: 'PVV', pvki: '1', pvv: issued.pvv as string },
     });

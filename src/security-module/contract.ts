@@ -659,8 +659,8 @@ export function securityModuleContract(name: string, make: () => Promise<Securit
           assert.equal(card.hash, await sm.panLookupHash(k.hmk.keyBlock, pan));
           assert.equal(card.token, await sm.tokenizePan({ tok: k.tok.keyBlock, pan }));
           assert.equal(await sm.decryptData(k.dek.keyBlock, card.encrypted), pan);
-          const pin = clientReadPinBlock(0, await sm.translatePin({ storedPinBlock: card.pin.storedPinBlock, pan, zpk: k.zpk.keyBlock }), pan, clear.zpk);
-          assert.equal(card.pin.pvv, computePvv(Buffer.from(clear.pvk, 'hex'), pan, '1', pin));
+          const pin = clientReadPinBlock(0, await sm.translatePin({ storedPinBlock: card.pin!.storedPinBlock, pan, zpk: k.zpk.keyBlock }), pan, clear.zpk);
+          assert.equal(card.pin!.pvv, computePvv(Buffer.from(clear.pvk, 'hex'), pan, '1', pin));
           const r = card.record!;
           assert.equal(r.reference, `${card.token}.1`);
           assert.equal(r.bureauKcv, k.burAes.kcv);
@@ -669,11 +669,11 @@ export function securityModuleContract(name: string, make: () => Promise<Securit
           assert.equal(f.reference, r.reference);
           const dd = parseDiscretionaryData(parseTrack2(f.track2).discretionary, { kind: 'PVV' });
           assert.equal(dd.cvv, computeCvv(cvkRef(), pan, EXPIRY, SERVICE_CODE));
-          assert.equal(dd.pvv, card.pin.pvv);
+          assert.equal(dd.pvv, card.pin!.pvv);
           assert.equal(f.cvv2, computeCvv2(cvkRef(), pan, EXPIRY));
           assert.equal(parseDiscretionaryData(parseTrack2Equivalent(f.chipTrack2).discretionary, { kind: 'PVV' }).cvv, computeIcvv(cvkRef(), pan, EXPIRY));
           assert.equal(clientReadPinBlock(4, f.pinBlock, pan, clear.burAes), pin, 'the PIN mailer carries the stored PIN');
-          secretsForErrors.push(f.pinBlock, card.pin.storedPinBlock, card.token);
+          secretsForErrors.push(f.pinBlock, card.pin!.storedPinBlock, card.token);
         }
         assert.notEqual(cards[0]!.encrypted, (await sm.issueCards({ ...batch(), pans: [PAN] }))[0]!.encrypted, 'stored numbers are randomised');
       });
@@ -681,13 +681,47 @@ export function securityModuleContract(name: string, make: () => Promise<Securit
       it('IBM 3624 offsets, no record without a bureau key; refuses a bad number, an empty batch, a wrong key type', async () => {
         const [card] = await sm.issueCards({ ...batch(), pans: [PAN], method: IBM_METHOD });
         assert.equal(card!.record, undefined);
-        const pin = clientReadPinBlock(0, await sm.translatePin({ storedPinBlock: card!.pin.storedPinBlock, pan: PAN, zpk: k.zpk.keyBlock }), PAN, clear.zpk);
+        const pin = clientReadPinBlock(0, await sm.translatePin({ storedPinBlock: card!.pin!.storedPinBlock, pan: PAN, zpk: k.zpk.keyBlock }), PAN, clear.zpk);
         assert.equal(pin.length, IBM_METHOD.pinLength);
-        assert.equal(card!.pin.offset, ibm3624Offset(Buffer.from(clear.pvk, 'hex'), ibm3624ValidationData(PAN), IBM_METHOD.decimalizationTable, pin));
+        assert.equal(card!.pin!.offset, ibm3624Offset(Buffer.from(clear.pvk, 'hex'), ibm3624ValidationData(PAN), IBM_METHOD.decimalizationTable, pin));
         await refused(sm.issueCards({ ...batch(), pans: [PAN, '4123'] }), 'BAD_INPUT');
         await refused(sm.issueCards({ ...batch(), pans: [] }), 'BAD_INPUT');
         await refused(sm.issueCards({ ...batch(), tok: k.dek.keyBlock }), 'WRONG_KEY_TYPE');
         await refused(sm.issueCards({ ...batch(), bur: k.zpk.keyBlock, cvk: k.cvk.keyBlock }), 'WRONG_KEY_TYPE');
+      });
+
+      it('faces: each card its own expiry, service code, names and reference suffix, as personalizationRecord makes them one by one', async () => {
+        const faces = [
+          { expiryYYMM: '3101', serviceCode: '201', cardholder: { surname: 'LOVELACE', givenNames: 'ADA' }, embossLine1: 'ADA LOVELACE', referenceSuffix: '1' },
+          { expiryYYMM: '2912', serviceCode: '101', cardholder: { surname: 'HOPPER', givenNames: 'GRACE' }, embossLine2: 'NAVY', referenceSuffix: '2' },
+          { expiryYYMM: EXPIRY, serviceCode: SERVICE_CODE, cardholder: { surname: 'CARDHOLDER' } },
+        ];
+        const cards = await sm.issueCards({ ...batch(), faces, bur: k.burAes.keyBlock, cvk: k.cvk.keyBlock, referenceSuffix: '7' });
+        for (const [i, card] of cards.entries()) {
+          const pan = pans[i]!;
+          const face = faces[i]!;
+          const f = clientReadPersonalizationRecord(card.record!.encryptedRecord, clear.burAes, card.record!.cipher);
+          assert.equal(f.reference, `${card.token}.${face.referenceSuffix ?? '7'}`, 'a face without a suffix takes the batch one');
+          assert.equal(f.expiryYYMM, face.expiryYYMM);
+          assert.equal(f.serviceCode, face.serviceCode);
+          assert.equal(f.embossLine2, face.embossLine2 ?? '');
+          const dd = parseDiscretionaryData(parseTrack2(f.track2).discretionary, { kind: 'PVV' });
+          assert.equal(dd.cvv, computeCvv(cvkRef(), pan, face.expiryYYMM, face.serviceCode));
+          assert.equal(f.cvv2, computeCvv2(cvkRef(), pan, face.expiryYYMM));
+          secretsForErrors.push(f.pinBlock, card.pin!.storedPinBlock);
+        }
+        await refused(sm.issueCards({ ...batch(), faces: faces.slice(0, 2) }), 'BAD_INPUT');
+        await refused(sm.issueCards({ ...batch(), faces: [faces[0]!, { ...faces[1]!, expiryYYMM: '13' }, faces[2]!] }), 'BAD_INPUT');
+      });
+
+      it('pins: false gives no PIN, a record without PVV and without a PIN mailer, and needs no PVK', async () => {
+        const { pvk: _pvk, ...noPvk } = batch();
+        const [card] = await sm.issueCards({ ...noPvk, pans: [PAN], pins: false, bur: k.burAes.keyBlock, cvk: k.cvk.keyBlock });
+        assert.equal(card!.pin, undefined);
+        const f = clientReadPersonalizationRecord(card!.record!.encryptedRecord, clear.burAes, card!.record!.cipher);
+        assert.equal(f.pinBlock, '');
+        assert.equal(parseDiscretionaryData(parseTrack2(f.track2).discretionary, { kind: 'PVV' }).pvv, '0000');
+        await refused(sm.issueCards({ ...noPvk, pans: [PAN] }), 'BAD_INPUT');
       });
     });
 

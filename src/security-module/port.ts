@@ -310,15 +310,27 @@ export const PERSONALIZATION_RECORD_VERSION = 'EMBR1';
  * What a batch of new cards of one range needs from the module, in one call: for each card
  * number, its look-up hash (HMK), PAN token (TOK), stored encryption (DEK), a random PIN stored
  * with its PVV/offset (PVK), and — with `bur` and `cvk` — its personalization record with a PIN
- * mailer, as `personalizationRecord` builds it. The cards share expiry, service code and names.
+ * mailer, as `personalizationRecord` builds it. The cards share expiry, service code and names
+ * (a mass issue), or each has its own (`faces`: concurrent card adds of one logo, one batch).
  */
 export interface IssueCardsRequest extends Omit<CardFace, 'pan'> {
   /** The new cards' numbers, 12 to 19 digits each; at most MAX_ISSUE_CARDS. */
   pans: string[];
+  /**
+   * Per card, in the order of `pans`: its own face and reference suffix, instead of the batch's
+   * (whose face fields are then ignored).
+   */
+  faces?: IssueCardFace[];
   tok: KeyBlock;
   dek: KeyBlock;
   hmk: KeyBlock;
-  pvk: KeyBlock;
+  /** Required unless `pins` is false. */
+  pvk?: KeyBlock;
+  /**
+   * False: the cards get no PIN (PIN suppressed) — no `pin` in the answer, records without PVV or
+   * offset and without a PIN mailer. Default true.
+   */
+  pins?: boolean;
   /** BIN length the PAN token keeps (default 6). */
   binLength?: 6 | 8;
   method: PinVerificationMethod;
@@ -326,6 +338,11 @@ export interface IssueCardsRequest extends Omit<CardFace, 'pan'> {
   bur?: KeyBlock;
   cvk?: KeyBlock;
   /** Each record's reference is `<PAN token>.<referenceSuffix>` (e.g. the card sequence). */
+  referenceSuffix?: string;
+}
+
+/** One card's own face in a batch of IssueCardsRequest. */
+export interface IssueCardFace extends Omit<CardFace, 'pan'> {
   referenceSuffix?: string;
 }
 
@@ -339,7 +356,8 @@ export interface IssuedCardValues {
   token: string;
   /** As `encryptData` of the number. */
   encrypted: string;
-  pin: IssuedPin;
+  /** Absent when the batch has `pins: false`. */
+  pin?: IssuedPin;
   record?: PersonalizationRecord;
 }
 

@@ -14,6 +14,7 @@ import {
   type GeneratePinRequest,
   type ImportKeyRequest,
   type ImportPinRequest,
+  type IssueCardFace,
   type IssueCardsRequest,
   type IssuedCardValues,
   type IssuedPin,
@@ -54,6 +55,8 @@ import type { DiscretionaryPin } from '../../crypto/track-data.ts';
 import { ModuleThread } from './module-thread.ts';
 
 const BLOCK_VERSION = 'EMB1';
+/** Batches of issueCards from this many cards go to the module thread (see issueCards). */
+const THREAD_MIN_CARDS = 8;
 
 const DEFAULT_ALGORITHM: Record<KeyType, KeyAlgorithm> = {
   CVK: '3DES', PVK: '3DES', ZPK: '3DES', ZEK: '3DES', DEK: 'AES', HMK: 'HMAC', TOK: 'AES', API: 'HMAC', BUR: 'AES',
@@ -480,7 +483,9 @@ export class SoftwareSecurityModule implements SecurityModule {
   }
 
   async issueCards(request: IssueCardsRequest): Promise<IssuedCardValues[]> {
-    if (this.thread) return this.thread.issueCards(request);
+    // A small batch (a few concurrent card adds) is done here: handing it to the thread and back
+    // costs more CPU than the batch itself (about 115 µs against 135 µs for one card, measured).
+    if (this.thread && request?.pans?.length >= THREAD_MIN_CARDS) return this.thread.issueCards(request);
     return this.issueCardsHere(request);
   }
 
@@ -492,38 +497,51 @@ export class SoftwareSecurityModule implements SecurityModule {
 
   private issueBatch(request: IssueCardsRequest): IssuedCardValues[] {
     if (typeof request !== 'object' || request === null) throw new SecurityModuleError('BAD_INPUT', 'a request is required');
-    const { pans, method, expiryYYMM, serviceCode } = request;
+    const { pans, method, faces } = request;
     if (!Array.isArray(pans) || pans.length === 0 || pans.length > MAX_ISSUE_CARDS) {
       throw new SecurityModuleError('BAD_INPUT', `a batch is 1 to ${MAX_ISSUE_CARDS} card numbers`);
     }
-    for (const pan of pans) checkCardData(pan, expiryYYMM, serviceCode);
+    if (faces !== undefined && (!Array.isArray(faces) || faces.length !== pans.length)) {
+      throw new SecurityModuleError('BAD_INPUT', 'faces, when given, are one per card number');
+    }
+    const faceOf = (i: number): IssueCardFace => faces?.[i] ?? request;
+    for (let i = 0; i < pans.length; i++) checkCardData(pans[i], faceOf(i).expiryYYMM, faceOf(i).serviceCode);
     const binLength = request.binLength ?? 6;
     const ff1 = this.ff1(request.tok);
     const dek = this.use(request.dek, 'DEK');
     const hmk = this.use(request.hmk, 'HMK');
-    const pvk = this.tdes(request.pvk, 'PVK');
+    const withPins = request.pins !== false;
+    if (withPins && request.pvk === undefined) throw new SecurityModuleError('BAD_INPUT', 'a PVK is required to issue PINs');
+    const pvk = withPins ? this.tdes(request.pvk as KeyBlock, 'PVK') : undefined;
     const pinLength = pinLengthFor(method);
     const records = request.bur !== undefined || request.cvk !== undefined
-      ? { bur: this.bureau(request.bur as KeyBlock), cvk: this.cvk(request.cvk as KeyBlock), suffix: request.referenceSuffix ?? '1' }
+      ? { bur: this.bureau(request.bur as KeyBlock), cvk: this.cvk(request.cvk as KeyBlock) }
       : undefined;
     const tokens = tokenizePans(ff1, pans, binLength);
     const pins: string[] = [];
-    for (let i = 0; i < pans.length; i++) pins.push(randomPin(pinLength));
-    const refs = pinReferences(pvk, pans, method, pins);
-    const stored = this.storePins(pins, pans);
+    if (pvk) for (let i = 0; i < pans.length; i++) pins.push(randomPin(pinLength));
+    const refs = pvk ? pinReferences(pvk, pans, method, pins) : [];
+    const stored = pvk ? this.storePins(pins, pans) : [];
     const cards: IssuedCardValues[] = [];
     for (let i = 0; i < pans.length; i++) {
       const pan = pans[i] as string;
-      cards.push({ hash: lookupHash(hmk, pan), token: tokens[i] as string, encrypted: sealData(dek, pan), pin: { storedPinBlock: stored[i] as string, ...refs[i] } });
+      const card: IssuedCardValues = { hash: lookupHash(hmk, pan), token: tokens[i] as string, encrypted: sealData(dek, pan) };
+      if (pvk) card.pin = { storedPinBlock: stored[i] as string, ...refs[i] };
+      cards.push(card);
     }
     if (records) {
-      const faces: SealedCard[] = [];
+      const sealedCards: SealedCard[] = [];
       for (let i = 0; i < cards.length; i++) {
-        const reference = `${(cards[i] as IssuedCardValues).token}.${records.suffix}`;
+        const face = faceOf(i);
+        const reference = `${(cards[i] as IssuedCardValues).token}.${face.referenceSuffix ?? request.referenceSuffix ?? '1'}`;
         checkReference(reference);
-        faces.push({ face: { ...request, pan: pans[i] as string, reference }, pinField: discretionaryPin(method, refs[i] as PinReference), mailerPin: pins[i] });
+        sealedCards.push({
+          face: { ...face, pan: pans[i] as string, reference },
+          pinField: pvk ? discretionaryPin(method, refs[i] as PinReference) : { kind: 'NONE' },
+          mailerPin: pins[i],
+        });
       }
-      const sealed = this.sealRecords(records.bur, records.cvk, faces);
+      const sealed = this.sealRecords(records.bur, records.cvk, sealedCards);
       for (let i = 0; i < cards.length; i++) (cards[i] as IssuedCardValues).record = sealed[i];
     }
     pins.fill('');
