@@ -17,9 +17,9 @@ import { KeysService, SYSTEM_KEYS } from './modules/keys/index.ts';
 import { OrganizationsService } from './modules/organizations/index.ts';
 import { ClientsService } from './modules/clients/index.ts';
 import { CustomersService } from './modules/customers/index.ts';
-import { AccountsService } from './modules/accounts/index.ts';
+import { AccountsService, accountOwnerQuery } from './modules/accounts/index.ts';
 import { IdempotencyService } from './modules/idempotency/index.ts';
-import { CardActions, CardsService, CardVault, type CardsDeps } from './modules/cards/index.ts';
+import { CardActions, CardInquiries, CardIssuing, CardRepository, CardStateChanges, CardVault, type CardIssuingDeps } from './modules/cards/index.ts';
 import { PinsService } from './modules/pins/index.ts';
 import { PersonalizationOutbox } from './modules/personalization/index.ts';
 import { IssuanceService } from './modules/issuance/index.ts';
@@ -43,7 +43,8 @@ export interface Container {
   clients: ClientsService;
   customers: CustomersService;
   accounts: AccountsService;
-  cards: CardsService;
+  /** The cards module's services: issuing, inquiries, state changes, card actions; and the repository of its tables. */
+  cards: Cards;
   pins: PinsService;
   personalization: PersonalizationOutbox;
   issuance: IssuanceService;
@@ -73,6 +74,14 @@ export interface Container {
   close(): Promise<void>;
 }
 
+export interface Cards {
+  issuing: CardIssuing;
+  inquiries: CardInquiries;
+  stateChanges: CardStateChanges;
+  actions: CardActions;
+  repository: CardRepository;
+}
+
 /** How long a readiness check waits for the database. */
 export const READY_TIMEOUT_MS = 2000;
 
@@ -93,7 +102,7 @@ export interface ContainerOptions {
   /** Skip migrations (a template store that is already migrated). */
   migrate?: boolean;
   /** Test seams of the cards module (a tiny card-number range, a fault between writes). */
-  cards?: Pick<CardsDeps, 'drawCardNumber' | 'afterInstantAccount'>;
+  cards?: Pick<CardIssuingDeps, 'drawCardNumber' | 'afterInstantAccount'>;
 }
 
 export async function createContainer(options: ContainerOptions): Promise<Container> {
@@ -134,9 +143,6 @@ export async function createContainer(options: ContainerOptions): Promise<Contai
       tokenLockoutFailures: settings.EMBOSS_TOKEN_LOCKOUT_FAILURES,
       processes: settings.EMBOSS_API_PROCESSES,
     });
-    const customers = new CustomersService(db, organizations, clock);
-    const accounts = new AccountsService(db, organizations, customers, clock);
-    customers.useAccountOwnerLookup((org, account) => accounts.ownerOf(org, account));
 
     // Bootstrap: the given text, the operator's file, or the demo set-up.
     let parsed: ParsedBootstrap;
@@ -159,13 +165,23 @@ export async function createContainer(options: ContainerOptions): Promise<Contai
     const [dek, hmk, tok] = [await keys.require(SYSTEM_KEYS[0]!.name, 'DEK'), await keys.require(SYSTEM_KEYS[1]!.name, 'HMK'), await keys.require(SYSTEM_KEYS[2]!.name, 'TOK')];
     const vault = new CardVault(sm, keys, { dek: dek.keyBlock, hmk: hmk.keyBlock, tok: tok.keyBlock });
     const personalization = new PersonalizationOutbox({ db, sm, keys, clock, logger, folder: settings.EMBOSS_PERSONALIZATION_DIR ?? join(settings.dataDir, 'personalization') });
-    const cards = new CardsService({ db, sm, keys, vault, organizations, accounts, customers, clock, personalization, ...options.cards });
-    accounts.useCardAccountLookup((org, card) => cards.accountOfCard(org, card));
-    const cardActions = new CardActions({ db, sm, keys, organizations, accounts, personalization, clock }, cards);
-    cards.useCardActions((actor, request, viewer) => cardActions.update(actor, request, viewer));
+    // Built bottom-up, each from what is below it: no setters, no cycles. Customers and accounts
+    // read each other's tables only through a read-only query handed in (accountOwnerQuery,
+    // the repository's accountOfCard).
+    const repository = new CardRepository(db, vault);
+    const customers = new CustomersService(db, organizations, clock, accountOwnerQuery(db));
+    const accounts = new AccountsService(db, organizations, customers, clock, (org, card) => repository.accountOfCard(org, card));
+    const issuing = new CardIssuing({ db, repository, vault, keys, organizations, accounts, customers, personalization, clock, ...options.cards });
+    const cards: Cards = {
+      issuing,
+      inquiries: new CardInquiries({ db, repository, vault, organizations }),
+      stateChanges: new CardStateChanges({ db, repository, organizations, accounts, clock }),
+      actions: new CardActions({ db, repository, issuing, sm, keys, organizations, accounts, personalization, clock }),
+      repository,
+    };
     const issuance = new IssuanceService({ db, organizations, customers, accounts, cards, keys, personalization, clock, logger });
     const pins = new PinsService({
-      db, sm, keys, organizations, cards, clock,
+      db, sm, keys, organizations, cards: repository, clock,
       dailyCaps: { verifications: settings.EMBOSS_VERIFICATIONS_PER_CARD_PER_DAY, unblocks: settings.EMBOSS_UNBLOCKS_PER_CARD_PER_DAY },
     });
     const idempotency = new IdempotencyService(db, clock, {

@@ -368,7 +368,7 @@ for (const backend of backends) {
       assert.equal(unchanged.last_action, 0);
 
       // An organization with no record: only reachable below the HTTP layer (clients are bound to existing ones).
-      const refusal = await h.container.cards.cardAction({ clientId: 'tester', requestId: 'x' }, { organizationNumber: 998, cardNumber: token, cardAction: 0, randomPin: 0 }, { pci: false, cardNumberKey: null })
+      const refusal = await h.container.cards.actions.update({ clientId: 'tester', requestId: 'x' }, { organizationNumber: 998, cardNumber: token, cardAction: 0, randomPin: 0 }, { pci: false, cardNumberKey: null })
         .catch((e: unknown) => e);
       assert.ok(refusal instanceof AppError);
       assert.equal(refusal.code, 'VPL5SPR02S');

@@ -93,7 +93,7 @@ for (const backend of backends) {
       const { token, account } = await addCard(h);
       const before = { customers: await count('customers'), cards: await count('cards'), numbers: await count('card_numbers'), records: await count('personalization_records') };
       await assert.rejects(h.container.customers.add(cannotAnswer, customerBody()), /cannot be serialised/);
-      await assert.rejects(h.container.cards.add(cannotAnswer, cardBody(account)), /cannot be serialised/);
+      await assert.rejects(h.container.cards.issuing.add(cannotAnswer, cardBody(account)), /cannot be serialised/);
       await assert.rejects(h.container.pins.updateStatus({ actor: cannotAnswer, keyAssociations: {}, organizations: [100] },
         { organizationNumber: 100, cardNumber: token, serviceFunctionCode: 'B', channel: 'W' }), /cannot be serialised/);
       assert.deepEqual(
@@ -207,13 +207,13 @@ for (const backend of backends) {
       assert.equal(taken.kind, 'new');
       const before = { cards: await count('cards'), numbers: await count('card_numbers'), records: await count('personalization_records') };
       // Among other card adds in the same batch statement, which are made.
-      const [lost, ...others] = await Promise.allSettled([h.container.cards.add(slow, body), ...[1, 2, 3].map(() => h.container.cards.add({ clientId: 'tester', requestId: uuid() }, body))]);
+      const [lost, ...others] = await Promise.allSettled([h.container.cards.issuing.add(slow, body), ...[1, 2, 3].map(() => h.container.cards.issuing.add({ clientId: 'tester', requestId: uuid() }, body))]);
       assert.equal(lost!.status, 'rejected');
       assert.ok((lost as PromiseRejectedResult).reason instanceof RequestTakenOver);
       assert.deepEqual(others.map((o) => o.status), ['fulfilled', 'fulfilled', 'fulfilled']);
       assert.deepEqual({ cards: await count('cards'), numbers: await count('card_numbers'), records: await count('personalization_records') },
         { cards: before.cards + 3, numbers: before.numbers + 3, records: before.records + 3 });
-      const done = await h.container.cards.add(actorHolding(requestId, (taken as { holder: string }).holder), body);
+      const done = await h.container.cards.issuing.add(actorHolding(requestId, (taken as { holder: string }).holder), body);
       const replay = await h.call('POST', '/cards/embosser/l8vf', body, { requestId, token: await h.freshToken() });
       assert.equal(replay.headers['x-idempotent-replay'], 'true');
       assert.equal(replay.json().cardNumber, done.cardNumber);
@@ -237,7 +237,7 @@ for (const backend of backends) {
     test('a poisoned item in a batch of concurrent look-ups fails alone', async () => {
       const { pan } = await addCard(h);
       // 2^40 is no card sequence PostgreSQL can compare with an integer column: the statement fails.
-      const lookups = [1, 1, 2 ** 40, 1, 1].map((sequence) => h.container.cards.resolve(100, pan, sequence).then((c) => c?.card_sequence, () => 'failed'));
+      const lookups = [1, 1, 2 ** 40, 1, 1].map((sequence) => h.container.cards.repository.resolve(100, pan, sequence).then((c) => c?.card_sequence, () => 'failed'));
       assert.deepEqual(await Promise.all(lookups), [1, 1, 'failed', 1, 1]);
     });
 

@@ -19,7 +19,7 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = a
     schema: { operationId: 'embosserAdd', tags: ['Cards'], summary: 'Card Add: a new card (number generated from the logo BIN, or given) on an account', body: CardAddRequest, response: responses(CardAddResponse, 422) },
   }, async (request) => {
     requireOrganization(request, request.body.organizationNumber);
-    return await cards.add(actorOf(request), request.body);
+    return await cards.issuing.add(actorOf(request), request.body);
   });
 
   // Upstream's path and the same operation under a shorter path (an operationId each).
@@ -35,7 +35,7 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = a
       },
     }, async (request) => {
       requireOrganization(request, request.body.organizationNumber);
-      return await cards.panInquiry(actorOf(request), request.body, viewerOf(request));
+      return await cards.inquiries.panInquiry(actorOf(request), request.body, viewerOf(request));
     });
   }
 
@@ -44,7 +44,7 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = a
     schema: { operationId: 'embosserInquiry', tags: ['Cards'], summary: 'Card details by card number or PAN token and sequence', body: CardDetailsRequest, response: responses(CardDetailsResponse, 422) },
   }, async (request) => {
     requireOrganization(request, Number(request.body.organizationNumber));
-    return await cards.details(actorOf(request), request.body);
+    return await cards.inquiries.details(actorOf(request), request.body);
   });
 
   app.get('/customer/v3/cards/details', {
@@ -54,7 +54,7 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = a
     },
   }, async (request) => {
     requireOrganization(request, request.query.organizationNumber);
-    return await cards.customerCards(actorOf(request), request.query, request.headers.customernumber, viewerOf(request));
+    return await cards.inquiries.customerCards(actorOf(request), request.query, request.headers.customernumber, viewerOf(request));
   });
 
   app.post('/account/v2/instantCard', {
@@ -64,21 +64,21 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = a
     },
   }, async (request) => {
     requireOrganization(request, request.body.organizationNumber);
-    return await cards.instantCard(actorOf(request), request.body);
+    return await cards.issuing.instantCard(actorOf(request), request.body);
   });
 
   app.put('/cards/status-L8V1', {
     schema: { operationId: 'cardStatusUpdate', tags: ['Cards'], summary: 'Card status: 0 active, 1 inactive, 2 blocked by the issuer, 3 closed (final)', body: CardStatusRequest, response: responses(CardStatusResponse, 422) },
   }, async (request) => {
     requireOrganization(request, request.body.organizationNumber);
-    return await cards.updateStatus(actorOf(request), request.body);
+    return await cards.stateChanges.updateStatus(actorOf(request), request.body);
   });
 
   app.put('/cards/activation', {
     schema: { operationId: 'cardActivation', tags: ['Cards'], summary: 'Card activation: S this card, A every card of its account', body: CardActivationRequest, response: responses(CardActivationResponse, 422) },
   }, async (request) => {
     requireOrganization(request, request.body.organizationNumber);
-    return await cards.activate(actorOf(request), request.body);
+    return await cards.stateChanges.activate(actorOf(request), request.body);
   });
 
   app.put('/cards/embosser/cardAction-L8V2', {
@@ -89,6 +89,6 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = a
     },
   }, async (request) => {
     requireOrganization(request, request.body.organizationNumber);
-    return await cards.cardAction(actorOf(request), request.body, viewerOf(request));
+    return await cards.actions.update(actorOf(request), request.body, viewerOf(request));
   });
 };

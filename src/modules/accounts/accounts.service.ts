@@ -71,20 +71,26 @@ export interface Account {
   dateOpened: string;
 }
 
-/** Resolves a card number or PAN token to its account; given by the cards module once it exists. */
+/** Resolves a card number or PAN token to its account (a read of the cards module). */
 export type CardAccountLookup = (organization: number, card: string) => Promise<string | undefined>;
 
-export class AccountsService {
-  private cardAccount: CardAccountLookup = async () => undefined;
+/**
+ * The owner of an account, read straight from the accounts table: for the customers module,
+ * which the accounts service itself uses (so it cannot take the service).
+ */
+export function accountOwnerQuery(db: Kysely<DB>) {
+  return async (organization: number, accountNumber: string): Promise<string | undefined> =>
+    (await db.selectFrom('accounts').select('customer_number').where('organization', '=', organization).where('account_number', '=', accountNumber).executeTakeFirst())?.customer_number;
+}
 
+export class AccountsService {
   constructor(
     private readonly db: Kysely<DB>,
     private readonly organizations: OrganizationsService,
     private readonly customers: CustomersService,
     private readonly clock: Clock,
+    private readonly cardAccount: CardAccountLookup,
   ) {}
-
-  useCardAccountLookup(lookup: CardAccountLookup) { this.cardAccount = lookup; }
 
   private readonly lookups = new Batcher<{ organization: number; accountNumber: string }, Account | undefined>(async (keys) => {
     const found = await sql<Parameters<typeof toAccount>[0] & { i: string | number }>`

@@ -1,2 +1,2 @@
-export { AccountsService, AccountCodes, toAccount, type Account, type CardAccountLookup } from './accounts.service.ts';
+export { AccountsService, AccountCodes, accountOwnerQuery, toAccount, type Account, type CardAccountLookup } from './accounts.service.ts';
 export * from './accounts.schemas.ts';

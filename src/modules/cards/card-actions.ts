@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 import type { Actor } from '../../shared/actor.ts';
 import type { Clock } from '../../shared/clock.ts';
@@ -12,7 +12,9 @@ import type { Account, AccountsService } from '../accounts/index.ts';
 import type { KeysService } from '../keys/index.ts';
 import type { Logo, Organization, OrganizationsService } from '../organizations/index.ts';
 import { splitName, type PersonalizationOutbox } from '../personalization/index.ts';
-import { CardCodes, CardStatus, expiryDate, pinMethodOf, shownCardNumber, type CardRow, type CardsService, type IssuedCard, type Viewer } from './cards.service.ts';
+import { CardCodes, CardStatus, expiryDate, pinMethodOf, shownCardNumber, type CardRow, type Viewer } from './card-rules.ts';
+import type { CardRepository } from './card-repository.ts';
+import type { CardIssuing, IssuedCard } from './issuing.ts';
 import type { CardActionRequest, CardActionResponse } from './cards.schemas.ts';
 
 type Code = readonly [string, string];
@@ -69,6 +71,9 @@ const MAX_VALIDITY_MONTHS = 240;
 
 export interface CardActionsDeps {
   db: Kysely<DB>;
+  repository: CardRepository;
+  /** The one issuing path, for the new card of a sequence or replacement action. */
+  issuing: CardIssuing;
   sm: SecurityModule;
   keys: KeysService;
   organizations: OrganizationsService;
@@ -88,7 +93,7 @@ const yymmOf = (index: number) => `${String(Math.floor(index / 12) % 100).padSta
  * before the transaction; inside it, only `trx` is used (PGlite has one session).
  */
 export class CardActions {
-  constructor(private readonly deps: CardActionsDeps, private readonly cards: CardsService) {}
+  constructor(private readonly deps: CardActionsDeps) {}
 
   async update(actor: Actor, request: CardActionRequest, viewer: Viewer): Promise<CardActionResponse> {
     const org = request.organizationNumber;
@@ -108,11 +113,11 @@ export class CardActions {
     const reason = (request.cardActionReason ?? '').trim();
     if (!isStorableAmount(request.userData?.userAmount)) throw fail(CardActionCodes.amountTooLarge);
 
-    const found = await this.cards.resolve(org, request.cardNumber, request.cardSequence);
+    const found = await this.deps.repository.resolve(org, request.cardNumber, request.cardSequence);
     if (!found) throw fail(CardActionCodes.cardNotFound);
     const logo = await this.deps.organizations.logo(org, found.logo);
     if (!logo) throw fail(CardActionCodes.logoNotFound);
-    const pan = await this.cards.panOf(found);
+    const pan = await this.deps.repository.panOf(found);
     const pvk = (await this.deps.keys.require(logo.keys.pvk, 'PVK')).keyBlock;
     const cvk = (await this.deps.keys.require(logo.keys.cvk, 'CVK')).keyBlock;
     const zekKey = viewer.pci && viewer.cardNumberKey ? await this.deps.keys.find(viewer.cardNumberKey) : undefined;
@@ -129,16 +134,14 @@ export class CardActions {
     return answeredWrite(this.deps.db, actor, async (trx) => {
       // Every sequence of the number, locked: the next sequence and the closing of a replaced
       // number are decided on rows no one else changes meanwhile.
-      const sequences = await trx.selectFrom('cards').selectAll().where('pan_hash', '=', found.pan_hash).orderBy('card_sequence').forUpdate().execute();
+      const sequences = await this.deps.repository.sequencesLocked(trx, found.pan_hash);
       const card = sequences.find((c) => c.id === found.id);
       if (!card) throw fail(CardActionCodes.cardNotFound);
       const account = await this.deps.accounts.find(org, card.account_number, trx);
       if (!account) throw fail(CardActionCodes.accountNotFound);
       if (account.status === 'C') throw fail(CardActionCodes.accountClosed);
       if (card.status === CardStatus.closed) throw fail(CardActionCodes.cardClosed);
-      const markActed = (id: string) => trx.updateTable('cards')
-        .set({ last_action: action, last_action_reason: reason, profile: sql<string>`profile || ${JSON.stringify(recorded)}::jsonb`, updated_at: now })
-        .where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+      const markActed = (id: string) => this.deps.repository.markActed(trx, id, action, reason, recorded, now);
       const audit = async (details: Record<string, unknown>) => {
         await recordAudit(trx, actor, {
           action: actionName, entityType: 'card', entityId: card.pan_token, organization: org,
@@ -157,27 +160,22 @@ export class CardActions {
         await audit({});
       } else if (rule.kind === 'pin') {
         if (card.pin_suppressed || !newPin) throw fail(CardActionCodes.pinSuppressed);
-        const updated = await trx.updateTable('cards').set({
-          pin_stored: newPin.storedPinBlock, pin_verification: newPin.pvv ?? newPin.offset ?? null,
-          pin_tries: 0, pin_blocked: false, pin_last_invalid: null,
-          last_action: action, last_action_reason: reason, profile: sql<string>`profile || ${JSON.stringify(recorded)}::jsonb`, updated_at: now,
-        }).where('id', '=', card.id).returningAll().executeTakeFirstOrThrow();
+        const updated = await this.deps.repository.reissuePin(trx, card.id, { storedPinBlock: newPin.storedPinBlock, verification: newPin.pvv ?? newPin.offset ?? null }, { action, reason, recorded }, now);
         // The PIN mailer: a bureau record for the same card, its reference marked '.PIN'.
         const mailer = await this.deps.personalization.recordFor({
           organization, logo, pan, reference: `${card.pan_token}.${card.card_sequence}.PIN`, expiry: card.expiry, serviceCode: card.service_code,
           embossedName1: card.embossed_name_1, embossedName2: card.embossed_name_2, reason: actionName,
           pin: { method: pinMethodOf(logo), ...newPin },
         }, trx);
-        if (mailer) await trx.insertInto('personalization_records').values({ ...mailer, card_id: card.id }).execute();
+        if (mailer) await this.deps.personalization.add(trx, mailer, card.id);
         await audit({ pin: 'reissued', pinMailer: mailer ? 'queued' : 'no bureau' });
         result = { card: updated, pan };
       } else if (rule.kind === 'sequence') {
         // Read again once the lock is held: under READ COMMITTED this statement also sees a
         // sequence that a transaction we waited for has just added.
-        const last = await trx.selectFrom('cards').select((e) => e.fn.max('card_sequence').as('n')).where('pan_hash', '=', card.pan_hash).executeTakeFirstOrThrow();
-        const sequence = Number(last.n) + 1;
+        const sequence = await this.deps.repository.lastSequence(trx, card.pan_hash) + 1;
         const expiry = rule.renew ? renewalExpiry(card.expiry, logo, now) : card.expiry;
-        const issued = await this.cards.issue(trx, actor, {
+        const issued = await this.deps.issuing.issue(trx, actor, {
           ...this.specFrom(card, organization, logo, account, pvk, actionName, recorded),
           sequence, expiry, blockCode: card.block_code,
           existing: { pan, panHash: card.pan_hash, token: card.pan_token, ...(keptPin(card, logo) ? { pin: keptPin(card, logo)! } : {}) },
@@ -186,15 +184,13 @@ export class CardActions {
         result = { card: await this.markNew(trx, issued, action, reason, null), pan };
         await audit({ newSequence: sequence, ...(rule.renew ? { expiry: 'renewed' } : {}) });
       } else {
-        const issued = await this.cards.issue(trx, actor, {
+        const issued = await this.deps.issuing.issue(trx, actor, {
           ...this.specFrom(card, organization, logo, account, pvk, actionName, recorded),
           sequence: 1, expiry: yymmOf(monthIndexNow(now) + logo.expiryMonths), blockCode: '',
           activationRequired: !rule.instant && !card.digital,
         });
         // Every open sequence of the old number closes for good and points to its replacement.
-        await trx.updateTable('cards').set({
-          status: CardStatus.closed, status_date: today, block_code: rule.blockCode, replaced_by_card_id: issued.card.id, updated_at: now,
-        }).where('pan_hash', '=', card.pan_hash).where('status', '!=', CardStatus.closed).execute();
+        await this.deps.repository.closeNumber(trx, card.pan_hash, rule.blockCode, issued.card.id, now);
         await markActed(card.id);
         result = { card: await this.markNew(trx, issued, action, reason, card.id), pan: issued.pan };
         await audit({ replacedBy: issued.token, blockCode: rule.blockCode });
@@ -243,8 +239,7 @@ export class CardActions {
   }
 
   private markNew(trx: Kysely<DB>, issued: IssuedCard, action: number, reason: string, replaces: string | null) {
-    return trx.updateTable('cards').set({ last_action: action, last_action_reason: reason, replaces_card_id: replaces })
-      .where('id', '=', issued.card.id).returningAll().executeTakeFirstOrThrow();
+    return this.deps.repository.markMadeBy(trx, issued.card.id, action, reason, replaces);
   }
 
   /** The card's tracks and embosser block under the client's card-number key. */

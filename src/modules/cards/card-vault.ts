@@ -1,4 +1,4 @@
-import type { IssueCardsRequest, IssuedCardValues, SecurityModule } from '../../security-module/port.ts';
+import type { IssueCardsRequest, IssuedCardValues, IssuedPin, PinVerificationMethod, SecurityModule } from '../../security-module/port.ts';
 import type { KeysService } from '../keys/index.ts';
 import { businessRule } from '../../shared/errors.ts';
 
@@ -38,6 +38,11 @@ export class CardVault {
   /** New cards in bulk (see IssueCardsRequest): hash, token and stored number under the system keys, with PINs and bureau records. */
   issueCards(binLength: number, request: Omit<IssueCardsRequest, 'tok' | 'dek' | 'hmk' | 'binLength'>): Promise<IssuedCardValues[]> {
     return this.sm.issueCards({ ...request, binLength: tokenBinLength(binLength), tok: this.system.tok, dek: this.system.dek, hmk: this.system.hmk });
+  }
+
+  /** A new random PIN for a card, stored, with its PVV or offset. */
+  generatePin(pvk: string, pan: string, method: PinVerificationMethod): Promise<IssuedPin> {
+    return this.sm.generatePin({ pvk, pan, method });
   }
 
   hash(pan: string): Promise<string> {

@@ -60,7 +60,6 @@ interface CustomerInsert {
 }
 
 export class CustomersService {
-  private accountOwner: AccountOwnerLookup = async () => undefined;
   /** Customer adds of concurrent requests go to the database together (one statement, see Batcher). */
   private readonly inserts = new Batcher((rows: CustomerInsert[]) => this.insertMany(rows));
 
@@ -68,10 +67,9 @@ export class CustomersService {
     private readonly db: Kysely<DB>,
     private readonly organizations: OrganizationsService,
     private readonly clock: Clock,
+    /** The owner of an account, when a request names an account instead of a customer (a read of the accounts module). */
+    private readonly accountOwner: AccountOwnerLookup,
   ) {}
-
-  /** Wires the account look-up used when a request names an account instead of a customer. */
-  useAccountOwnerLookup(lookup: AccountOwnerLookup) { this.accountOwner = lookup; }
 
   async add(actor: Actor, request: AddCustomerRequest) {
     const key = request.customerData.customerKeyData;

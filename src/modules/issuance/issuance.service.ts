@@ -13,7 +13,7 @@ import type { OrganizationsService } from '../organizations/index.ts';
 import { MAX_RECORDS_PER_FILE, massFileOf, type MassFile, type PersonalizationOutbox } from '../personalization/index.ts';
 import type { CustomersService } from '../customers/index.ts';
 import type { AccountsService } from '../accounts/index.ts';
-import { expiryDate, shownCardNumber, type CardsService, type PreparedMassCard } from '../cards/index.ts';
+import { MassPositionTaken, expiryDate, shownCardNumber, type CardIssuing, type CardRepository, type PreparedMassCard } from '../cards/index.ts';
 import type { MassIssueQuery, MassIssueRequest } from './issuance.schemas.ts';
 
 type Code = readonly [string, string];
@@ -137,7 +137,8 @@ export interface IssuanceDeps {
   organizations: OrganizationsService;
   customers: CustomersService;
   accounts: AccountsService;
-  cards: CardsService;
+  /** The cards module: its issuing path (mass issue is one of its callers) and the repository of its tables. */
+  cards: { issuing: CardIssuing; repository: CardRepository };
   keys: KeysService;
   personalization: PersonalizationOutbox;
   clock: Clock;
@@ -210,8 +211,8 @@ export class IssuanceService {
       if (!existing) throw fail(IssuanceCodes.notFound);
       if (existing.status === 'RUNNING') throw fail(IssuanceCodes.running);
       // Below the highest position made (at least the count made) would leave a card outside the request.
-      const highest = await trx.selectFrom('cards').select((eb) => eb.fn.max('mass_seq').as('p')).where('mass_request_id', '=', existing.id).executeTakeFirst();
-      if (values.quantity < Math.max(existing.created, Number(highest?.p ?? 0))) throw fail(IssuanceCodes.belowCreated);
+      const highest = await this.deps.cards.repository.lastMassPosition(trx, existing.id);
+      if (values.quantity < Math.max(existing.created, highest)) throw fail(IssuanceCodes.belowCreated);
       if (values.quantity < existing.quantity) await this.deps.personalization.capMassFiles(trx, existing.id, values.quantity);
       const updated = await trx.updateTable('mass_issue_requests')
         .set({ ...values, status: values.quantity > existing.created ? 'PENDING' : existing.status, last_error: null, updated_at: now })
@@ -292,7 +293,7 @@ export class IssuanceService {
     const take = () => {
       while (ahead.length <= parallel && units.length > 0) {
         const positions = positionsOf(units.shift()!);
-        const ready = this.deps.cards.prepareMass(massSpec, positions.length);
+        const ready = this.deps.cards.issuing.prepareMass(massSpec, positions.length);
         ready.catch(() => undefined); // awaited by the worker that takes it; left over after a failure
         ahead.push({ positions, ready });
       }
@@ -311,7 +312,7 @@ export class IssuanceService {
               organization: organization.number, logo, customerNumber: first.customer_number, creditLimit: Number(first.credit_limit), count: positions.length,
               profile: { massIssue: requestId },
             });
-            await this.deps.cards.issueMany(trx, { ...massSpec, actor, customerNumber: first.customer_number, positions, accounts, ...(fileIds ? { fileIds } : {}) }, ready);
+            await this.deps.cards.issuing.issueMany(trx, { ...massSpec, actor, customerNumber: first.customer_number, positions, accounts, ...(fileIds ? { fileIds } : {}) }, ready);
             await this.deps.personalization.countIntoMassFiles(trx, counts);
             await trx.updateTable('mass_issue_requests')
               .set((eb) => ({ created: eb('created', '+', positions.length), updated_at: this.deps.clock.now() }))
@@ -328,7 +329,7 @@ export class IssuanceService {
         } catch (err) {
           const code = (err as { code?: unknown }).code;
           // Another run wrote these positions first (the unique position key said so): nothing to do.
-          if (code === '23505' && String((err as { constraint?: unknown }).constraint ?? '').includes('mass')) continue;
+          if (err instanceof MassPositionTaken || (code === '23505' && String((err as { constraint?: unknown }).constraint ?? '').includes('mass'))) continue;
           // Two chunks' transactions chose each other as deadlock victims: the chunk rolled back whole; do it again.
           if ((code === '40P01' || code === '40001') && retries++ < MAX_CHUNK_RETRIES) { units.push({ positions }); continue; }
           failure = err;
@@ -370,10 +371,8 @@ export class IssuanceService {
    * a chunk partly made (a quantity raised after a run) the exact positions missing.
    */
   private async missingPositions(requestId: string, quantity: number, chunk: number): Promise<Unit[]> {
-    const counts = await sql<{ k: number; n: number }>`
-      select ((mass_seq - 1) / ${chunk}::int)::int as k, count(*)::int as n
-      from cards where mass_request_id = ${requestId}::bigint group by 1`.execute(this.deps.db);
-    const made = new Map(counts.rows.map((r) => [Number(r.k), Number(r.n)]));
+    const counts = await this.deps.cards.repository.massChunkCounts(requestId, chunk);
+    const made = new Map(counts.map((r) => [Number(r.k), Number(r.n)]));
     // Whole chunks as ranges (a million cards' positions are not held in memory at once).
     const units: Unit[] = [];
     for (let k = 0; k * chunk < quantity; k++) {
@@ -385,9 +384,7 @@ export class IssuanceService {
         units.push({ from, to });
         continue;
       }
-      const existing = await this.deps.db.selectFrom('cards').select('mass_seq').where('mass_request_id', '=', requestId)
-        .where('mass_seq', '>=', from).where('mass_seq', '<=', to).execute();
-      const taken = new Set(existing.map((e) => e.mass_seq));
+      const taken = new Set(await this.deps.cards.repository.massPositions(requestId, from, to));
       units.push({ positions: positionsFrom(from, to).filter((p) => !taken.has(p)) });
     }
     return units;
@@ -406,17 +403,10 @@ export class IssuanceService {
     if (!row) throw fail(IssuanceCodes.inquiryNotFound);
     const page = query.page ?? 1;
     const size = query.pageSize ?? 50;
-    const rows = await this.deps.db.selectFrom('cards')
-      .innerJoin('accounts', 'accounts.account_number', 'cards.account_number')
-      .select(['cards.id', 'cards.mass_seq', 'cards.account_number', 'cards.customer_number', 'cards.pan_token', 'cards.pan_hash', 'cards.status',
-        'cards.activation_required', 'cards.block_code', 'cards.expiry', 'accounts.credit_limit', 'accounts.status as account_status',
-        'accounts.block_code_1', 'accounts.block_code_2', 'accounts.date_opened'])
-      .where('cards.mass_request_id', '=', row.id)
-      .where('cards.mass_seq', '>', (page - 1) * size).where('cards.mass_seq', '<=', page * size)
-      .orderBy('cards.mass_seq').execute();
+    const rows = await this.deps.cards.repository.massPage(row.id, (page - 1) * size, page * size);
     const cards = [];
     for (const c of rows) {
-      const shown = await shownCardNumber(organization, c.pan_token, () => this.deps.cards.panOf(c as never));
+      const shown = await shownCardNumber(organization, c.pan_token, () => this.deps.cards.repository.panOf(c as never));
       cards.push({
         sequence: c.mass_seq ?? 0, accountNumber: c.account_number, cardNumber: shown, customerNumber: c.customer_number,
         cardType: String(row.card_type), availableCreditLimitAmount: Number(c.credit_limit), creditLimitAmount: Number(c.credit_limit),

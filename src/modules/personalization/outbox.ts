@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 import type { KeyBlock, PersonalizationRecord, PinVerificationMethod, SecurityModule } from '../../security-module/port.ts';
 import type { Clock } from '../../shared/clock.ts';
@@ -39,6 +39,18 @@ export interface OutboxRecord {
 }
 
 export interface WrittenFile { name: string; records: number; organization: number; logo: number }
+
+/**
+ * The INSERT of bureau records from the rows of another module's statement (a data-modifying CTE:
+ * the cards insert writes each new card's record in the same statement): `rows` selects, in this
+ * order, organization, logo, card id, reason, reference, encrypted record, cipher, bureau key check
+ * value and file id (or null).
+ */
+export function recordsInsertFrom(rows: RawBuilder<unknown>): RawBuilder<unknown> {
+  return sql`
+    insert into personalization_records (organization, logo, card_id, reason, reference, encrypted_record, cipher, bureau_kcv, file_id)
+    select * from (${rows}) as r(organization, logo, card_id, reason, reference, encrypted_record, cipher, bureau_kcv, file_id)`;
+}
 
 /** A mass issue's file still receiving records: the positions it covers (not every one in between need be its). */
 export interface MassFile { id: string; first: number; last: number }
@@ -81,6 +93,11 @@ export class PersonalizationOutbox {
   private readonly writers = new Map<string, PersonalizationFileWriter>();
 
   constructor(private readonly deps: { db: Kysely<DB>; sm: SecurityModule; keys: KeysService; clock: Clock; folder: string; logger: Logger }) {}
+
+  /** Stores one card's bureau record (a PIN mailer of a card action), in the caller's transaction. */
+  async add(trx: Kysely<DB>, record: OutboxRecord, cardId: string): Promise<void> {
+    await trx.insertInto('personalization_records').values({ ...record, card_id: cardId }).execute();
+  }
 
   /** The bureau record for a plastic, or undefined when the organization has no bureau configured. */
   async recordFor(p: PlasticRequest, db: Kysely<DB> = this.deps.db): Promise<OutboxRecord | undefined> {

@@ -13,7 +13,7 @@ import { ANSWER_COLUMNS, answerArrays, answeredWrite, commitAnswers, heldItems }
 import type { KeysService } from '../keys/index.ts';
 import type { Logo, Organization, OrganizationsService } from '../organizations/index.ts';
 import type { Account } from '../accounts/index.ts';
-import { CardCodes, cardProblem, pinMethodOf, shownCardNumber, type CardRow, type CardsService } from '../cards/index.ts';
+import { CardCodes, cardProblem, pinMethodOf, shownCardNumber, type CardRepository, type CardRow } from '../cards/index.ts';
 import {
   Cvv2Codes, DynamicValueCodes, InvalidAttemptsCodes, PinChangeCodes, PinCodes, PinStatusCodes, SecurityValueCodes, ValidationCodes,
   type CardCheckCodes, type Code,
@@ -28,7 +28,8 @@ export interface PinsDeps {
   sm: SecurityModule;
   keys: KeysService;
   organizations: OrganizationsService;
-  cards: CardsService;
+  /** The cards module's repository: the cards a request names, their numbers. */
+  cards: CardRepository;
   clock: Clock;
   /** Per card and UTC day (EMBOSS_VERIFICATIONS_PER_CARD_PER_DAY, EMBOSS_UNBLOCKS_PER_CARD_PER_DAY). */
   dailyCaps: DailyCaps;

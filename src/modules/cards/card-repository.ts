@@ -1,0 +1,358 @@
+import { sql, type Kysely } from 'kysely';
+import type { DB } from '../../db/schema.ts';
+import type { RecordedAnswer } from '../../shared/actor.ts';
+import { Batcher, byOrdinality, column, commaList } from '../../shared/batcher.ts';
+import { auditInsertOfItems, type AuditRow } from '../audit/index.ts';
+import { eventsInsertFrom } from '../events/index.ts';
+import { ANSWER_COLUMNS, answerArrays, answersOf, heldItems } from '../idempotency/index.ts';
+import { recordsInsertFrom, type OutboxRecord } from '../personalization/index.ts';
+import { toAccount, type Account } from '../accounts/index.ts';
+import type { CardVault } from './card-vault.ts';
+import { CardStatus, type CardRow } from './card-rules.ts';
+
+/** An accounts row as `to_jsonb` gives it. */
+type AccountRow = Parameters<typeof toAccount>[0];
+
+/** A card as a client names it: by PAN token or by the keyed hash of its number; a sequence or the latest. */
+interface CardKey { organization: number; token: string | null; hash: string | null; sequence: number | null }
+
+/** A card with its number's stored encryption (most callers need the number next). */
+export type FoundCard = CardRow & { pan_encrypted: string };
+
+/** The rows of one card as `insert` writes them (the security-module work done). */
+export interface CardInsert {
+  hash: string; token: string; encrypted: string; bin: string; last4: string;
+  /** The number is already on file (a new sequence of it): only the card is inserted. */
+  existing: boolean;
+  organization: number; logo: number; sequence: number; account: string; customer: string; expiry: string; serviceCode: string;
+  statusDate: string; activationRequired: boolean; activatedAt: Date | null; blockCode: string; embossedName1: string; embossedName2: string;
+  digital: boolean; plasticStatus: string; pinSuppressed: boolean; pinStored: string | null; pinVerification: string | null;
+  /** JSON text. */
+  profile: string;
+  createdBy: string;
+  /** Its audit record; none for the cards of a mass-issue chunk (audited per chunk). */
+  audit: AuditRow | undefined;
+  /** What the card.issued event says besides the card itself (JSON text). */
+  eventData: string;
+  plastic: OutboxRecord | undefined;
+  /** The bureau file its record goes into (a mass issue's planned files). */
+  fileId: string | null;
+  /** A mass-issue card: its request and position (the unique key that makes a position issued once). */
+  massRequestId: string | null;
+  massSeq: number | null;
+  /** The request's answer, recorded with the card (card add): see `insert`. */
+  answer?: RecordedAnswer | undefined;
+}
+
+/** What became of one card of an `insert`. */
+export type InsertOutcome =
+  | { made: CardRow }
+  /** Its number is on file already: draw another (or, for a given number, refuse it). */
+  | { made: undefined; numberTaken: true }
+  /** The number was new but the card was not made: its mass-issue position (or the sequence of its number) is taken, or its request lost its id. */
+  | { made: undefined; numberTaken: false };
+
+/**
+ * The one owner of the `cards` and `card_numbers` tables: every statement on them is here, used
+ * by issuing, inquiries, state changes, card actions, mass issue and the PIN module.
+ */
+export class CardRepository {
+  private readonly lookups = new Batcher((keys: CardKey[]) => this.lookUp(keys, false));
+  private readonly lookupsWithAccount = new Batcher((keys: CardKey[]) => this.lookUp(keys, true));
+  private readonly inserts = new Batcher((rows: CardInsert[]) => this.insert(this.db, rows));
+
+  constructor(private readonly db: Kysely<DB>, private readonly vault: CardVault) {}
+
+  // --- finding cards ---------------------------------------------------------------------
+
+  /**
+   * The card a client names: a PAN token, or a clear number (zero-padded to 19 or not), of the
+   * organization; the given sequence, or the latest one.
+   */
+  async resolve(organization: number, number: string, sequence?: number, db: Kysely<DB> = this.db): Promise<FoundCard | undefined> {
+    const key = await this.cardKey(organization, number, sequence);
+    if (!key) return undefined;
+    // Outside a transaction, concurrent look-ups go to the database together (one statement).
+    if (!db.isTransaction) return this.lookups.submit(key);
+    // A token is looked up in card_numbers (its unique index), the card then by its key.
+    let q = db.selectFrom('cards').innerJoin('card_numbers', 'card_numbers.pan_hash', 'cards.pan_hash')
+      .selectAll('cards').select('card_numbers.pan_encrypted').where('cards.organization', '=', organization);
+    q = key.token !== null ? q.where('card_numbers.pan_token', '=', key.token) : q.where('cards.pan_hash', '=', key.hash!);
+    if (key.sequence !== null) q = q.where('cards.card_sequence', '=', key.sequence);
+    return q.orderBy('cards.card_sequence', 'desc').limit(1).executeTakeFirst();
+  }
+
+  /**
+   * As `resolve` (outside a transaction), with the card's account read in the same statement:
+   * for operations that check both before they use the card.
+   */
+  async resolveWithAccount(organization: number, number: string, sequence?: number): Promise<{ card: FoundCard; account: Account | undefined } | undefined> {
+    const key = await this.cardKey(organization, number, sequence);
+    if (!key) return undefined;
+    const found = await this.lookupsWithAccount.submit(key);
+    if (!found) return undefined;
+    const { account_row: accountRow, ...card } = found;
+    return { card, account: accountRow ? toAccount(accountRow) : undefined };
+  }
+
+  /** The account of a card named by number or token (account inquiry by card number). */
+  async accountOfCard(organization: number, number: string): Promise<string | undefined> {
+    return (await this.resolve(organization, number))?.account_number;
+  }
+
+  /** The clear number of a card (inside emboss only: PIN and CVV operations, card-pan, bureau records). */
+  async panOf(card: CardRow & { pan_encrypted?: string }, db: Kysely<DB> = this.db): Promise<string> {
+    const encrypted = card.pan_encrypted
+      ?? (await db.selectFrom('card_numbers').select('pan_encrypted').where('pan_hash', '=', card.pan_hash).executeTakeFirstOrThrow()).pan_encrypted;
+    return this.vault.reveal(encrypted);
+  }
+
+  /** How a card number or token is looked up; undefined when it cannot name a card. */
+  private async cardKey(organization: number, number: string, sequence: number | undefined): Promise<CardKey | undefined> {
+    const key: CardKey = { organization, token: null, hash: null, sequence: sequence !== undefined && sequence > 0 ? sequence : null };
+    if (/[A-Za-z]/.test(number)) {
+      if (number.length !== 19) return undefined;
+      key.token = number.toUpperCase();
+    } else {
+      const pan = number.replace(/^0+/, '');
+      if (pan.length < 12) return undefined;
+      key.hash = await this.vault.hash(pan);
+    }
+    return key;
+  }
+
+  /** Many `resolve`s in one statement: for each key, its card (the given sequence or the latest) or nothing. */
+  private async lookUp(keys: CardKey[], withAccount: boolean): Promise<Array<(FoundCard & { account_row?: AccountRow | null }) | undefined>> {
+    const account = withAccount
+      ? { select: sql`, to_jsonb(a) as account_row`, join: sql`left join accounts a on a.account_number = c.account_number and a.organization = c.organization` }
+      : { select: sql``, join: sql`` };
+    const found = await sql<FoundCard & { i: string | number; account_row?: AccountRow | null }>`
+      select k.i, c.*, n.pan_encrypted ${account.select}
+      from unnest(${column(keys, 'organization')}::int[], ${column(keys, 'token')}::bpchar[], ${column(keys, 'hash')}::text[], ${column(keys, 'sequence')}::int[])
+        with ordinality as k(organization, token, hash, sequence, i)
+      cross join lateral (
+        (select c.* from card_numbers t join cards c on c.pan_hash = t.pan_hash
+          where t.pan_token = k.token and c.organization = k.organization and (k.sequence is null or c.card_sequence = k.sequence))
+        union all
+        (select * from cards c where c.pan_hash = k.hash and c.organization = k.organization and (k.sequence is null or c.card_sequence = k.sequence))
+        order by card_sequence desc limit 1
+      ) c
+      join card_numbers n on n.pan_hash = c.pan_hash
+      ${account.join}`.execute(this.db);
+    return byOrdinality(keys.length, found.rows, (card) => card);
+  }
+
+  /** What card details tells besides the card: the expiry before this one, the replacement, the open plastics. */
+  async relatedOf(cardId: string) {
+    return (await sql<{ previous_expiry: string | null; replaced_expiry: string | null; replacement_token: string | null; replacement_encrypted: string | null; outstanding: number }>`
+      select
+        (select p.expiry from cards p where p.pan_hash = c.pan_hash and p.card_sequence < c.card_sequence order by p.card_sequence desc limit 1) as previous_expiry,
+        (select r.expiry from cards r where r.id = c.replaces_card_id) as replaced_expiry,
+        n.pan_token as replacement_token, nn.pan_encrypted as replacement_encrypted,
+        (select count(*)::int from cards o where o.pan_hash = c.pan_hash and o.status <> ${CardStatus.closed} and not o.digital) as outstanding
+      from cards c
+      left join cards n on n.id = c.replaced_by_card_id
+      left join card_numbers nn on nn.pan_hash = n.pan_hash
+      where c.id = ${cardId}`.execute(this.db)).rows[0];
+  }
+
+  /**
+   * A page of a customer's cards by account number, with the account's userAccountNumber: from
+   * the first (`from` undefined), after an account (`next`) or before one (`previous`).
+   */
+  async ofCustomer(organization: number, customerNumber: string, page: { next?: string; previous?: string }, limit: number) {
+    let q = this.db.selectFrom('cards')
+      .leftJoin('accounts', (j) => j.onRef('accounts.account_number', '=', 'cards.account_number').onRef('accounts.organization', '=', 'cards.organization'))
+      .selectAll('cards').select(sql<string | null>`accounts.profile->>'userAccountNumber'`.as('user_account_number'))
+      .where('cards.customer_number', '=', customerNumber).where('cards.organization', '=', organization);
+    if (page.next !== undefined) q = q.where('cards.account_number', '>', page.next).orderBy('cards.account_number', 'asc').orderBy('cards.id', 'asc');
+    else if (page.previous !== undefined) q = q.where('cards.account_number', '<', page.previous).orderBy('cards.account_number', 'desc').orderBy('cards.id', 'desc');
+    else q = q.orderBy('cards.account_number', 'asc').orderBy('cards.id', 'asc');
+    return q.limit(limit).execute();
+  }
+
+  // --- changing cards (inside the caller's transaction) ----------------------------------
+
+  /** The card, locked for the rest of the transaction. */
+  locked(trx: Kysely<DB>, id: string): Promise<CardRow> {
+    return trx.selectFrom('cards').selectAll().where('id', '=', id).forUpdate().executeTakeFirstOrThrow();
+  }
+
+  /** Every sequence of a number, locked, in sequence order. */
+  sequencesLocked(trx: Kysely<DB>, panHash: string): Promise<CardRow[]> {
+    return trx.selectFrom('cards').selectAll().where('pan_hash', '=', panHash).orderBy('card_sequence').forUpdate().execute();
+  }
+
+  /** The highest sequence of a number (read again once its rows are locked: see card actions). */
+  async lastSequence(trx: Kysely<DB>, panHash: string): Promise<number> {
+    return Number((await trx.selectFrom('cards').select((e) => e.fn.max('card_sequence').as('n')).where('pan_hash', '=', panHash).executeTakeFirstOrThrow()).n);
+  }
+
+  async setStatus(trx: Kysely<DB>, id: string, status: number, now: Date): Promise<void> {
+    await trx.updateTable('cards').set({ status, status_date: now.toISOString().slice(0, 10), updated_at: now }).where('id', '=', id).execute();
+  }
+
+  /** Activates the cards of an account awaiting it (or only `cardId`), neither closed nor expired; answers those activated. */
+  activate(trx: Kysely<DB>, accountNumber: string, cardId: string | undefined, now: Date, currentMonth: string) {
+    let q = trx.updateTable('cards').set({ activation_required: false, activated_at: now, updated_at: now })
+      .where('account_number', '=', accountNumber).where('activation_required', '=', true)
+      .where('status', '!=', CardStatus.closed).where('expiry', '>=', currentMonth);
+    if (cardId !== undefined) q = q.where('id', '=', cardId);
+    return q.returning(['pan_token', 'card_sequence']).execute();
+  }
+
+  /** Records a card action on a card (its action, reason and the action's fields in the profile). */
+  markActed(trx: Kysely<DB>, id: string, action: number, reason: string, recorded: Record<string, unknown>, now: Date): Promise<CardRow> {
+    return trx.updateTable('cards')
+      .set({ last_action: action, last_action_reason: reason, profile: sql<string>`profile || ${JSON.stringify(recorded)}::jsonb`, updated_at: now })
+      .where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+  }
+
+  /** A new PIN for a card (card action 5): the tries and the block reset. */
+  reissuePin(trx: Kysely<DB>, id: string, pin: { storedPinBlock: string; verification: string | null }, acted: { action: number; reason: string; recorded: Record<string, unknown> }, now: Date): Promise<CardRow> {
+    return trx.updateTable('cards').set({
+      pin_stored: pin.storedPinBlock, pin_verification: pin.verification, pin_tries: 0, pin_blocked: false, pin_last_invalid: null,
+      last_action: acted.action, last_action_reason: acted.reason, profile: sql<string>`profile || ${JSON.stringify(acted.recorded)}::jsonb`, updated_at: now,
+    }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+  }
+
+  /** Closes every open sequence of a number for good, pointing to its replacement. */
+  async closeNumber(trx: Kysely<DB>, panHash: string, blockCode: string, replacedBy: string, now: Date): Promise<void> {
+    await trx.updateTable('cards').set({
+      status: CardStatus.closed, status_date: now.toISOString().slice(0, 10), block_code: blockCode, replaced_by_card_id: replacedBy, updated_at: now,
+    }).where('pan_hash', '=', panHash).where('status', '!=', CardStatus.closed).execute();
+  }
+
+  /** A card made by a card action: the action, its reason and the card it replaces. */
+  markMadeBy(trx: Kysely<DB>, id: string, action: number, reason: string, replaces: string | null): Promise<CardRow> {
+    return trx.updateTable('cards').set({ last_action: action, last_action_reason: reason, replaces_card_id: replaces })
+      .where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+  }
+
+  // --- mass issue -------------------------------------------------------------------------
+
+  /** The highest position issued so far of a mass-issue request. */
+  async lastMassPosition(trx: Kysely<DB>, requestId: string): Promise<number> {
+    const highest = await trx.selectFrom('cards').select((eb) => eb.fn.max('mass_seq').as('p')).where('mass_request_id', '=', requestId).executeTakeFirst();
+    return Number(highest?.p ?? 0);
+  }
+
+  /** How many cards of a mass-issue request exist per chunk (chunk numbers from 0). */
+  async massChunkCounts(requestId: string, chunk: number) {
+    return (await sql<{ k: number; n: number }>`
+      select ((mass_seq - 1) / ${chunk}::int)::int as k, count(*)::int as n
+      from cards where mass_request_id = ${requestId}::bigint group by 1`.execute(this.db)).rows;
+  }
+
+  /** The positions issued so far of a mass-issue request within a range. */
+  async massPositions(requestId: string, from: number, to: number): Promise<number[]> {
+    const rows = await this.db.selectFrom('cards').select('mass_seq').where('mass_request_id', '=', requestId)
+      .where('mass_seq', '>=', from).where('mass_seq', '<=', to).execute();
+    return rows.map((r) => Number(r.mass_seq));
+  }
+
+  /** A page of a mass-issue request's cards, by position, with their accounts. */
+  massPage(requestId: string, from: number, to: number) {
+    return this.db.selectFrom('cards')
+      .innerJoin('accounts', 'accounts.account_number', 'cards.account_number')
+      .select(['cards.id', 'cards.mass_seq', 'cards.account_number', 'cards.customer_number', 'cards.pan_token', 'cards.pan_hash', 'cards.status',
+        'cards.activation_required', 'cards.block_code', 'cards.expiry', 'accounts.credit_limit', 'accounts.status as account_status',
+        'accounts.block_code_1', 'accounts.block_code_2', 'accounts.date_opened'])
+      .where('cards.mass_request_id', '=', requestId)
+      .where('cards.mass_seq', '>', from).where('cards.mass_seq', '<=', to)
+      .orderBy('cards.mass_seq').execute();
+  }
+
+  // --- the one insert ---------------------------------------------------------------------
+
+  /**
+   * Inserts cards made outside a transaction together with those of concurrent requests (card
+   * add): one statement per batch (see `insert`).
+   */
+  submit(row: CardInsert): Promise<InsertOutcome> {
+    return this.inserts.submit(row);
+  }
+
+  /**
+   * One statement for the rows of any number of cards — one card add, a batch of concurrent ones,
+   * an instant card, a card action's new card, a mass-issue chunk: each one's number (unless it
+   * names an existing one), the card, its audit record, its card.issued event and its bureau
+   * record, all or nothing, with no transaction round trips. Answers, per card, what became of it
+   * (InsertOutcome). A number twice in one call is taken by the first.
+   *
+   * ON CONFLICT has no target on purpose: with a target, only that index is an arbiter, and a
+   * second transaction inserting the same number at the same moment fails on the pan_token index
+   * (the token is a function of the number) with a unique violation instead of inserting nothing.
+   * Without one, every unique index is an arbiter.
+   *
+   * A card that comes with its request's answer (card add) is made only while its run holds the
+   * request id — the key's row is locked (FOR UPDATE) for the statement, so no retry can take it
+   * over meanwhile — and its answer is recorded in the same statement: the card and the answer of
+   * its request commit together.
+   *
+   * Values that never hold a comma and are never empty travel as one comma-separated text each
+   * (commaList: cheaper for both sides than array literals, which counts in a mass-issue chunk of
+   * a thousand cards); the others as arrays. `answer: 'outcomes'` leaves the made cards' columns
+   * out of the answer (a chunk needs only to know that they were made).
+   */
+  async insert(db: Kysely<DB>, rows: CardInsert[], answer: 'cards' | 'outcomes' = 'cards'): Promise<InsertOutcome[]> {
+    const seen = new Set<string>();
+    const sent = rows.filter((r) => { const key = r.existing ? `${r.hash}.${r.sequence}` : r.hash; return !seen.has(key) && seen.add(key); });
+    const list = <K extends keyof CardInsert>(key: K) => commaList(column(sent, key) as Array<string | number>);
+    const col = <K extends keyof CardInsert>(key: K) => column(sent, key);
+    const plastic = <K extends keyof OutboxRecord>(key: K) => sent.map((r) => r.plastic?.[key] ?? null);
+    // Each card's audit record, and its request's own (its reads and refusals, going with its answer: almost always none).
+    const auditInsert = auditInsertOfItems(sent.map((r) => [...(r.answer?.audit ?? []) as AuditRow[], ...(r.audit ? [r.audit] : [])]), sql`select i from made`);
+    const text = (key: keyof CardInsert) => sql`string_to_array(${list(key)}, ',')`;
+    const result = await sql<CardRow & { item: string; made_: boolean; number_new: boolean }>`
+      with input as (
+        select * from unnest(${text('hash')}, ${text('token')}, ${col('encrypted')}::text[], ${text('bin')},
+          ${text('last4')}, ${text('existing')}::boolean[], ${text('organization')}::int[], ${text('logo')}::int[], ${text('sequence')}::int[],
+          ${text('account')}, ${text('customer')}, ${text('expiry')}, ${text('serviceCode')}, ${text('statusDate')}::date[],
+          ${text('activationRequired')}::boolean[], ${col('activatedAt')}::timestamptz[], ${col('blockCode')}::text[], ${col('embossedName1')}::text[],
+          ${col('embossedName2')}::text[], ${text('digital')}::boolean[], ${text('plasticStatus')}, ${text('pinSuppressed')}::boolean[],
+          ${col('pinStored')}::text[], ${col('pinVerification')}::text[], ${col('profile')}::jsonb[], ${text('createdBy')},
+          ${col('massRequestId')}::bigint[], ${col('massSeq')}::int[], ${col('eventData')}::jsonb[],
+          ${plastic('organization')}::int[], ${plastic('logo')}::int[], ${plastic('reason')}::text[], ${plastic('reference')}::text[],
+          ${plastic('encrypted_record')}::text[], ${plastic('cipher')}::text[], ${plastic('bureau_kcv')}::text[], ${col('fileId')}::bigint[],
+          ${answerArrays(sent.map((r) => r.answer))})
+          with ordinality as u(h, t, e, bin, l4, ex, org, logo, seq, acct, cust, exp, sc, sdate, areq, aat, blk, n1, n2, dig, pst, psup, pin, pv, prof, by_,
+            mreq, mseq, evdata, p_org, p_logo, p_reason, p_ref, p_record, p_cipher, p_kcv, p_file,
+            ${ANSWER_COLUMNS}, i)
+      ), ${heldItems()}, n as (
+        insert into card_numbers (pan_hash, pan_token, pan_encrypted, bin, last4, organization, logo)
+        select h, t, e, bin, l4, org, logo from go where not ex
+        on conflict do nothing
+        returning pan_hash
+      ), c as (
+        insert into cards (
+          pan_hash, card_sequence, pan_token, organization, logo, account_number, customer_number, expiry, service_code,
+          status, status_date, activation_required, activated_at, block_code, embossed_name_1, embossed_name_2, digital,
+          plastic_status, pin_suppressed, pin_stored, pin_verification, profile, created_by, mass_request_id, mass_seq
+        )
+        select h, seq, t, org, logo, acct, cust, exp, sc, ${CardStatus.active}::int, sdate, areq, aat, blk, n1, n2, dig, pst, psup, pin, pv, prof, by_, mreq, mseq
+        from go where ex or h in (select pan_hash from n)
+        on conflict do nothing
+        returning *
+      ), made as (
+        select c.*, go.i from c join go on go.h = c.pan_hash and go.seq = c.card_sequence
+      ), answered as (${answersOf('made')}
+      ), audit as (${auditInsert}), ev as (${eventsInsertFrom(sql`
+        select 'card.issued', made.pan_token, made.organization, u.evdata from made join input u using (i) order by made.i`)}
+      ), p as (${recordsInsertFrom(sql`
+        select u.p_org, u.p_logo, made.id, u.p_reason, u.p_ref, u.p_record, u.p_cipher, u.p_kcv, u.p_file from made join input u using (i)
+        where u.p_record is not null`)}
+      )
+      select ${answer === 'cards' ? sql`m.*,` : sql``} u.i as item, m.i is not null as made_, (u.ex or u.h in (select pan_hash from n)) as number_new
+      from input u left join made m on m.i = u.i`.execute(db);
+    const outcomes = new Map<number, InsertOutcome>();
+    for (const { item, made_, number_new: numberNew, ...card } of result.rows) {
+      delete (card as { i?: unknown }).i;
+      // Asked for outcomes only (a mass-issue chunk), a made card is answered without its columns.
+      outcomes.set(Number(item), made_ ? { made: card as CardRow } : { made: undefined, numberTaken: !numberNew });
+    }
+    const bySent = new Map(sent.map((r, k) => [r, outcomes.get(k + 1)!]));
+    // A row left out as a repeat of an earlier one in this call: its number is taken (by that one).
+    return rows.map((r) => bySent.get(r) ?? { made: undefined, numberTaken: true });
+  }
+}
