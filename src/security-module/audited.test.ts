@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
 import { audited, type SecurityModuleAuditEvent } from './audited.ts';
-import { securityModuleContract, clientPinBlock, clientReadPinBlock, clientReadValue } from './contract.ts';
+import { securityModuleContract, clientPinBlock, clientReadPinBlock, clientReadValue } from './contract.suite.ts';
 import { KEY_TYPES, SECURITY_MODULE_OPERATIONS, SecurityModuleError, type SecurityModule } from './port.ts';
 import { SoftwareSecurityModule } from './software/software-security-module.ts';
 

@@ -10,7 +10,7 @@
  *
  * The software implementation (`software/`) is the default. A hardware HSM or a cloud payment
  * cryptography service can be added behind this interface and must pass the same contract
- * tests (`contract.ts`). All operations are async so such adapters fit.
+ * tests (`contract.suite.ts`). All operations are async so such adapters fit.
  */
 
 /**

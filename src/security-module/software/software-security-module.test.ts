@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { SoftwareSecurityModule, isWeakPin } from './software-security-module.ts';
-import { securityModuleContract, clientPinBlock, clientReadPinBlock } from '../contract.ts';
+import { securityModuleContract, clientPinBlock, clientReadPinBlock } from '../contract.suite.ts';
 import { SecurityModuleError } from '../port.ts';
 
 securityModuleContract('software', async () => new SoftwareSecurityModule(randomBytes(32)));

@@ -1,6 +1,7 @@
 /**
- * Contract tests every SecurityModule implementation must pass (software, HSM adapters, cloud
- * payment-cryptography adapters). Register them from an implementation's test file:
+ * The contract suite: tests every SecurityModule implementation must pass (software, HSM adapters,
+ * cloud payment-cryptography adapters). Not a test file of its own (the runner takes *.test.ts
+ * only): register the suite from an implementation's test file:
  *
  *     securityModuleContract('software', async () => new SoftwareSecurityModule(randomBytes(32)));
  *
