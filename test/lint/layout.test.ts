@@ -93,7 +93,6 @@ const knownToday = new Set([
   ...['accounts', 'cards', 'customers', 'events', 'health', 'issuance', 'pins', 'token'].map(
     (r) => `http-routes-and-plugins-import-modules-shared: src/http/routes/${r}.ts → src/container.ts`),
   'http-routes-and-plugins-import-modules-shared: src/http/plugins/idempotency.ts → src/db/database.ts',
-  'modules-import-modules-port-db-shared-luhn: src/modules/setup/index.ts → src/config/bootstrap.ts',
 ]);
 
 interface Violation { from: string; to: string; unresolvedTo: string; rule: { name: string } }

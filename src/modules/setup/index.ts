@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import { readFileSync } from 'node:fs';
 import type { DB } from '../../db/schema.ts';
-import type { ConfigPath, ParsedBootstrap } from '../../config/bootstrap.ts';
+import type { ConfigPath, ParsedBootstrap } from '../../shared/bootstrap-document.ts';
 import { ConfigError } from '../../shared/errors.ts';
 import { SecurityModuleError, type KeyType, type SecurityModule } from '../../security-module/port.ts';
 import type { KeysService } from '../keys/index.ts';
