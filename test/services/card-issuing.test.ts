@@ -82,10 +82,11 @@ for (const backend of backends) {
       const [taken, sameSequence, nextSequence] = await db.transaction().execute((trx) => h.container.cards.repository.insert(trx, [
         row({}), row({ existing: true, hash: card!.pan_hash }), row({ existing: true, sequence: 2 }),
       ]));
-      assert.deepEqual(taken, { made: undefined, numberTaken: true }, 'a number on file is not issued again');
-      assert.deepEqual(sameSequence, { made: undefined, numberTaken: false }, 'a sequence on file is not made twice');
-      assert.equal(nextSequence!.made?.card_sequence, 2, 'a new sequence of a number on file is made');
-      assert.equal(nextSequence!.made?.pan_token, card!.pan_token);
+      assert.deepEqual(taken, { made: false, numberTaken: true }, 'a number on file is not issued again');
+      assert.deepEqual(sameSequence, { made: false, numberTaken: false }, 'a sequence on file is not made twice');
+      assert.equal(nextSequence!.made, true, 'a new sequence of a number on file is made');
+      assert.equal(nextSequence!.card?.card_sequence, 2, 'with its row');
+      assert.equal(nextSequence!.card?.pan_token, card!.pan_token);
     });
   });
 }

@@ -190,7 +190,7 @@ export class CardActions {
           activationRequired: !rule.instant && !card.digital,
         });
         // Every open sequence of the old number closes for good and points to its replacement.
-        await this.deps.repository.closeNumber(trx, card.pan_hash, rule.blockCode, issued.card.id, now);
+        await this.deps.repository.closeNumber(trx, card.pan_hash, rule.blockCode, issued.card!.id, now);
         await markActed(card.id);
         result = { card: await this.markNew(trx, issued, action, reason, card.id), pan: issued.pan };
         await audit({ replacedBy: issued.token, blockCode: rule.blockCode });
@@ -239,7 +239,7 @@ export class CardActions {
   }
 
   private markNew(trx: Kysely<DB>, issued: IssuedCard, action: number, reason: string, replaces: string | null) {
-    return this.deps.repository.markMadeBy(trx, issued.card.id, action, reason, replaces);
+    return this.deps.repository.markMadeBy(trx, issued.card!.id, action, reason, replaces);
   }
 
   /** The card's tracks and embosser block under the client's card-number key. */

@@ -44,13 +44,17 @@ export interface CardInsert {
   answer?: RecordedAnswer | undefined;
 }
 
-/** What became of one card of an `insert`. */
-export type InsertOutcome =
-  | { made: CardRow }
-  /** Its number is on file already: draw another (or, for a given number, refuse it). */
-  | { made: undefined; numberTaken: true }
-  /** The number was new but the card was not made: its mass-issue position (or the sequence of its number) is taken, or its request lost its id. */
-  | { made: undefined; numberTaken: false };
+/**
+ * What became of one card of an `insert`: made (with its row, when the insert was asked for rows),
+ * or not made because its number is on file (`numberTaken`: draw another, or refuse a given
+ * number), or, its number being new or its own, because the card itself is taken (its mass-issue
+ * position, or the sequence of its number) or its request lost its id.
+ */
+export interface InsertOutcome {
+  made: boolean;
+  numberTaken: boolean;
+  card?: CardRow;
+}
 
 /**
  * The one owner of the `cards` and `card_numbers` tables: every statement on them is here, used
@@ -59,7 +63,8 @@ export type InsertOutcome =
 export class CardRepository {
   private readonly lookups = new Batcher((keys: CardKey[]) => this.lookUp(keys, false));
   private readonly lookupsWithAccount = new Batcher((keys: CardKey[]) => this.lookUp(keys, true));
-  private readonly inserts = new Batcher((rows: CardInsert[]) => this.insert(this.db, rows));
+  /** Card adds' cards, inserted together; the caller needs no card row back (see `insert`). */
+  private readonly inserts = new Batcher((rows: CardInsert[]) => this.insert(this.db, rows, 'outcomes'));
 
   constructor(private readonly db: Kysely<DB>, private readonly vault: CardVault) {}
 
@@ -267,7 +272,7 @@ export class CardRepository {
 
   /**
    * Inserts cards made outside a transaction together with those of concurrent requests (card
-   * add): one statement per batch (see `insert`).
+   * add): one statement per batch (see `insert`), answering outcomes without rows.
    */
   submit(row: CardInsert): Promise<InsertOutcome> {
     return this.inserts.submit(row);
@@ -293,7 +298,8 @@ export class CardRepository {
    * Values that never hold a comma and are never empty travel as one comma-separated text each
    * (commaList: cheaper for both sides than array literals, which counts in a mass-issue chunk of
    * a thousand cards); the others as arrays. `answer: 'outcomes'` leaves the made cards' columns
-   * out of the answer (a chunk needs only to know that they were made).
+   * out of the answer (a chunk, or a batch of card adds, needs only to know that they were made:
+   * parsing a thousand rows of 40 columns is not free).
    */
   async insert(db: Kysely<DB>, rows: CardInsert[], answer: 'cards' | 'outcomes' = 'cards'): Promise<InsertOutcome[]> {
     const seen = new Set<string>();
@@ -348,11 +354,10 @@ export class CardRepository {
     const outcomes = new Map<number, InsertOutcome>();
     for (const { item, made_, number_new: numberNew, ...card } of result.rows) {
       delete (card as { i?: unknown }).i;
-      // Asked for outcomes only (a mass-issue chunk), a made card is answered without its columns.
-      outcomes.set(Number(item), made_ ? { made: card as CardRow } : { made: undefined, numberTaken: !numberNew });
+      outcomes.set(Number(item), { made: made_, numberTaken: !made_ && !numberNew, ...(made_ && answer === 'cards' ? { card: card as CardRow } : {}) });
     }
     const bySent = new Map(sent.map((r, k) => [r, outcomes.get(k + 1)!]));
     // A row left out as a repeat of an earlier one in this call: its number is taken (by that one).
-    return rows.map((r) => bySent.get(r) ?? { made: undefined, numberTaken: true });
+    return rows.map((r) => bySent.get(r) ?? { made: false, numberTaken: true });
   }
 }

@@ -60,7 +60,8 @@ export interface IssuedCard {
   token: string;
   sequence: number;
   expiry: string;
-  card: CardRow;
+  /** The card's row, for a card issued inside the caller's transaction (a card action marks it next). */
+  card: CardRow | undefined;
 }
 
 /** A chunk of a mass issue: positions in the request, one account per position. */
@@ -311,7 +312,7 @@ export class CardIssuing {
       // Outside a transaction (card add), concurrent requests' cards go to the database together.
       if (!db.isTransaction && answerOf && actor.answer) row.answer = await actor.answer({ result: await answerOf({ pan, token: values.token, sequence: spec.sequence }) });
       const outcome = db.isTransaction ? (await this.deps.repository.insert(db, [row]))[0]! : await this.deps.repository.submit(row);
-      if (outcome.made) return { pan, token: values.token, sequence: spec.sequence, expiry: spec.expiry, card: outcome.made };
+      if (outcome.made) return { pan, token: values.token, sequence: spec.sequence, expiry: spec.expiry, card: outcome.card };
       // Not made: this run lost its request id, its number was taken (drawn again below), or its sequence.
       if (row.answer && !(await holdsRequestId(this.deps.db, row.answer))) throw new RequestTakenOver();
       if (spec.pan !== undefined || existing || !outcome.numberTaken) throw fail(CardCodes.cardExists);
