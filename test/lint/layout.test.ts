@@ -51,7 +51,7 @@ const plants: Plant[] = [
   { from: 'src/jobs/mass-issue.ts', to: 'src/modules/issuance/issuance.service.ts', rule: 'the-edges-use-a-module-through-its-index' },
   { from: 'src/container.ts', to: 'src/http/codes.ts', rule: 'container-imports-config-db-jobs-modules-security-module-shared' },
   // modules
-  { from: 'src/modules/cards/cards.service.ts', to: 'src/config/env.ts', rule: 'modules-import-modules-port-db-shared-luhn' },
+  { from: 'src/modules/cards/issuing.ts', to: 'src/config/env.ts', rule: 'modules-import-modules-port-db-shared-luhn' },
   { from: 'src/modules/accounts/accounts.service.ts', to: 'src/http/envelope.ts', rule: 'modules-import-modules-port-db-shared-luhn' },
   { from: 'src/modules/events/events.service.ts', to: 'src/jobs/queue.ts', rule: 'modules-import-modules-port-db-shared-luhn' },
   { from: 'src/modules/customers/customers.service.ts', to: 'src/container.ts', rule: 'modules-import-modules-port-db-shared-luhn' },

@@ -247,7 +247,7 @@ export interface CardDetailsView {
   previousExpiry: string | null;
   /** Plastics of the number not closed. */
   outstanding: number;
-  /** The last day of a YYMM month (expiryDate, cards.service.ts). */
+  /** The last day of a YYMM month (expiryDate, card-rules.ts). */
   expiryDate: (yymm: string) => string;
 }
 

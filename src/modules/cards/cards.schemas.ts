@@ -5,7 +5,7 @@ import { AMOUNT_MAX, Int, IsoDate, LogoNumber, Open, OrganizationNumber, Text } 
 
 /** A clear card number (up to 19 digits, zero-padded as FirstVision shows it) or a 19-character PAN token. */
 export const CardNumberOrToken = Type.String({ pattern: '^[0-9A-Za-z]{12,19}$', maxLength: 19, description: 'Card number (clear PAN, may be zero-padded to 19) or PAN token.' });
-/** A card number in a response: see shownCardNumber (cards.service.ts). */
+/** A card number in a response: see shownCardNumber (card-rules.ts). */
 export const ShownCardNumber = Type.String({ description: 'FirstVision PAN token; for an organization without PAN tokens, the card number masked: first 4 and last 4 digits, lower-case x between, as long as the number (e.g. 0581xxxxxxx5846). Never the clear number, whatever the client\'s scope (docs/wire-compatibility.md: Card numbers in responses).' });
 /**
  * An amount of upstream's "Max Length: 17" (up to 999,999,999,999,999.99): the schema takes up to
