@@ -130,14 +130,15 @@ export async function buildApp(container: Container, options: AppOptions = {}): 
   app.addHook('onSend', async (request, reply, payload) =>
     (request.client?.wire.successEnvelope && reply.statusCode === 200 && typeof payload === 'string' ? wrapSuccess(payload) : payload));
 
-  await app.register(healthRoutes, { container });
-  await app.register(tokenRoutes, { container });
-  await app.register(customerRoutes, { container });
-  await app.register(accountRoutes, { container });
-  await app.register(cardRoutes, { container });
-  await app.register(pinRoutes, { container });
-  await app.register(issuanceRoutes, { container });
-  await app.register(eventRoutes, { container });
+  // Each route plugin gets the services it calls, nothing more: this file alone knows the container.
+  await app.register(healthRoutes, { ready: () => container.ready(), jobsReady: () => container.jobsReady(), store: container.storage.kind });
+  await app.register(tokenRoutes, { clients: container.clients });
+  await app.register(customerRoutes, { customers: container.customers, accounts: container.accounts });
+  await app.register(accountRoutes, { accounts: container.accounts });
+  await app.register(cardRoutes, { cards: container.cards });
+  await app.register(pinRoutes, { pins: container.pins });
+  await app.register(issuanceRoutes, { issuance: container.issuance });
+  await app.register(eventRoutes, { events: container.events });
   return app;
 }
 

@@ -1,14 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Container } from '../../container.ts';
 import {
-  AccountInquiryHeaders, AccountInquiryResponse, AddAccountRequest, AddAccountResponse, BlockCodeRequest, BlockCodeResponse,
+  AccountInquiryHeaders, type AccountsService, AccountInquiryResponse, AddAccountRequest, AddAccountResponse, BlockCodeRequest, BlockCodeResponse,
 } from '../../modules/accounts/index.ts';
 import { responses } from '../envelope.ts';
 import { actorOf, requireOrganization } from '../plugins/auth.ts';
 
-export const accountRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = async (app, { container }) => {
-  const { accounts } = container;
-
+export const accountRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountsService }> = async (app, { accounts }) => {
   app.post('/account/add-L8V3', {
     schema: {
       operationId: 'accountAdd', tags: ['Accounts'], summary: 'Account Add for an existing customer of the same organization',

@@ -1,10 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
-import type { Container } from '../../container.ts';
 import {
   CardActionRequest, CardActionResponse, CardActivationRequest, CardActivationResponse, CardAddRequest, CardAddResponse, CardDetailsRequest, CardDetailsResponse,
   CardStatusRequest, CardStatusResponse, CustomerCardsHeaders, CustomerCardsQuery, CustomerCardsResponse, InstantCardRequest,
-  InstantCardResponse, PanInquiryRequest, PanInquiryResponse, type Viewer,
+  InstantCardResponse, PanInquiryRequest, PanInquiryResponse, type CardsService, type Viewer,
 } from '../../modules/cards/index.ts';
 import { responses } from '../envelope.ts';
 import { actorOf, hasPciScope, requireOrganization } from '../plugins/auth.ts';
@@ -12,9 +11,12 @@ import { actorOf, hasPciScope, requireOrganization } from '../plugins/auth.ts';
 /** The calling client's PCI scope and card-number key: what it gets under that key (card-pan, encryptedCardNumber, tracks). */
 const viewerOf = (request: FastifyRequest): Viewer => ({ pci: hasPciScope(request), cardNumberKey: request.client?.cardNumberKey ?? null });
 
-export const cardRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = async (app, { container }) => {
-  const { cards } = container;
+/** The services the card routes call (app.ts passes them). */
+export interface CardRoutesOptions {
+  cards: CardsService;
+}
 
+export const cardRoutes: FastifyPluginAsyncTypebox<CardRoutesOptions> = async (app, { cards }) => {
   app.post('/cards/embosser/l8vf', {
     schema: { operationId: 'embosserAdd', tags: ['Cards'], summary: 'Card Add: a new card (number generated from the logo BIN, or given) on an account', body: CardAddRequest, response: responses(CardAddResponse, 422) },
   }, async (request) => {

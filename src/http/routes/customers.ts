@@ -1,16 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Container } from '../../container.ts';
 import {
   AddCustomerRequest, AddCustomerResponse, DemographicInquiryRequest, DemographicInquiryResponse,
-  UpdateCustomerRequest, UpdateCustomerResponse,
+  UpdateCustomerRequest, UpdateCustomerResponse, type CustomersService,
 } from '../../modules/customers/index.ts';
-import { CustomerAccountsRequest, CustomerAccountsResponse } from '../../modules/accounts/index.ts';
+import { CustomerAccountsRequest, CustomerAccountsResponse, type AccountsService } from '../../modules/accounts/index.ts';
 import { responses } from '../envelope.ts';
 import { actorOf, requireOrganization } from '../plugins/auth.ts';
 
-export const customerRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = async (app, { container }) => {
-  const { customers, accounts } = container;
-
+/** Customers, and a customer's accounts (the accounts service lists them). */
+export const customerRoutes: FastifyPluginAsyncTypebox<{ customers: CustomersService; accounts: AccountsService }> = async (app, { customers, accounts }) => {
   app.post('/customer/l8v2', {
     schema: {
       operationId: 'customerAdd', tags: ['Customers'], summary: 'Customer Add: the number is generated when empty or zeros',

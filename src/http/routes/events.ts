@@ -1,13 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Container } from '../../container.ts';
-import { EndpointId, EndpointList, EndpointRemoved, EndpointRequest, EventsPage, EventsQuery, NewEndpoint } from '../../modules/events/index.ts';
+import { EndpointId, EndpointList, EndpointRemoved, EndpointRequest, EventsPage, EventsQuery, NewEndpoint, type EventsService } from '../../modules/events/index.ts';
 import { responses } from '../envelope.ts';
 import { actorOf } from '../plugins/auth.ts';
 
 /** Card lifecycle events (docs/events.md): the pull API and the client's webhook endpoints; scope `events`. */
-export const eventRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = async (app, { container }) => {
-  const { events } = container;
-
+export const eventRoutes: FastifyPluginAsyncTypebox<{ events: EventsService }> = async (app, { events }) => {
   app.get('/events', {
     config: { scope: 'events' },
     schema: {

@@ -1,12 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Container } from '../../container.ts';
-import { MassIssueDetails, MassIssueQuery, MassIssueRequest, MassIssueResponse } from '../../modules/issuance/index.ts';
+import { MassIssueDetails, MassIssueQuery, MassIssueRequest, MassIssueResponse, type IssuanceService } from '../../modules/issuance/index.ts';
 import { responses } from '../envelope.ts';
 import { actorOf, requireOrganization } from '../plugins/auth.ts';
 
-export const issuanceRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = async (app, { container }) => {
-  const { issuance } = container;
-
+export const issuanceRoutes: FastifyPluginAsyncTypebox<{ issuance: IssuanceService }> = async (app, { issuance }) => {
   app.post('/cards/mass-card-issue-L8V3', {
     schema: {
       operationId: 'massCardIssueUpdate', tags: ['Mass issue'], summary: 'Mass card issue: A registers a request for quantityToCreate unnamed cards, M modifies it; a background job creates them',

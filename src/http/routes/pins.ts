@@ -1,11 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
-import type { Container } from '../../container.ts';
 import {
   Cvv2VerificationRequest, Cvv2VerificationResponse, DynamicValuesRequest, DynamicValuesResponse, InvalidPinAttemptsInquiryRequest,
   InvalidPinAttemptsInquiryResponse, PinBlockUpdateRequest, PinBlockUpdateResponse, PinChangeRequest, PinChangeResponse, PinValidateRequest,
   PinValidateResponse, SecurityCodeDetailsRequest, SecurityCodeDetailsResponse, SecurityValuesDetailsV2Request, SecurityValuesDetailsV2Response,
-  type Caller,
+  type Caller, type PinsService,
 } from '../../modules/pins/index.ts';
 import { responses } from '../envelope.ts';
 import { actorOf, requireOrganization, requireScope } from '../plugins/auth.ts';
@@ -31,9 +30,7 @@ const requireOrganizationOf = (request: FastifyRequest, organization: number) =>
  * unblock pin-admin; the others the cards scope. Every value leaves encrypted under a key the
  * client's key association names.
  */
-export const pinRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = async (app, { container }) => {
-  const { pins } = container;
-
+export const pinRoutes: FastifyPluginAsyncTypebox<{ pins: PinsService }> = async (app, { pins }) => {
   app.post('/cards/pin/security-codes', {
     config: { scope: 'pci', inquiry: true },
     schema: {

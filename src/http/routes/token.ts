@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import formbody from '@fastify/formbody';
-import type { Container } from '../../container.ts';
+import type { ClientsService } from '../../modules/clients/index.ts';
 import { badRequest, unauthorized } from '../../shared/errors.ts';
 import { hasUnstorableText } from '../../shared/storable-text.ts';
 import { ErrorEnvelope } from '../envelope.ts';
@@ -21,7 +21,7 @@ const TokenResponse = Type.Object({
   status: Type.String(),
 });
 
-export const tokenRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = async (app, { container }) => {
+export const tokenRoutes: FastifyPluginAsyncTypebox<{ clients: ClientsService }> = async (app, { clients }) => {
   // Form bodies are read here only: every other route is signed, and a signature covers a JSON
   // body exactly as sent, so a signed route takes JSON alone (415 for anything else).
   await app.register(formbody);
@@ -34,7 +34,6 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = 
       response: { 200: TokenResponse, 400: ErrorEnvelope, 401: ErrorEnvelope, 429: ErrorEnvelope },
     },
   }, async (request) => {
-    const { clients } = container;
     // The body is optional (credentials may come by Basic auth) and form or JSON; its fields are read as text.
     const raw = (request.body ?? {}) as Record<string, unknown>;
     const text = (v: unknown) => (typeof v === 'string' && v.length <= 256 ? v : undefined);
