@@ -124,7 +124,7 @@ export async function buildApp(container: Container, options: AppOptions = {}): 
   }
 
   await app.register(authPlugin, { clients: container.clients, windowSeconds: container.settings.SIGNATURE_WINDOW_SECONDS, now: () => container.clock.now().getTime() });
-  await app.register(idempotencyPlugin, { idempotency: container.idempotency, db: container.storage.db, logger: container.logger });
+  await app.register(idempotencyPlugin, { idempotency: container.idempotency, logger: container.logger });
   // After the idempotency plugin's onSend, which stores and replays the bare body: a client whose
   // wire profile asks for the envelope gets its success bodies wrapped, replays included.
   app.addHook('onSend', async (request, reply, payload) =>

@@ -14,9 +14,10 @@ export interface Actor {
   auditJournal?: unknown[];
   /**
    * Reserves the request id, for a request that reserves it only when it is about to write (over
-   * HTTP, a route with `reservesLate`): call before the first write. It throws the stored answer
-   * when the id was used before. Absent: there is nothing to reserve (already reserved, or not
-   * a client request).
+   * HTTP, a route with `reservesLate`): call before the first write, outside any transaction. It
+   * throws RequestAnsweredBefore when the id already has its answer, and a refusal when the id
+   * came with another request or is held by a run still working; let both pass. Absent: there is
+   * nothing to reserve (already reserved, or not a client request).
    */
   reserve?: () => Promise<void>;
   /**
@@ -55,6 +56,18 @@ export class RequestTakenOver extends Error {
   constructor() {
     super('the request id is held by another run of the request');
     this.name = 'RequestTakenOver';
+  }
+}
+
+/**
+ * The request id already has its answer on file (Actor.reserve found it): this run is a retry of
+ * a request that ran before, and must stop before it writes. Carries nothing: whoever reserved
+ * the id (over HTTP, the idempotency plugin) holds the answer and sends it again.
+ */
+export class RequestAnsweredBefore extends Error {
+  constructor() {
+    super('the request id was answered before');
+    this.name = 'RequestAnsweredBefore';
   }
 }
 

@@ -2,10 +2,10 @@ import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError } from '../../shared/errors.ts';
 import { isStoreUnavailable } from '../../shared/store-unavailable.ts';
-import { RequestTakenOver } from '../../shared/actor.ts';
+import { RequestAnsweredBefore, RequestTakenOver } from '../../shared/actor.ts';
 import { errorBody } from '../envelope.ts';
 import { HttpCodes } from '../codes.ts';
-import { StoredAnswer } from './idempotency.ts';
+import { replayStoredAnswer } from './idempotency.ts';
 
 /** Seconds a client is asked to wait before retrying while the database is unreachable. */
 export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
@@ -23,7 +23,11 @@ export function sendUnavailable(reply: FastifyReply) {
  */
 export const errorsPlugin = fp(async (app: FastifyInstance) => {
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
-    if (error instanceof StoredAnswer) return error.send(reply);
+    // A late reservation found the request id answered: the idempotency plugin holds that answer.
+    if (error instanceof RequestAnsweredBefore) {
+      const replayed = replayStoredAnswer(request, reply);
+      if (replayed) return replayed;
+    }
     // This run's lease on its request id ended and a retry holds it now: its write rolled back.
     if (error instanceof RequestTakenOver) return reply.code(409).send(errorBody(...HttpCodes.requestInProgress));
     if (error instanceof AppError) {
