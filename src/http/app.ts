@@ -6,9 +6,10 @@ import { randomUUID } from 'node:crypto';
 import type { Container } from '../container.ts';
 import { authPlugin } from './plugins/auth.ts';
 import { idempotencyPlugin } from './plugins/idempotency.ts';
-import { errorsPlugin } from './plugins/errors.ts';
-import { errorBody, wrapSuccess } from './envelope.ts';
+import { errorsPlugin, sendInternalError, sendRefusal } from './plugins/errors.ts';
+import { wrapSuccess } from './envelope.ts';
 import { HttpCodes } from './codes.ts';
+import { invalidInput } from '../shared/errors.ts';
 import { BODY_LIMIT_BYTES, inputPlugin } from './plugins/input.ts';
 import { TRACE_ID_HEADER, requestLogger, tracingPlugin } from './plugins/tracing.ts';
 import { metricsPlugin } from './plugins/metrics.ts';
@@ -51,9 +52,9 @@ export async function buildApp(container: Container, options: AppOptions = {}): 
     frameworkErrors: (error, request, routeReply) => {
       const reply = routeReply as unknown as FastifyReply;
       reply.header(TRACE_ID_HEADER, request.id);
-      if (error.code === 'FST_ERR_BAD_URL' || error.code === 'FST_ERR_MAX_PARAM_LENGTH') return reply.code(400).send(errorBody(...HttpCodes.badUrl));
+      if (error.code === 'FST_ERR_BAD_URL' || error.code === 'FST_ERR_MAX_PARAM_LENGTH') return sendRefusal(reply, invalidInput(...HttpCodes.badUrl));
       request.log.error({ err: error, traceId: request.id }, 'request failed before routing');
-      return reply.code(500).send(errorBody(HttpCodes.internal[0], HttpCodes.internal[1], { traceId: request.id }));
+      return sendInternalError(request, reply);
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
 

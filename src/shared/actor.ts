@@ -1,4 +1,4 @@
-import type { AppError } from './errors.ts';
+import type { Refusal } from './errors.ts';
 
 /** Who is acting, for authorization and the audit trail. */
 export interface Actor {
@@ -15,7 +15,7 @@ export interface Actor {
   /**
    * Reserves the request id, for a request that reserves it only when it is about to write (over
    * HTTP, a route with `reservesLate`): call before the first write, outside any transaction. It
-   * throws RequestAnsweredBefore when the id already has its answer, and a refusal when the id
+   * throws RequestAnsweredBefore when the id already has its answer, and a Refusal when the id
    * came with another request or is held by a run still working; let both pass. Absent: there is
    * nothing to reserve (already reserved, or not a client request).
    */
@@ -33,7 +33,7 @@ export interface Actor {
  * What a write ends with: its result, or a refusal that comes with an effect of its own (a wrong
  * PIN is counted, and answered 422).
  */
-export type Outcome = { result: unknown } | { refusal: AppError };
+export type Outcome = { result: unknown } | { refusal: Refusal };
 
 /** An answer ready for the idempotency record of its request id. */
 export interface RecordedAnswer {

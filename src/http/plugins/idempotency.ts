@@ -3,11 +3,11 @@ import fp from 'fastify-plugin';
 import { takeAuditJournal } from '../../modules/audit/index.ts';
 import { IdempotencyService, type Response } from '../../modules/idempotency/index.ts';
 import { RequestAnsweredBefore, type Outcome, type RecordedAnswer } from '../../shared/actor.ts';
-import { conflict, unauthorized } from '../../shared/errors.ts';
+import { conflict, notAuthenticated, type Refusal } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { isStoreUnavailable } from '../../shared/store-unavailable.ts';
 import { HttpCodes } from '../codes.ts';
-import { errorBody } from '../envelope.ts';
+import { refusalAnswer } from '../refusals.ts';
 
 /** The body as stored for replay: the JSON text exactly as sent, when it is text. */
 const responseOf = (payload: unknown): Response => (typeof payload === 'string' ? { json: payload } : { value: payload });
@@ -101,7 +101,7 @@ export const idempotencyPlugin = fp(async (app: FastifyInstance, opts: { idempot
   async function reserve(request: FastifyRequest): Promise<void> {
     const fingerprint = IdempotencyService.fingerprint(request.method, request.url, request.rawBody);
     const r = await opts.idempotency.reserve(request.client!.clientId, request.clientRequestId!, fingerprint, request.signature ?? null);
-    if (r.kind === 'replayed-signature') throw unauthorized(...HttpCodes.signatureReplayed);
+    if (r.kind === 'replayed-signature') throw notAuthenticated(...HttpCodes.signatureReplayed);
     if (r.kind === 'mismatch') throw conflict(...HttpCodes.requestIdReused);
     if (r.kind === 'in-progress') throw conflict(...HttpCodes.requestInProgress);
     if (r.kind === 'replay') {
@@ -115,9 +115,10 @@ export const idempotencyPlugin = fp(async (app: FastifyInstance, opts: { idempot
     return async (outcome: Outcome): Promise<RecordedAnswer> => {
       const holder = request.idempotencyHolder;
       if (!holder) throw new Error('a write answered before its request id was reserved');
-      const [statusCode, body] = 'result' in outcome
-        ? [200, outcome.result as Record<string, unknown>]
-        : [outcome.refusal.status, errorBody(outcome.refusal.code, outcome.refusal.description)];
+      // A refusal is recorded as the error handler sends it: its kind's status and envelope.
+      const { statusCode, body }: { statusCode: number; body: Record<string, unknown> } = 'result' in outcome
+        ? { statusCode: 200, body: outcome.result as Record<string, unknown> }
+        : refusalAnswer(outcome.refusal);
       const json = serialized(reply, statusCode, body);
       const journal = request.auditJournal ?? [];
       request.pendingAnswer = { statusCode, json, journalLength: journal.length };
@@ -169,13 +170,9 @@ export const idempotencyPlugin = fp(async (app: FastifyInstance, opts: { idempot
       reply.header('content-type', 'application/json; charset=utf-8');
       if (r.kind === 'replay') return replay(reply, r.statusCode, JSON.stringify(r.response));
       // A replayed signature: the inquiry ran (it reads, it changes nothing), its answer is withheld.
-      if (r.kind === 'replayed-signature') {
-        reply.code(401);
-        return JSON.stringify(errorBody(...HttpCodes.signatureReplayed));
-      }
+      if (r.kind === 'replayed-signature') return refusedInstead(reply, notAuthenticated(...HttpCodes.signatureReplayed));
       const [code, description] = r.kind === 'mismatch' ? HttpCodes.requestIdReused : HttpCodes.requestInProgress;
-      reply.code(409);
-      return JSON.stringify(errorBody(code, description));
+      return refusedInstead(reply, conflict(code, description));
     }
     if (!holder) return payload;
     request.idempotencyHolder = undefined;
@@ -238,6 +235,13 @@ export const idempotencyPlugin = fp(async (app: FastifyInstance, opts: { idempot
     }
   }
 });
+
+/** The payload of a refusal sent instead of the response the handler made (in onSend, which cannot send anew). */
+function refusedInstead(reply: FastifyReply, refusal: Refusal): string {
+  const { statusCode, headers, body } = refusalAnswer(refusal);
+  reply.code(statusCode).headers(headers);
+  return JSON.stringify(body);
+}
 
 function replay(reply: FastifyReply, statusCode: number, json: string): string {
   reply.header('x-idempotent-replay', 'true');

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ErrorEnvelope } from '../envelope.ts';
-import { sendUnavailable } from '../plugins/errors.ts';
+import { sendRefusal, serviceUnavailable } from '../plugins/errors.ts';
+import { refusalResponses } from '../refusals.ts';
 
 const Ready = Type.Object({
   status: Type.String(),
@@ -34,7 +34,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
     const [database, jobs] = await Promise.all([options.ready(), options.jobsReady()]);
     if (!database || jobs === false) {
       request.log.warn({ database: database ? 'ok' : 'unavailable', jobs: jobs === false ? 'unavailable' : jobs === undefined ? 'off' : 'ok' }, 'not ready');
-      return sendUnavailable(reply);
+      return sendRefusal(reply, serviceUnavailable());
     }
     return { status: 'ok', database: options.store, jobs: jobs === undefined ? 'off' : 'ok' };
   };
@@ -46,11 +46,11 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
 
   app.get('/health/ready', {
     config,
-    schema: { operationId: 'healthReady', tags: ['Operations'], summary: 'Readiness: the database and the job queue answer within two seconds', response: { 200: Ready, 503: ErrorEnvelope } },
+    schema: { operationId: 'healthReady', tags: ['Operations'], summary: 'Readiness: the database and the job queue answer within two seconds', response: { 200: Ready, ...refusalResponses('unavailable') } },
   }, ready);
 
   app.get('/health', {
     config,
-    schema: { operationId: 'health', tags: ['Operations'], summary: 'Readiness (older name of /health/ready)', response: { 200: Ready, 503: ErrorEnvelope } },
+    schema: { operationId: 'health', tags: ['Operations'], summary: 'Readiness (older name of /health/ready)', response: { 200: Ready, ...refusalResponses('unavailable') } },
   }, ready);
 };
