@@ -5,7 +5,7 @@ import { migrateToLatest } from '../db/migrate.ts';
 import type { Settings } from '../config/env.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Actor } from '../shared/actor.ts';
-import { AppError } from '../shared/errors.ts';
+import { Refusal } from '../shared/errors.ts';
 import { stringProblem } from '../shared/storable-text.ts';
 import cluster from 'node:cluster';
 import { randomUUID } from 'node:crypto';
@@ -157,7 +157,7 @@ export async function runCli(argv: string[], ctx: { settings: Settings; logger: 
       process.stderr.write(`emboss ${err.command}: ${err.message} (see: emboss ${err.command} --help)\n`);
       return EX_USAGE;
     }
-    if (err instanceof AppError) {
+    if (err instanceof Refusal) {
       const name = GROUPS[command] && argv[1] && !argv[1].startsWith('-') ? `${command} ${argv[1]}` : command;
       process.stderr.write(`emboss ${name}: refused: ${err.code} ${err.description}\n`);
       return EXIT_REFUSED;

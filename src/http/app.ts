@@ -6,9 +6,10 @@ import { randomUUID } from 'node:crypto';
 import type { Container } from '../container.ts';
 import { authPlugin } from './plugins/auth.ts';
 import { idempotencyPlugin } from './plugins/idempotency.ts';
-import { errorsPlugin } from './plugins/errors.ts';
-import { errorBody, wrapSuccess } from './envelope.ts';
+import { errorsPlugin, sendInternalError, sendRefusal } from './plugins/errors.ts';
+import { wrapSuccess } from './envelope.ts';
 import { HttpCodes } from './codes.ts';
+import { invalidInput } from '../shared/errors.ts';
 import { BODY_LIMIT_BYTES, inputPlugin } from './plugins/input.ts';
 import { TRACE_ID_HEADER, requestLogger, tracingPlugin } from './plugins/tracing.ts';
 import { metricsPlugin } from './plugins/metrics.ts';
@@ -51,9 +52,9 @@ export async function buildApp(container: Container, options: AppOptions = {}): 
     frameworkErrors: (error, request, routeReply) => {
       const reply = routeReply as unknown as FastifyReply;
       reply.header(TRACE_ID_HEADER, request.id);
-      if (error.code === 'FST_ERR_BAD_URL' || error.code === 'FST_ERR_MAX_PARAM_LENGTH') return reply.code(400).send(errorBody(...HttpCodes.badUrl));
+      if (error.code === 'FST_ERR_BAD_URL' || error.code === 'FST_ERR_MAX_PARAM_LENGTH') return sendRefusal(reply, invalidInput(...HttpCodes.badUrl));
       request.log.error({ err: error, traceId: request.id }, 'request failed before routing');
-      return reply.code(500).send(errorBody(HttpCodes.internal[0], HttpCodes.internal[1], { traceId: request.id }));
+      return sendInternalError(request, reply);
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -124,20 +125,21 @@ export async function buildApp(container: Container, options: AppOptions = {}): 
   }
 
   await app.register(authPlugin, { clients: container.clients, windowSeconds: container.settings.SIGNATURE_WINDOW_SECONDS, now: () => container.clock.now().getTime() });
-  await app.register(idempotencyPlugin, { idempotency: container.idempotency, db: container.storage.db, logger: container.logger });
+  await app.register(idempotencyPlugin, { idempotency: container.idempotency, logger: container.logger });
   // After the idempotency plugin's onSend, which stores and replays the bare body: a client whose
   // wire profile asks for the envelope gets its success bodies wrapped, replays included.
   app.addHook('onSend', async (request, reply, payload) =>
     (request.client?.wire.successEnvelope && reply.statusCode === 200 && typeof payload === 'string' ? wrapSuccess(payload) : payload));
 
-  await app.register(healthRoutes, { container });
-  await app.register(tokenRoutes, { container });
-  await app.register(customerRoutes, { container });
-  await app.register(accountRoutes, { container });
-  await app.register(cardRoutes, { container });
-  await app.register(pinRoutes, { container });
-  await app.register(issuanceRoutes, { container });
-  await app.register(eventRoutes, { container });
+  // Each route plugin gets the services it calls, nothing more: this file alone knows the container.
+  await app.register(healthRoutes, { ready: () => container.ready(), jobsReady: () => container.jobsReady(), store: container.storage.kind });
+  await app.register(tokenRoutes, { clients: container.clients });
+  await app.register(customerRoutes, { customers: container.customers, accounts: container.accounts });
+  await app.register(accountRoutes, { accounts: container.accounts });
+  await app.register(cardRoutes, { cards: container.cards });
+  await app.register(pinRoutes, { pins: container.pins });
+  await app.register(issuanceRoutes, { issuance: container.issuance });
+  await app.register(eventRoutes, { events: container.events });
   return app;
 }
 

@@ -1,4 +1,4 @@
-import { Type, type TSchema } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 
 /**
  * The FirstVision error envelope (upstream's `DResponse`): `{ hasError, errors: [{ code,
@@ -19,10 +19,3 @@ export const errorBody = (code: string, description: string, data: Record<string
 
 /** A success body's JSON text inside the envelope, for clients whose profile asks for it. */
 export const wrapSuccess = (json: string) => `{"hasError":false,"errors":[],"data":${json}}`;
-
-/** Response schemas for a route: 200 with the bare response object, every error status with the error envelope. */
-export function responses<T extends TSchema>(data: T, ...errorStatuses: number[]) {
-  const out: Record<number, TSchema> = { 200: data };
-  for (const s of [400, 401, 403, 409, 429, 500, ...errorStatuses]) out[s] = ErrorEnvelope;
-  return out;
-}

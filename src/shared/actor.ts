@@ -1,4 +1,4 @@
-import type { AppError } from './errors.ts';
+import type { Refusal } from './errors.ts';
 
 /** Who is acting, for authorization and the audit trail. */
 export interface Actor {
@@ -14,9 +14,10 @@ export interface Actor {
   auditJournal?: unknown[];
   /**
    * Reserves the request id, for a request that reserves it only when it is about to write (over
-   * HTTP, a route with `reservesLate`): call before the first write. It throws the stored answer
-   * when the id was used before. Absent: there is nothing to reserve (already reserved, or not
-   * a client request).
+   * HTTP, a route with `reservesLate`): call before the first write, outside any transaction. It
+   * throws RequestAnsweredBefore when the id already has its answer, and a Refusal when the id
+   * came with another request or is held by a run still working; let both pass. Absent: there is
+   * nothing to reserve (already reserved, or not a client request).
    */
   reserve?: () => Promise<void>;
   /**
@@ -32,7 +33,7 @@ export interface Actor {
  * What a write ends with: its result, or a refusal that comes with an effect of its own (a wrong
  * PIN is counted, and answered 422).
  */
-export type Outcome = { result: unknown } | { refusal: AppError };
+export type Outcome = { result: unknown } | { refusal: Refusal };
 
 /** An answer ready for the idempotency record of its request id. */
 export interface RecordedAnswer {
@@ -55,6 +56,18 @@ export class RequestTakenOver extends Error {
   constructor() {
     super('the request id is held by another run of the request');
     this.name = 'RequestTakenOver';
+  }
+}
+
+/**
+ * The request id already has its answer on file (Actor.reserve found it): this run is a retry of
+ * a request that ran before, and must stop before it writes. Carries nothing: whoever reserved
+ * the id (over HTTP, the idempotency plugin) holds the answer and sends it again.
+ */
+export class RequestAnsweredBefore extends Error {
+  constructor() {
+    super('the request id was answered before');
+    this.name = 'RequestAnsweredBefore';
   }
 }
 

@@ -8,7 +8,7 @@ import { computeCvv, computeCvv2, prepareCvk } from '../../src/crypto/index.ts';
 import { parseDiscretionaryData, parseTrack1, parseTrack2 } from '../../src/crypto/track-data.ts';
 import { listAudit } from '../../src/modules/audit/index.ts';
 import { decryptPersonalizationRecord } from '../../src/modules/personalization/index.ts';
-import { AppError } from '../../src/shared/errors.ts';
+import { Refusal } from '../../src/shared/errors.ts';
 import { responseProblems } from '../helpers/contract.ts';
 
 const URL = '/cards/embosser/cardAction-L8V2';
@@ -370,7 +370,8 @@ for (const backend of backends) {
       // An organization with no record: only reachable below the HTTP layer (clients are bound to existing ones).
       const refusal = await h.container.cards.actions.update({ clientId: 'tester', requestId: 'x' }, { organizationNumber: 998, cardNumber: token, cardAction: 0, randomPin: 0 }, { pci: false, cardNumberKey: null })
         .catch((e: unknown) => e);
-      assert.ok(refusal instanceof AppError);
+      assert.ok(refusal instanceof Refusal);
+      assert.equal(refusal.kind, 'business-rule');
       assert.equal(refusal.code, 'VPL5SPR02S');
     });
 

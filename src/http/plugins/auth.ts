@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { ApiClient, ClientsService, Scope } from '../../modules/clients/index.ts';
 import type { Actor } from '../../shared/actor.ts';
-import { AppError, forbidden, unauthorized } from '../../shared/errors.ts';
+import { Refusal, notAllowed, notAuthenticated, tooManyRequests } from '../../shared/errors.ts';
 import { HttpCodes } from '../codes.ts';
 
 declare module 'fastify' {
@@ -24,10 +24,8 @@ declare module 'fastify' {
   }
 }
 
-const fail = (c: readonly [string, string], status = 401) => (status === 403 ? forbidden(c[0], c[1]) : unauthorized(c[0], c[1]));
-
-/** 429 with the envelope and how long to wait. */
-export const tooMany = (waitMs: number) => new AppError(429, HttpCodes.rateLimited[0], HttpCodes.rateLimited[1], { 'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))) });
+/** Over a rate limit or locked out: how long to wait, in whole seconds, at least one. */
+export const rateLimited = (waitMs: number) => tooManyRequests(...HttpCodes.rateLimited, Math.max(1, Math.ceil(waitMs / 1000)));
 
 /** The first non-empty header of the spellings given. */
 export function header(request: FastifyRequest, ...names: string[]): string | undefined {
@@ -72,7 +70,7 @@ export const CLIENT_ID_HEADERS = ['x-clientid'];
  * "Authentication profiles"): the signature with its timestamp (`optional`: checked exactly as
  * above when sent; `off`: not read), the request id (`optional`: without one the request runs
  * without exactly-once). X-ClientID, when sent, must name the client of the token; a profile may
- * require it. Every refusal here is a 401 counted against the source address.
+ * require it. Every refusal here (not authenticated) is counted against the source address.
  * Signed routes take JSON bodies only (a form parser exists only for POST /token), so the
  * signature covers every byte the route reads. Then the gate (ClientsService.admit): the client
  * must be within its rate limit, and a signature must not have come with another request id
@@ -92,16 +90,16 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { clients: Clien
   const authenticate = async (request: FastifyRequest, reply: FastifyReply) => {
     const authorization = header(request, 'authorization');
     const match = authorization && /^Bearer ([A-Za-z0-9._~+/=-]{16,512})$/.exec(authorization);
-    if (!match) throw fail(HttpCodes.tokenMissing);
+    if (!match) throw notAuthenticated(...HttpCodes.tokenMissing);
     const client = await opts.clients.clientForToken(match[1]!);
-    if (!client) throw fail(HttpCodes.tokenInvalid);
+    if (!client) throw notAuthenticated(...HttpCodes.tokenInvalid);
     const apikey = single(request, 'apikey');
-    if (apikey !== client.apikey) throw fail(HttpCodes.apikeyMismatch);
+    if (apikey !== client.apikey) throw notAuthenticated(...HttpCodes.apikeyMismatch);
     const wire = client.wire;
 
     const clientIdHeader = single(request, ...CLIENT_ID_HEADERS);
     if (clientIdHeader === null || (clientIdHeader === undefined ? wire.clientIdHeader === 'required' : clientIdHeader !== client.clientId)) {
-      throw fail(HttpCodes.clientIdMismatch);
+      throw notAuthenticated(...HttpCodes.clientIdMismatch);
     }
 
     // Signed: always under `required`; under `optional` when a signature header is sent (a repeated
@@ -114,15 +112,15 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { clients: Clien
     let ms = 0;
     if (signed) {
       timestamp = single(request, ...TIMESTAMP_HEADERS) ?? '';
-      if (!/^[0-9]{10,13}$/.test(timestamp)) throw fail(HttpCodes.timestampInvalid);
+      if (!/^[0-9]{10,13}$/.test(timestamp)) throw notAuthenticated(...HttpCodes.timestampInvalid);
       ms = timestamp.length === 13 ? Number(timestamp) : Number(timestamp) * 1000;
-      if (Math.abs(opts.now() - ms) > opts.windowSeconds * 1000) throw fail(HttpCodes.timestampOutOfWindow);
+      if (Math.abs(opts.now() - ms) > opts.windowSeconds * 1000) throw notAuthenticated(...HttpCodes.timestampOutOfWindow);
     }
 
     const requestId = single(request, ...REQUEST_ID_HEADERS);
     // Printable ASCII only: the id is stored, logged and echoed (a UUID is the usual form).
     if (requestId === null || (requestId === undefined ? wire.requestId === 'required' : !REQUEST_ID_PATTERN.test(requestId))) {
-      throw fail(HttpCodes.requestIdMissing);
+      throw notAuthenticated(...HttpCodes.requestIdMissing);
     }
     // A signed request other than a GET without a request id is refused rather than admitted once
     // by the GETs' table (client_signatures): such a request's signature is accepted once by the
@@ -130,18 +128,21 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { clients: Clien
     // signature kept in the GETs' table instead would be unknown to that index, so it could be
     // accepted once in each table (sent without a request id, then again with one: a replay that
     // neither sees). A client that signs can send a request id.
-    if (signed && requestId === undefined && request.method !== 'GET') throw fail(HttpCodes.requestIdMissing);
+    if (signed && requestId === undefined && request.method !== 'GET') throw notAuthenticated(...HttpCodes.requestIdMissing);
 
     let signature: string | undefined;
     if (signed) {
-      if (!sentSignature) throw fail(sentSignature === null ? HttpCodes.signatureInvalid : HttpCodes.signatureMissing);
+      if (!sentSignature) {
+        const [code, description] = sentSignature === null ? HttpCodes.signatureInvalid : HttpCodes.signatureMissing;
+        throw notAuthenticated(code, description);
+      }
       const message = apikey + timestamp + request.rawBody + request.url;
-      if (!(await opts.clients.verifySignature(client, message, sentSignature))) throw fail(HttpCodes.signatureInvalid);
+      if (!(await opts.clients.verifySignature(client, message, sentSignature))) throw notAuthenticated(...HttpCodes.signatureInvalid);
       signature = sentSignature;
     }
 
     const scope = request.routeOptions.config?.scope ?? 'cards';
-    if (!client.scopes.includes(scope)) throw fail(HttpCodes.scopeForbidden, 403);
+    if (!client.scopes.includes(scope)) throw notAllowed(...HttpCodes.scopeForbidden);
 
     // A signed GET's signature is kept until its timestamp leaves the window (after that it is
     // refused anyway); the others' with their request ids (idempotency plugin). A GET sent without
@@ -153,8 +154,8 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { clients: Clien
     reply.header('x-ratelimit-limit', String(budget.limit));
     reply.header('x-ratelimit-remaining', String(budget.remaining));
     reply.header('x-ratelimit-reset', String(Math.ceil(budget.resetMs / 1000)));
-    if (admission.refusal === 'replay') throw fail(HttpCodes.signatureReplayed);
-    if (admission.refusal === 'limited') throw tooMany(budget.resetMs);
+    if (admission.refusal === 'replay') throw notAuthenticated(...HttpCodes.signatureReplayed);
+    if (admission.refusal === 'limited') throw rateLimited(budget.resetMs);
 
     request.client = client;
     request.clientRequestId = requestId;
@@ -164,11 +165,11 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { clients: Clien
   app.addHook('preValidation', async (request, reply) => {
     if (request.routeOptions.config?.auth === false) return;
     const wait = opts.clients.addressRefused(request.ip);
-    if (wait > 0) throw tooMany(wait);
+    if (wait > 0) throw rateLimited(wait);
     try {
       await authenticate(request, reply);
     } catch (err) {
-      if (err instanceof AppError && err.status === 401) await opts.clients.countFailure(request.ip);
+      if (err instanceof Refusal && err.kind === 'not-authenticated') await opts.clients.countFailure(request.ip);
       throw err;
     }
   });
@@ -182,7 +183,8 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { clients: Clien
  * and no answer to record.
  */
 export function actorOf(request: FastifyRequest): Actor {
-  if (!request.client) throw new AppError(500, HttpCodes.internal[0], HttpCodes.internal[1]);
+  // A route without authentication has no actor: asking for one is a bug (answered 500 with a trace id).
+  if (!request.client) throw new Error('actorOf: the request has no authenticated client');
   request.auditJournal ??= [];
   return {
     clientId: request.client.clientId, requestId: request.clientRequestId ?? request.id, auditJournal: request.auditJournal,
@@ -191,15 +193,15 @@ export function actorOf(request: FastifyRequest): Actor {
   };
 }
 
-/** Refuses (403) an organization the client may not use. Call before any work. */
+/** Refuses (not allowed) an organization the client may not use. Call before any work. */
 export function requireOrganization(request: FastifyRequest, organization: number): void {
-  if (!request.client?.organizations.includes(organization)) throw fail(HttpCodes.organizationForbidden, 403);
+  if (!request.client?.organizations.includes(organization)) throw notAllowed(...HttpCodes.organizationForbidden);
 }
 
 /** Whether the client may see clear card numbers. */
 export const hasPciScope = (request: FastifyRequest) => request.client?.scopes.includes('pci') ?? false;
 
-/** Refuses (403) a request whose client holds none of the scopes given: for a duty decided by the body. */
+/** Refuses (not allowed) a request whose client holds none of the scopes given: for a duty decided by the body. */
 export function requireScope(request: FastifyRequest, ...scopes: Scope[]): void {
-  if (!scopes.some((s) => request.client?.scopes.includes(s))) throw fail(HttpCodes.scopeForbidden, 403);
+  if (!scopes.some((s) => request.client?.scopes.includes(s))) throw notAllowed(...HttpCodes.scopeForbidden);
 }

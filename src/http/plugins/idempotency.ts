@@ -1,14 +1,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { storeAuditRows, takeAuditJournal } from '../../modules/audit/index.ts';
+import { takeAuditJournal } from '../../modules/audit/index.ts';
 import { IdempotencyService, type Response } from '../../modules/idempotency/index.ts';
-import type { Database } from '../../db/database.ts';
-import type { Outcome, RecordedAnswer } from '../../shared/actor.ts';
-import { conflict, unauthorized } from '../../shared/errors.ts';
+import { RequestAnsweredBefore, type Outcome, type RecordedAnswer } from '../../shared/actor.ts';
+import { conflict, notAuthenticated, type Refusal } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { isStoreUnavailable } from '../../shared/store-unavailable.ts';
 import { HttpCodes } from '../codes.ts';
-import { errorBody } from '../envelope.ts';
+import { refusalAnswer } from '../refusals.ts';
 
 /** The body as stored for replay: the JSON text exactly as sent, when it is text. */
 const responseOf = (payload: unknown): Response => (typeof payload === 'string' ? { json: payload } : { value: payload });
@@ -19,6 +18,8 @@ declare module 'fastify' {
     idempotencyHolder: string | undefined;
     /** On a `reservesLate` route: reserves the request id when the handler is about to write (see Actor.reserve). */
     reserveRequestId: (() => Promise<void>) | undefined;
+    /** The answer on file that a late reservation found (it threw RequestAnsweredBefore): sent instead of the handler's. */
+    storedAnswer: { statusCode: number; response: unknown } | undefined;
     /** For a reserved request: its answer to an outcome, to be recorded by the write's own transaction (see Actor.answer). */
     answerRequest: ((outcome: Outcome) => Promise<RecordedAnswer>) | undefined;
     /** The last answer made for the write's transaction: whether it committed is known once the handler ends. */
@@ -43,16 +44,16 @@ declare module 'fastify' {
   }
 }
 
-/** The answer stored for a request id, found by a late reservation: sent instead of the handler's. */
-export class StoredAnswer extends Error {
-  constructor(readonly statusCode: number, readonly response: unknown) {
-    super('request id answered before');
-  }
-
-  send(reply: FastifyReply) {
-    reply.header('x-idempotent-replay', 'true');
-    return reply.code(this.statusCode).serializer((p: unknown) => JSON.stringify(p)).send(this.response);
-  }
+/**
+ * For the error handler, on RequestAnsweredBefore: sends the answer a late reservation of this
+ * request found on file, as first sent (its JSON, not the route's serializer: it may be a
+ * refusal's envelope). Undefined when this request found none (the signal came from elsewhere).
+ */
+export function replayStoredAnswer(request: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
+  const stored = request.storedAnswer;
+  if (!stored) return undefined;
+  reply.header('x-idempotent-replay', 'true');
+  return reply.code(stored.statusCode).serializer((p: unknown) => JSON.stringify(p)).send(stored.response);
 }
 
 /**
@@ -82,22 +83,31 @@ function serialized(reply: FastifyReply, statusCode: number, body: Record<string
  * answer; whatever it still holds after (GET, 5xx, a failed write) is stored on its own, before
  * the response leaves.
  */
-export const idempotencyPlugin = fp(async (app: FastifyInstance, opts: { idempotency: IdempotencyService; db: Database; logger: Logger }) => {
+export const idempotencyPlugin = fp(async (app: FastifyInstance, opts: { idempotency: IdempotencyService; logger: Logger }) => {
   app.decorateRequest('idempotencyHolder', undefined);
   app.decorateRequest('reserveRequestId', undefined);
+  app.decorateRequest('storedAnswer', undefined);
   app.decorateRequest('answerRequest', undefined);
   app.decorateRequest('pendingAnswer', undefined);
   app.decorateRequest('failed', false);
   app.decorateRequest('failedUnreachable', false);
 
-  /** Reserves the request's id; throws the stored answer (or a 409) when the id was used before. */
+  /**
+   * Reserves the request's id. When the id was used before: RequestAnsweredBefore, with the answer
+   * on file kept on the request for the error handler to replay (the signal crosses the modules,
+   * which need not know what an answer is made of), or the refusal of another request or of a run
+   * still working.
+   */
   async function reserve(request: FastifyRequest): Promise<void> {
     const fingerprint = IdempotencyService.fingerprint(request.method, request.url, request.rawBody);
     const r = await opts.idempotency.reserve(request.client!.clientId, request.clientRequestId!, fingerprint, request.signature ?? null);
-    if (r.kind === 'replayed-signature') throw unauthorized(...HttpCodes.signatureReplayed);
+    if (r.kind === 'replayed-signature') throw notAuthenticated(...HttpCodes.signatureReplayed);
     if (r.kind === 'mismatch') throw conflict(...HttpCodes.requestIdReused);
     if (r.kind === 'in-progress') throw conflict(...HttpCodes.requestInProgress);
-    if (r.kind === 'replay') throw new StoredAnswer(r.statusCode, r.response);
+    if (r.kind === 'replay') {
+      request.storedAnswer = { statusCode: r.statusCode, response: r.response };
+      throw new RequestAnsweredBefore();
+    }
     request.idempotencyHolder = r.holder;
   }
 
@@ -105,9 +115,10 @@ export const idempotencyPlugin = fp(async (app: FastifyInstance, opts: { idempot
     return async (outcome: Outcome): Promise<RecordedAnswer> => {
       const holder = request.idempotencyHolder;
       if (!holder) throw new Error('a write answered before its request id was reserved');
-      const [statusCode, body] = 'result' in outcome
-        ? [200, outcome.result as Record<string, unknown>]
-        : [outcome.refusal.status, errorBody(outcome.refusal.code, outcome.refusal.description)];
+      // A refusal is recorded as the error handler sends it: its kind's status and envelope.
+      const { statusCode, body }: { statusCode: number; body: Record<string, unknown> } = 'result' in outcome
+        ? { statusCode: 200, body: outcome.result as Record<string, unknown> }
+        : refusalAnswer(outcome.refusal);
       const json = serialized(reply, statusCode, body);
       const journal = request.auditJournal ?? [];
       request.pendingAnswer = { statusCode, json, journalLength: journal.length };
@@ -118,7 +129,7 @@ export const idempotencyPlugin = fp(async (app: FastifyInstance, opts: { idempot
     };
   }
 
-  // A stored answer found here or by a late reservation is thrown, and sent by the error handler.
+  // A stored answer found here or by a late reservation is thrown (RequestAnsweredBefore), and sent by the error handler.
   app.addHook('preHandler', async (request, reply) => {
     // Without a request id (a client whose profile makes it optional) there is no key: nothing is
     // reserved or recorded, the actor has no answer to make, and a retry runs the request again.
@@ -142,8 +153,7 @@ export const idempotencyPlugin = fp(async (app: FastifyInstance, opts: { idempot
     try {
       return await recordResponse(request, reply, payload);
     } finally {
-      const left = takeAuditJournal(request);
-      if (left.length > 0) await storeAuditRows(opts.db, left);
+      await opts.idempotency.storeUnansweredAudit(takeAuditJournal(request));
     }
   });
 
@@ -160,13 +170,9 @@ export const idempotencyPlugin = fp(async (app: FastifyInstance, opts: { idempot
       reply.header('content-type', 'application/json; charset=utf-8');
       if (r.kind === 'replay') return replay(reply, r.statusCode, JSON.stringify(r.response));
       // A replayed signature: the inquiry ran (it reads, it changes nothing), its answer is withheld.
-      if (r.kind === 'replayed-signature') {
-        reply.code(401);
-        return JSON.stringify(errorBody(...HttpCodes.signatureReplayed));
-      }
+      if (r.kind === 'replayed-signature') return refusedInstead(reply, notAuthenticated(...HttpCodes.signatureReplayed));
       const [code, description] = r.kind === 'mismatch' ? HttpCodes.requestIdReused : HttpCodes.requestInProgress;
-      reply.code(409);
-      return JSON.stringify(errorBody(code, description));
+      return refusedInstead(reply, conflict(code, description));
     }
     if (!holder) return payload;
     request.idempotencyHolder = undefined;
@@ -229,6 +235,13 @@ export const idempotencyPlugin = fp(async (app: FastifyInstance, opts: { idempot
     }
   }
 });
+
+/** The payload of a refusal sent instead of the response the handler made (in onSend, which cannot send anew). */
+function refusedInstead(reply: FastifyReply, refusal: Refusal): string {
+  const { statusCode, headers, body } = refusalAnswer(refusal);
+  reply.code(statusCode).headers(headers);
+  return JSON.stringify(body);
+}
 
 function replay(reply: FastifyReply, statusCode: number, json: string): string {
   reply.header('x-idempotent-replay', 'true');

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { AppError, badRequest } from '../../shared/errors.ts';
+import { invalidInput, type Refusal } from '../../shared/errors.ts';
 import { jsonDepth } from '../../shared/json-depth.ts';
 import { canonicalizeInput, type ExtraFieldLimits, type InputIssue } from '../../shared/schema-input.ts';
 import { textProblem, type TextProblem } from '../../shared/storable-text.ts';
@@ -20,17 +20,17 @@ export const EXTRA_FIELD_LIMITS: ExtraFieldLimits = { depth: 8, values: 512, cha
 
 const textError = (p: TextProblem) => {
   const [code, description] = p === 'unstorable' ? HttpCodes.unstorableText : HttpCodes.controlCharacter;
-  return badRequest(code, description);
+  return invalidInput(code, description);
 };
 
-function issueError(issue: InputIssue): AppError {
+function issueError(issue: InputIssue): Refusal {
   if (issue.kind === 'number-text') {
     // "Infinity", "1e400" and 400 digits keep the code they had when type coercion let them through.
-    if (issue.unusable) return badRequest(...HttpCodes.unusableNumber);
+    if (issue.unusable) return invalidInput(...HttpCodes.unusableNumber);
     const what = issue.expected === 'integer' ? 'an integer' : 'a number';
-    return badRequest(HttpCodes.schema[0], `${HttpCodes.schema[1]}: ${issue.path} must be ${what} (as text: canonical decimal digits)`.slice(0, 300));
+    return invalidInput(HttpCodes.schema[0], `${HttpCodes.schema[1]}: ${issue.path} must be ${what} (as text: canonical decimal digits)`.slice(0, 300));
   }
-  return badRequest(HttpCodes.extraFields[0], `${HttpCodes.extraFields[1]}: ${issue.path} (${issue.limit})`.slice(0, 300));
+  return invalidInput(HttpCodes.extraFields[0], `${HttpCodes.extraFields[1]}: ${issue.path} (${issue.limit})`.slice(0, 300));
 }
 
 type Part = 'body' | 'querystring' | 'params' | 'headers';
@@ -67,16 +67,16 @@ export const inputPlugin = fp(async (app: FastifyInstance) => {
     request.rawBody = text;
     if (text === '') return done(null, undefined);
     try {
-      if (jsonDepth(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) throw badRequest(...HttpCodes.tooDeep);
+      if (jsonDepth(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) throw invalidInput(...HttpCodes.tooDeep);
       let value: unknown;
       try {
         value = JSON.parse(text);
       } catch {
-        throw badRequest(...HttpCodes.badJson);
+        throw invalidInput(...HttpCodes.badJson);
       }
       const problem = textProblem(value);
       if (problem) throw textError(problem);
-      if (hasUnusableNumber(value)) throw badRequest(...HttpCodes.unusableNumber);
+      if (hasUnusableNumber(value)) throw invalidInput(...HttpCodes.unusableNumber);
       const holder = { body: value };
       canonicalize(request, 'body', holder, 'body');
       done(null, holder.body);

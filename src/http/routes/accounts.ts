@@ -1,18 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Container } from '../../container.ts';
 import {
-  AccountInquiryHeaders, AccountInquiryResponse, AddAccountRequest, AddAccountResponse, BlockCodeRequest, BlockCodeResponse,
+  AccountInquiryHeaders, type AccountsService, AccountInquiryResponse, AddAccountRequest, AddAccountResponse, BlockCodeRequest, BlockCodeResponse,
 } from '../../modules/accounts/index.ts';
-import { responses } from '../envelope.ts';
+import { responses } from '../refusals.ts';
 import { actorOf, requireOrganization } from '../plugins/auth.ts';
 
-export const accountRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = async (app, { container }) => {
-  const { accounts } = container;
-
+export const accountRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountsService }> = async (app, { accounts }) => {
   app.post('/account/add-L8V3', {
     schema: {
       operationId: 'accountAdd', tags: ['Accounts'], summary: 'Account Add for an existing customer of the same organization',
-      body: AddAccountRequest, response: responses(AddAccountResponse, 422),
+      body: AddAccountRequest, response: responses(AddAccountResponse, 'business-rule'),
     },
   }, async (request) => {
     requireOrganization(request, request.body.accountData.organization);
@@ -22,7 +19,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox<{ container: Container }> 
   app.get('/account/v2/accounts', {
     schema: {
       operationId: 'accountInformationInquiry', tags: ['Accounts'], summary: 'Account inquiry by account number (header account-number)',
-      headers: AccountInquiryHeaders, response: responses(AccountInquiryResponse, 422),
+      headers: AccountInquiryHeaders, response: responses(AccountInquiryResponse, 'business-rule'),
     },
   }, async (request) => {
     requireOrganization(request, request.headers['organization-number']);
@@ -32,7 +29,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox<{ container: Container }> 
   app.put('/account/block-code', {
     schema: {
       operationId: 'accountBlockCodeUpdate', tags: ['Accounts'], summary: 'Block or unblock an account (block code 1 or 2)',
-      body: BlockCodeRequest, response: responses(BlockCodeResponse, 422),
+      body: BlockCodeRequest, response: responses(BlockCodeResponse, 'business-rule'),
     },
   }, async (request) => {
     requireOrganization(request, request.body.organizationNumber);

@@ -1,20 +1,18 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Container } from '../../container.ts';
 import {
   AddCustomerRequest, AddCustomerResponse, DemographicInquiryRequest, DemographicInquiryResponse,
-  UpdateCustomerRequest, UpdateCustomerResponse,
+  UpdateCustomerRequest, UpdateCustomerResponse, type CustomersService,
 } from '../../modules/customers/index.ts';
-import { CustomerAccountsRequest, CustomerAccountsResponse } from '../../modules/accounts/index.ts';
-import { responses } from '../envelope.ts';
+import { CustomerAccountsRequest, CustomerAccountsResponse, type AccountsService } from '../../modules/accounts/index.ts';
+import { responses } from '../refusals.ts';
 import { actorOf, requireOrganization } from '../plugins/auth.ts';
 
-export const customerRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = async (app, { container }) => {
-  const { customers, accounts } = container;
-
+/** Customers, and a customer's accounts (the accounts service lists them). */
+export const customerRoutes: FastifyPluginAsyncTypebox<{ customers: CustomersService; accounts: AccountsService }> = async (app, { customers, accounts }) => {
   app.post('/customer/l8v2', {
     schema: {
       operationId: 'customerAdd', tags: ['Customers'], summary: 'Customer Add: the number is generated when empty or zeros',
-      body: AddCustomerRequest, response: responses(AddCustomerResponse, 422),
+      body: AddCustomerRequest, response: responses(AddCustomerResponse, 'business-rule'),
     },
   }, async (request) => {
     requireOrganization(request, request.body.customerData.customerKeyData.organizationNumber);
@@ -25,7 +23,7 @@ export const customerRoutes: FastifyPluginAsyncTypebox<{ container: Container }>
     config: { inquiry: true },
     schema: {
       operationId: 'demographicInquiry', tags: ['Customers'], summary: 'Customer demographic inquiry by customer or account number',
-      body: DemographicInquiryRequest, response: responses(DemographicInquiryResponse, 422),
+      body: DemographicInquiryRequest, response: responses(DemographicInquiryResponse, 'business-rule'),
     },
   }, async (request) => {
     requireOrganization(request, request.body.organizationNumber);
@@ -35,7 +33,7 @@ export const customerRoutes: FastifyPluginAsyncTypebox<{ container: Container }>
   app.put('/customer/', {
     schema: {
       operationId: 'customerUpdate', tags: ['Customers'], summary: 'Customer Update: demographic and user data',
-      body: UpdateCustomerRequest, response: responses(UpdateCustomerResponse, 422),
+      body: UpdateCustomerRequest, response: responses(UpdateCustomerResponse, 'business-rule'),
     },
   }, async (request) => {
     requireOrganization(request, request.body.organizationNumber);
@@ -46,7 +44,7 @@ export const customerRoutes: FastifyPluginAsyncTypebox<{ container: Container }>
     config: { inquiry: true },
     schema: {
       operationId: 'accountNumberInquiry', tags: ['Customers'], summary: 'Accounts of a customer, 20 at a time',
-      body: CustomerAccountsRequest, response: responses(CustomerAccountsResponse, 422),
+      body: CustomerAccountsRequest, response: responses(CustomerAccountsResponse, 'business-rule'),
     },
   }, async (request) => {
     requireOrganization(request, request.body.organizationNumber);

@@ -1,13 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Container } from '../../container.ts';
-import { EndpointId, EndpointList, EndpointRemoved, EndpointRequest, EventsPage, EventsQuery, NewEndpoint } from '../../modules/events/index.ts';
-import { responses } from '../envelope.ts';
+import { EndpointId, EndpointList, EndpointRemoved, EndpointRequest, EventsPage, EventsQuery, NewEndpoint, type EventsService } from '../../modules/events/index.ts';
+import { responses } from '../refusals.ts';
 import { actorOf } from '../plugins/auth.ts';
 
 /** Card lifecycle events (docs/events.md): the pull API and the client's webhook endpoints; scope `events`. */
-export const eventRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = async (app, { container }) => {
-  const { events } = container;
-
+export const eventRoutes: FastifyPluginAsyncTypebox<{ events: EventsService }> = async (app, { events }) => {
   app.get('/events', {
     config: { scope: 'events' },
     schema: {
@@ -20,7 +17,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = 
     config: { scope: 'events' },
     schema: {
       operationId: 'webhookEndpointAdd', tags: ['Events'], summary: 'Registers a webhook endpoint (http or https URL); answers its signing secret, once',
-      body: EndpointRequest, response: responses(NewEndpoint, 422),
+      body: EndpointRequest, response: responses(NewEndpoint, 'business-rule'),
     },
   }, async (request) => events.addEndpoint(actorOf(request), request.client!.organizations, request.body));
 
@@ -33,7 +30,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = 
     config: { scope: 'events' },
     schema: {
       operationId: 'webhookEndpointRemove', tags: ['Events'], summary: 'Removes a webhook endpoint of the client: its pending deliveries are cancelled',
-      params: EndpointId, response: responses(EndpointRemoved, 404),
+      params: EndpointId, response: responses(EndpointRemoved, 'not-found'),
     },
   }, async (request) => events.removeEndpoint(actorOf(request), request.params.id));
 };

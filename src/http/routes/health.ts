@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { Container } from '../../container.ts';
-import { ErrorEnvelope } from '../envelope.ts';
-import { sendUnavailable } from '../plugins/errors.ts';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { sendRefusal, serviceUnavailable } from '../plugins/errors.ts';
+import { refusalResponses } from '../refusals.ts';
 
 const Ready = Type.Object({
   status: Type.String(),
@@ -18,16 +18,25 @@ const Ready = Type.Object({
  * and command-line containers) is ready when its database answers. `/health` is `ready` under
  * its older name.
  */
-export const healthRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = async (app, { container }) => {
+export interface HealthRoutesOptions {
+  /** Whether the database answers now (bounded: a couple of seconds at most); never throws. */
+  ready: () => Promise<boolean>;
+  /** Whether the job queue answers now (bounded); undefined when this process runs none. Never throws. */
+  jobsReady: () => Promise<boolean | undefined>;
+  /** Which store this process serves from, as the probe reports it. */
+  store: 'pglite' | 'postgres';
+}
+
+export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (app, options) => {
   const config = { auth: false } as const;
-  const ready = async (request: { log: { warn: (o: object, m: string) => void } }, reply: Parameters<typeof sendUnavailable>[0]) => {
+  const ready = async (request: FastifyRequest, reply: FastifyReply) => {
     // Bounded (each check waits two seconds at most): a probe answers promptly, whatever the store does.
-    const [database, jobs] = await Promise.all([container.ready(), container.jobsReady()]);
+    const [database, jobs] = await Promise.all([options.ready(), options.jobsReady()]);
     if (!database || jobs === false) {
       request.log.warn({ database: database ? 'ok' : 'unavailable', jobs: jobs === false ? 'unavailable' : jobs === undefined ? 'off' : 'ok' }, 'not ready');
-      return sendUnavailable(reply);
+      return sendRefusal(reply, serviceUnavailable());
     }
-    return { status: 'ok', database: container.storage.kind, jobs: jobs === undefined ? 'off' : 'ok' };
+    return { status: 'ok', database: options.store, jobs: jobs === undefined ? 'off' : 'ok' };
   };
 
   app.get('/health/live', {
@@ -37,11 +46,11 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ container: Container }> =
 
   app.get('/health/ready', {
     config,
-    schema: { operationId: 'healthReady', tags: ['Operations'], summary: 'Readiness: the database and the job queue answer within two seconds', response: { 200: Ready, 503: ErrorEnvelope } },
+    schema: { operationId: 'healthReady', tags: ['Operations'], summary: 'Readiness: the database and the job queue answer within two seconds', response: { 200: Ready, ...refusalResponses('unavailable') } },
   }, ready);
 
   app.get('/health', {
     config,
-    schema: { operationId: 'health', tags: ['Operations'], summary: 'Readiness (older name of /health/ready)', response: { 200: Ready, 503: ErrorEnvelope } },
+    schema: { operationId: 'health', tags: ['Operations'], summary: 'Readiness (older name of /health/ready)', response: { 200: Ready, ...refusalResponses('unavailable') } },
   }, ready);
 };

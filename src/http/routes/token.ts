@@ -1,12 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import formbody from '@fastify/formbody';
-import type { Container } from '../../container.ts';
-import { badRequest, unauthorized } from '../../shared/errors.ts';
+import type { ClientsService } from '../../modules/clients/index.ts';
+import { invalidInput, notAuthenticated } from '../../shared/errors.ts';
 import { hasUnstorableText } from '../../shared/storable-text.ts';
-import { ErrorEnvelope } from '../envelope.ts';
 import { HttpCodes } from '../codes.ts';
-import { header, tooMany } from '../plugins/auth.ts';
+import { header, rateLimited } from '../plugins/auth.ts';
+import { refusalResponses } from '../refusals.ts';
 
 /** The form or JSON fields (read by the route itself: the body may be absent when Basic auth is used). */
 interface TokenFields { grant_type?: string | undefined; client_id?: string | undefined; client_secret?: string | undefined }
@@ -21,7 +21,7 @@ const TokenResponse = Type.Object({
   status: Type.String(),
 });
 
-export const tokenRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = async (app, { container }) => {
+export const tokenRoutes: FastifyPluginAsyncTypebox<{ clients: ClientsService }> = async (app, { clients }) => {
   // Form bodies are read here only: every other route is signed, and a signature covers a JSON
   // body exactly as sent, so a signed route takes JSON alone (415 for anything else).
   await app.register(formbody);
@@ -31,15 +31,14 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = 
       operationId: 'tokenCreate', tags: ['Authentication'],
       summary: 'Client credentials grant: Basic auth or form fields client_id / client_secret',
       security: [],
-      response: { 200: TokenResponse, 400: ErrorEnvelope, 401: ErrorEnvelope, 429: ErrorEnvelope },
+      response: { 200: TokenResponse, ...refusalResponses('invalid-input', 'not-authenticated', 'too-many-requests') },
     },
   }, async (request) => {
-    const { clients } = container;
     // The body is optional (credentials may come by Basic auth) and form or JSON; its fields are read as text.
     const raw = (request.body ?? {}) as Record<string, unknown>;
     const text = (v: unknown) => (typeof v === 'string' && v.length <= 256 ? v : undefined);
     const body: TokenFields = { grant_type: text(raw.grant_type), client_id: text(raw.client_id), client_secret: text(raw.client_secret) };
-    if (body.grant_type !== undefined && body.grant_type !== 'client_credentials') throw badRequest(...HttpCodes.badGrant);
+    if (body.grant_type !== undefined && body.grant_type !== 'client_credentials') throw invalidInput(...HttpCodes.badGrant);
     let id = body.client_id;
     let secret = body.client_secret;
     const basic = /^Basic ([A-Za-z0-9+/=]+)$/.exec(header(request, 'authorization') ?? '');
@@ -51,17 +50,17 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = 
     // Credentials no client can have (Base64 may carry a NUL) are refused before any look-up.
     if (!id || !secret || hasUnstorableText(id) || hasUnstorableText(secret)) {
       await clients.countFailure(request.ip);
-      throw unauthorized(...HttpCodes.badCredentials);
+      throw notAuthenticated(...HttpCodes.badCredentials);
     }
     const wait = await clients.tokenRequestRefused(request.ip, id);
-    if (wait > 0) throw tooMany(wait);
+    if (wait > 0) throw rateLimited(wait);
     const client = await clients.authenticate(id, secret);
     if (!client) {
       await clients.countTokenFailure(request.ip, id);
-      throw unauthorized(...HttpCodes.badCredentials);
+      throw notAuthenticated(...HttpCodes.badCredentials);
     }
     const issueWait = await clients.tokenIssueRefused(client);
-    if (issueWait > 0) throw tooMany(issueWait);
+    if (issueWait > 0) throw rateLimited(issueWait);
     const token = await clients.issueToken(client);
     return {
       token_type: 'BearerToken',

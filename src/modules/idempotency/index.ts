@@ -3,7 +3,7 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 import { Batcher, column } from '../../shared/batcher.ts';
 import { RequestTakenOver, type Actor, type Outcome, type RecordedAnswer } from '../../shared/actor.ts';
-import { auditInsert, collectAuditIn, takeCollectedAudit, type AuditRow } from '../audit/index.ts';
+import { auditInsert, collectAuditIn, storeAuditRows, takeCollectedAudit, type AuditRow } from '../audit/index.ts';
 import type { Clock } from '../../shared/clock.ts';
 
 export type Reservation =
@@ -114,6 +114,15 @@ export class IdempotencyService {
   async complete(clientId: string, requestId: string, holder: string, statusCode: number, response: Response, audit: AuditRow[] = []): Promise<void> {
     const responseSealed = await this.sealer.seal(jsonText(response));
     await this.writes.submit({ kind: 'complete', clientId, requestId, fingerprint: '', statusCode, responseSealed, signature: null, holder, leaseUntil: null, audit });
+  }
+
+  /**
+   * The audit records of a request that no answer took with it (a GET, which records no answer;
+   * a 5xx; a write that failed): stored on their own, outside any transaction, in one statement
+   * with those of concurrent requests. The request's journal holds them (see Actor.auditJournal).
+   */
+  async storeUnansweredAudit(rows: unknown[]): Promise<void> {
+    if (rows.length > 0) await storeAuditRows(this.db, rows as AuditRow[]);
   }
 
   /** Seals a response for an answer recorded by a write's own transaction (see commitAnswer). */

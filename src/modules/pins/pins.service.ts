@@ -3,7 +3,7 @@ import type { DB } from '../../db/schema.ts';
 import { RequestTakenOver, type Actor, type Outcome, type RecordedAnswer } from '../../shared/actor.ts';
 import type { Clock } from '../../shared/clock.ts';
 import { Batcher, byOrdinality, column } from '../../shared/batcher.ts';
-import { refusal as fail } from '../../shared/errors.ts';
+import { Refusal, refusal as fail } from '../../shared/errors.ts';
 import {
   SecurityModuleError, type KeyBlock, type PinBlockFormat, type SecurityModule, type SecurityModuleErrorCode,
 } from '../../security-module/port.ts';
@@ -730,14 +730,13 @@ export class PinsService {
     }
   }
 
-  /** Runs `call`; a 422 it throws is recorded in the audit trail first. */
+  /** Runs `call`; a business-rule refusal it throws is recorded in the audit trail first. */
   private async refusing<T>(audit: AuditContext, call: () => Promise<T>): Promise<T> {
     try {
       return await call();
     } catch (e) {
-      if (e instanceof Error && (e as { status?: number }).status === 422) {
-        const err = e as unknown as { code: string; description: string };
-        await this.auditRefusal(audit, [err.code, err.description], true);
+      if (e instanceof Refusal && e.kind === 'business-rule') {
+        await this.auditRefusal(audit, [e.code, e.description], true);
       }
       throw e;
     }
