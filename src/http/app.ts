@@ -136,7 +136,8 @@ export async function buildApp(container: Container, options: AppOptions = {}): 
   await app.register(tokenRoutes, { clients: container.clients });
   await app.register(customerRoutes, { customers: container.customers, accounts: container.accounts });
   await app.register(accountRoutes, { accounts: container.accounts });
-  await app.register(cardRoutes, { cards: container.cards });
+  const { issuing, inquiries, stateChanges, actions } = container.cards;
+  await app.register(cardRoutes, { cards: { issuing, inquiries, stateChanges, actions } });
   await app.register(pinRoutes, { pins: container.pins });
   await app.register(issuanceRoutes, { issuance: container.issuance });
   await app.register(eventRoutes, { events: container.events });

@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import {
   CardActionRequest, CardActionResponse, CardActivationRequest, CardActivationResponse, CardAddRequest, CardAddResponse, CardDetailsRequest, CardDetailsResponse,
   CardStatusRequest, CardStatusResponse, CustomerCardsHeaders, CustomerCardsQuery, CustomerCardsResponse, InstantCardRequest,
-  InstantCardResponse, PanInquiryRequest, PanInquiryResponse, type CardsService, type Viewer,
+  InstantCardResponse, PanInquiryRequest, PanInquiryResponse, type CardActions, type CardInquiries, type CardIssuing, type CardStateChanges, type Viewer,
 } from '../../modules/cards/index.ts';
 import { responses } from '../refusals.ts';
 import { actorOf, hasPciScope, requireOrganization } from '../plugins/auth.ts';
@@ -13,7 +13,7 @@ const viewerOf = (request: FastifyRequest): Viewer => ({ pci: hasPciScope(reques
 
 /** The services the card routes call (app.ts passes them). */
 export interface CardRoutesOptions {
-  cards: CardsService;
+  cards: { issuing: CardIssuing; inquiries: CardInquiries; stateChanges: CardStateChanges; actions: CardActions };
 }
 
 export const cardRoutes: FastifyPluginAsyncTypebox<CardRoutesOptions> = async (app, { cards }) => {
