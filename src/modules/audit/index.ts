@@ -102,6 +102,18 @@ export function auditInsertOfItems(perItem: ReadonlyArray<readonly AuditRow[]>, 
 }
 
 /**
+ * For a statement whose audit records come from its own data: the INSERT of the rows a query of
+ * the statement gives, as `(actor, request_id, action, entity_type, entity_id, organization,
+ * details)` — the columns of another CTE (a batch's input, the items it made), or one `auditRow`'s
+ * values with details the statement completes (its outcome, known only as it runs).
+ */
+export function auditInsertFrom(rows: RawBuilder<unknown>): RawBuilder<unknown> {
+  return sql`
+    insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
+    ${rows}`;
+}
+
+/**
  * The audit row for an event, details redacted: for a module that writes its change and the
  * audit record in one SQL statement (a data-modifying CTE) instead of a transaction.
  */

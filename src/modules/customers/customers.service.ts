@@ -5,7 +5,7 @@ import { Batcher, column } from '../../shared/batcher.ts';
 import type { Clock } from '../../shared/clock.ts';
 import { refusal as fail } from '../../shared/errors.ts';
 import { pad19, randomRecordNumber, recordNumber } from '../../shared/ids.ts';
-import { auditInsertOfItems, auditRow, recordAudit, type AuditRow } from '../audit/index.ts';
+import { auditInsertFrom, auditInsertOfItems, auditRow, recordAudit, type AuditRow } from '../audit/index.ts';
 import { ANSWER_COLUMNS, answerArrays, answeredWrite, answersOf, heldItems, holdsRequestId } from '../idempotency/index.ts';
 import type { OrganizationsService } from '../organizations/index.ts';
 import type { AddCustomerRequest, DemographicInquiryRequest, UpdateCustomerRequest } from './customers.schemas.ts';
@@ -142,9 +142,7 @@ export class CustomersService {
         returning customer_number
       ), made as (
         select go.* from go join c on c.customer_number = go.n::bpchar
-      ), a as (
-        insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
-        select a_actor, a_request, a_action, a_type, a_id, a_org, a_details from made
+      ), a as (${auditInsertFrom(sql`select a_actor, a_request, a_action, a_type, a_id, a_org, a_details from made`)}
       ), journal as (${auditInsertOfItems(sent.map((r) => (r.answer?.audit ?? []) as AuditRow[]), sql`select i from made`)}
       ), answered as (${answersOf('made')}
       )
