@@ -1,9 +1,9 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 import type { RecordedAnswer } from '../../shared/actor.ts';
 import { Batcher, byOrdinality, column, commaList } from '../../shared/batcher.ts';
-import { auditInsertOfItems, type AuditRow } from '../audit/index.ts';
-import { eventsInsertFrom } from '../events/index.ts';
+import { auditInsert, auditInsertFrom, auditInsertOfItems, type AuditRow } from '../audit/index.ts';
+import { eventsInsert, eventsInsertFrom, type EventRow } from '../events/index.ts';
 import { ANSWER_COLUMNS, answerArrays, answersOf, heldItems } from '../idempotency/index.ts';
 import { recordsInsertFrom, type OutboxRecord } from '../personalization/index.ts';
 import { toAccount, type Account } from '../accounts/index.ts';
@@ -54,6 +54,47 @@ export interface InsertOutcome {
   made: boolean;
   numberTaken: boolean;
   card?: CardRow;
+}
+
+/** Which invalid-try counter of a card: the PIN's or the CVV2's (same rules, own columns). */
+export type TryCounter = 'pin' | 'cvv2';
+const TRY_COLUMNS: Record<TryCounter, { tries: string; last: string; blocked: string }> = {
+  pin: { tries: 'pin_tries', last: 'pin_last_invalid', blocked: 'pin_blocked' },
+  cvv2: { tries: 'cvv2_tries', last: 'cvv2_last_invalid', blocked: 'cvv2_blocked' },
+};
+
+/** A card's dCVV2 mode as `setDcvv2Modes` writes it, with the change's audit record. */
+export interface Dcvv2ModeChange {
+  cardId: string; active: boolean; generatedAt: Date | null; validityMinutes: number | null; expiresAt: Date | null;
+  /** When the change is made. */
+  at: Date;
+  audit: AuditRow;
+}
+
+/**
+ * The audit record of a guarded statement on one card (a PIN change, a try counted or reset, a
+ * PIN block or unblock): the row, and what its details get by the outcome the statement reaches
+ * (JSON objects as text).
+ */
+export interface GuardedAudit {
+  row: AuditRow;
+  /** The card moved. */
+  done: string;
+  /** Not moved though counted (blocked, or the PIN changed meanwhile), or the counter already blocked. */
+  refused: string;
+  /** Not counted: the day's cap. */
+  capped: string;
+}
+
+/** A right PIN or CVV2 on a card with no invalid tries, recorded by `recordCorrectChecks`. */
+export interface CorrectCheck {
+  cardId: string;
+  counter: TryCounter;
+  /** The UTC day it counts on (YYYY-MM-DD). */
+  day: string;
+  audit: AuditRow;
+  /** The request's answers to the three outcomes: counted, blocked, capped. */
+  answers?: readonly [RecordedAnswer, RecordedAnswer, RecordedAnswer] | undefined;
 }
 
 /**
@@ -266,6 +307,209 @@ export class CardRepository {
       .where('cards.mass_request_id', '=', requestId)
       .where('cards.mass_seq', '>', from).where('cards.mass_seq', '<=', to)
       .orderBy('cards.mass_seq').execute();
+  }
+
+  // --- PINs, CVV2 tries and dCVV2 (the PIN module's statements) ----------------------------
+  //
+  // A check of a PIN or CVV2 counts against the card's daily cap (the PIN module's table): the
+  // statements below that take `counted` move the card only when that count was made. `counted`
+  // is a data-modifying CTE body built by the PIN module; it reads the CTE `card (id, blocked)` —
+  // the card as the statement sees it (its snapshot), `blocked` the flag of the counter concerned —
+  // and returns a row when it counted. Each is ONE statement with its audit record and events.
+
+  /** The CTE `card` a `counted` piece reads (see above). */
+  private cardAsSeen(cardId: string, counter: TryCounter): RawBuilder<unknown> {
+    return sql`card as (select id, ${sql.ref(TRY_COLUMNS[counter].blocked)} as blocked from cards where id = ${cardId}::bigint)`;
+  }
+
+  /** The audit record of a one-card statement, its details completed by `more` (a jsonb expression of the statement). */
+  private auditCompleted(row: AuditRow, more: RawBuilder<unknown>): RawBuilder<unknown> {
+    return auditInsertFrom(sql`
+      select ${row.actor}, ${row.request_id}, ${row.action}, ${row.entity_type}, ${row.entity_id}, ${row.organization}::int, ${row.details}::jsonb || ${more}`);
+  }
+
+  /**
+   * Sets the dCVV2 mode of cards, with each change's audit record and card.dcvv2_mode_changed
+   * event, in one statement. Two changes of one card in one call are concurrent requests: the card
+   * keeps one of them, as it would keep the later of two separate statements; both are recorded.
+   */
+  async setDcvv2Modes(db: Kysely<DB>, modes: readonly Dcvv2ModeChange[]): Promise<void> {
+    await sql`
+      with v as (
+        select * from unnest(${column(modes, 'cardId')}::bigint[], ${column(modes, 'active')}::boolean[], ${column(modes, 'generatedAt')}::timestamptz[],
+          ${column(modes, 'validityMinutes')}::int[], ${column(modes, 'expiresAt')}::timestamptz[], ${column(modes, 'at')}::timestamptz[]) as v(id, active, generated_at, validity, expires_at, at)
+      ), u as (
+        update cards c set dcvv2_active = v.active, dcvv2_generated_at = v.generated_at, dcvv2_validity_minutes = v.validity,
+          dcvv2_expires_at = v.expires_at, updated_at = v.at
+        from v where c.id = v.id
+        returning c.id, c.pan_token, c.organization, c.dcvv2_active, c.dcvv2_expires_at
+      ), a as (${auditInsert(modes.map((m) => m.audit))}
+      ), ev as (${eventsInsertFrom(sql`
+        select 'card.dcvv2_mode_changed', u.pan_token, u.organization,
+          jsonb_build_object('dynamic', u.dcvv2_active, 'expiresAt', u.dcvv2_expires_at) from u order by u.id`)})
+      select count(*) from u`.execute(db);
+  }
+
+  /**
+   * A new PIN for a card whose current PIN was checked against `checked` (its PVV or offset): set,
+   * with the tries reset, only when `counted` counted, the PIN is not blocked and still the one
+   * checked. `events` are written when it changed. Answers what the statement saw.
+   */
+  async changePin(db: Kysely<DB>, change: {
+    cardId: string; storedPinBlock: string; verification: string | null; checked: string | null; at: Date;
+    counted: RawBuilder<unknown>; audit: GuardedAudit; events: EventRow[];
+  }): Promise<{ counted: boolean; changed: boolean; wasBlocked: boolean }> {
+    const { audit } = change;
+    const r = await sql<{ counted: number; n: number; was_blocked: boolean | null }>`
+      with ${this.cardAsSeen(change.cardId, 'pin')}, d as (${change.counted}), u as (
+        update cards set pin_stored = ${change.storedPinBlock}, pin_verification = ${change.verification}, pin_tries = 0, updated_at = ${change.at}::timestamptz
+        where id = ${change.cardId}::bigint and not pin_blocked and pin_verification = ${change.checked} and exists (select 1 from d)
+        returning id
+      ), a as (${this.auditCompleted(audit.row, sql`case when exists (select 1 from u) then ${audit.done}::jsonb
+            when exists (select 1 from d) or (select blocked from card) then ${audit.refused}::jsonb
+            else ${audit.capped}::jsonb end`)}
+      ), ev as (${eventsInsert(change.events, sql`exists (select 1 from u)`)})
+      select (select count(*) from d)::int as counted, (select count(*) from u)::int as n, (select blocked from card) as was_blocked`.execute(db);
+    const { counted, n, was_blocked: wasBlocked } = r.rows[0]!;
+    return { counted: Number(counted) > 0, changed: Number(n) > 0, wasBlocked: wasBlocked === true };
+  }
+
+  /**
+   * Blocks the PIN, or unblocks it and resets the PIN and CVV2 tries. With `counted` (an unblock
+   * counted against its cap), only when it counted. `events` are written when the card moved.
+   * Answers whether it did.
+   */
+  async setPinStatus(db: Kysely<DB>, change: {
+    cardId: string; unblock: boolean; at: Date; counted?: RawBuilder<unknown> | undefined;
+    audit: Pick<GuardedAudit, 'row' | 'capped'>; events: EventRow[];
+  }): Promise<boolean> {
+    const set = change.unblock
+      ? sql`pin_blocked = false, pin_tries = 0, cvv2_blocked = false, cvv2_tries = 0`
+      : sql`pin_blocked = true`;
+    const [count, guard] = change.counted
+      ? [sql`${this.cardAsSeen(change.cardId, 'pin')}, d as (${change.counted}),`, sql`and exists (select 1 from d)`]
+      : [sql``, sql``];
+    const r = await sql<{ n: number }>`
+      with ${count} u as (update cards set ${set}, updated_at = ${change.at}::timestamptz where id = ${change.cardId}::bigint ${guard} returning id),
+      a as (${this.auditCompleted(change.audit.row, sql`case when exists (select 1 from u) then '{}'::jsonb else ${change.audit.capped}::jsonb end`)}
+      ), ev as (${eventsInsert(change.events, sql`exists (select 1 from u)`)})
+      select count(*)::int as n from u`.execute(db);
+    return Number(r.rows[0]?.n ?? 0) > 0;
+  }
+
+  /**
+   * A right PIN (or CVV2) on a card with invalid tries: resets them, only when `counted` counted and
+   * the counter is not blocked — and, with `pinVerification` (the PIN's check), while the card's
+   * PVV or offset is still that one. Answers what the statement saw.
+   */
+  async resetTries(db: Kysely<DB>, reset: {
+    cardId: string; counter: TryCounter; pinVerification?: string | null | undefined; at: Date; counted: RawBuilder<unknown>; audit: GuardedAudit;
+  }): Promise<{ counted: boolean; reset: boolean; wasBlocked: boolean }> {
+    const { audit } = reset;
+    const [tries, blocked] = [sql.ref(TRY_COLUMNS[reset.counter].tries), sql.ref(TRY_COLUMNS[reset.counter].blocked)];
+    const samePin = reset.pinVerification !== undefined ? sql`and pin_verification = ${reset.pinVerification}` : sql``;
+    const r = await sql<{ counted: number; n: number; was_blocked: boolean | null }>`
+      with ${this.cardAsSeen(reset.cardId, reset.counter)}, d as (${reset.counted}), u as (
+        update cards set ${tries} = 0, updated_at = ${reset.at}::timestamptz
+        where id = ${reset.cardId}::bigint and not ${blocked} ${samePin} and exists (select 1 from d)
+        returning id
+      ), a as (${this.auditCompleted(audit.row, sql`case when exists (select 1 from u) then ${audit.done}::jsonb
+            when exists (select 1 from d) or (select blocked from card) then ${audit.refused}::jsonb
+            else ${audit.capped}::jsonb end`)}
+      )
+      select (select count(*) from d)::int as counted, (select count(*) from u)::int as n, (select blocked from card) as was_blocked`.execute(db);
+    const { counted, n, was_blocked: wasBlocked } = r.rows[0]!;
+    return { counted: Number(counted) > 0, reset: Number(n) > 0, wasBlocked: wasBlocked === true };
+  }
+
+  /**
+   * A wrong PIN (or CVV2): one more invalid try, dated, blocking the counter when it reaches `max`,
+   * only when `counted` counted and the counter is not blocked already. The audit record's outcome
+   * is `incorrect` or `nowBlocked` with the tries; `eventsIfBlocked` are written when this try
+   * blocked it. Answers what the statement saw and, when it counted the try, the counter after it.
+   */
+  async countWrongTry(db: Kysely<DB>, wrong: {
+    cardId: string; counter: TryCounter; max: number; at: Date; counted: RawBuilder<unknown>;
+    audit: Omit<GuardedAudit, 'done'> & { incorrect: string; nowBlocked: string }; eventsIfBlocked: EventRow[];
+  }): Promise<{ counted: boolean; wasBlocked: boolean; tries: number | null; blocked: boolean | null }> {
+    const { audit } = wrong;
+    const c = TRY_COLUMNS[wrong.counter];
+    const [tries, last, blocked] = [sql.ref(c.tries), sql.ref(c.last), sql.ref(c.blocked)];
+    const r = await sql<{ counted: number; was_blocked: boolean | null; tries: number | null; blocked: boolean | null }>`
+      with ${this.cardAsSeen(wrong.cardId, wrong.counter)}, d as (${wrong.counted}), u as (
+        update cards set ${tries} = ${tries} + 1, ${last} = ${wrong.at.toISOString().slice(0, 10)}::date, ${blocked} = ${tries} + 1 >= ${wrong.max}::int,
+          updated_at = ${wrong.at}::timestamptz
+        where id = ${wrong.cardId}::bigint and not ${blocked} and exists (select 1 from d)
+        returning ${tries} as tries, ${blocked} as blocked
+      ), a as (${this.auditCompleted(audit.row, sql`coalesce(
+            (select jsonb_build_object('outcome', case when blocked then ${audit.nowBlocked}::text else ${audit.incorrect}::text end, 'tries', tries) from u),
+            case when exists (select 1 from d) or (select blocked from card) then ${audit.refused}::jsonb else ${audit.capped}::jsonb end)`)}
+      ), ev as (${eventsInsert(wrong.eventsIfBlocked, sql`coalesce((select blocked from u), false)`)})
+      select (select count(*) from d)::int as counted, (select blocked from card) as was_blocked, u.tries, u.blocked from (select 1) as one left join u on true`.execute(db);
+    const u = r.rows[0]!;
+    return {
+      counted: Number(u.counted) > 0, wasBlocked: u.was_blocked === true,
+      tries: u.tries === null ? null : Number(u.tries), blocked: u.blocked,
+    };
+  }
+
+  /**
+   * Right PINs and CVV2s on cards with no invalid tries (nothing on the card to reset), of
+   * concurrent requests, in one statement without a transaction: per check, its outcome — 0
+   * counted (by `counted`), 1 the counter blocked as the statement sees the card, 2 not counted
+   * (the cap) — with its audit record, its details completed by `details[outcome]`, and the
+   * request's answer to that outcome; undefined when its run no longer holds its request id
+   * (nothing of it written); 'again' for a second check of a card already in the call — `counted`
+   * cannot count a card twice in one statement (an INSERT … ON CONFLICT DO UPDATE touches a row
+   * once), so it goes in the next call. `counted` reads the CTE `checked (i, id, day, blocked)`,
+   * a row per check with its card as the statement sees it, and returns the `card_id` of the cards
+   * it counted. The same statement text for any number of checks (arrays per field).
+   */
+  async recordCorrectChecks(checks: readonly CorrectCheck[], counted: RawBuilder<unknown>, details: readonly [string, string, string]): Promise<Array<0 | 1 | 2 | undefined | 'again'>> {
+    const cards = new Set<string>();
+    const sent = checks.filter((it) => !cards.has(it.cardId) && cards.add(it.cardId));
+    const audit = sent.map((it) => it.audit);
+    const answer = (k: 0 | 1 | 2) => sent.map((it) => it.answers?.[k]);
+    const [blocked, capped] = [answer(1), answer(2)];
+    // The requests' own audit records (their reads, refusals) go with their answers.
+    const journal = auditInsertOfItems(sent.map((it) => (it.answers?.[0].audit ?? []) as AuditRow[]), sql`select i from live`);
+    const r = await sql<{ i: string; o: number | null }>`
+      with input as (
+        select * from unnest(${column(sent, 'cardId')}::bigint[], ${sent.map((it) => it.counter === 'pin')}::boolean[], ${column(sent, 'day')}::date[],
+          ${column(audit, 'actor')}::text[], ${column(audit, 'request_id')}::text[], ${column(audit, 'action')}::text[], ${column(audit, 'entity_type')}::text[],
+          ${column(audit, 'entity_id')}::text[], ${column(audit, 'organization')}::int[], ${column(audit, 'details')}::jsonb[],
+          ${blocked.map((a) => a?.statusCode ?? null)}::int[], ${blocked.map((a) => a?.responseSealed ?? null)}::text[],
+          ${capped.map((a) => a?.statusCode ?? null)}::int[], ${capped.map((a) => a?.responseSealed ?? null)}::text[],
+          ${answerArrays(answer(0))})
+          with ordinality as u(card, pin, day, a_actor, a_request, a_action, a_type, a_id, a_org, a_details,
+            k_status1, k_sealed1, k_status2, k_sealed2, ${ANSWER_COLUMNS}, i)
+      ), ${heldItems()}, checked as (
+        select go.i, c.id, go.day, case when go.pin then c.pin_blocked else c.cvv2_blocked end as blocked
+        from go join cards c on c.id = go.card
+      ), d as (${counted}
+      ), s as (
+        select go.i, case when go.card in (select card_id from d) then 0
+          when (select k.blocked from checked k where k.i = go.i) then 1 else 2 end as o
+        from go
+      ), a as (${auditInsertFrom(sql`
+        select u.a_actor, u.a_request, u.a_action, u.a_type, u.a_id, u.a_org, u.a_details || (${details}::jsonb[])[s.o + 1]
+        from s join input u using (i)`)}
+      ), answered as (
+        update idempotency_keys k
+        set status_code = case s.o when 0 then u.k_status when 1 then u.k_status1 else u.k_status2 end,
+          response_sealed = case s.o when 0 then u.k_sealed when 1 then u.k_sealed1 else u.k_sealed2 end, holder = null, lease_until = null
+        from s join input u using (i)
+        where k.client_id = u.k_client and k.request_id = u.k_request
+      ), journal as (${journal})
+      select s.i, s.o from s`.execute(this.db);
+    const outcome = byOrdinality(sent.length, r.rows, (row) => Number(row.o) as 0 | 1 | 2);
+    const bySent = new Map(sent.map((it, k) => [it, outcome[k]]));
+    return checks.map((it) => (bySent.has(it) ? bySent.get(it) : 'again'));
+  }
+
+  /** The PIN's and the CVV2's block flags and the PIN's PVV or offset as `db` sees them now (why a guarded statement moved nothing). */
+  tryState(db: Kysely<DB>, cardId: string) {
+    return db.selectFrom('cards').select(['pin_blocked', 'cvv2_blocked', 'pin_verification']).where('id', '=', cardId).executeTakeFirst();
   }
 
   // --- the one insert ---------------------------------------------------------------------

@@ -6,7 +6,7 @@
 export {
   CardCodes, CardStatus, cardProblem, accountProblem, expiryDate, isExpired, maskPan, pinMethodOf, shownCardNumber, type CardRow, type Viewer,
 } from './card-rules.ts';
-export { CardRepository, type FoundCard } from './card-repository.ts';
+export { CardRepository, type CorrectCheck, type Dcvv2ModeChange, type FoundCard, type GuardedAudit, type TryCounter } from './card-repository.ts';
 export { CardIssuing, MassPositionTaken, type CardIssuingDeps, type IssueSpec, type IssuedCard, type MassIssueSpec, type PreparedMassCard } from './issuing.ts';
 export { CardInquiries, type CardInquiriesDeps } from './inquiries.ts';
 export { CardStateChanges, type CardStateChangesDeps } from './state-changes.ts';

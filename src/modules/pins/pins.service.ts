@@ -2,18 +2,20 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 import { RequestTakenOver, type Actor, type Outcome, type RecordedAnswer } from '../../shared/actor.ts';
 import type { Clock } from '../../shared/clock.ts';
-import { Batcher, byOrdinality, column } from '../../shared/batcher.ts';
+import { Batcher } from '../../shared/batcher.ts';
 import { Refusal, refusal as fail } from '../../shared/errors.ts';
 import {
   SecurityModuleError, type KeyBlock, type PinBlockFormat, type SecurityModule, type SecurityModuleErrorCode,
 } from '../../security-module/port.ts';
-import { auditInsert, auditInsertOfItems, auditRow, recordAudit, type AuditRow } from '../audit/index.ts';
-import { eventRow, eventsInsert, eventsInsertFrom } from '../events/index.ts';
-import { ANSWER_COLUMNS, answerArrays, answeredWrite, commitAnswers, heldItems } from '../idempotency/index.ts';
+import { auditRow, recordAudit } from '../audit/index.ts';
+import { eventRow } from '../events/index.ts';
+import { answeredWrite, commitAnswers } from '../idempotency/index.ts';
 import type { KeysService } from '../keys/index.ts';
 import type { Logo, Organization, OrganizationsService } from '../organizations/index.ts';
 import type { Account } from '../accounts/index.ts';
-import { CardCodes, cardProblem, pinMethodOf, shownCardNumber, type CardRepository, type CardRow } from '../cards/index.ts';
+import {
+  CardCodes, cardProblem, pinMethodOf, shownCardNumber, type CardRepository, type CardRow, type CorrectCheck, type Dcvv2ModeChange, type TryCounter,
+} from '../cards/index.ts';
 import {
   Cvv2Codes, DynamicValueCodes, InvalidAttemptsCodes, PinChangeCodes, PinCodes, PinStatusCodes, SecurityValueCodes, ValidationCodes,
   type CardCheckCodes, type Code,
@@ -53,12 +55,8 @@ export interface Caller {
   organizations: number[];
 }
 
-/** Which invalid-try counter: the PIN's or the CVV2's (same rules, own columns). */
-type Counter = 'pin' | 'cvv2';
-const COLUMNS: Record<Counter, { tries: string; last: string; blocked: string }> = {
-  pin: { tries: 'pin_tries', last: 'pin_last_invalid', blocked: 'pin_blocked' },
-  cvv2: { tries: 'cvv2_tries', last: 'cvv2_last_invalid', blocked: 'cvv2_blocked' },
-};
+/** Which invalid-try counter: the PIN's or the CVV2's (same rules, own columns: see CardRepository). */
+type Counter = TryCounter;
 
 const isoDay = (d: Date) => d.toISOString().slice(0, 10);
 
@@ -93,7 +91,7 @@ export class PinsService {
   /** dCVV2 mode changes of concurrent requests, written together (one statement, see Batcher). */
   private readonly dcvv2Modes: Batcher<Dcvv2Mode, void>;
   /** Right PINs and CVV2s of concurrent requests, counted together (one statement, see countCorrects). */
-  private readonly corrects: Batcher<CorrectCheck, number | undefined | typeof AGAIN>;
+  private readonly corrects: Batcher<CorrectCheck, 0 | 1 | 2 | undefined | 'again'>;
 
   constructor(readonly deps: PinsDeps) {
     this.db = deps.db;
@@ -102,9 +100,9 @@ export class PinsService {
   }
 
   /**
-   * Sets the dCVV2 mode of cards, with each change's audit record, in one statement. Two changes
-   * of one card in one batch are concurrent requests: the card keeps one of them, as it would
-   * keep the later of two separate statements; both are recorded.
+   * Sets the dCVV2 mode of cards, with each change's audit record, in one statement (the
+   * repository's setDcvv2Modes). Two changes of one card in one batch are concurrent requests: the
+   * card keeps one of them, as it would keep the later of two separate statements; both are recorded.
    */
   private async setDcvv2Modes(modes: Dcvv2Mode[]): Promise<void[]> {
     const answers = modes.flatMap((m) => (m.answer ? [m.answer] : []));
@@ -119,20 +117,7 @@ export class PinsService {
   }
 
   private async writeDcvv2Modes(db: Kysely<DB>, modes: Dcvv2Mode[]): Promise<void[]> {
-    await sql`
-      with v as (
-        select * from unnest(${column(modes, 'cardId')}::bigint[], ${column(modes, 'active')}::boolean[], ${column(modes, 'generatedAt')}::timestamptz[],
-          ${column(modes, 'validityMinutes')}::int[], ${column(modes, 'expiresAt')}::timestamptz[], ${column(modes, 'at')}::timestamptz[]) as v(id, active, generated_at, validity, expires_at, at)
-      ), u as (
-        update cards c set dcvv2_active = v.active, dcvv2_generated_at = v.generated_at, dcvv2_validity_minutes = v.validity,
-          dcvv2_expires_at = v.expires_at, updated_at = v.at
-        from v where c.id = v.id
-        returning c.id, c.pan_token, c.organization, c.dcvv2_active, c.dcvv2_expires_at
-      ), a as (${auditInsert(modes.map((m) => m.audit))}
-      ), ev as (${eventsInsertFrom(sql`
-        select 'card.dcvv2_mode_changed', u.pan_token, u.organization,
-          jsonb_build_object('dynamic', u.dcvv2_active, 'expiresAt', u.dcvv2_expires_at) from u order by u.id`)})
-      select count(*) from u`.execute(db);
+    await this.deps.cards.setDcvv2Modes(db, modes);
     return modes.map(() => undefined);
   }
 
@@ -237,23 +222,14 @@ export class PinsService {
     const result = { cardNumber: await shownCardNumber(org, card.pan_token, pan), feeAmount: 0, feeWaiveReason: 0, feeRespCode: 0 };
     const outcome = await answeredWrite(this.db, caller.actor, async (trx): Promise<Outcome> => {
       // The current PIN's check is counted against the daily cap in the same statement.
-      const r = await sql<{ counted: number; n: number; was_blocked: boolean }>`
-      with d as (${this.countToday(card, 'verifications', now, 'pin_blocked')}), u as (
-        update cards set pin_stored = ${issued.storedPinBlock}, pin_verification = ${verification}, pin_tries = 0, updated_at = ${now}::timestamptz
-        where id = ${card.id}::bigint and not pin_blocked and pin_verification = ${card.pin_verification} and exists (select 1 from d)
-        returning id
-      ), a as (
-        insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
-        select ${row.actor}, ${row.request_id}, ${row.action}, ${row.entity_type}, ${row.entity_id}, ${row.organization}::int,
-          ${row.details}::jsonb || case when exists (select 1 from u) then '{"outcome":"changed"}'::jsonb
-            when exists (select 1 from d) or ${this.wasBlocked(card, 'pin')} then '{"outcome":"refused: blocked or changed meanwhile"}'::jsonb
-            else ${this.cappedDetails('verifications')}::jsonb end
-      ), ev as (${eventsInsert([eventRow({ type: 'pin.changed', cardToken: card.pan_token, organization: card.organization, data: { channel, sequence: card.card_sequence } })],
-        sql`exists (select 1 from u)`)})
-      select (select count(*) from d)::int as counted, (select count(*) from u)::int as n, ${this.wasBlocked(card, 'pin')} as was_blocked`.execute(trx);
-      const { counted, n, was_blocked: wasBlocked } = r.rows[0]!;
-      if (Number(counted) === 0 && !wasBlocked) return { refusal: fail(CAPPED.verifications) };
-      return Number(n) === 0 ? { refusal: fail(await this.lostRace(card, 'pin', trx)) } : { result };
+      const { counted, changed, wasBlocked } = await this.deps.cards.changePin(trx, {
+        cardId: card.id, storedPinBlock: issued.storedPinBlock, verification, checked: card.pin_verification, at: now,
+        counted: this.countToday(card, 'verifications', now, true),
+        audit: { row, done: '{"outcome":"changed"}', refused: '{"outcome":"refused: blocked or changed meanwhile"}', capped: this.cappedDetails('verifications') },
+        events: [eventRow({ type: 'pin.changed', cardToken: card.pan_token, organization: card.organization, data: { channel, sequence: card.card_sequence } })],
+      });
+      if (!counted && !wasBlocked) return { refusal: fail(CAPPED.verifications) };
+      return !changed ? { refusal: fail(await this.lostRace(card, 'pin', trx)) } : { result };
     }, (o) => o);
     if ('refusal' in outcome) throw outcome.refusal;
     return result;
@@ -280,11 +256,6 @@ export class PinsService {
       action: fn === 'U' ? 'pin.unblock' : 'pin.block', entityType: 'card', entityId: card.pan_token, organization: org.number,
       details: { channel: request.channel.trim(), sequence: card.card_sequence, triesBefore: card.pin_tries, wasBlocked: card.pin_blocked },
     });
-    const set = fn === 'U'
-      ? sql`pin_blocked = false, pin_tries = 0, cvv2_blocked = false, cvv2_tries = 0`
-      : sql`pin_blocked = true`;
-    // Unblocks are counted against the daily cap; blocking never is (fraud, lost card).
-    const [counted, guard] = fn === 'U' ? [sql`d as (${this.countToday(card, 'unblocks', now)}),`, sql`and exists (select 1 from d)`] : [sql``, sql``];
     const result = { cardNumber: await shownCardNumber(org, card.pan_token, () => this.deps.cards.panOf(card)), cardSequenceNumber: card.card_sequence };
     // Blocking a PIN already blocked changes nothing: no event. An unblock always is one (it resets the counters).
     const event = eventRow({
@@ -292,15 +263,14 @@ export class PinsService {
       data: { sequence: card.card_sequence, ...(fn === 'B' ? { reason: 'requested' } : {}), channel: request.channel.trim() },
     });
     const outcome = await answeredWrite(this.db, caller.actor, async (trx): Promise<Outcome> => {
-      const r = await sql<{ n: number }>`
-        with ${counted} u as (update cards set ${set}, updated_at = ${now}::timestamptz where id = ${card.id}::bigint ${guard} returning id),
-        a as (
-          insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
-          select ${row.actor}, ${row.request_id}, ${row.action}, ${row.entity_type}, ${row.entity_id}, ${row.organization}::int,
-            ${row.details}::jsonb || case when exists (select 1 from u) then '{}'::jsonb else ${this.cappedDetails('unblocks')}::jsonb end
-        ), ev as (${eventsInsert(fn === 'U' || !card.pin_blocked ? [event] : [], sql`exists (select 1 from u)`)})
-        select count(*)::int as n from u`.execute(trx);
-      return Number(r.rows[0]?.n ?? 0) === 0 ? { refusal: fail(CAPPED.unblocks) } : { result };
+      const moved = await this.deps.cards.setPinStatus(trx, {
+        cardId: card.id, unblock: fn === 'U', at: now,
+        // Unblocks are counted against the daily cap; blocking never is (fraud, lost card).
+        counted: fn === 'U' ? this.countToday(card, 'unblocks', now, false) : undefined,
+        audit: { row, capped: this.cappedDetails('unblocks') },
+        events: fn === 'U' || !card.pin_blocked ? [event] : [],
+      });
+      return moved ? { result } : { refusal: fail(CAPPED.unblocks) };
     }, (o) => o);
     if ('refusal' in outcome) throw outcome.refusal;
     return result;
@@ -454,13 +424,13 @@ export class PinsService {
     const others = actor.answer ? await Promise.all([actor.answer(outcomes[1]!), actor.answer(outcomes[2]!)]) : undefined;
     const answers = actor.answer ? [await actor.answer(outcomes[0]!), ...others!] as const : undefined;
     const item: CorrectCheck = {
-      cardId: card.id, pin: counter === 'pin', day: isoDay(this.deps.clock.now()),
+      cardId: card.id, counter, day: isoDay(this.deps.clock.now()),
       audit: auditRow(actor, { action: audit.action, entityType: 'card', entityId: card.pan_token, organization: card.organization, details: audit.details }),
       answers,
     };
-    let o: number | undefined | typeof AGAIN;
+    let o: 0 | 1 | 2 | undefined | 'again';
     // A second check of a card already in the batch waits for the next one (see countCorrects).
-    do o = await this.corrects.submit(item); while (o === AGAIN);
+    do o = await this.corrects.submit(item); while (o === 'again');
     if (o === undefined) throw new RequestTakenOver();
     // Another outcome than the likely one: made again, last, so that it is the one sent.
     if (actor.answer && o !== 0) await actor.answer(outcomes[o]!);
@@ -468,113 +438,43 @@ export class PinsService {
   }
 
   /**
-   * The statement of concurrent `countCorrect` checks: per check, its outcome (0 counted, 1
-   * blocked, 2 capped), undefined when its run no longer holds its request id (nothing of it
-   * written), or AGAIN for a second check of a card already in the batch — an INSERT … ON
-   * CONFLICT DO UPDATE cannot touch the card's count row twice in one statement, so it goes in
-   * the next batch. The count rows are locked in card order, so batches of concurrent statements
-   * (of any process) wait for each other instead of deadlocking. The same statement text for any
-   * number of checks (arrays per field), so it is prepared once.
+   * The statement of concurrent `countCorrect` checks (the repository's recordCorrectChecks): per
+   * check, its outcome (0 counted, 1 blocked, 2 capped), undefined when its run no longer holds its
+   * request id (nothing of it written), or 'again' for a second check of a card already in the
+   * batch, which goes in the next one. The day's counts are this module's (countCorrectsToday).
    */
-  private async countCorrects(items: CorrectCheck[]): Promise<Array<number | undefined | typeof AGAIN>> {
-    const cards = new Set<string>();
-    const sent = items.filter((it) => !cards.has(it.cardId) && cards.add(it.cardId));
-    const audit = sent.map((it) => it.audit);
-    const answer = (k: 0 | 1 | 2) => sent.map((it) => it.answers?.[k]);
-    const [blocked, capped] = [answer(1), answer(2)];
-    const cap = this.deps.dailyCaps.verifications;
-    const details = ['{"outcome":"correct"}', '{"outcome":"refused: blocked or changed meanwhile"}', this.cappedDetails('verifications')];
-    // The requests' own audit records (their reads, refusals) go with their answers.
-    const journal = auditInsertOfItems(sent.map((it) => (it.answers?.[0].audit ?? []) as AuditRow[]), sql`select i from live`);
-    const r = await sql<{ i: string; o: number | null }>`
-      with input as (
-        select * from unnest(${column(sent, 'cardId')}::bigint[], ${column(sent, 'pin')}::boolean[], ${column(sent, 'day')}::date[],
-          ${column(audit, 'actor')}::text[], ${column(audit, 'request_id')}::text[], ${column(audit, 'action')}::text[], ${column(audit, 'entity_type')}::text[],
-          ${column(audit, 'entity_id')}::text[], ${column(audit, 'organization')}::int[], ${column(audit, 'details')}::jsonb[],
-          ${blocked.map((a) => a?.statusCode ?? null)}::int[], ${blocked.map((a) => a?.responseSealed ?? null)}::text[],
-          ${capped.map((a) => a?.statusCode ?? null)}::int[], ${capped.map((a) => a?.responseSealed ?? null)}::text[],
-          ${answerArrays(answer(0))})
-          with ordinality as u(card, pin, day, a_actor, a_request, a_action, a_type, a_id, a_org, a_details,
-            k_status1, k_sealed1, k_status2, k_sealed2, ${ANSWER_COLUMNS}, i)
-      ), ${heldItems()}, d as (
-        insert into card_daily_limits as l (card_id, day, verifications)
-        select c.id, go.day, 1 from go join cards c on c.id = go.card
-        where not (case when go.pin then c.pin_blocked else c.cvv2_blocked end)
-          and coalesce((select t.verifications from card_daily_limits t where t.card_id = go.card and t.day = go.day), 0) < ${cap}::int
-        order by c.id
-        on conflict (card_id, day) do update set verifications = l.verifications + 1 where l.verifications < ${cap}::int
-        returning card_id
-      ), s as (
-        select go.i, case when go.card in (select card_id from d) then 0
-          when (select case when go.pin then c.pin_blocked else c.cvv2_blocked end from cards c where c.id = go.card) then 1 else 2 end as o
-        from go
-      ), a as (
-        insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
-        select u.a_actor, u.a_request, u.a_action, u.a_type, u.a_id, u.a_org, u.a_details || (${details}::jsonb[])[s.o + 1]
-        from s join input u using (i)
-      ), answered as (
-        update idempotency_keys k
-        set status_code = case s.o when 0 then u.k_status when 1 then u.k_status1 else u.k_status2 end,
-          response_sealed = case s.o when 0 then u.k_sealed when 1 then u.k_sealed1 else u.k_sealed2 end, holder = null, lease_until = null
-        from s join input u using (i)
-        where k.client_id = u.k_client and k.request_id = u.k_request
-      ), journal as (${journal})
-      select s.i, s.o from s`.execute(this.db);
-    const outcome = byOrdinality(sent.length, r.rows, (row) => Number(row.o));
-    const bySent = new Map(sent.map((it, k) => [it, outcome[k]]));
-    return items.map((it) => (bySent.has(it) ? bySent.get(it) : AGAIN));
+  private countCorrects(items: CorrectCheck[]): Promise<Array<0 | 1 | 2 | undefined | 'again'>> {
+    const details = ['{"outcome":"correct"}', '{"outcome":"refused: blocked or changed meanwhile"}', this.cappedDetails('verifications')] as const;
+    return this.deps.cards.recordCorrectChecks(items, this.countCorrectsToday(), details);
   }
 
   /** The guarded statement of `count`. */
   private async move(db: Kysely<DB>, counter: Counter, audit: AuditContext, card: CardRow, max: number, correct: boolean): Promise<Counted> {
-    const c = COLUMNS[counter];
-    const [tries, last, blocked] = [sql.ref(c.tries), sql.ref(c.last), sql.ref(c.blocked)];
     const now = this.deps.clock.now();
     const row = auditRow(audit.actor, { action: audit.action, entityType: 'card', entityId: card.pan_token, organization: card.organization, details: audit.details });
-    // The check counts against the card's daily cap, right or wrong; at the cap (d empty, the
-    // card not blocked) nothing else moves.
-    const d = this.countToday(card, 'verifications', now, c.blocked);
+    // The check counts against the card's daily cap, right or wrong; at the cap (nothing counted,
+    // the card not blocked) nothing else moves.
+    const counted = this.countToday(card, 'verifications', now, true);
     const capped = this.cappedDetails('verifications');
-    const wasBlocked = this.wasBlocked(card, counter);
     if (correct) {
-      const samePin = counter === 'pin' ? sql`and pin_verification = ${card.pin_verification}` : sql``;
       // Invalid tries to reset (with none, count() takes countCorrect instead).
-      const r = await sql<{ counted: number; n: number; was_blocked: boolean }>`
-        with d as (${d}), u as (
-          update cards set ${tries} = 0, updated_at = ${now}::timestamptz
-          where id = ${card.id}::bigint and not ${blocked} ${samePin} and exists (select 1 from d)
-          returning id
-        ), a as (
-          insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
-          select ${row.actor}, ${row.request_id}, ${row.action}, ${row.entity_type}, ${row.entity_id}, ${row.organization}::int,
-            ${row.details}::jsonb || case when exists (select 1 from u) then '{"outcome":"correct"}'::jsonb
-              when exists (select 1 from d) or ${wasBlocked} then '{"outcome":"refused: blocked or changed meanwhile"}'::jsonb
-              else ${capped}::jsonb end
-        )
-        select (select count(*) from d)::int as counted, (select count(*) from u)::int as n, ${wasBlocked} as was_blocked`.execute(db);
-      const { counted, n, was_blocked: blockedBefore } = r.rows[0]!;
-      return { capped: Number(counted) === 0 && !blockedBefore, ok: Number(n) === 1 };
+      const r = await this.deps.cards.resetTries(db, {
+        cardId: card.id, counter, at: now, counted,
+        ...(counter === 'pin' ? { pinVerification: card.pin_verification } : {}),
+        audit: { row, done: '{"outcome":"correct"}', refused: '{"outcome":"refused: blocked or changed meanwhile"}', capped },
+      });
+      return { capped: !r.counted && !r.wasBlocked, ok: r.reset };
     }
-    const r = await sql<{ counted: number; was_blocked: boolean; tries: number | null; blocked: boolean | null }>`
-      with d as (${d}), u as (
-        update cards set ${tries} = ${tries} + 1, ${last} = ${isoDay(now)}::date, ${blocked} = ${tries} + 1 >= ${max}::int,
-          updated_at = ${now}::timestamptz
-        where id = ${card.id}::bigint and not ${blocked} and exists (select 1 from d)
-        returning ${tries} as tries, ${blocked} as blocked
-      ), a as (
-        insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
-        select ${row.actor}, ${row.request_id}, ${row.action}, ${row.entity_type}, ${row.entity_id}, ${row.organization}::int,
-          ${row.details}::jsonb || coalesce(
-            (select jsonb_build_object('outcome', case when blocked then 'incorrect, now blocked' else 'incorrect' end, 'tries', tries) from u),
-            case when exists (select 1 from d) or ${wasBlocked} then '{"outcome":"refused: tries exceeded"}'::jsonb else ${capped}::jsonb end)
-      ), ev as (${eventsInsert(counter !== 'pin' ? [] : [eventRow({
+    const u = await this.deps.cards.countWrongTry(db, {
+      cardId: card.id, counter, max, at: now, counted,
+      audit: { row, incorrect: 'incorrect', nowBlocked: 'incorrect, now blocked', refused: '{"outcome":"refused: tries exceeded"}', capped },
+      eventsIfBlocked: counter !== 'pin' ? [] : [eventRow({
         type: 'pin.blocked', cardToken: card.pan_token, organization: card.organization,
         data: { sequence: card.card_sequence, reason: 'tries exceeded', maxTries: max },
-      })], sql`coalesce((select blocked from u), false)`)})
-      select (select count(*) from d)::int as counted, ${wasBlocked} as was_blocked, u.tries, u.blocked from (select 1) as one left join u on true`.execute(db);
-    const u = r.rows[0]!;
-    if (Number(u.counted) === 0 && !u.was_blocked) return { ok: false, capped: true };
-    return u.tries !== null ? { ok: false, tries: Number(u.tries), blocked: u.blocked ?? false } : { ok: false, blockedBefore: true };
+      })],
+    });
+    if (!u.counted && !u.wasBlocked) return { ok: false, capped: true };
+    return u.tries !== null ? { ok: false, tries: u.tries, blocked: u.blocked ?? false } : { ok: false, blockedBefore: true };
   }
 
   /**
@@ -588,20 +488,34 @@ export class PinsService {
    * is answered without a verdict and is no verification. A flood on one card past its cap or
    * block then waits on no lock.
    */
-  private countToday(card: CardRow, kind: Daily, now: Date, blocked?: string): RawBuilder<unknown> {
+  private countToday(card: CardRow, kind: Daily, now: Date, unlessBlocked: boolean): RawBuilder<unknown> {
     const [n, current, day, cap] = [sql.ref(kind), sql.ref(`l.${kind}`), isoDay(now), this.deps.dailyCaps[kind]];
+    // `card (id, blocked)`: the card as the repository's statement sees it (see CardRepository).
     return sql`
       insert into card_daily_limits as l (card_id, day, ${n})
-      select c.id, ${day}::date, 1 from cards c
-      where c.id = ${card.id}::bigint ${blocked ? sql`and not ${sql.ref(`c.${blocked}`)}` : sql``}
-        and coalesce((select t.${n} from card_daily_limits t where t.card_id = ${card.id}::bigint and t.day = ${day}::date), 0) < ${cap}::int
+      select card.id, ${day}::date, 1 from card
+      where ${unlessBlocked ? sql`not card.blocked and` : sql``}
+        coalesce((select t.${n} from card_daily_limits t where t.card_id = ${card.id}::bigint and t.day = ${day}::date), 0) < ${cap}::int
       on conflict (card_id, day) do update set ${n} = ${current} + 1 where ${current} < ${cap}::int
       returning 1`;
   }
 
-  /** Whether the PIN (or CVV2) was blocked as the statement sees the card (its snapshot). */
-  private wasBlocked(card: CardRow, counter: Counter): RawBuilder<boolean> {
-    return sql<boolean>`(select ${sql.ref(COLUMNS[counter].blocked)} from cards where id = ${card.id}::bigint)`;
+  /**
+   * `countToday` for a batch of right checks (recordCorrectChecks): one verification of each card of
+   * `checked (i, id, day, blocked)` whose counter is not blocked, unless its day's cap is reached;
+   * returns the cards counted. The count rows are locked in card order, so batches of concurrent
+   * statements (of any process) wait for each other instead of deadlocking.
+   */
+  private countCorrectsToday(): RawBuilder<unknown> {
+    const cap = this.deps.dailyCaps.verifications;
+    return sql`
+      insert into card_daily_limits as l (card_id, day, verifications)
+      select id, day, 1 from checked
+      where not blocked
+        and coalesce((select t.verifications from card_daily_limits t where t.card_id = checked.id and t.day = checked.day), 0) < ${cap}::int
+      order by id
+      on conflict (card_id, day) do update set verifications = l.verifications + 1 where l.verifications < ${cap}::int
+      returning card_id`;
   }
 
   /** The audit details of a request refused at a daily cap: every refusal is recorded, with the cap. */
@@ -618,7 +532,7 @@ export class PinsService {
 
   /** Why a guarded update matched no row: blocked by a concurrent request, or the PIN changed meanwhile. */
   private async lostRace(card: CardRow, counter: Counter, db: Kysely<DB>): Promise<Code> {
-    const now = await db.selectFrom('cards').select(['pin_blocked', 'cvv2_blocked', 'pin_verification']).where('id', '=', card.id).executeTakeFirst();
+    const now = await this.deps.cards.tryState(db, card.id);
     if (!now) return CardCodes.cardNotFound;
     if (counter === 'pin' ? now.pin_blocked : now.cvv2_blocked) return PinCodes.pinTriesExceeded;
     return PinCodes.pinChangedMeanwhile;
@@ -753,29 +667,10 @@ export class PinsService {
 
 }
 
-interface Dcvv2Mode {
-  cardId: string; active: boolean; generatedAt: Date | null; validityMinutes: number | null; expiresAt: Date | null;
-  /** When the change is made (the service's clock). */
-  at: Date;
-  audit: AuditRow;
-  /** The request's answer, recorded with the change (see setDcvv2Modes). */
+/** A dCVV2 mode change, with the request's answer, recorded with the change (see setDcvv2Modes). */
+interface Dcvv2Mode extends Dcvv2ModeChange {
   answer?: RecordedAnswer | undefined;
 }
-
-/** A right PIN or CVV2 on a card with no invalid tries, for countCorrects. */
-interface CorrectCheck {
-  cardId: string;
-  /** The PIN's check (else the CVV2's). */
-  pin: boolean;
-  /** The UTC day it counts on. */
-  day: string;
-  audit: AuditRow;
-  /** The request's answers to the three outcomes: counted, blocked, capped. */
-  answers?: readonly [RecordedAnswer, RecordedAnswer, RecordedAnswer] | undefined;
-}
-
-/** countCorrects' answer for a second check of a card in one batch: submitted again, to the next. */
-const AGAIN = Symbol('again');
 
 /** What a guarded counter statement did. */
 interface Counted { ok: boolean; capped?: boolean; tries?: number; blocked?: boolean; blockedBefore?: boolean }
