@@ -25,7 +25,7 @@ export async function recordAudit(db: Kysely<DB>, actor: Actor, event: AuditEven
     // in that statement: the same transaction, one statement less.
     const collected = collectors.get(db);
     if (collected) collected.push(auditRow(actor, event));
-    else await db.insertInto('audit_events').values(auditRow(actor, event)).execute();
+    else await insertAuditRows(db, [auditRow(actor, event)]);
     return;
   }
   // Outside a transaction (reads, refusals): kept for the request's last write (see Actor), or
@@ -66,6 +66,11 @@ export async function storeAuditRows(db: Kysely<DB>, rows: AuditRow[]): Promise<
     writers.set(db, batcher);
   }
   await Promise.all(rows.map((row) => batcher.submit(row)));
+}
+
+/** Stores rows in the caller's transaction, as one plain statement (one request's few rows). */
+export async function insertAuditRows(trx: Kysely<DB>, rows: AuditRow[]): Promise<void> {
+  if (rows.length > 0) await trx.insertInto('audit_events').values(rows).execute();
 }
 
 /** Empties an actor's journal, answering what it held (for the write that stores it). */

@@ -297,6 +297,10 @@ export class CardRepository {
     return rows.map((r) => Number(r.mass_seq));
   }
 
+  /** A condition for another module's statement: the card of a mass-issue request's position exists. */
+  static readonly massPositionIssued = (request: RawBuilder<unknown>, position: RawBuilder<unknown>): RawBuilder<unknown> =>
+    sql`exists (select 1 from cards c where c.mass_request_id = ${request} and c.mass_seq = ${position})`;
+
   /** A page of a mass-issue request's cards, by position, with their accounts. */
   massPage(requestId: string, from: number, to: number) {
     return this.db.selectFrom('cards')

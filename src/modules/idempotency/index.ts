@@ -3,7 +3,7 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 import { Batcher, column } from '../../shared/batcher.ts';
 import { RequestTakenOver, type Actor, type Outcome, type RecordedAnswer } from '../../shared/actor.ts';
-import { auditInsert, collectAuditIn, storeAuditRows, takeCollectedAudit, type AuditRow } from '../audit/index.ts';
+import { auditInsert, collectAuditIn, insertAuditRows, storeAuditRows, takeCollectedAudit, type AuditRow } from '../audit/index.ts';
 import type { Clock } from '../../shared/clock.ts';
 
 export type Reservation =
@@ -239,7 +239,7 @@ export async function commitAnswer(trx: Kysely<DB>, actor: Actor, outcome: Outco
   if (Number(updated.numUpdatedRows) !== 1) throw new RequestTakenOver();
   // The request's journal and the change's audit records (collected by answeredWrite), in one insert.
   const audit = [...answer.audit as AuditRow[], ...takeCollectedAudit(trx)];
-  if (audit.length > 0) await trx.insertInto('audit_events').values(audit).execute();
+  await insertAuditRows(trx, audit);
 }
 
 /**

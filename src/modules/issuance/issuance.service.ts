@@ -13,7 +13,7 @@ import type { OrganizationsService } from '../organizations/index.ts';
 import { MAX_RECORDS_PER_FILE, massFileOf, type MassFile, type PersonalizationOutbox } from '../personalization/index.ts';
 import type { CustomersService } from '../customers/index.ts';
 import type { AccountsService } from '../accounts/index.ts';
-import { MassPositionTaken, expiryDate, shownCardNumber, type CardIssuing, type CardRepository, type PreparedMassCard } from '../cards/index.ts';
+import { CardRepository, MassPositionTaken, expiryDate, shownCardNumber, type CardIssuing, type PreparedMassCard } from '../cards/index.ts';
 import type { MassIssueQuery, MassIssueRequest } from './issuance.schemas.ts';
 
 type Code = readonly [string, string];
@@ -213,7 +213,7 @@ export class IssuanceService {
       // Below the highest position made (at least the count made) would leave a card outside the request.
       const highest = await this.deps.cards.repository.lastMassPosition(trx, existing.id);
       if (values.quantity < Math.max(existing.created, highest)) throw fail(IssuanceCodes.belowCreated);
-      if (values.quantity < existing.quantity) await this.deps.personalization.capMassFiles(trx, existing.id, values.quantity);
+      if (values.quantity < existing.quantity) await this.deps.personalization.capMassFiles(trx, existing.id, values.quantity, CardRepository.massPositionIssued);
       const updated = await trx.updateTable('mass_issue_requests')
         .set({ ...values, status: values.quantity > existing.created ? 'PENDING' : existing.status, last_error: null, updated_at: now })
         .where('id', '=', existing.id).returningAll().executeTakeFirstOrThrow();

@@ -20,5 +20,5 @@ export {
   type ParsedFileName,
 } from './file-format.ts';
 export {
-  PersonalizationOutbox, MAX_RECORDS_PER_FILE, splitName, outboxRecord, recordsInsertFrom, massFileOf, type PlasticRequest, type OutboxRecord, type WrittenFile, type MassFile,
+  PersonalizationOutbox, MAX_RECORDS_PER_FILE, splitName, outboxRecord, recordsInsertFrom, massFileOf, type PlasticRequest, type OutboxRecord, type MassPositionIssued, type WrittenFile, type MassFile,
 } from './outbox.ts';

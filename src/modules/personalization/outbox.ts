@@ -52,6 +52,9 @@ export function recordsInsertFrom(rows: RawBuilder<unknown>): RawBuilder<unknown
     select * from (${rows}) as r(organization, logo, card_id, reason, reference, encrypted_record, cipher, bureau_kcv, file_id)`;
 }
 
+/** An SQL condition: the card of a mass-issue request's position exists (the cards module's `massPositionIssued`). */
+export type MassPositionIssued = (request: RawBuilder<unknown>, position: RawBuilder<unknown>) => RawBuilder<unknown>;
+
 /** A mass issue's file still receiving records: the positions it covers (not every one in between need be its). */
 export interface MassFile { id: string; first: number; last: number }
 
@@ -204,14 +207,15 @@ export class PersonalizationOutbox {
    * A mass request's quantity lowered (no position above it is made: the issuance module checks):
    * its FILLING files end at the new quantity and expect the records they hold plus those of
    * their positions up to it still to make; files left with nothing to wait for are closed, or
-   * dropped when empty. (Reads the request's cards by position, as the issuance module does.)
+   * dropped when empty. Whether a position has its card is the cards module's to say
+   * (`positionIssued`, a condition on its table, handed in by the issuance module).
    */
-  async capMassFiles(db: Kysely<DB>, requestId: string, quantity: number): Promise<void> {
+  async capMassFiles(db: Kysely<DB>, requestId: string, quantity: number, positionIssued: MassPositionIssued): Promise<void> {
     await sql`
       update personalization_files f set mass_last = ${quantity}::int,
         expected_records = f.record_count + (
           select count(*) from generate_series(f.mass_first, ${quantity}::int) g
-          where not exists (select 1 from cards c where c.mass_request_id = f.mass_request_id and c.mass_seq = g))
+          where not ${positionIssued(sql.ref('f.mass_request_id'), sql.ref('g'))})
       where f.mass_request_id = ${requestId}::bigint and f.status = 'FILLING' and f.mass_last > ${quantity}::int`.execute(db);
     await db.deleteFrom('personalization_files')
       .where('mass_request_id', '=', requestId).where('status', '=', 'FILLING').where('record_count', '=', 0).where('expected_records', '=', 0).execute();
