@@ -8,7 +8,7 @@ import { openStorage } from '../../src/db/database.ts';
 import { LOCK_FILE } from '../../src/db/pglite-lock.ts';
 import { alive, apiClient, buildForTest, freePort, request, runEmboss, type EmbossProcess } from '../helpers/emboss-server.ts';
 import { customerBody, testBootstrap } from '../helpers/harness.ts';
-import { pgliteTemplate } from '../helpers/storage.ts';
+import { copyPgliteTemplate } from '../helpers/storage.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 /**
@@ -49,7 +49,7 @@ describe('one process per PGlite data folder', () => {
     build = await buildForTest();
     writeFileSync(env.EMBOSS_CONFIG!, testBootstrap);
     // The folder starts as a copy of the migrated test template (a fresh initdb takes seconds more).
-    const storage = await openStorage({ dataDir: join(dir, 'pgdata'), loadDataDir: await pgliteTemplate() });
+    const storage = await openStorage({ dataDir: await copyPgliteTemplate(join(dir, 'pgdata')) });
     assert.equal(holder().pid, process.pid, 'this process holds it while open');
     await storage.close();
     assert.equal(existsSync(lockFile), false, 'closed, it is free again');
