@@ -172,7 +172,12 @@ async function openPostgres(connectionString: string, options: StorageOptions): 
  * set of statements.
  */
 const MAX_PREPARED_PER_CONNECTION = 200;
-const MAX_PREPARED_TEXT = 4000;
+/**
+ * The one card insert (numbers, cards, audit, events, bureau records, answers: about 5,000
+ * characters) must be prepared: sent unnamed, PostgreSQL planned it on every batch, which cost
+ * a card add about 40 % more PostgreSQL CPU (measured 1,215 against 835 µs at 800 req/s).
+ */
+const MAX_PREPARED_TEXT = 16_000;
 
 function withPreparedStatements(pool: pg.Pool): pg.Pool {
   const prepared = new WeakMap<pg.PoolClient, Set<string>>();
