@@ -207,11 +207,6 @@ export class AccountsService {
     return row ? toAccount(row) : undefined;
   }
 
-  /** The customer who owns an account of the organization. */
-  async ownerOf(organization: number, accountNumber: string): Promise<string | undefined> {
-    return (await this.find(organization, accountNumber))?.customerNumber;
-  }
-
   async inquire(actor: Actor, headers: AccountInquiryHeaders) {
     const org = headers['organization-number'];
     if (!(await this.organizations.organization(org))) throw fail(AccountCodes.inquiryOrgNotFound);
