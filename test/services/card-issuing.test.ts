@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { isLuhnValid } from '../../src/crypto/luhn.ts';
 import { decryptPersonalizationRecord, type PersonalizationRecordFields } from '../../src/modules/personalization/index.ts';
-import type { CardAddRequest } from '../../src/modules/cards/index.ts';
+import { MassPositionTaken, type CardAddRequest } from '../../src/modules/cards/index.ts';
 import type { Actor } from '../../src/shared/actor.ts';
 import { addAccount, addCustomer, startHarness, TEST_BUREAU_HEX, type Harness } from '../helpers/harness.ts';
 import { backends } from '../helpers/storage.ts';
@@ -16,6 +16,7 @@ for (const backend of backends) {
   describe(`card issuing, service level (${backend})`, () => {
     let h: Harness;
     let accounts: string[];
+    let customers: string[];
     const actor = (): Actor => ({ clientId: 'tester', requestId: randomUUID() });
     const body = (account: string, extra: Partial<CardAddRequest> = {}): CardAddRequest =>
       ({ organizationNumber: 100, postToAccount: account, cardNumber: '', embossedName1: 'ADA LOVELACE', ...extra }) as CardAddRequest;
@@ -29,7 +30,11 @@ for (const backend of backends) {
     before(async () => {
       h = await startHarness(backend);
       accounts = [];
-      for (let i = 0; i < 4; i++) accounts.push(await addAccount(h, await addCustomer(h)));
+      customers = [];
+      for (let i = 0; i < 4; i++) {
+        customers.push(await addCustomer(h));
+        accounts.push(await addAccount(h, customers[i]!));
+      }
     });
     after(async () => { await h?.close(); });
 
@@ -66,6 +71,28 @@ for (const backend of backends) {
       assert.notEqual(p!.pin_stored, null);
       assert.equal((await recordOf(suppressed!.cardNumber)).pinBlock, '');
       assert.notEqual((await recordOf(withPin!.cardNumber)).pinBlock, '');
+    });
+
+    it('a mass-issue chunk goes through the same insert; a position made meanwhile by another run rolls the chunk back', async () => {
+      const db = h.container.storage.db;
+      const issuing = h.container.cards.issuing;
+      const spec = {
+        actor: actor(), requestId: '987654321', organization: (await h.container.organizations.organization(100))!, logo: (await h.container.organizations.logo(100, 1))!,
+        pvk: (await h.container.keys.require('t.pvk', 'PVK')).keyBlock, customerNumber: customers[0]!, expiry: '3012', serviceCode: '201',
+        embossedName1: 'MASS CARD', embossedName2: '', positions: [1, 2], accounts: [accounts[0]!, accounts[1]!],
+      };
+      const events = async () => Number((await db.selectFrom('events').select((e) => e.fn.countAll().as('n')).where('type', '=', 'card.issued').executeTakeFirstOrThrow()).n);
+      const eventsBefore = await events();
+      assert.equal(await db.transaction().execute((trx) => issuing.issueMany(trx, spec)), 2);
+      const made = await db.selectFrom('cards').select(['mass_seq', 'pan_token', 'activation_required', 'pin_stored']).where('mass_request_id', '=', spec.requestId).orderBy('mass_seq').execute();
+      assert.deepEqual(made.map((c) => c.mass_seq), [1, 2]);
+      assert.ok(made.every((c) => c.activation_required && c.pin_stored !== null));
+      assert.equal((await recordOf(made[0]!.pan_token)).embossLine1, 'MASS CARD');
+      assert.equal(await events(), eventsBefore + 2, 'one card.issued event a card');
+      // Position 2 is on file: the chunk [2, 3] is refused whole, position 3 not kept.
+      await assert.rejects(db.transaction().execute((trx) => issuing.issueMany(trx, { ...spec, positions: [2, 3], accounts: [accounts[2]!, accounts[3]!] })), MassPositionTaken);
+      const after = await db.selectFrom('cards').select('mass_seq').where('mass_request_id', '=', spec.requestId).execute();
+      assert.deepEqual(after.map((c) => c.mass_seq).sort(), [1, 2]);
     });
 
     it('the repository\'s insert says what became of each card: made, number taken, or card taken', async () => {
