@@ -7,7 +7,7 @@ import { openStorage, type StorageHandle } from './db/database.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { registerHousekeeping } from './jobs/housekeeping.ts';
 import { registerPersonalizationFlush } from './jobs/personalization.ts';
-import { registerMassIssue } from './jobs/mass-issue.ts';
+import { massIssueEnqueue, registerMassIssue } from './jobs/mass-issue.ts';
 import { registerWebhookDelivery } from './jobs/webhooks.ts';
 import { SoftwareSecurityModule } from './security-module/software/software-security-module.ts';
 import { loadMasterKey } from './security-module/software/master-key.ts';
@@ -114,6 +114,7 @@ export async function createContainer(options: ContainerOptions): Promise<Contai
     // A connection the server ended while nobody used it (a restart): the pool opens another.
     onConnectionError: (err) => logger.warn({ reason: (err as { code?: unknown }).code ?? err.message }, 'database connection lost'),
   });
+  let queue: PgBoss | undefined;
   try {
     if (options.migrate !== false) {
       const applied = await migrateToLatest(storage.db, storage.postgres?.schema);
@@ -165,6 +166,12 @@ export async function createContainer(options: ContainerOptions): Promise<Contai
     const [dek, hmk, tok] = [await keys.require(SYSTEM_KEYS[0]!.name, 'DEK'), await keys.require(SYSTEM_KEYS[1]!.name, 'HMK'), await keys.require(SYSTEM_KEYS[2]!.name, 'TOK')];
     const vault = new CardVault(sm, keys, { dek: dek.keyBlock, hmk: hmk.keyBlock, tok: tok.keyBlock });
     const personalization = new PersonalizationOutbox({ db, sm, keys, clock, logger, folder: settings.EMBOSS_PERSONALIZATION_DIR ?? join(settings.dataDir, 'personalization') });
+    // The job queue starts before the services that send jobs, so they get it when built.
+    if (options.jobs !== false) {
+      // pg-boss is loaded only by processes that run jobs (a mass issue from the command line starts sooner without it).
+      const { startQueue } = await import('./jobs/queue.ts');
+      queue = await startQueue(storage, logger, options.jobSchema ? { schema: options.jobSchema } : {});
+    }
     // Built bottom-up, each from what is below it: no setters, no cycles. Customers and accounts
     // read each other's tables only through a read-only query handed in (accountOwnerQuery,
     // the repository's accountOfCard).
@@ -179,7 +186,7 @@ export async function createContainer(options: ContainerOptions): Promise<Contai
       actions: new CardActions({ db, repository, issuing, sm, keys, organizations, accounts, personalization, clock }),
       repository,
     };
-    const issuance = new IssuanceService({ db, organizations, customers, accounts, cards, keys, personalization, clock, logger });
+    const issuance = new IssuanceService({ db, organizations, customers, accounts, cards, keys, personalization, clock, logger, ...(queue ? { enqueue: massIssueEnqueue(queue) } : {}) });
     const pins = new PinsService({
       db, sm, keys, organizations, cards: repository, clock,
       dailyCaps: { verifications: settings.EMBOSS_VERIFICATIONS_PER_CARD_PER_DAY, unblocks: settings.EMBOSS_UNBLOCKS_PER_CARD_PER_DAY },
@@ -198,13 +205,9 @@ export async function createContainer(options: ContainerOptions): Promise<Contai
       onDelivered: (lagSeconds) => metrics.recordWebhookDeliveryLag(lagSeconds),
     });
 
-    let queue: PgBoss | undefined;
     // Aborted when the container closes: jobs waiting for the database to come back stop waiting.
     const stopping = new AbortController();
-    if (options.jobs !== false) {
-      // pg-boss is loaded only by processes that run jobs (a mass issue from the command line starts sooner without it).
-      const { startQueue } = await import('./jobs/queue.ts');
-      queue = await startQueue(storage, logger, options.jobSchema ? { schema: options.jobSchema } : {});
+    if (queue) {
       const outage = { ping: (ms: number) => storage.ping(ms), logger, stopping: stopping.signal };
       await registerHousekeeping(queue, { clients, idempotency, pins, logger, outage }, { work: settings.EMBOSS_WORKER === 'on' });
       await registerPersonalizationFlush(queue, { personalization, logger, outage }, { work: settings.EMBOSS_WORKER === 'on' });
@@ -254,6 +257,7 @@ export async function createContainer(options: ContainerOptions): Promise<Contai
       },
     };
   } catch (err) {
+    await queue?.stop({ graceful: false, wait: true, close: true } as PgBoss.StopOptions).catch(() => undefined);
     if (!options.storage) await storage.close();
     throw err;
   }

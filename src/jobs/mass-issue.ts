@@ -15,6 +15,13 @@ const inTransaction = (trx: Kysely<DB>) => ({
   },
 });
 
+/** How a saved mass-issue request reaches a worker: its run's job, added in the transaction that saves the request. */
+export function massIssueEnqueue(boss: PgBoss) {
+  return async (requestId: string, trx: Kysely<DB>): Promise<void> => {
+    await boss.send(MASS_ISSUE_QUEUE, { requestId }, { singletonKey: `mass-${requestId}`, db: inTransaction(trx) } as PgBoss.SendOptions);
+  };
+}
+
 /**
  * Mass issue requests run as pg-boss jobs, one job per request at a time (singleton key). A job
  * that dies is retried; the run resumes from the request's count. When a request completes, the
@@ -22,9 +29,6 @@ const inTransaction = (trx: Kysely<DB>) => ({
  */
 export async function registerMassIssue(boss: PgBoss, deps: { issuance: IssuanceService; logger: Logger; outage: OutageDeps }, options: { work: boolean }) {
   await boss.createQueue(MASS_ISSUE_QUEUE, { name: MASS_ISSUE_QUEUE, retryLimit: 20, retryDelay: 5, expireInSeconds: 3600 } as PgBoss.Queue);
-  deps.issuance.useQueue(async (requestId, trx) => {
-    await boss.send(MASS_ISSUE_QUEUE, { requestId }, { singletonKey: `mass-${requestId}`, db: inTransaction(trx) } as PgBoss.SendOptions);
-  });
   if (!options.work) return;
   await boss.work<{ requestId: string }>(MASS_ISSUE_QUEUE, async ([job]) => {
     const requestId = job!.data.requestId;

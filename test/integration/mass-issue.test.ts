@@ -224,8 +224,10 @@ for (const backend of backends) {
       await assert.rejects(h.container.issuance.submit(cannotAnswer, { ...body(customer, { cardType: 7, quantityToCreate: 3 }) } as never), /cannot be serialised/);
       assert.deepEqual({ jobs: await jobs(), requests: await requests() }, before, 'neither the request nor its job');
       // The queue fails after the request's own statements: the request is not kept without its job.
-      const issuance = h.container.issuance as unknown as { enqueue: (id: string, trx: unknown) => Promise<void> };
+      // The queue the container handed the service (its `enqueue` dependency), made to fail.
+      const issuance = (h.container.issuance as unknown as { deps: { enqueue: (id: string, trx: unknown) => Promise<void> } }).deps;
       const enqueue = issuance.enqueue;
+      assert.equal(typeof enqueue, 'function', 'a process with a job queue gives the service its enqueue');
       issuance.enqueue = async () => { throw new Error('the queue failed'); };
       try {
         const failed = await h.call('POST', '/cards/mass-card-issue-L8V3', body(customer, { cardType: 7, quantityToCreate: 3 }));

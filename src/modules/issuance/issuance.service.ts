@@ -134,6 +134,12 @@ export interface RunOptions {
 
 export interface IssuanceDeps {
   db: Kysely<DB>;
+  /**
+   * How a saved request reaches a worker: adds its run's job inside the given transaction (the one
+   * that saves the request). Absent in a process without a job queue (the command line runs
+   * its requests itself).
+   */
+  enqueue?: (requestId: string, trx: Kysely<DB>) => Promise<void>;
   organizations: OrganizationsService;
   customers: CustomersService;
   accounts: AccountsService;
@@ -155,13 +161,7 @@ type RequestRow = Awaited<ReturnType<IssuanceService['load']>>;
  * count. Positions are unique per request in the database, so no card is ever made twice.
  */
 export class IssuanceService {
-  /** How a submitted request reaches a worker (pg-boss); set by the composition root. */
-  private enqueue: (requestId: string, trx: Kysely<DB>) => Promise<void> = async () => {};
-
   constructor(private readonly deps: IssuanceDeps) {}
-
-  /** `enqueue` adds the run's job inside the given transaction (the one that saves the request). */
-  useQueue(enqueue: (requestId: string, trx: Kysely<DB>) => Promise<void>) { this.enqueue = enqueue; }
 
   /** POST /cards/mass-card-issue-L8V3: functionType A adds a request, M modifies one. */
   async submit(actor: Actor, request: MassIssueRequest) {
@@ -222,7 +222,7 @@ export class IssuanceService {
     }, async (saved, trx) => {
       // The run's job is queued in the same transaction: a request saved without its job (a crash
       // between two commits) would wait forever.
-      if (saved.status === 'PENDING') await this.enqueue(saved.id, trx);
+      if (saved.status === 'PENDING') await this.deps.enqueue?.(saved.id, trx);
       return { result: this.answerOf(saved) };
     });
     return this.answerOf(row);
