@@ -244,11 +244,10 @@ export class CardActions {
 
   /** The card's tracks and embosser block under the client's card-number key. */
   private trackData(zek: string, cvk: string, pan: string, card: CardRow, logo: Logo): Promise<TrackDataForClient> {
-    const { surname, given } = splitName(card.embossed_name_1);
     const pin: TrackPinField | undefined = card.pin_verification === null ? undefined
       : logo.pin.method === 'PVV' ? { kind: 'PVV', pvki: String(logo.pin.pvki), pvv: card.pin_verification } : { kind: 'IBM3624', offset: card.pin_verification };
     return this.deps.sm.trackDataForClient({
-      zek, cvk, pan, expiryYYMM: card.expiry, serviceCode: card.service_code, cardholder: { surname, givenNames: given },
+      zek, cvk, pan, expiryYYMM: card.expiry, serviceCode: card.service_code, cardholder: splitName(card.embossed_name_1),
       embossLine1: card.embossed_name_1, embossLine2: card.embossed_name_2, ...(pin ? { pin } : {}),
     });
   }

@@ -2,15 +2,6 @@ import type { IssueCardsRequest, IssuedCardValues, IssuedPin, PinVerificationMet
 import type { KeysService } from '../keys/index.ts';
 import { businessRule } from '../../shared/errors.ts';
 
-export interface ProtectedPan {
-  /** HMAC-SHA-256 of the PAN under the system look-up key: unique key and search key. */
-  hash: string;
-  /** 19-character PAN token (FF1 under the system token key); contains a letter, keeps BIN and last four. */
-  token: string;
-  /** AES-256-GCM under the system data key. */
-  encrypted: string;
-}
-
 /**
  * Everything the cards module does with a clear card number, through the security module and
  * the system keys: the number is stored encrypted, found by its keyed hash or its token, and
@@ -26,16 +17,10 @@ export class CardVault {
    */
   constructor(private readonly sm: SecurityModule, private readonly keys: KeysService, private readonly system: SystemKeyBlocks) {}
 
-  async protect(pan: string, binLength: number): Promise<ProtectedPan> {
-    const [hash, token, encrypted] = await Promise.all([
-      this.sm.panLookupHash(this.system.hmk, pan),
-      this.sm.tokenizePan({ tok: this.system.tok, pan, binLength: tokenBinLength(binLength) }),
-      this.sm.encryptData(this.system.dek, pan),
-    ]);
-    return { hash, token, encrypted };
-  }
-
-  /** New cards in bulk (see IssueCardsRequest): hash, token and stored number under the system keys, with PINs and bureau records. */
+  /**
+   * New cards (see IssueCardsRequest): hash, token and stored number under the system keys, with
+   * PINs and bureau records — the one way a new number gets its values (issuing.ts).
+   */
   issueCards(binLength: number, request: Omit<IssueCardsRequest, 'tok' | 'dek' | 'hmk' | 'binLength'>): Promise<IssuedCardValues[]> {
     return this.sm.issueCards({ ...request, binLength: tokenBinLength(binLength), tok: this.system.tok, dek: this.system.dek, hmk: this.system.hmk });
   }

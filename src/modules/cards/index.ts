@@ -11,6 +11,6 @@ export { CardIssuing, MassPositionTaken, type CardIssuingDeps, type IssueSpec, t
 export { CardInquiries, type CardInquiriesDeps } from './inquiries.ts';
 export { CardStateChanges, type CardStateChangesDeps } from './state-changes.ts';
 export { CardActions, CardActionCodes, CARD_ACTIONS, type CardActionsDeps } from './card-actions.ts';
-export { CardVault, type ProtectedPan, type SystemKeyBlocks } from './card-vault.ts';
+export { CardVault, type SystemKeyBlocks } from './card-vault.ts';
 export * from './cards.schemas.ts';
 export { CardDetailsResponse, cardDetailsBody, type CardDetailsView } from './card-details.ts';

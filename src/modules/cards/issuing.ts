@@ -283,7 +283,7 @@ export class CardIssuing {
     const now = this.deps.clock.now();
     const bureau = spec.digital ? undefined : await this.deps.personalization.bureauKeys(spec, db);
     const face: IssueCardFace = {
-      expiryYYMM: spec.expiry, serviceCode: spec.serviceCode, cardholder: splitCardholder(spec.embossedName1),
+      expiryYYMM: spec.expiry, serviceCode: spec.serviceCode, cardholder: splitName(spec.embossedName1),
       embossLine1: spec.embossedName1, embossLine2: spec.embossedName2, referenceSuffix: String(spec.sequence),
     };
     for (let draws = 0; ; draws++) {
@@ -328,7 +328,7 @@ export class CardIssuing {
     const bureau = await this.deps.personalization.bureauKeys({ organization: spec.organization, logo });
     // One face for the whole chunk: the module gets it once, not once per card.
     const face: IssueCardFace = {
-      expiryYYMM: spec.expiry, serviceCode: spec.serviceCode, cardholder: splitCardholder(spec.embossedName1),
+      expiryYYMM: spec.expiry, serviceCode: spec.serviceCode, cardholder: splitName(spec.embossedName1),
       embossLine1: spec.embossedName1, embossLine2: spec.embossedName2, referenceSuffix: '1',
     };
     const work: CardWork[] = [];
@@ -473,11 +473,6 @@ function checkGivenNumber(pan: string, logo: Logo) {
   if (!/^[0-9]+$/.test(pan)) throw fail(CardCodes.wrongBin);
   if (!isLuhnValid(pan)) throw fail(CardCodes.notLuhn);
   if (pan.length !== logo.panLength || !pan.startsWith(logo.bin)) throw fail(CardCodes.wrongBin);
-}
-
-function splitCardholder(embossedName1: string): { surname: string; givenNames: string } {
-  const { surname, given } = splitName(embossedName1);
-  return { surname, givenNames: given };
 }
 
 function required(pvk: string | undefined): string {

@@ -106,10 +106,9 @@ export class PersonalizationOutbox {
   async recordFor(p: PlasticRequest, db: Kysely<DB> = this.deps.db): Promise<OutboxRecord | undefined> {
     const keys = await this.bureauKeys(p, db);
     if (!keys) return undefined;
-    const { surname, given } = splitName(p.embossedName1);
     const record = await this.deps.sm.personalizationRecord({
       bur: keys.bur, cvk: keys.cvk, pvk: keys.pvk, reference: p.reference, pan: p.pan, expiryYYMM: p.expiry,
-      serviceCode: p.serviceCode, cardholder: { surname, givenNames: given }, embossLine1: p.embossedName1, embossLine2: p.embossedName2,
+      serviceCode: p.serviceCode, cardholder: splitName(p.embossedName1), embossLine1: p.embossedName1, embossLine2: p.embossedName2,
       ...(p.pin ? { pin: p.pin } : {}),
     });
     return outboxRecord(p.organization.number, p.logo.number, p.reason, record);
@@ -315,9 +314,12 @@ export function outboxRecord(organization: number, logo: number, reason: string,
   };
 }
 
-/** "ADA KING LOVELACE" → surname LOVELACE, given ADA KING; an unnamed card gets the placeholder CARDHOLDER. */
-export function splitName(embossed: string): { surname: string; given: string } {
+/**
+ * The cardholder as the security module takes it (track 1's SURNAME/GIVEN): "ADA KING LOVELACE" →
+ * surname LOVELACE, given names ADA KING; an unnamed card gets the placeholder CARDHOLDER.
+ */
+export function splitName(embossed: string): { surname: string; givenNames: string } {
   const words = embossed.trim().split(/\s+/).filter((w) => /[A-Za-z0-9]/.test(w));
-  if (words.length === 0) return { surname: 'CARDHOLDER', given: '' };
-  return { surname: words[words.length - 1]!, given: words.slice(0, -1).join(' ') };
+  if (words.length === 0) return { surname: 'CARDHOLDER', givenNames: '' };
+  return { surname: words[words.length - 1]!, givenNames: words.slice(0, -1).join(' ') };
 }
