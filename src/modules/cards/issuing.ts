@@ -281,7 +281,8 @@ export class CardIssuing {
   async issue(db: Kysely<DB>, actor: Actor, spec: IssueSpec, answerOf?: (card: Pick<IssuedCard, 'pan' | 'token' | 'sequence'>) => Promise<unknown>): Promise<IssuedCard> {
     const { logo, existing } = spec;
     const now = this.deps.clock.now();
-    const bureau = spec.digital ? undefined : await this.deps.personalization.bureauKeys(spec, db);
+    // A new plastic of a number on file gets its record from recordFor, which finds its own keys.
+    const bureau = spec.digital || existing ? undefined : await this.deps.personalization.bureauKeys(spec, db);
     const face: IssueCardFace = {
       expiryYYMM: spec.expiry, serviceCode: spec.serviceCode, cardholder: splitName(spec.embossedName1),
       embossLine1: spec.embossedName1, embossLine2: spec.embossedName2, referenceSuffix: String(spec.sequence),
