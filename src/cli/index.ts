@@ -1,22 +1,12 @@
-import { createContainer } from '../container.ts';
-import { readBootstrapFile } from '../config/bootstrap.ts';
-import { openStorage, StoreLockedError } from '../db/database.ts';
-import { migrateToLatest } from '../db/migrate.ts';
 import type { Settings } from '../config/env.ts';
 import type { Logger } from '../shared/logger.ts';
-import type { Actor } from '../shared/actor.ts';
 import { Refusal } from '../shared/errors.ts';
 import { stringProblem } from '../shared/storable-text.ts';
 import cluster from 'node:cluster';
-import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
-import { Presets, SingleBar } from 'cli-progress';
-import { MAX_RECORDS_PER_FILE, type WrittenFile } from '../modules/personalization/index.ts';
-import { serveHere } from './serve.ts';
-import { servePrimary } from './api-processes.ts';
+import { MAX_RECORDS_PER_FILE } from '../shared/limits.ts';
 import {
   amount, asksForHelp, digits, EX_USAGE, isoDate, parseCommand, UsageError, wholeNumber,
-  type CommandSpec, type OptionSpec, type ParsedCommand,
+  type CommandSpec, type OptionSpec,
 } from './args.ts';
 
 const JSON_OPTION: OptionSpec = { type: 'boolean', help: 'print the result as JSON on stdout (one document)' };
@@ -162,6 +152,8 @@ export async function runCli(argv: string[], ctx: { settings: Settings; logger: 
       process.stderr.write(`emboss ${name}: refused: ${err.code} ${err.description}\n`);
       return EXIT_REFUSED;
     }
+    // A command that got this far loaded the database module already (see runCommand).
+    const { StoreLockedError } = await import('../db/database.ts');
     if (!(err instanceof StoreLockedError)) throw err;
     // What to do instead, for the command given: two openers would break the data folder.
     const instead = command === 'serve'
@@ -176,11 +168,6 @@ export async function runCli(argv: string[], ctx: { settings: Settings; logger: 
 
 /** A command's arguments, parsed (undefined: help was asked for and printed). */
 const parse = (name: string, rest: string[]) => parseCommand(COMMANDS[name]!, rest);
-
-/** Who acts for a command line, in the audit trail and as creator of the records ("cli"). */
-const cliActor = (): Actor => ({ clientId: 'cli', requestId: `cli-${randomUUID()}` });
-
-const printJson = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
 
 /**
  * A command with subcommands: the subcommand's name and its arguments. Undefined when the group's
@@ -207,7 +194,7 @@ async function runCommand(command: string, rest: string[], ctx: { settings: Sett
     const sub = subcommand(command, rest);
     if (!sub) return 0;
     const args = parse(sub.name, sub.rest);
-    return args ? runParsed(sub.name, args, ctx) : 0;
+    return args ? (await import('./commands.ts')).runParsed(sub.name, args, ctx) : 0;
   }
   switch (command) {
     case 'help': case '--help': case '-h': {
@@ -218,7 +205,9 @@ async function runCommand(command: string, rest: string[], ctx: { settings: Sett
     }
     case 'serve': {
       if (!parse('serve', rest)) return 0;
-      return settings.EMBOSS_API_PROCESSES > 1 && cluster.isPrimary ? servePrimary(settings, logger) : serveHere(settings, logger);
+      return settings.EMBOSS_API_PROCESSES > 1 && cluster.isPrimary
+        ? (await import('./api-processes.ts')).servePrimary(settings, logger)
+        : (await import('./serve.ts')).serveHere(settings, logger);
     }
     default: {
       if (!COMMANDS[command]) {
@@ -226,181 +215,7 @@ async function runCommand(command: string, rest: string[], ctx: { settings: Sett
         return EX_USAGE;
       }
       const args = parse(command, rest);
-      return args ? runParsed(command, args, ctx) : 0;
+      return args ? (await import('./commands.ts')).runParsed(command, args, ctx) : 0;
     }
   }
-}
-
-/** Runs a command whose arguments were parsed and checked. */
-async function runParsed(name: string, { values, args }: ParsedCommand, { settings, logger }: { settings: Settings; logger: Logger }): Promise<number | undefined> {
-  const json = values.json === true;
-  const text = (flag: string) => values[flag] as string | undefined;
-  const int = (flag: string) => (values[flag] === undefined ? undefined : Number(values[flag]));
-  switch (name) {
-    case 'migrate': {
-      const storage = await openStorage(settings.DATABASE_URL ? { databaseUrl: settings.DATABASE_URL } : { dataDir: join(settings.dataDir, 'pgdata') });
-      try {
-        const applied = await migrateToLatest(storage.db, storage.postgres?.schema);
-        logger.info({ migrations: applied }, 'migrations applied');
-        if (json) printJson({ applied });
-        else process.stdout.write(applied.length ? applied.map((m) => `${m}\n`).join('') : 'the database is up to date\n');
-      } finally {
-        await storage.close();
-      }
-      return 0;
-    }
-    case 'config check': {
-      const file = args[0]!;
-      const { config } = readBootstrapFile(file);
-      const counts = { organizations: config.organizations.length, keys: config.keys.length, clients: config.clients.length };
-      if (json) printJson({ file, ok: true, ...counts });
-      else process.stdout.write(`${file}: ${counts.organizations} organizations, ${counts.keys} keys, ${counts.clients} clients: OK\n`);
-      return 0;
-    }
-    case 'keys': {
-      const container = await createContainer({ settings, logger, jobs: false });
-      try {
-        const keys = await container.keys.list();
-        if (json) printJson(keys);
-        else for (const k of keys) process.stdout.write(`${k.name}\t${k.type}\t${k.kcv}\t${k.origin}\n`);
-      } finally {
-        await container.close();
-      }
-      return 0;
-    }
-    case 'customers add': {
-      const container = await createContainer({ settings, logger, jobs: false });
-      try {
-        const owner = {
-          ...(text('first-name') !== undefined ? { firstName: text('first-name') } : {}),
-          ...(text('last-name') !== undefined ? { lastName: text('last-name') } : {}),
-        };
-        // The body POST /customer/l8v2 takes; its checks (organization on file, numbers) are the service's.
-        const answer = await container.customers.add(cliActor(), {
-          customerData: {
-            customerKeyData: { organizationNumber: int('org')!, customerNumber: text('customer-number') ?? '' },
-            ...(Object.keys(owner).length ? { ownerCoOwnerData: { ownerData: owner } } : {}),
-          },
-        });
-        if (json) printJson(answer);
-        else process.stdout.write(`${answer.customerNumber}\n`);
-      } finally {
-        await container.close();
-      }
-      return 0;
-    }
-    case 'issue-batch': {
-      const container = await createContainer({ settings, logger, jobs: false });
-      try {
-        const org = int('org')!;
-        const logo = int('logo')!;
-        const cardType = int('card-type') ?? 1;
-        const quantity = int('quantity')!;
-        const existing = await container.issuance.find(org, logo, cardType);
-        const customer = text('customer') ?? existing?.customer_number;
-        if (!customer) throw new UsageError(name, '--customer NUMBER is required for a new request (emboss customers add makes a customer)');
-        const actor = cliActor();
-        if (!existing || quantity !== existing.quantity) {
-          await container.issuance.submit(actor, {
-            organizationNumber: org, logo, cardType, functionType: existing ? 'M' : 'A', quantityToCreate: quantity,
-            customerNumber: customer,
-            ...(values['credit-limit'] !== undefined ? { creditLimit: int('credit-limit')! } : {}),
-            ...(values.expiry !== undefined ? { expiryDate: text('expiry')! } : {}),
-          });
-        }
-        const request = (await container.issuance.find(org, logo, cardType))!;
-        const bar = new SingleBar({ format: 'mass issue {bar} {value}/{total} cards | {rate} cards/s | ETA {eta_formatted}', hideCursor: true }, Presets.shades_classic);
-        bar.start(request.quantity, request.created, { rate: 0 });
-        const started = Date.now();
-        const cpuAtStart = process.cpuUsage();
-        // Full bureau files are written while the cards are issued; the remainder after.
-        const files: WrittenFile[] = [];
-        const result = await container.issuance.run(request.id, {
-          actor,
-          ...(values.chunk !== undefined ? { chunk: int('chunk')! } : {}),
-          ...(values.parallel !== undefined ? { parallel: int('parallel')! } : {}),
-          onProgress: (p) => bar.update(p.done, { rate: p.cardsPerSecond }),
-          ...(values['records-per-file'] !== undefined ? { recordsPerFile: int('records-per-file')! } : {}),
-          alongside: async () => { files.push(...await container.personalization.writePlanned()); },
-        });
-        bar.stop();
-        const issued = (Date.now() - started) / 1000;
-        const during = files.length;
-        files.push(...await container.personalization.flush());
-        const seconds = (Date.now() - started) / 1000;
-        const cpu = process.cpuUsage(cpuAtStart);
-        const made = Math.max(1, result.done - request.created);
-        const summary = {
-          requestId: request.id, status: result.status, done: result.done, total: result.total, madeNow: result.done - request.created,
-          issueSeconds: issued, cardsPerSecond: Math.round(made / issued), cpuMicrosecondsPerCard: Math.round((cpu.user + cpu.system) / made),
-          files: files.map((f) => ({ name: f.name, records: f.records })), filesWrittenAlongside: during, seconds,
-          peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
-        };
-        if (json) printJson(summary);
-        else {
-          process.stdout.write(`${result.done} cards in ${issued.toFixed(1)} s (${summary.cardsPerSecond} cards/s, `
-            + `${summary.cpuMicrosecondsPerCard} µs CPU per card in this process); `
-            + `${files.length} personalization file(s), ${during} of them written alongside the cards, the rest in ${(seconds - issued).toFixed(1)} s more; `
-            + `peak RSS ${summary.peakRssMb} MB\n`);
-        }
-      } finally {
-        await container.close();
-      }
-      return 0;
-    }
-    case 'files list': case 'files flush': case 'files reexport': {
-      const container = await createContainer({ settings, logger, jobs: false });
-      try {
-        if (name === 'files flush') {
-          const written = (await container.personalization.flush()).map((f) => ({ name: f.name, records: f.records }));
-          if (json) printJson(written);
-          else for (const f of written) process.stdout.write(`${f.name}\t${f.records}\n`);
-        } else if (name === 'files reexport') {
-          const [file, folder] = args as [string, string];
-          const info = await container.personalization.reexport(file, folder);
-          if (json) printJson({ name: info.name, size: info.size, folder });
-          else process.stdout.write(`${info.name} copied to ${folder} (${info.size} bytes)\n`);
-        } else {
-          const list = (await container.personalization.files()).map((f) => ({
-            name: f.name, organization: f.organization, logo: f.logo, records: f.record_count, status: f.status, sha256: f.sha256,
-            writtenAt: f.written_at === null ? null : new Date(f.written_at).toISOString(),
-          }));
-          if (json) printJson(list);
-          else for (const f of list) process.stdout.write(`${f.name ?? '(planned)'}\t${f.records}\t${f.status}\t${f.sha256 ?? ''}\n`);
-        }
-      } finally {
-        await container.close();
-      }
-      return 0;
-    }
-    case 'events replay':
-      return replayEvents(text('after')!, text('endpoint'), json, { settings, logger });
-    case 'tokens revoke': {
-      const clientId = args[0]!;
-      const container = await createContainer({ settings, logger, jobs: false });
-      try {
-        const revoked = await container.clients.revokeTokens(clientId);
-        if (json) printJson({ clientId, revoked });
-        else process.stdout.write(`${revoked} token(s) of ${clientId} revoked: refused from now on by every API process\n`);
-      } finally {
-        await container.close();
-      }
-      return 0;
-    }
-    default:
-      throw new Error(`emboss: no runner for ${name}`);
-  }
-}
-
-/** `emboss events replay --after CURSOR [--endpoint ID]`: queues the deliveries again (events module). */
-async function replayEvents(after: string, endpoint: string | undefined, json: boolean, { settings, logger }: { settings: Settings; logger: Logger }): Promise<number> {
-  const container = await createContainer({ settings, logger, jobs: false });
-  try {
-    const queued = await container.events.replay(after, endpoint);
-    if (json) printJson({ after, endpoint: endpoint ?? null, queued });
-    else process.stdout.write(`${queued} deliver${queued === 1 ? 'y' : 'ies'} queued${endpoint ? ` for ${endpoint}` : ''}: sent by the server's job worker\n`);
-  } finally {
-    await container.close();
-  }
-  return 0;
 }

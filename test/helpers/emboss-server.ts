@@ -20,6 +20,13 @@ export async function buildForTest(): Promise<{ entry: string; remove(): void }>
   return { entry, remove: () => rmSync(folder, { recursive: true, force: true }) };
 }
 
+/**
+ * The V8 flags of this test process that the emboss processes it starts get too: Liftoff alone
+ * for WebAssembly (scripts/test.mjs says why), so a process started here costs what it would
+ * cost in the test process itself.
+ */
+export const TEST_NODE_FLAGS = process.execArgv.filter((flag) => flag === '--liftoff-only');
+
 export interface EmbossProcess {
   child: ChildProcess;
   pid: number;
@@ -32,7 +39,7 @@ export interface EmbossProcess {
 
 /** Runs `node ENTRY ...args` with the environment given (on top of this process's). */
 export function runEmboss(entry: string, args: string[], env: Record<string, string>): EmbossProcess {
-  const child = spawn(process.execPath, [entry, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...TEST_NODE_FLAGS, entry, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (d) => { output += d; });
   child.stderr!.on('data', (d) => { output += d; });

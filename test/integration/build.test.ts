@@ -11,6 +11,7 @@ import { createContainer } from '../../src/container.ts';
 import { loadSettings } from '../../src/config/env.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 import { testBootstrap } from '../helpers/harness.ts';
+import { TEST_NODE_FLAGS } from '../helpers/emboss-server.ts';
 
 /**
  * The compiled build (`npm run build`, what `npm start` and the `emboss` command run) is a
@@ -40,7 +41,7 @@ test('the compiled build issues a mass request on the embedded database, the sec
     const customer = await before.customers.add({ clientId: 'test', requestId: 'compiled' }, { customerData: { customerKeyData: { organizationNumber: 100 } } });
     await before.close();
 
-    const child = spawn(process.execPath, [entry, 'issue-batch', '--org', '100', '--logo', '1', '--card-type', '7', '--quantity', '250',
+    const child = spawn(process.execPath, [...TEST_NODE_FLAGS, entry, 'issue-batch', '--org', '100', '--logo', '1', '--card-type', '7', '--quantity', '250',
       '--customer', customer.customerNumber, '--chunk', '100', '--records-per-file', '100'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';

@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { buildEmboss } from '../../scripts/build.mjs';
+import { TEST_NODE_FLAGS } from '../helpers/emboss-server.ts';
 
 /**
  * The command line as a user runs it: the compiled build (as bin/emboss.js runs it), as a process,
@@ -32,7 +33,7 @@ interface Run { code: number | null; out: string; err: string }
 
 function emboss(dataDir: string, args: string[]): Promise<Run> {
   const env = { ...process.env, DATABASE_URL: '', EMBOSS_CONFIG: '', EMBOSS_MASTER_KEY: '', EMBOSS_PERSONALIZATION_DIR: '', EMBOSS_DATA_DIR: dataDir, LOG_LEVEL: 'info', PORT: '0' };
-  const child = spawn(process.execPath, [entry, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...TEST_NODE_FLAGS, entry, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   let out = '';
   let err = '';
@@ -99,6 +100,10 @@ test('a wrong command line exits 64 with one line on stderr naming what is wrong
       [['issue-batch', '--org'], /^emboss issue-batch: option --org needs a value .*--help/],
       [['issue-batch', '--org', '100', '--logo', '1', '--quantity', '1e3'], /^emboss issue-batch: --quantity must be a whole number from 1 to 1000000 \(got "1e3"\) .*emboss issue-batch --help/],
       [['issue-batch', '--org', '100', '--logo', '1', '--quantity', '5', '--chunk', '0'], /^emboss issue-batch: --chunk must be a whole number from 1 .*--help/],
+      [['issue-batch', '--org', '100', '--logo', '1', '--quantity', '10', '--chunk', 'abc'], /^emboss issue-batch: --chunk must be a whole number from 1 .*--help/],
+      [['issue-batch', '--org', '100', '--logo', '1', '--quantity', '10', '--parallel', '-2'], /^emboss issue-batch: --parallel must be a whole number from 1 .*--help/],
+      [['issue-batch', '--org', '100', '--logo', '1', '--quantity', '10', '--records-per-file', '0'], /^emboss issue-batch: --records-per-file must be a whole number from 1 to 20000 .*--help/],
+      [['issue-batch', '--org', '100', '--logo', '1', '--quantity', '10', '--records-per-file', '20001'], /^emboss issue-batch: --records-per-file must be a whole number from 1 to 20000 .*--help/],
       [['issue-batch', '--org', '100', '--logo', '1', '--quantity', '-5'], /^emboss issue-batch: --quantity must be a whole number from 1 to 1000000 \(got "-5"\) .*--help/],
       [['issue-batch', '--logo', '1', '--quantity', '5'], /^emboss issue-batch: --org N is required .*--help/],
       [['customers', 'add', '--org', '100', '--first-name'], /^emboss customers add: option --first-name needs a value .*emboss customers add --help/],

@@ -4,6 +4,7 @@ import type { DB } from '../../db/schema.ts';
 import type { KeyBlock, PersonalizationRecord, PinVerificationMethod, SecurityModule } from '../../security-module/port.ts';
 import type { Clock } from '../../shared/clock.ts';
 import type { Logger } from '../../shared/logger.ts';
+import { MAX_RECORDS_PER_FILE } from '../../shared/limits.ts';
 import type { KeysService } from '../keys/index.ts';
 import { recordEvent } from '../events/index.ts';
 import type { Organization } from '../organizations/index.ts';
@@ -81,8 +82,7 @@ class EmptyPlan extends Error {}
 /** Orders bigint ids given as decimal strings. */
 const compareIds = (a: string, b: string) => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
 
-/** Records of one file at most: a file is built in memory, so this bounds memory per file too. */
-export const MAX_RECORDS_PER_FILE = 20_000;
+export { MAX_RECORDS_PER_FILE };
 
 /**
  * The personalization outbox. Each new plastic gets a record, encrypted for the organization's
