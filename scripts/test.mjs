@@ -26,20 +26,23 @@ for (const r of roots) {
   }
 }
 files.sort();
-const concurrency = process.env.TEST_CONCURRENCY ?? '2';
+const concurrency = process.env.TEST_CONCURRENCY ?? '3';
 
 /**
- * The fuzz of every route is the longest file by far (some 12,000 requests, 1.5 to 4 minutes on
- * two cores): it runs in a process of its own, started first, and the rest shares the other core.
+ * The fuzz of every route takes longest (some 12,000 requests, most of a minute on a core): its two
+ * halves start first, each in a process of its own; the files that spend most of their time waiting (for a
+ * PostgreSQL of their own to stop and start, for processes to die and be replaced) start next,
+ * so their waits overlap the work of the others instead of ending the run. The rest follow,
+ * the shared processes first.
  */
-const LONGEST = 'test/http/fuzz.test.ts';
-/** Shared processes: a name and how many processes its files are spread over (by turns, in file order). */
+const START_FIRST = ['test/http/fuzz.test.ts', 'test/http/fuzz-random.test.ts', ...['faults', 'database-outage', 'process-faults', 'cli', 'pglite-lock', 'mass-issue'].map((name) => `test/integration/${name}.test.ts`)];
 /** Integration files that start no process, server or cluster of their own: a store and an app in this process. */
 const IN_PROCESS = ['card-numbers', 'demo-sandbox', 'doc-examples', 'pins-processes', 'setup', 'storage', 'typed-client', 'webhooks']
   .map((name) => `test/integration/${name}.test.ts`);
+/** Shared processes: a name and how many processes its files are spread over (by turns, in file order). */
 const GROUPS = [
   { name: 'units', shards: 1, holds: (f) => f.startsWith('src/') },
-  { name: 'http', shards: 3, holds: (f) => (/^test\/(http|contract|clients|services)\//.test(f) || IN_PROCESS.includes(f)) && f !== LONGEST },
+  { name: 'http', shards: 3, holds: (f) => (/^test\/(http|contract|clients|services)\//.test(f) || IN_PROCESS.includes(f)) && !f.startsWith('test/http/fuzz') },
 ];
 const run = [];
 const rel = (f) => relative(root, resolve(f)).split('\\').join('/');
@@ -112,10 +115,10 @@ if (process.env.TEST_GROUPS !== '0') {
       for (const f of mine) grouped.add(f);
     }
   }
-  // Longest first: the fuzz, then the shared processes; the single files fill in beside them.
   const single = files.filter((f) => !grouped.has(f));
-  run.splice(0, 0, ...single.filter((f) => rel(f) === LONGEST).map(runnable));
-  run.push(...single.filter((f) => rel(f) !== LONGEST).map(runnable));
+  const first = START_FIRST.filter((f) => single.some((s) => rel(s) === f));
+  run.splice(0, 0, ...first.map((f) => runnable(single.find((s) => rel(s) === f))));
+  run.push(...single.filter((f) => !START_FIRST.includes(rel(f))).map(runnable));
 } else {
   run.push(...files.map(runnable));
 }

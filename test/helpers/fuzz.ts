@@ -1,11 +1,13 @@
 import fc from 'fast-check';
 import { randomUUID } from 'node:crypto';
+import { after, before, describe as describeSuite } from 'node:test';
 import { sql } from 'kysely';
 import type { LightMyRequestResponse } from 'fastify';
 import {
   addAccount, addCard, addCustomer, cardholderApp, cardsOnly, clientEncryptPan, clientPinBlock, clientReadPinBlock, noscope, other, tester,
-  type Harness, type TestClient,
+  startHarness, type Harness, type TestClient,
 } from './harness.ts';
+import type { Backend } from './storage.ts';
 import { apiRoutes, type ApiRoute, type JsonSchema, type Parameter } from './routes.ts';
 import type { Settings } from '../../src/config/env.ts';
 
@@ -797,6 +799,32 @@ export async function uncleanStoredText(h: Harness, limit = 10): Promise<string[
     }
   }
   return found;
+}
+
+/**
+ * A fuzz suite on a store of its own: a harness set up for fuzzing before its tests (records to
+ * aim at, change counters), and a summary of what was sent after them. The fuzz is split in two
+ * files (test/http/fuzz.test.ts, fuzz-random.test.ts) so that its halves run side by side.
+ */
+export function describeFuzz(title: string, backend: Backend, part: string, body: (suite: () => { h: Harness; fuzz: Fuzzer }) => void): void {
+  describeSuite(title, () => {
+    let h: Harness | undefined;
+    let fuzz: Fuzzer | undefined;
+    let started = 0;
+    before(async () => {
+      started = Date.now();
+      h = await startHarness(backend, { settings: FUZZ_SETTINGS });
+      fuzz = await startFuzzer(h);
+    });
+    after(async () => {
+      if (fuzz) process.stdout.write(`# ${summary(fuzz.stats, (Date.now() - started) / 1000, `fuzz ${part} ${backend}`)}\n`);
+      await h?.close();
+    });
+    body(() => {
+      if (!h || !fuzz) throw new Error('the fuzz suite did not start');
+      return { h, fuzz };
+    });
+  });
 }
 
 /** A table of the counts for a report: status → requests, and the refusal codes seen. */
