@@ -18,24 +18,29 @@ import { pathToFileURL } from 'node:url';
 
 const root = resolve(import.meta.dirname, '..');
 
+/** How emboss's TypeScript is compiled, here and for the tests (scripts/test.mjs): ES modules for Node 20, npm packages left out. */
+export const BUNDLE_OPTIONS = {
+  absWorkingDir: root,
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  packages: 'external',
+  logLevel: 'warning',
+};
+
 /** Builds emboss into `outdir` (replacing what was there); answers the entry file's path. */
 export async function buildEmboss(outdir = resolve(root, 'dist')) {
   const { build } = await import('esbuild');
   rmSync(outdir, { recursive: true, force: true });
   await build({
-    absWorkingDir: root,
+    ...BUNDLE_OPTIONS,
     entryPoints: ['src/main.ts', 'src/security-module/software/module-thread-main.ts'],
     outdir,
     entryNames: '[name]',
     chunkNames: '[name]-[hash]',
-    bundle: true,
-    splitting: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    packages: 'external',
     sourcemap: 'linked',
-    logLevel: 'warning',
   });
   return resolve(outdir, 'main.js');
 }

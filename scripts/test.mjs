@@ -15,6 +15,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { spawnSync } from 'node:child_process';
+import { BUNDLE_OPTIONS } from './build.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 const roots = process.argv.slice(2).length ? process.argv.slice(2) : ['src', 'test'];
@@ -81,17 +82,10 @@ async function compileTests(sources, outdir) {
     },
   };
   await build({
-    absWorkingDir: root,
+    ...BUNDLE_OPTIONS,
     entryPoints: [...sources.map(rel), `${THREAD}-main.ts`],
     outdir,
     outbase: root,
-    bundle: true,
-    splitting: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    packages: 'external',
-    logLevel: 'warning',
     plugins: [sourceLocations],
   });
   // ES modules, wherever the folder is (a .js file under node_modules/ has no package type).
