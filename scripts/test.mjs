@@ -1,16 +1,17 @@
 #!/usr/bin/env node
-// Runs every *.test.ts under src/ and test/ with Node's own test runner (through tsx).
+// Runs every *.test.ts under src/ and test/ with Node's own test runner, compiled first (below).
 // Node 20's runner does not expand globs, so the file list is collected here.
 // Arguments narrow the run: `npm test -- src/crypto` runs only files under that path.
 //
-// Node's runner starts one process per file. A process that loads emboss through tsx spends
-// 2 to 3 s of CPU time on that alone (Fastify, pg-boss, PGlite and the sources), more than most
-// files spend testing, on a machine of two cores. So the files that test inside their own process
-// (units, and the HTTP tests on the in-process harness, each with its own store and app) share a
-// few processes: each such process imports its files one after the other, and the runner reports
-// their tests as those of the shared file (`node_modules/.cache/emboss-test-groups-*/*.test.mjs`;
-// a failure's stack names the test file). The integration tests, which start processes, servers
-// and databases of their own, keep a process each. TEST_GROUPS=0 gives every file its own process.
+// Node's runner starts one process per file. A process that loads emboss spends a second or more
+// of CPU on that alone (Fastify, pg-boss, PGlite and the sources), more than most files spend
+// testing, on a machine of two cores. So the files that test inside their own process (units,
+// the HTTP and service tests on the in-process harness, each with its own store and app, and
+// the integration files that start nothing of their own) share a few processes: each such
+// process imports its files one after the other, and the runner reports their tests as those of
+// the shared file (`node_modules/.cache/emboss-test-run-*/groups/*.test.mjs`; a failure's
+// location and stack name the test file). The integration tests that start processes, servers
+// and databases of their own keep a process each. TEST_GROUPS=0 gives every file its own process.
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -62,7 +63,8 @@ mkdirSync(groupDir);
  * and `import.meta.dirname` are written out as the source file's, so a test finds its fixtures
  * and the project's files as it does from the sources. One exception: the security module starts
  * its thread from the entry next to itself, so its `import.meta.url` is the compiled folder's,
- * where the thread's entry is compiled too. TEST_COMPILE=0 runs the sources through tsx instead.
+ * where the thread's entry is compiled too. With source maps, a failure's location and stack name
+ * the source file and line (no measurable cost). TEST_COMPILE=0 runs the sources through tsx instead.
  */
 const THREAD = 'src/security-module/software/module-thread';
 async function compileTests(sources, outdir) {
@@ -86,6 +88,7 @@ async function compileTests(sources, outdir) {
     entryPoints: [...sources.map(rel), `${THREAD}-main.ts`],
     outdir,
     outbase: root,
+    sourcemap: 'linked',
     plugins: [sourceLocations],
   });
   // ES modules, wherever the folder is (a .js file under node_modules/ has no package type).
@@ -126,7 +129,7 @@ if (process.env.TEST_GROUPS !== '0') {
  */
 const V8_FLAGS = ['--liftoff-only'];
 const result = spawnSync(process.execPath, [
-  ...V8_FLAGS, ...(compiled ? [] : ['--import', 'tsx']), '--test', `--test-concurrency=${concurrency}`, '--test-timeout=300000', ...run,
+  ...V8_FLAGS, ...(compiled ? ['--enable-source-maps'] : ['--import', 'tsx']), '--test', `--test-concurrency=${concurrency}`, '--test-timeout=300000', ...run,
 ], { stdio: 'inherit' });
 rmSync(runDir, { recursive: true, force: true });
 process.exit(result.status ?? 1);
