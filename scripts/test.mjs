@@ -31,13 +31,14 @@ files.sort();
 const concurrency = process.env.TEST_CONCURRENCY ?? '3';
 
 /**
- * The fuzz of every route takes longest (some 12,000 requests, most of a minute on a core): its two
- * halves start first, each in a process of its own; the files that spend most of their time waiting (for a
- * PostgreSQL of their own to stop and start, for processes to die and be replaced) start next,
- * so their waits overlap the work of the others instead of ending the run. The rest follow,
- * the shared processes first.
+ * The fuzz of every route takes longest (some 12,000 requests, most of a minute on a core): its
+ * two halves start first, each in a process of its own. The longest integration files start
+ * next, those that mostly wait (for a PostgreSQL of their own to stop and start, for processes to
+ * die and be replaced) first, so that their waits overlap the work of the others instead of
+ * ending the run. The shared processes follow, then the rest.
  */
-const START_FIRST = ['test/http/fuzz.test.ts', 'test/http/fuzz-random.test.ts', ...['faults', 'database-outage', 'process-faults', 'cli', 'pglite-lock', 'mass-issue'].map((name) => `test/integration/${name}.test.ts`)];
+const START_FIRST = ['test/http/fuzz.test.ts', 'test/http/fuzz-random.test.ts',
+  ...['faults', 'database-outage', 'process-faults', 'cli', 'pglite-lock', 'mass-issue'].map((name) => `test/integration/${name}.test.ts`)];
 /** Integration files that start no process, server or cluster of their own: a store and an app in this process. */
 const IN_PROCESS = ['card-numbers', 'demo-sandbox', 'doc-examples', 'pins-processes', 'setup', 'storage', 'typed-client', 'webhooks']
   .map((name) => `test/integration/${name}.test.ts`);
@@ -53,6 +54,7 @@ mkdirSync(join(root, 'node_modules', '.cache'), { recursive: true });
 const runDir = mkdtempSync(join(root, 'node_modules', '.cache', 'emboss-test-run-'));
 const groupDir = join(runDir, 'groups');
 mkdirSync(groupDir);
+process.once('exit', () => rmSync(runDir, { recursive: true, force: true }));
 
 /**
  * tsx translates each module as it is imported, through loader hooks on a thread of their own:
@@ -131,5 +133,4 @@ const V8_FLAGS = ['--liftoff-only'];
 const result = spawnSync(process.execPath, [
   ...V8_FLAGS, ...(compiled ? ['--enable-source-maps'] : ['--import', 'tsx']), '--test', `--test-concurrency=${concurrency}`, '--test-timeout=300000', ...run,
 ], { stdio: 'inherit' });
-rmSync(runDir, { recursive: true, force: true });
 process.exit(result.status ?? 1);
