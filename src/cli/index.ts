@@ -152,7 +152,7 @@ export async function runCli(argv: string[], ctx: { settings: Settings; logger: 
       process.stderr.write(`emboss ${name}: refused: ${err.code} ${err.description}\n`);
       return EXIT_REFUSED;
     }
-    // A command that got this far loaded the database module already (see runCommand).
+    // Only a command that opened the database throws this, and then the module is loaded already.
     const { StoreLockedError } = await import('../db/database.ts');
     if (!(err instanceof StoreLockedError)) throw err;
     // What to do instead, for the command given: two openers would break the data folder.
