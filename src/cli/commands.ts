@@ -1,4 +1,4 @@
-import { createContainer } from '../container.ts';
+import { createContainer, type Container } from '../container.ts';
 import { readBootstrapFile } from '../config/bootstrap.ts';
 import { openStorage } from '../db/database.ts';
 import { migrateToLatest } from '../db/migrate.ts';
@@ -21,6 +21,16 @@ import { UsageError, type ParsedCommand } from './args.ts';
 const cliActor = (): Actor => ({ clientId: 'cli', requestId: `cli-${randomUUID()}` });
 
 const printJson = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
+
+/** Runs `work` with a container of the command's own (no job worker), closed afterwards whatever happens. */
+async function withContainer<T>({ settings, logger }: { settings: Settings; logger: Logger }, work: (container: Container) => Promise<T>): Promise<T> {
+  const container = await createContainer({ settings, logger, jobs: false });
+  try {
+    return await work(container);
+  } finally {
+    await container.close();
+  }
+}
 
 /** Runs a command whose arguments were parsed and checked. */
 export async function runParsed(name: string, { values, args }: ParsedCommand, { settings, logger }: { settings: Settings; logger: Logger }): Promise<number | undefined> {
@@ -49,19 +59,15 @@ export async function runParsed(name: string, { values, args }: ParsedCommand, {
       return 0;
     }
     case 'keys': {
-      const container = await createContainer({ settings, logger, jobs: false });
-      try {
+      await withContainer({ settings, logger }, async (container) => {
         const keys = await container.keys.list();
         if (json) printJson(keys);
         else for (const k of keys) process.stdout.write(`${k.name}\t${k.type}\t${k.kcv}\t${k.origin}\n`);
-      } finally {
-        await container.close();
-      }
+      });
       return 0;
     }
     case 'customers add': {
-      const container = await createContainer({ settings, logger, jobs: false });
-      try {
+      await withContainer({ settings, logger }, async (container) => {
         const owner = {
           ...(text('first-name') !== undefined ? { firstName: text('first-name') } : {}),
           ...(text('last-name') !== undefined ? { lastName: text('last-name') } : {}),
@@ -75,14 +81,11 @@ export async function runParsed(name: string, { values, args }: ParsedCommand, {
         });
         if (json) printJson(answer);
         else process.stdout.write(`${answer.customerNumber}\n`);
-      } finally {
-        await container.close();
-      }
+      });
       return 0;
     }
     case 'issue-batch': {
-      const container = await createContainer({ settings, logger, jobs: false });
-      try {
+      await withContainer({ settings, logger }, async (container) => {
         const org = int('org')!;
         const logo = int('logo')!;
         const cardType = int('card-type') ?? 1;
@@ -134,14 +137,11 @@ export async function runParsed(name: string, { values, args }: ParsedCommand, {
             + `${files.length} personalization file(s), ${during} of them written alongside the cards, the rest in ${(seconds - issued).toFixed(1)} s more; `
             + `peak RSS ${summary.peakRssMb} MB\n`);
         }
-      } finally {
-        await container.close();
-      }
+      });
       return 0;
     }
     case 'files list': case 'files flush': case 'files reexport': {
-      const container = await createContainer({ settings, logger, jobs: false });
-      try {
+      await withContainer({ settings, logger }, async (container) => {
         if (name === 'files flush') {
           const written = (await container.personalization.flush()).map((f) => ({ name: f.name, records: f.records }));
           if (json) printJson(written);
@@ -159,23 +159,18 @@ export async function runParsed(name: string, { values, args }: ParsedCommand, {
           if (json) printJson(list);
           else for (const f of list) process.stdout.write(`${f.name ?? '(planned)'}\t${f.records}\t${f.status}\t${f.sha256 ?? ''}\n`);
         }
-      } finally {
-        await container.close();
-      }
+      });
       return 0;
     }
     case 'events replay':
       return replayEvents(text('after')!, text('endpoint'), json, { settings, logger });
     case 'tokens revoke': {
       const clientId = args[0]!;
-      const container = await createContainer({ settings, logger, jobs: false });
-      try {
+      await withContainer({ settings, logger }, async (container) => {
         const revoked = await container.clients.revokeTokens(clientId);
         if (json) printJson({ clientId, revoked });
         else process.stdout.write(`${revoked} token(s) of ${clientId} revoked: refused from now on by every API process\n`);
-      } finally {
-        await container.close();
-      }
+      });
       return 0;
     }
     default:
@@ -185,13 +180,10 @@ export async function runParsed(name: string, { values, args }: ParsedCommand, {
 
 /** `emboss events replay --after CURSOR [--endpoint ID]`: queues the deliveries again (events module). */
 async function replayEvents(after: string, endpoint: string | undefined, json: boolean, { settings, logger }: { settings: Settings; logger: Logger }): Promise<number> {
-  const container = await createContainer({ settings, logger, jobs: false });
-  try {
+  await withContainer({ settings, logger }, async (container) => {
     const queued = await container.events.replay(after, endpoint);
     if (json) printJson({ after, endpoint: endpoint ?? null, queued });
     else process.stdout.write(`${queued} deliver${queued === 1 ? 'y' : 'ies'} queued${endpoint ? ` for ${endpoint}` : ''}: sent by the server's job worker\n`);
-  } finally {
-    await container.close();
-  }
+  });
   return 0;
 }
