@@ -283,10 +283,7 @@ export class CardIssuing {
     const now = this.deps.clock.now();
     // A new plastic of a number on file gets its record from recordFor, which finds its own keys.
     const bureau = spec.digital || existing ? undefined : await this.deps.personalization.bureauKeys(spec, db);
-    const face: IssueCardFace = {
-      expiryYYMM: spec.expiry, serviceCode: spec.serviceCode, cardholder: splitName(spec.embossedName1),
-      embossLine1: spec.embossedName1, embossLine2: spec.embossedName2, referenceSuffix: String(spec.sequence),
-    };
+    const face = faceOf(spec, spec.sequence);
     for (let draws = 0; ; draws++) {
       if (spec.pan === undefined && !existing && draws >= MAX_NUMBER_DRAWS) throw fail(CardCodes.rangeExhausted);
       const pan = existing?.pan ?? spec.pan ?? this.draw(logo.bin, logo.panLength);
@@ -328,10 +325,7 @@ export class CardIssuing {
     const { logo } = spec;
     const bureau = await this.deps.personalization.bureauKeys({ organization: spec.organization, logo });
     // One face for the whole chunk: the module gets it once, not once per card.
-    const face: IssueCardFace = {
-      expiryYYMM: spec.expiry, serviceCode: spec.serviceCode, cardholder: splitName(spec.embossedName1),
-      embossLine1: spec.embossedName1, embossLine2: spec.embossedName2, referenceSuffix: '1',
-    };
+    const face = faceOf(spec, 1);
     const work: CardWork[] = [];
     for (let i = 0; i < n; i++) work.push({ pan: this.draw(logo.bin, logo.panLength), binLength: logo.bin.length, method: pinMethodOf(logo), pvk: spec.pvk, bureau, face });
     const values = await this.makeValues(work);
@@ -468,6 +462,14 @@ export class MassPositionTaken extends Error {
     super('a mass-issue position was issued by another run');
     this.name = 'MassPositionTaken';
   }
+}
+
+/** What is printed and encoded on a card, as the security module takes it; its bureau reference ends in the card's sequence. */
+function faceOf(spec: Pick<IssueSpec, 'expiry' | 'serviceCode' | 'embossedName1' | 'embossedName2'>, sequence: number): IssueCardFace {
+  return {
+    expiryYYMM: spec.expiry, serviceCode: spec.serviceCode, cardholder: splitName(spec.embossedName1),
+    embossLine1: spec.embossedName1, embossLine2: spec.embossedName2, referenceSuffix: String(sequence),
+  };
 }
 
 function checkGivenNumber(pan: string, logo: Logo) {
