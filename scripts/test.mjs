@@ -9,7 +9,7 @@
 // the HTTP and service tests on the in-process harness, each with its own store and app, and
 // the integration files that start nothing of their own) share a few processes: each such
 // process imports its files one after the other, and the runner reports their tests as those of
-// the shared file (`node_modules/.cache/emboss-test-run-*/groups/*.test.mjs`; a failure's
+// the shared file (`node_modules/.cache/emboss-test-run-*/order/*.test.mjs`; a failure's
 // location and stack name the test file). The integration tests that start processes, servers
 // and databases of their own keep a process each. TEST_GROUPS=0 gives every file its own process.
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,29 +31,31 @@ files.sort();
 const concurrency = process.env.TEST_CONCURRENCY ?? '3';
 
 /**
- * The fuzz of every route takes longest (some 12,000 requests, most of a minute on a core): its
- * two halves start first, each in a process of its own. The longest integration files start
- * next, those that mostly wait (for a PostgreSQL of their own to stop and start, for processes to
- * die and be replaced) first, so that their waits overlap the work of the others instead of
- * ending the run. The shared processes follow, then the rest.
+ * Node's runner starts the files it is given in the order of their paths, whatever the order on
+ * its command line; so each process runs from an entry file of this run whose name carries its
+ * place (`order/07-….test.mjs`). The processes that take longest start first, those that mostly
+ * wait (for a PostgreSQL of their own to stop and start, for processes to die and be replaced)
+ * between those that compute (the fault suite's load, the fuzz's 12,000 requests, the shared
+ * HTTP processes), so that waits overlap work instead of ending the run; the short ones end it.
+ * Named by file (without .test.ts) or by shared process; the others follow in path order.
  */
-const START_FIRST = ['test/http/fuzz.test.ts', 'test/http/fuzz-random.test.ts',
-  ...['faults', 'database-outage', 'process-faults', 'cli', 'pglite-lock', 'mass-issue'].map((name) => `test/integration/${name}.test.ts`)];
+const START_FIRST = ['faults', 'fuzz', 'process-faults', 'http-1', 'database-outage', 'fuzz-random', 'http-2',
+  'pglite-lock', 'http-3', 'mass-issue', 'http-4', 'cli', 'units-1'];
 /** Integration files that start no process, server or cluster of their own: a store and an app in this process. */
 const IN_PROCESS = ['card-numbers', 'demo-sandbox', 'doc-examples', 'pins-processes', 'setup', 'storage', 'typed-client', 'webhooks']
   .map((name) => `test/integration/${name}.test.ts`);
 /** Shared processes: a name and how many processes its files are spread over (by turns, in file order). */
 const GROUPS = [
   { name: 'units', shards: 1, holds: (f) => f.startsWith('src/') },
-  { name: 'http', shards: 3, holds: (f) => (/^test\/(http|contract|clients|services)\//.test(f) || IN_PROCESS.includes(f)) && !f.startsWith('test/http/fuzz') },
+  { name: 'http', shards: 4, holds: (f) => (/^test\/(http|contract|clients|services)\//.test(f) || IN_PROCESS.includes(f)) && !f.startsWith('test/http/fuzz') },
 ];
 const run = [];
 const rel = (f) => relative(root, resolve(f)).split('\\').join('/');
 // A folder of this run's own: two runs at once in one work tree do not share their group files.
 mkdirSync(join(root, 'node_modules', '.cache'), { recursive: true });
 const runDir = mkdtempSync(join(root, 'node_modules', '.cache', 'emboss-test-run-'));
-const groupDir = join(runDir, 'groups');
-mkdirSync(groupDir);
+const orderDir = join(runDir, 'order');
+mkdirSync(orderDir);
 process.once('exit', () => rmSync(runDir, { recursive: true, force: true }));
 
 /**
@@ -100,26 +102,34 @@ async function compileTests(sources, outdir) {
 const compiled = process.env.TEST_COMPILE === '0' ? undefined : await compileTests(files, join(runDir, 'js'));
 /** What runs for a test file: its compiled bundle, or the source itself (through tsx). */
 const runnable = (f) => compiled?.get(f) ?? resolve(f);
+/** What runs, in order: each a process of its own, with the test files it imports one after the other. */
+const units = [];
+const alone = (f) => ({ name: rel(f).replace(/^.*\//, '').replace(/\.test\.ts$/, ''), files: [f] });
 if (process.env.TEST_GROUPS !== '0') {
   const grouped = new Set();
+  const shared = [];
   for (const g of GROUPS) {
     const members = files.filter((f) => g.holds(rel(f)));
     if (members.length < 2) continue;
     for (let s = 0; s < g.shards; s++) {
       const mine = members.filter((_, i) => i % g.shards === s);
       if (mine.length === 0) continue;
-      const file = join(groupDir, `${g.name}-${s + 1}.test.mjs`);
-      writeFileSync(file, `// ${g.name} ${s + 1}/${g.shards}, written by scripts/test.mjs\n${mine.map((f) => `await import(${JSON.stringify(pathToFileURL(runnable(f)).href)});`).join('\n')}\n`);
-      run.push(file);
+      shared.push({ name: `${g.name}-${s + 1}`, files: mine });
       for (const f of mine) grouped.add(f);
     }
   }
-  const single = files.filter((f) => !grouped.has(f));
-  const first = START_FIRST.filter((f) => single.some((s) => rel(s) === f));
-  run.splice(0, 0, ...first.map((f) => runnable(single.find((s) => rel(s) === f))));
-  run.push(...single.filter((f) => !START_FIRST.includes(rel(f))).map(runnable));
+  const all = [...shared, ...files.filter((f) => !grouped.has(f)).map(alone)];
+  const place = (u) => (START_FIRST.includes(u.name) ? START_FIRST.indexOf(u.name) : START_FIRST.length);
+  units.push(...all.sort((x, y) => place(x) - place(y))); // a stable sort: the others keep path order
 } else {
-  run.push(...files.map(runnable));
+  units.push(...files.map(alone));
+}
+// The entry files: Node's runner sorts what it is given by path, so each name starts with its place.
+const width = String(units.length).length;
+for (const [i, unit] of units.entries()) {
+  const file = join(orderDir, `${String(i + 1).padStart(width, '0')}-${unit.name}.test.mjs`);
+  writeFileSync(file, `// ${unit.files.map(rel).join(', ')}: written by scripts/test.mjs\n${unit.files.map((f) => `await import(${JSON.stringify(pathToFileURL(runnable(f)).href)});`).join('\n')}\n`);
+  run.push(file);
 }
 /**
  * V8 compiles PGlite's WebAssembly (PostgreSQL itself) twice: quickly (Liftoff), then again,
