@@ -28,6 +28,13 @@ export interface StorageHandle {
   /** PGlite only: a copy of the whole data directory (backups, test templates). */
   dumpDataDir?: () => Promise<Blob>;
   /**
+   * PGlite only: LISTEN on `channel` in its one session. PGlite reads a notification with the
+   * answer of the statement whose commit sent it, and calls `onPayload` before that statement's
+   * caller resumes. The tests use it to see, without a query of their own, what a request wrote.
+   * Resolves to the function that stops listening.
+   */
+  listen?: (channel: string, onPayload: (payload: string) => void) => Promise<() => Promise<void>>;
+  /**
    * Whether the store answers a trivial statement within `timeoutMs` (readiness). Never throws;
    * a statement that outlives the timeout is left to finish (or fail) on its own.
    */
@@ -106,6 +113,7 @@ async function openPglite(options: StorageOptions): Promise<StorageHandle> {
       },
     },
     dumpDataDir: () => pglite.dumpDataDir('none') as Promise<Blob>,
+    listen: (channel, onPayload) => pglite.listen(channel, onPayload),
     // PGlite is one session: behind a long transaction (a mass issue chunk) the ping waits its turn.
     ping: (timeoutMs) => answersWithin(() => pglite.query('select 1'), timeoutMs),
     async close() {
