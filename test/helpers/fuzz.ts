@@ -605,7 +605,7 @@ export function answerProblem(req: FuzzRequest, res: LightMyRequestResponse): st
  *
  * On PGlite the trigger sends the table's name as a notification: PGlite reads it with the answer
  * of the statement that committed it, before the request goes on, so nothing is asked after the
- * request (a query there cost a quarter of the fuzz's time). On PostgreSQL notifications come
+ * request (a query there was a fifth of the fuzz's time). On PostgreSQL notifications come
  * on their own time, so the trigger counts rows in a table that is read after each request.
  * Either way a rolled-back write is not seen, as it changed nothing.
  */
@@ -627,7 +627,7 @@ async function watchChanges(h: Harness): Promise<ChangeWatch> {
     const seen = new Set<string>();
     await storage.listen('fuzz_changes', (table) => seen.add(table));
     await install(`perform pg_notify('fuzz_changes', TG_TABLE_NAME)`);
-    const written = async () => { const tables = [...seen]; seen.clear(); return tables; };
+    const written = async () => { const names = [...seen]; seen.clear(); return names; };
     return { tables, reset: async () => { seen.clear(); }, written };
   }
   await sql`create table if not exists fuzz_row_changes (tbl text primary key, n bigint not null)`.execute(db);
