@@ -18,6 +18,11 @@ export interface Actor {
    * throws RequestAnsweredBefore when the id already has its answer, and a Refusal when the id
    * came with another request or is held by a run still working; let both pass. Absent: there is
    * nothing to reserve (already reserved, or not a client request).
+   *
+   * A request whose answers carry its `key` (a route with `reservesInWrite`) records its id with
+   * its effect, in the write's statement; it calls `reserve` only when that statement found the
+   * id on file, to learn why (the same throws) or, when the id was freed meanwhile, to hold it
+   * and write again with an answer that now names the holder.
    */
   reserve?: () => Promise<void>;
   /**
@@ -35,12 +40,27 @@ export interface Actor {
  */
 export type Outcome = { result: unknown } | { refusal: Refusal };
 
+/**
+ * A request id not reserved beforehand, as its write inserts it with the answer: what a retry is
+ * compared with (a fingerprint of method, path and body), the request's signature (accepted
+ * once) and when the request came.
+ */
+export interface RequestKey {
+  fingerprint: string;
+  signature: string | null;
+  at: Date;
+}
+
 /** An answer ready for the idempotency record of its request id. */
 export interface RecordedAnswer {
   clientId: string;
   requestId: string;
-  /** The run of the request that holds its id: only that run may record the answer. */
-  holder: string;
+  /**
+   * The run of the request that holds its id: only that run may record the answer. Null for a
+   * request id that was not reserved: the write inserts it, with `key`, if it is not on file.
+   */
+  holder: string | null;
+  key?: RequestKey | undefined;
   statusCode: number;
   /** The response, encrypted at rest (it may carry card data). */
   responseSealed: string;

@@ -7,6 +7,8 @@ import {
 import { IdempotencyService } from '../../src/modules/idempotency/index.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { RequestTakenOver, type Actor, type Outcome } from '../../src/shared/actor.ts';
+import { sql } from 'kysely';
+import { waitFor } from '../helpers/wait.ts';
 
 /**
  * The request-id semantics the README states under "Exactly-once requests", one test per
@@ -217,6 +219,113 @@ for (const backend of backends) {
       const replay = await h.call('POST', '/cards/embosser/l8vf', body, { requestId, token: await h.freshToken() });
       assert.equal(replay.headers['x-idempotent-replay'], 'true');
       assert.equal(replay.json().cardNumber, done.cardNumber);
+    });
+
+    describe('card add records its request id with its card, in one statement (no reservation first)', () => {
+      const cardsOf = async (account: string) => Number((await db().selectFrom('cards').select((e) => e.fn.countAll().as('n')).where('account_number', '=', account).executeTakeFirstOrThrow()).n);
+      const keyOf = (requestId: string) => db().selectFrom('idempotency_keys').select(['status_code', 'holder', 'signature']).where('client_id', '=', 'tester').where('request_id', '=', requestId).executeTakeFirst();
+
+      test('sent five times at once, it makes one card, and every answer is that card', async () => {
+        const { account } = await addCard(h);
+        const before = await cardsOf(account);
+        const requestId = uuid();
+        const answers = await Promise.all([1, 2, 3, 4, 5].map(() => h.call('POST', '/cards/embosser/l8vf', cardBody(account), { requestId })));
+        assert.deepEqual(answers.map((a) => a.statusCode), [200, 200, 200, 200, 200], answers.map((a) => a.body).join('\n'));
+        assert.equal(new Set(answers.map((a) => a.json().cardNumber)).size, 1);
+        assert.equal(answers.filter((a) => a.headers['x-idempotent-replay'] === 'true').length, 4);
+        assert.equal(await cardsOf(account), before + 1);
+        const key = await keyOf(requestId);
+        assert.equal(key?.status_code, 200);
+        assert.equal(key?.holder, null, 'never reserved');
+      });
+
+      test('its request id with another body is refused (409), and its signature under another request id (401): no card', async () => {
+        const { account } = await addCard(h);
+        const requestId = uuid();
+        const first = await h.call('POST', '/cards/embosser/l8vf', cardBody(account), { requestId });
+        assert.equal(first.statusCode, 200, first.body);
+        const before = await cardsOf(account);
+        const reused = await h.call('POST', '/cards/embosser/l8vf', cardBody(account, { embossedName1: 'SOMEONE ELSE' }), { requestId });
+        assert.equal(reused.statusCode, 409, reused.body);
+        assert.equal(reused.json().errors[0].code, 'EMBA12E');
+        // The same signed request (body, path, timestamp: one signature) under a new request id: a replay.
+        const timestamp = signingTimestamp(h.clock.now().getTime());
+        const signed = await h.call('POST', '/cards/embosser/l8vf', cardBody(account), { timestamp });
+        assert.equal(signed.statusCode, 200, signed.body);
+        const replayed = await h.call('POST', '/cards/embosser/l8vf', cardBody(account), { timestamp });
+        assert.equal(replayed.statusCode, 401, replayed.body);
+        assert.equal(replayed.json().errors[0].code, 'EMBA16E');
+        assert.equal(await cardsOf(account), before + 1, 'only the signed request made a card');
+      });
+
+      test('a refusal is recorded under its request id: sent again, the same refusal', async () => {
+        const requestId = uuid();
+        const missing = '9'.repeat(19);
+        const refused = await h.call('POST', '/cards/embosser/l8vf', cardBody(missing), { requestId });
+        assert.equal(refused.statusCode, 422, refused.body);
+        const again = await h.call('POST', '/cards/embosser/l8vf', cardBody(missing), { requestId });
+        assert.equal(again.statusCode, 422);
+        assert.equal(again.headers['x-idempotent-replay'], 'true');
+        assert.equal(again.body, refused.body);
+        assert.equal((await keyOf(requestId))?.status_code, 422);
+      });
+
+      test('a request id held by a run that died (a reservation) is in progress for its lease, then taken over: one card', async () => {
+        const { account } = await addCard(h);
+        const requestId = uuid();
+        const body = cardBody(account);
+        await reservedRun(requestId, 'POST', '/cards/embosser/l8vf', body); // a run that reserved first (an earlier version) and died
+        const before = await cardsOf(account);
+        const early = await h.call('POST', '/cards/embosser/l8vf', body, { requestId });
+        assert.equal(early.statusCode, 409, early.body);
+        assert.equal(early.json().errors[0].code, 'EMBA13E');
+        assert.equal(await cardsOf(account), before, 'nothing made while the id is held');
+        h.clock.advance((LEASE_SECONDS + 1) * 1000);
+        const retry = await h.call('POST', '/cards/embosser/l8vf', body, { requestId, token: await h.freshToken() });
+        assert.equal(retry.statusCode, 200, retry.body);
+        assert.equal(retry.headers['x-idempotent-replay'], undefined);
+        const again = await h.call('POST', '/cards/embosser/l8vf', body, { requestId, token: await h.freshToken() });
+        assert.equal(again.headers['x-idempotent-replay'], 'true');
+        assert.equal(again.body, retry.body);
+        assert.equal(await cardsOf(account), before + 1);
+      });
+
+      if (backend === 'postgres') {
+        test('a run of the same request id that commits while the card insert runs: that statement keeps nothing, and sent again it sees the key', async () => {
+          const { account } = await addCard(h);
+          const requestId = uuid();
+          const body = cardBody(account);
+          const before = await cardsOf(account);
+          let inserted!: () => void;
+          const keyInserted = new Promise<void>((resolve) => { inserted = resolve; });
+          let release!: () => void;
+          const released = new Promise<void>((resolve) => { release = resolve; });
+          // Another run of the request (another API process) inserts the key and commits only once this run's statement waits on it.
+          const other = db().transaction().execute(async (trx) => {
+            await trx.insertInto('idempotency_keys').values({
+              client_id: 'tester', request_id: requestId, fingerprint: IdempotencyService.fingerprint('POST', '/cards/embosser/l8vf', JSON.stringify(body)),
+              status_code: 200, response_sealed: await h.container.idempotency.seal('{"from":"the other run"}'),
+            }).execute();
+            inserted();
+            await released;
+          });
+          await keyInserted;
+          const logsBefore = h.logs.length;
+          const call = h.call('POST', '/cards/embosser/l8vf', body, { requestId });
+          // The statement waits on the other transaction's key (a lock the other run holds).
+          await waitFor('the card insert waiting on the other run\'s key', async () =>
+            ((await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database()`.execute(db())).rows[0]!.n > 0 ? true : undefined), 20_000);
+          release();
+          await other;
+          const res = await call;
+          assert.equal(res.statusCode, 200, res.body);
+          assert.equal(res.headers['x-idempotent-replay'], 'true');
+          assert.deepEqual(res.json(), { from: 'the other run' });
+          assert.equal(await cardsOf(account), before, 'this run made no card');
+          // Not a failed write answered after the fact: the statement was sent again and found the key.
+          assert.deepEqual(h.logs.slice(logsBefore).filter((l) => (JSON.parse(l) as { level: number }).level >= 50), []);
+        });
+      }
     });
 
     test('a 5xx before the commit frees the request id at once: the retry runs once', async () => {

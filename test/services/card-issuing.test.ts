@@ -109,8 +109,8 @@ for (const backend of backends) {
       const [taken, sameSequence, nextSequence] = await db.transaction().execute((trx) => h.container.cards.repository.insert(trx, [
         row({}), row({ existing: true, hash: card!.pan_hash }), row({ existing: true, sequence: 2 }),
       ]));
-      assert.deepEqual(taken, { made: false, numberTaken: true }, 'a number on file is not issued again');
-      assert.deepEqual(sameSequence, { made: false, numberTaken: false }, 'a sequence on file is not made twice');
+      assert.deepEqual(taken, { made: false, numberTaken: true, requestIdTaken: false }, 'a number on file is not issued again');
+      assert.deepEqual(sameSequence, { made: false, numberTaken: false, requestIdTaken: false }, 'a sequence on file is not made twice');
       assert.equal(nextSequence!.made, true, 'a new sequence of a number on file is made');
       assert.equal(nextSequence!.card?.card_sequence, 2, 'with its row');
       assert.equal(nextSequence!.card?.pan_token, card!.pan_token);

@@ -18,6 +18,8 @@ export interface CardRoutesOptions {
 
 export const cardRoutes: FastifyPluginAsyncTypebox<CardRoutesOptions> = async (app, { cards }) => {
   app.post('/cards/embosser/l8vf', {
+    // The card insert records the request id with the card (see CardRepository.insert): no reservation first.
+    config: { reservesInWrite: true },
     schema: { operationId: 'embosserAdd', tags: ['Cards'], summary: 'Card Add: a new card (number generated from the logo BIN, or given) on an account', body: CardAddRequest, response: responses(CardAddResponse, 'business-rule') },
   }, async (request) => {
     requireOrganization(request, request.body.organizationNumber);

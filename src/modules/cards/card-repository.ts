@@ -4,7 +4,7 @@ import type { RecordedAnswer } from '../../shared/actor.ts';
 import { Batcher, byOrdinality, column, commaList } from '../../shared/batcher.ts';
 import { auditInsert, auditInsertFrom, auditInsertOfItems, type AuditRow } from '../audit/index.ts';
 import { eventsInsert, eventsInsertFrom, type EventRow } from '../events/index.ts';
-import { ANSWER_COLUMNS, answerArrays, answersOf, heldItems } from '../idempotency/index.ts';
+import { ANSWER_COLUMNS, answerArrays, answersOf, heldItems, isRequestKeyRace, keyTaken } from '../idempotency/index.ts';
 import { recordsInsertFrom, type OutboxRecord } from '../personalization/index.ts';
 import { toAccount, type Account } from '../accounts/index.ts';
 import type { CardVault } from './card-vault.ts';
@@ -53,6 +53,8 @@ export interface CardInsert {
 export interface InsertOutcome {
   made: boolean;
   numberTaken: boolean;
+  /** Not made because of its request id: held by another run, or (not reserved) on file (see heldItems). */
+  requestIdTaken: boolean;
   card?: CardRow;
 }
 
@@ -105,7 +107,12 @@ export class CardRepository {
   private readonly lookups = new Batcher((keys: CardKey[]) => this.lookUp(keys, false));
   private readonly lookupsWithAccount = new Batcher((keys: CardKey[]) => this.lookUp(keys, true));
   /** Card adds' cards, inserted together; the caller needs no card row back (see `insert`). */
-  private readonly inserts = new Batcher((rows: CardInsert[]) => this.insert(this.db, rows, 'outcomes'));
+  private readonly inserts = new Batcher((rows: CardInsert[]) =>
+    // Sent again once when a run of one of its request ids committed meanwhile: the key is then on file.
+    this.insert(this.db, rows, 'outcomes').catch((err: unknown) => {
+      if (isRequestKeyRace(err)) return this.insert(this.db, rows, 'outcomes');
+      throw err;
+    }));
 
   constructor(private readonly db: Kysely<DB>, private readonly vault: CardVault) {}
 
@@ -558,7 +565,7 @@ export class CardRepository {
     // Each card's audit record, and its request's own (its reads and refusals, going with its answer: almost always none).
     const auditInsert = auditInsertOfItems(sent.map((r) => [...(r.answer?.audit ?? []) as AuditRow[], ...(r.audit ? [r.audit] : [])]), sql`select i from made`);
     const text = (key: keyof CardInsert) => sql`string_to_array(${list(key)}, ',')`;
-    const result = await sql<CardRow & { item: string; made_: boolean; number_new: boolean }>`
+    const result = await sql<CardRow & { item: string; made_: boolean; number_new: boolean; key_taken: boolean }>`
       with input as (
         select * from unnest(${text('hash')}, ${text('token')}, ${col('encrypted')}::text[], ${text('bin')},
           ${text('last4')}, ${text('existing')}::boolean[], ${text('organization')}::int[], ${text('logo')}::int[], ${text('sequence')}::int[],
@@ -590,22 +597,25 @@ export class CardRepository {
         returning *
       ), made as (
         select c.*, go.i from c join go on go.h = c.pan_hash and go.seq = c.card_sequence
-      ), answered as (${answersOf('made')}
-      ), audit as (${auditInsert}), ev as (${eventsInsertFrom(sql`
+      ), ${answersOf('made')}, audit as (${auditInsert}), ev as (${eventsInsertFrom(sql`
         select 'card.issued', made.pan_token, made.organization, u.evdata from made join input u using (i) order by made.i`)}
       ), p as (${recordsInsertFrom(sql`
         select u.p_org, u.p_logo, made.id, u.p_reason, u.p_ref, u.p_record, u.p_cipher, u.p_kcv, u.p_file from made join input u using (i)
         where u.p_record is not null`)}
       )
-      select ${answer === 'cards' ? sql`m.*,` : sql``} u.i as item, m.i is not null as made_, (u.ex or u.h in (select pan_hash from n)) as number_new
+      select ${answer === 'cards' ? sql`m.*,` : sql``} u.i as item, m.i is not null as made_, (u.ex or u.h in (select pan_hash from n)) as number_new,
+        ${keyTaken()} as key_taken
       from input u left join made m on m.i = u.i`.execute(db);
     const outcomes = new Map<number, InsertOutcome>();
-    for (const { item, made_, number_new: numberNew, ...card } of result.rows) {
+    for (const { item, made_, number_new: numberNew, key_taken: requestIdTaken, ...card } of result.rows) {
       delete (card as { i?: unknown }).i;
-      outcomes.set(Number(item), { made: made_, numberTaken: !made_ && !numberNew, ...(made_ && answer === 'cards' ? { card: card as CardRow } : {}) });
+      outcomes.set(Number(item), {
+        made: made_, numberTaken: !made_ && !requestIdTaken && !numberNew, requestIdTaken: !made_ && requestIdTaken,
+        ...(made_ && answer === 'cards' ? { card: card as CardRow } : {}),
+      });
     }
     const bySent = new Map(sent.map((r, k) => [r, outcomes.get(k + 1)!]));
     // A row left out as a repeat of an earlier one in this call: its number is taken (by that one).
-    return rows.map((r) => bySent.get(r) ?? { made: false, numberTaken: true });
+    return rows.map((r) => bySent.get(r) ?? { made: false, numberTaken: true, requestIdTaken: false });
   }
 }

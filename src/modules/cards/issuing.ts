@@ -8,7 +8,7 @@ import { isBlankNumber, recordNumber } from '../../shared/ids.ts';
 import { generateCardNumber, isLuhnValid } from '../../crypto/luhn.ts';
 import { MAX_ISSUE_CARDS, type IssueCardFace, type IssuedCardValues, type IssuedPin, type KeyBlock, type PinVerificationMethod } from '../../security-module/port.ts';
 import { auditRow, type AuditRow } from '../audit/index.ts';
-import { answeredWrite, holdsRequestId } from '../idempotency/index.ts';
+import { answeredWrite } from '../idempotency/index.ts';
 import type { KeysService } from '../keys/index.ts';
 import type { Logo, Organization, OrganizationsService } from '../organizations/index.ts';
 import { outboxRecord, splitName, type OutboxRecord, type PersonalizationOutbox } from '../personalization/index.ts';
@@ -310,8 +310,14 @@ export class CardIssuing {
       if (!db.isTransaction && answerOf && actor.answer) row.answer = await actor.answer({ result: await answerOf({ pan, token: values.token, sequence: spec.sequence }) });
       const outcome = db.isTransaction ? (await this.deps.repository.insert(db, [row]))[0]! : await this.deps.repository.submit(row);
       if (outcome.made) return { pan, token: values.token, sequence: spec.sequence, expiry: spec.expiry, card: outcome.card };
-      // Not made: this run lost its request id, its number was taken (drawn again below), or its sequence.
-      if (row.answer && !(await holdsRequestId(this.deps.db, row.answer))) throw new RequestTakenOver();
+      // Not made because of its request id: a run that held it lost it; one that did not reserve
+      // it found it on file, and reserve tells why (a replay, another request) or, freed meanwhile, holds it for the next try.
+      if (outcome.requestIdTaken) {
+        if (row.answer?.holder || !actor.reserve) throw new RequestTakenOver();
+        await actor.reserve();
+        continue;
+      }
+      // Not made: its number was taken (drawn again below), or its sequence.
       if (spec.pan !== undefined || existing || !outcome.numberTaken) throw fail(CardCodes.cardExists);
     }
   }

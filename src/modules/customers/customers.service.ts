@@ -144,8 +144,7 @@ export class CustomersService {
         select go.* from go join c on c.customer_number = go.n::bpchar
       ), a as (${auditInsertFrom(sql`select a_actor, a_request, a_action, a_type, a_id, a_org, a_details from made`)}
       ), journal as (${auditInsertOfItems(sent.map((r) => (r.answer?.audit ?? []) as AuditRow[]), sql`select i from made`)}
-      ), answered as (${answersOf('made')}
-      )
+      ), ${answersOf('made')}
       select n from made`.execute(this.db);
     const numbers = new Set(made.rows.map((r) => r.n));
     return rows.map((r) => first.get(r.number) === r && numbers.has(r.number));

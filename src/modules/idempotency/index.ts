@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 import { Batcher, column } from '../../shared/batcher.ts';
-import { RequestTakenOver, type Actor, type Outcome, type RecordedAnswer } from '../../shared/actor.ts';
+import { RequestTakenOver, type Actor, type Outcome, type RecordedAnswer, type RequestKey } from '../../shared/actor.ts';
 import { auditInsert, collectAuditIn, insertAuditRows, storeAuditRows, takeCollectedAudit, type AuditRow } from '../audit/index.ts';
 import type { Clock } from '../../shared/clock.ts';
 
@@ -69,6 +69,11 @@ export class IdempotencyService {
 
   static fingerprint(method: string, url: string, body: string): string {
     return createHash('sha256').update(method).update('\n').update(url).update('\n').update(body).digest('hex');
+  }
+
+  /** The key of a request whose write records its id with its effect, not reserved beforehand (see heldItems). */
+  requestKey(method: string, url: string, body: string, signature: string | null): RequestKey {
+    return { fingerprint: IdempotencyService.fingerprint(method, url, body), signature, at: this.clock.now() };
   }
 
   private leaseEnd(): Date {
@@ -229,6 +234,7 @@ export async function commitAnswer(trx: Kysely<DB>, actor: Actor, outcome: Outco
   if (!actor.answer) return;
   if (!trx.isTransaction) throw new Error('commitAnswer: the answer must be recorded in the transaction of the effect');
   const answer = await actor.answer(outcome);
+  if (answer.holder === null) throw new Error('commitAnswer: a request id not reserved is recorded only by a batch statement (heldItems)');
   // Two plain statements rather than commitAnswers' arrays: one request's answer is written on its
   // own, and on PGlite (no prepared statements) a plain statement is planned in a fraction of the time.
   const updated = await trx.updateTable('idempotency_keys')
@@ -248,6 +254,7 @@ export async function commitAnswer(trx: Kysely<DB>, actor: Actor, outcome: Outco
  */
 export async function commitAnswers(trx: Kysely<DB>, answers: RecordedAnswer[]): Promise<boolean[]> {
   if (answers.length === 0) return [];
+  if (answers.some((a) => a.holder === null)) throw new Error('commitAnswers: a request id not reserved is recorded only by a batch statement (heldItems)');
   const r = await sql<{ client_id: string; request_id: string }>`
     with audit as (${auditInsert(answers.flatMap((a) => a.audit as AuditRow[]))})
     update idempotency_keys as k set status_code = v.s, response_sealed = v.x, holder = null, lease_until = null
@@ -263,27 +270,64 @@ export async function commitAnswers(trx: Kysely<DB>, answers: RecordedAnswer[]):
  * A batch statement of writes without a transaction (card adds, customer adds) records each
  * item's answer with its effect. Its `input` CTE takes, per item, these arrays (`answerArrays`,
  * named by `ANSWER_COLUMNS`, before its `with ordinality` item number `i`); `heldItems` adds the
- * CTEs `live` (the items whose run holds its request id, the key rows locked FOR UPDATE for the
- * statement, so no retry can take one over meanwhile) and `go` (those items, and the items without
- * an answer: the statement makes only these); `answersOf(made)` records the answers of the items
- * the CTE `made` (with their `i`) holds.
+ * CTE `go`: the items the statement makes. An item's request id is either
+ *
+ * - held (reserved beforehand, the answer names its holder): the item goes while its run holds
+ *   the id — the key rows are locked FOR UPDATE for the statement (CTE `live`), so no retry can
+ *   take one over meanwhile; or
+ * - not reserved (the answer carries its `key`): the item goes when neither its request id nor its
+ *   signature is on file as the statement sees them (CTE `fresh`; within the batch, the first of
+ *   a request id or signature), and the key is inserted with the answer. A run of the same request
+ *   id that commits while the statement runs makes that insert fail on the key's unique index
+ *   (23505, `isRequestKeyRace`): the statement makes nothing, and sent again it sees that key.
+ *
+ * Items without an answer always go. `answersOf(made)` records the answers of the items the CTE
+ * `made` (with their `i`) holds, as the CTEs `answered` and `keyed`; `keyTaken` says, per item of
+ * `input`, that it did not go because of its request id (held by another run, or on file).
  */
 export function answerArrays(answers: ReadonlyArray<RecordedAnswer | undefined>): RawBuilder<unknown> {
   const of = <K extends keyof RecordedAnswer>(key: K) => answers.map((a) => a?.[key] ?? null);
-  return sql`${of('clientId')}::text[], ${of('requestId')}::text[], ${of('holder')}::text[], ${of('statusCode')}::int[], ${of('responseSealed')}::text[]`;
+  const ofKey = <K extends keyof RequestKey>(key: K) => answers.map((a) => a?.key?.[key] ?? null);
+  return sql`${of('clientId')}::text[], ${of('requestId')}::text[], ${of('holder')}::text[], ${of('statusCode')}::int[], ${of('responseSealed')}::text[],
+    ${ofKey('fingerprint')}::text[], ${ofKey('signature')}::text[], ${ofKey('at')}::timestamptz[]`;
 }
-export const ANSWER_COLUMNS = sql.raw('k_client, k_request, k_holder, k_status, k_sealed');
+export const ANSWER_COLUMNS = sql.raw('k_client, k_request, k_holder, k_status, k_sealed, k_fingerprint, k_signature, k_at');
 export const heldItems = (): RawBuilder<unknown> => sql`live as (
     select u.i from input u join idempotency_keys k on k.client_id = u.k_client and k.request_id = u.k_request
     where k.holder = u.k_holder and k.status_code is null
     for update of k
+  ), fresh as (
+    select u.i from input u
+    where u.k_client is not null and u.k_holder is null
+      and not exists (select 1 from idempotency_keys k where k.client_id = u.k_client and k.request_id = u.k_request)
+      and (u.k_signature is null or not exists (select 1 from idempotency_keys k where k.signature = u.k_signature))
+      and not exists (select 1 from input v where v.i < u.i and v.k_client is not null
+        and ((v.k_client = u.k_client and v.k_request = u.k_request) or v.k_signature = u.k_signature))
   ), go as (
-    select * from input where k_client is null or i in (select i from live)
+    select * from input where k_client is null or i in (select i from live) or i in (select i from fresh)
   )`;
-export const answersOf = (made: string): RawBuilder<unknown> => sql`
+export const answersOf = (made: string): RawBuilder<unknown> => sql`answered as (
     update idempotency_keys k set status_code = u.k_status, response_sealed = u.k_sealed, holder = null, lease_until = null
     from ${sql.table(made)} m join input u on u.i = m.i
-    where k.client_id = u.k_client and k.request_id = u.k_request`;
+    where u.k_holder is not null and k.client_id = u.k_client and k.request_id = u.k_request
+  ), keyed as (
+    insert into idempotency_keys (client_id, request_id, fingerprint, status_code, response_sealed, signature, created_at)
+    select u.k_client, u.k_request, u.k_fingerprint, u.k_status, u.k_sealed, u.k_signature, u.k_at
+    from ${sql.table(made)} m join input u on u.i = m.i
+    where u.k_holder is null and u.k_client is not null
+  )`;
+/** Per item of `input` (as `u`): it did not go because of its request id (see heldItems). */
+export const keyTaken = (): RawBuilder<unknown> => sql`(u.k_client is not null and u.i not in (select i from go))`;
+
+/**
+ * The failure of a statement that inserted a request id not reserved (see heldItems) while
+ * another run of that request id, or a request with the same signature, committed: nothing of the
+ * statement was kept; run again, it sees that key on file.
+ */
+export function isRequestKeyRace(err: unknown): boolean {
+  const e = err as { code?: unknown; constraint?: unknown };
+  return e?.code === '23505' && (e.constraint === 'idempotency_keys_pk' || e.constraint === 'idempotency_keys_signature');
+}
 
 /** Whether the run that made `answer` still holds its request id (unanswered, and not taken over). */
 export async function holdsRequestId(db: Kysely<DB>, answer: Pick<RecordedAnswer, 'clientId' | 'requestId' | 'holder'>): Promise<boolean> {
