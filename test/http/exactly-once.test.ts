@@ -290,40 +290,66 @@ for (const backend of backends) {
         assert.equal(await cardsOf(account), before + 1);
       });
 
+      test('customer add too: sent five times at once, one customer; a run that reserved first and died is taken over after its lease', async () => {
+        const before = await count('customers');
+        const requestId = uuid();
+        const body = customerBody();
+        const answers = await Promise.all([1, 2, 3, 4, 5].map(() => h.call('POST', '/customer/l8v2', body, { requestId })));
+        assert.deepEqual(answers.map((a) => a.statusCode), [200, 200, 200, 200, 200], answers.map((a) => a.body).join('\n'));
+        assert.equal(new Set(answers.map((a) => a.json().customerNumber)).size, 1);
+        assert.equal(answers.filter((a) => a.headers['x-idempotent-replay'] === 'true').length, 4);
+        assert.equal((await keyOf(requestId))?.holder, null, 'never reserved');
+        const held = uuid();
+        await reservedRun(held, 'POST', '/customer/l8v2', body);
+        assert.equal((await h.call('POST', '/customer/l8v2', body, { requestId: held })).statusCode, 409);
+        h.clock.advance((LEASE_SECONDS + 1) * 1000);
+        const retry = await h.call('POST', '/customer/l8v2', body, { requestId: held, token: await h.freshToken() });
+        assert.equal(retry.statusCode, 200, retry.body);
+        assert.equal(await count('customers'), before + 2);
+      });
+
+      /**
+       * Another run of the request (another API process) inserts the key and commits only once this
+       * run's insert waits on it: that statement keeps nothing, and sent again it finds the key.
+       */
+      const raceOnTheKey = async (url: string, body: unknown, made: () => Promise<number>) => {
+        const requestId = uuid();
+        const before = await made();
+        let inserted!: () => void;
+        const keyInserted = new Promise<void>((resolve) => { inserted = resolve; });
+        let release!: () => void;
+        const released = new Promise<void>((resolve) => { release = resolve; });
+        const other = db().transaction().execute(async (trx) => {
+          await trx.insertInto('idempotency_keys').values({
+            client_id: 'tester', request_id: requestId, fingerprint: IdempotencyService.fingerprint('POST', url, JSON.stringify(body)),
+            status_code: 200, response_sealed: await h.container.idempotency.seal('{"from":"the other run"}'),
+          }).execute();
+          inserted();
+          await released;
+        });
+        await keyInserted;
+        const logsBefore = h.logs.length;
+        const call = h.call('POST', url, body, { requestId });
+        await waitFor('the insert waiting on the other run\'s key', async () =>
+          ((await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database()`.execute(db())).rows[0]!.n > 0 ? true : undefined), 20_000);
+        release();
+        await other;
+        const res = await call;
+        assert.equal(res.statusCode, 200, res.body);
+        assert.equal(res.headers['x-idempotent-replay'], 'true');
+        assert.deepEqual(res.json(), { from: 'the other run' });
+        assert.equal(await made(), before, 'this run made nothing');
+        // Not a failed write answered after the fact: the statement was sent again and found the key.
+        assert.deepEqual(h.logs.slice(logsBefore).filter((l) => (JSON.parse(l) as { level: number }).level >= 50), []);
+      };
+
       if (backend === 'postgres') {
         test('a run of the same request id that commits while the card insert runs: that statement keeps nothing, and sent again it sees the key', async () => {
           const { account } = await addCard(h);
-          const requestId = uuid();
-          const body = cardBody(account);
-          const before = await cardsOf(account);
-          let inserted!: () => void;
-          const keyInserted = new Promise<void>((resolve) => { inserted = resolve; });
-          let release!: () => void;
-          const released = new Promise<void>((resolve) => { release = resolve; });
-          // Another run of the request (another API process) inserts the key and commits only once this run's statement waits on it.
-          const other = db().transaction().execute(async (trx) => {
-            await trx.insertInto('idempotency_keys').values({
-              client_id: 'tester', request_id: requestId, fingerprint: IdempotencyService.fingerprint('POST', '/cards/embosser/l8vf', JSON.stringify(body)),
-              status_code: 200, response_sealed: await h.container.idempotency.seal('{"from":"the other run"}'),
-            }).execute();
-            inserted();
-            await released;
-          });
-          await keyInserted;
-          const logsBefore = h.logs.length;
-          const call = h.call('POST', '/cards/embosser/l8vf', body, { requestId });
-          // The statement waits on the other transaction's key (a lock the other run holds).
-          await waitFor('the card insert waiting on the other run\'s key', async () =>
-            ((await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database()`.execute(db())).rows[0]!.n > 0 ? true : undefined), 20_000);
-          release();
-          await other;
-          const res = await call;
-          assert.equal(res.statusCode, 200, res.body);
-          assert.equal(res.headers['x-idempotent-replay'], 'true');
-          assert.deepEqual(res.json(), { from: 'the other run' });
-          assert.equal(await cardsOf(account), before, 'this run made no card');
-          // Not a failed write answered after the fact: the statement was sent again and found the key.
-          assert.deepEqual(h.logs.slice(logsBefore).filter((l) => (JSON.parse(l) as { level: number }).level >= 50), []);
+          await raceOnTheKey('/cards/embosser/l8vf', cardBody(account), () => cardsOf(account));
+        });
+        test('the same for the customer insert', async () => {
+          await raceOnTheKey('/customer/l8v2', customerBody(), () => count('customers'));
         });
       }
     });

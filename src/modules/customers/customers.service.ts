@@ -6,7 +6,7 @@ import type { Clock } from '../../shared/clock.ts';
 import { refusal as fail } from '../../shared/errors.ts';
 import { pad19, randomRecordNumber, recordNumber } from '../../shared/ids.ts';
 import { auditInsertFrom, auditInsertOfItems, auditRow, recordAudit, type AuditRow } from '../audit/index.ts';
-import { ANSWER_COLUMNS, answerArrays, answeredWrite, answersOf, heldItems, holdsRequestId } from '../idempotency/index.ts';
+import { ANSWER_COLUMNS, answerArrays, answeredWrite, answersOf, heldItems, isRequestKeyRace, keyTaken } from '../idempotency/index.ts';
 import type { OrganizationsService } from '../organizations/index.ts';
 import type { AddCustomerRequest, DemographicInquiryRequest, UpdateCustomerRequest } from './customers.schemas.ts';
 
@@ -61,7 +61,12 @@ interface CustomerInsert {
 
 export class CustomersService {
   /** Customer adds of concurrent requests go to the database together (one statement, see Batcher). */
-  private readonly inserts = new Batcher((rows: CustomerInsert[]) => this.insertMany(rows));
+  private readonly inserts = new Batcher((rows: CustomerInsert[]) =>
+    // Sent again once when a run of one of its request ids committed meanwhile: the key is then on file.
+    this.insertMany(rows).catch((err: unknown) => {
+      if (isRequestKeyRace(err)) return this.insertMany(rows);
+      throw err;
+    }));
 
   constructor(
     private readonly db: Kysely<DB>,
@@ -108,9 +113,16 @@ export class CustomersService {
         dateOfBirth: owner.dateOfBirth ?? null, identification: str(owner.identificationNumber), profile: JSON.stringify(profile), createdBy: actor.clientId,
         audit: auditRow(actor, { action: 'customer.add', entityType: 'customer', entityId: customerNumber, organization: org }), answer,
       };
-      if (await this.inserts.submit(row)) return result;
-      // Not made: the number was taken (drawn again), or this run lost its request id.
-      if (answer && !(await holdsRequestId(this.db, answer))) throw new RequestTakenOver();
+      const outcome = await this.inserts.submit(row);
+      if (outcome === 'made') return result;
+      // Not made because of its request id: a run that held it lost it; one that did not reserve
+      // it found it on file, and reserve tells why or, freed meanwhile, holds it for the next try.
+      if (outcome === 'request id taken') {
+        if (answer?.holder || !actor.reserve) throw new RequestTakenOver();
+        await actor.reserve();
+        continue;
+      }
+      // Not made: the number was taken (drawn again).
       if (given || attempt >= 5) throw fail(CustomerCodes.alreadyExists);
     }
   }
@@ -118,16 +130,17 @@ export class CustomersService {
   /**
    * The customers of concurrent customer adds in one statement, without a transaction: each
    * customer, its audit record and its request's answer commit together, and only while its run
-   * holds the request id (the key row locked FOR UPDATE for the statement, as for card adds).
-   * Answers, per customer, whether it was made (not: its number was taken, or its run lost the id).
+   * holds the request id, or while its request id is not on file (see heldItems, as for card adds).
+   * Answers, per customer, whether it was made, or not because of its request id, or not because
+   * its number was taken.
    */
-  private async insertMany(rows: CustomerInsert[]): Promise<boolean[]> {
+  private async insertMany(rows: CustomerInsert[]): Promise<Array<'made' | 'request id taken' | 'number taken'>> {
     const first = new Map<string, CustomerInsert>();
     for (const r of rows) if (!first.has(r.number)) first.set(r.number, r);
     const sent = [...first.values()];
     const col = <K extends keyof CustomerInsert>(k: K) => column(sent, k);
     const audit = sent.map((r) => r.audit);
-    const made = await sql<{ n: string }>`
+    const made = await sql<{ n: string; made_: boolean; key_taken: boolean }>`
       with input as (
         select * from unnest(${col('number')}::text[], ${col('organization')}::int[], ${col('nameLine1')}::text[], ${col('firstName')}::text[],
           ${col('lastName')}::text[], ${col('dateOfBirth')}::date[], ${col('identification')}::text[], ${col('profile')}::jsonb[], ${col('createdBy')}::text[],
@@ -145,9 +158,10 @@ export class CustomersService {
       ), a as (${auditInsertFrom(sql`select a_actor, a_request, a_action, a_type, a_id, a_org, a_details from made`)}
       ), journal as (${auditInsertOfItems(sent.map((r) => (r.answer?.audit ?? []) as AuditRow[]), sql`select i from made`)}
       ), ${answersOf('made')}
-      select n from made`.execute(this.db);
-    const numbers = new Set(made.rows.map((r) => r.n));
-    return rows.map((r) => first.get(r.number) === r && numbers.has(r.number));
+      select u.n, u.i in (select i from made) as made_, ${keyTaken()} as key_taken from input u`.execute(this.db);
+    const outcomes = new Map(made.rows.map((r) => [r.n, r.made_ ? 'made' as const : r.key_taken ? 'request id taken' as const : 'number taken' as const]));
+    // A number twice in this call: the later ones are taken (by the first).
+    return rows.map((r) => (first.get(r.number) === r ? outcomes.get(r.number)! : 'number taken'));
   }
 
   /** A customer of the organization, or undefined. */

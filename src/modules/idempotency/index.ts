@@ -329,13 +329,6 @@ export function isRequestKeyRace(err: unknown): boolean {
   return e?.code === '23505' && (e.constraint === 'idempotency_keys_pk' || e.constraint === 'idempotency_keys_signature');
 }
 
-/** Whether the run that made `answer` still holds its request id (unanswered, and not taken over). */
-export async function holdsRequestId(db: Kysely<DB>, answer: Pick<RecordedAnswer, 'clientId' | 'requestId' | 'holder'>): Promise<boolean> {
-  const row = await db.selectFrom('idempotency_keys').select('holder').where('client_id', '=', answer.clientId).where('request_id', '=', answer.requestId)
-    .where('status_code', 'is', null).executeTakeFirst();
-  return row?.holder === answer.holder;
-}
-
 /**
  * Runs a write in a transaction and records the actor's answer in it (see commitAnswer): the
  * answer to the work's result, or to what `outcomeOf` makes of it (a refusal with an effect).
