@@ -128,8 +128,9 @@ export async function buildApp(container: Container, options: AppOptions = {}): 
   await app.register(idempotencyPlugin, { idempotency: container.idempotency, logger: container.logger });
   // After the idempotency plugin's onSend, which stores and replays the bare body: a client whose
   // wire profile asks for the envelope gets its success bodies wrapped, replays included.
-  app.addHook('onSend', async (request, reply, payload) =>
-    (request.client?.wire.successEnvelope && reply.statusCode === 200 && typeof payload === 'string' ? wrapSuccess(payload) : payload));
+  app.addHook('onSend', (request, reply, payload, done) => {
+    done(null, request.client?.wire.successEnvelope && reply.statusCode === 200 && typeof payload === 'string' ? wrapSuccess(payload) : payload);
+  });
 
   // Each route plugin gets the services it calls, nothing more: this file alone knows the container.
   await app.register(healthRoutes, { ready: () => container.ready(), jobsReady: () => container.jobsReady(), store: container.storage.kind });

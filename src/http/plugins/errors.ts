@@ -75,8 +75,9 @@ export const errorsPlugin = fp(async (app: FastifyInstance) => {
   // closes that connection after it (Connection: close). The app turns Fastify's own 503 off.
   let closing = false;
   app.addHook('preClose', (done) => { closing = true; done(); });
-  app.addHook('onRequest', async (_request, reply) => {
-    if (closing) return sendRefusal(reply, serviceUnavailable());
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (closing) sendRefusal(reply, serviceUnavailable());
+    else done();
   });
 
   app.setNotFoundHandler((request, reply) => {

@@ -140,12 +140,13 @@ export const idempotencyPlugin = fp(async (app: FastifyInstance, opts: { idempot
   }
 
   // A stored answer found here or by a late reservation is thrown (RequestAnsweredBefore), and sent by the error handler.
-  app.addHook('preHandler', async (request, reply) => {
+  // A callback hook: only a reservation waits (see plugins/tracing.ts).
+  app.addHook('preHandler', (request, reply, done) => {
     // Without a request id (a client whose profile makes it optional) there is no key: nothing is
     // reserved or recorded, the actor has no answer to make, and a retry runs the request again.
-    if (!request.client || !request.clientRequestId || request.method === 'GET') return;
+    if (!request.client || !request.clientRequestId || request.method === 'GET') return done();
     const config = request.routeOptions.config;
-    if (config?.inquiry) return;
+    if (config?.inquiry) return done();
     request.answerRequest = answerer(request, reply);
     if (config?.reservesLate || config?.reservesInWrite) {
       request.reserveRequestId = async () => {
@@ -154,9 +155,9 @@ export const idempotencyPlugin = fp(async (app: FastifyInstance, opts: { idempot
         request.pendingAnswer = undefined;
         await reserve(request);
       };
-      return;
+      return done();
     }
-    await reserve(request);
+    reserve(request).then(() => done(), (err: unknown) => done(err as Error));
   });
 
   app.addHook('onError', async (request, _reply, error) => {

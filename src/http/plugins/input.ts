@@ -85,25 +85,32 @@ export const inputPlugin = fp(async (app: FastifyInstance) => {
     }
   });
 
-  app.addHook('preValidation', async (request) => {
-    for (const part of ['querystring', 'params'] as const) {
-      const problem = textProblem(request[requestKey[part]]);
-      if (problem) throw textError(problem);
-    }
-    // The request id is the one free text of the headers the app keeps (idempotency record, audit
-    // trail, logs): HTTP lets a TAB and, as Latin-1 bytes, C1 characters through in a header.
-    for (const name of REQUEST_ID_HEADERS) {
-      const problem = textProblem(request.headers[name]);
-      if (problem) throw textError(problem);
-    }
-    // Form fields (POST /token), whatever the spelling of their content type. A JSON body (the
-    // one kind that sets rawBody) was checked by its parser already.
-    if (request.rawBody === '') {
-      const problem = textProblem(request.body);
-      if (problem) throw textError(problem);
-    }
-    for (const part of ['querystring', 'params', 'headers'] as const) {
-      canonicalize(request, part, request as unknown as Record<string, unknown>, requestKey[part]);
-    }
+  // A callback hook: nothing here waits (see plugins/tracing.ts); a refusal thrown is Fastify's error.
+  app.addHook('preValidation', (request, _reply, done) => {
+    checkRequestText(request);
+    done();
   });
 });
+
+/** The text of a request besides a JSON body (checked by its parser): refused (textError) when it cannot be stored; then canonical. */
+function checkRequestText(request: FastifyRequest): void {
+  for (const part of ['querystring', 'params'] as const) {
+    const problem = textProblem(request[requestKey[part]]);
+    if (problem) throw textError(problem);
+  }
+  // The request id is the one free text of the headers the app keeps (idempotency record, audit
+  // trail, logs): HTTP lets a TAB and, as Latin-1 bytes, C1 characters through in a header.
+  for (const name of REQUEST_ID_HEADERS) {
+    const problem = textProblem(request.headers[name]);
+    if (problem) throw textError(problem);
+  }
+  // Form fields (POST /token), whatever the spelling of their content type. A JSON body (the
+  // one kind that sets rawBody) was checked by its parser already.
+  if (request.rawBody === '') {
+    const problem = textProblem(request.body);
+    if (problem) throw textError(problem);
+  }
+  for (const part of ['querystring', 'params', 'headers'] as const) {
+    canonicalize(request, part, request as unknown as Record<string, unknown>, requestKey[part]);
+  }
+}

@@ -19,27 +19,33 @@ const CODE = /^[A-Z0-9]{1,16}$/;
  * not again as a refusal, card or PIN failure: it repeats an outcome already counted.
  */
 export const metricsPlugin = fp<{ metrics: Metrics }>(async (app: FastifyInstance, { metrics }) => {
-  app.addHook('onSend', async (request, reply, payload) => {
-    if (reply.statusCode < 400 || typeof payload !== 'string' || reply.getHeader('x-idempotent-replay') !== undefined) return payload;
-    let code: unknown;
-    try {
-      code = (JSON.parse(payload) as { errors?: { code?: unknown }[] }).errors?.[0]?.code;
-    } catch {
-      return payload;
-    }
-    if (typeof code !== 'string') return payload;
-    metrics.refusal(CODE.test(code) ? code : 'other', reply.statusCode);
-    const pin = PIN_FAILURE_CODES[code];
-    if (pin) metrics.pinFailure(pin);
-    return payload;
+  // Callback hooks: nothing here waits (see plugins/tracing.ts).
+  app.addHook('onSend', (request, reply, payload, done) => {
+    countRefusal(reply.statusCode, payload, reply.getHeader('x-idempotent-replay') !== undefined);
+    done(null, payload);
   });
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? '(unmatched)';
     metrics.httpRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
     if (reply.statusCode === 200 && CARD_ISSUING_ROUTES.has(`${request.method} ${route}`) && reply.getHeader('x-idempotent-replay') === undefined) {
       metrics.cardsIssued('api');
     }
+    done();
   });
+
+  function countRefusal(statusCode: number, payload: unknown, replayed: boolean): void {
+    if (statusCode < 400 || typeof payload !== 'string' || replayed) return;
+    let code: unknown;
+    try {
+      code = (JSON.parse(payload) as { errors?: { code?: unknown }[] }).errors?.[0]?.code;
+    } catch {
+      return;
+    }
+    if (typeof code !== 'string') return;
+    metrics.refusal(CODE.test(code) ? code : 'other', statusCode);
+    const pin = PIN_FAILURE_CODES[code];
+    if (pin) metrics.pinFailure(pin);
+  }
 });
 
 /**

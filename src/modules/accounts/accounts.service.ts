@@ -93,8 +93,11 @@ export class AccountsService {
   ) {}
 
   private readonly lookups = new Batcher<{ organization: number; accountNumber: string }, Account | undefined>(async (keys) => {
+    // The columns an Account is made of, not a.*: the profile (JSON) and the row's times would be parsed for nothing.
     const found = await sql<Parameters<typeof toAccount>[0] & { i: string | number }>`
-      select k.i, a.* from unnest(${column(keys, 'organization')}::int[], ${column(keys, 'accountNumber')}::bpchar[]) with ordinality as k(organization, account_number, i)
+      select k.i, a.account_number, a.organization, a.logo, a.customer_number, a.status, a.block_code_1, a.block_code_2, a.credit_limit,
+        a.billing_cycle, a.currency, a.short_name, a.relationship_number, a.date_opened
+      from unnest(${column(keys, 'organization')}::int[], ${column(keys, 'accountNumber')}::bpchar[]) with ordinality as k(organization, account_number, i)
       join accounts a on a.account_number = k.account_number and a.organization = k.organization`.execute(this.db);
     return byOrdinality(keys.length, found.rows, toAccount);
   });
