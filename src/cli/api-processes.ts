@@ -10,6 +10,20 @@ const START_TIMEOUT_MS = 120_000;
 /** What the API processes' own shutdown may take beyond EMBOSS_SHUTDOWN_SECONDS before they are killed. */
 const STOP_MARGIN_MS = 10_000;
 
+/** The young generation's semi-space of an API process, in MiB (V8's default on 64-bit: 16). */
+export const API_SEMI_SPACE_MB = 32;
+
+/**
+ * The Node options of an API process: this process's, and a larger young generation unless the
+ * operator set its size. A request makes many short-lived objects; with 16 MiB semi-spaces a card
+ * add under load spent 8 % of its CPU collecting them, with 32 MiB 4.6 % (perf, same load), for
+ * at most 48 MiB more memory a process.
+ */
+export function apiProcessArgs(execArgv: readonly string[], nodeOptions: string | undefined): string[] {
+  const set = [...execArgv, ...(nodeOptions ?? '').split(/\s+/)].some((a) => /^--max-semi-space-size(=|$)/.test(a));
+  return set ? [...execArgv] : [...execArgv, `--max-semi-space-size=${API_SEMI_SPACE_MB}`];
+}
+
 /**
  * `serve` with EMBOSS_API_PROCESSES > 1: this process prepares the store once (migrations, the
  * bootstrap file, the master key file), then starts that many emboss processes, which share the
@@ -33,6 +47,7 @@ export async function servePrimary(settings: Settings, logger: Logger, policyOpt
   // those still in the socket's queue go to the others.
   // Node's own NODE_CLUSTER_SCHED_POLICY (rr | none), when an operator sets it, decides instead.
   if (!process.env.NODE_CLUSTER_SCHED_POLICY) cluster.schedulingPolicy = cluster.SCHED_NONE;
+  cluster.setupPrimary({ execArgv: apiProcessArgs(process.execArgv, process.env.NODE_OPTIONS) });
   const policy = new RestartPolicy(policyOptions);
   let stopping = false;
   /** The process being started: one at a time (two pg-boss instances starting together can deadlock). */
