@@ -300,7 +300,9 @@ export const heldItems = (): RawBuilder<unknown> => sql`live as (
     select u.i from input u
     where u.k_client is not null and u.k_holder is null
       and not exists (select 1 from idempotency_keys k where k.client_id = u.k_client and k.request_id = u.k_request)
-      and (u.k_signature is null or not exists (select 1 from idempotency_keys k where k.signature = u.k_signature))
+      -- No signature (null) matches none. Not "is null or not exists": under an OR, PostgreSQL
+      -- reads the whole table into a hash for every statement instead of an anti-join on the index.
+      and not exists (select 1 from idempotency_keys k where k.signature = u.k_signature)
       and not exists (select 1 from input v where v.i < u.i and v.k_client is not null
         and ((v.k_client = u.k_client and v.k_request = u.k_request) or v.k_signature = u.k_signature))
   ), go as (
