@@ -308,15 +308,18 @@ export const heldItems = (): RawBuilder<unknown> => sql`live as (
   ), go as (
     select * from input where k_client is null or i in (select i from live) or i in (select i from fresh)
   )`;
+// The items with an answer first, then whether they were made: a chunk of a mass issue (a thousand
+// items, none with an answer) is then no work, where a join of made with input, planned for one
+// row, went through input once per card made (223 ms a chunk).
 export const answersOf = (made: string): RawBuilder<unknown> => sql`answered as (
     update idempotency_keys k set status_code = u.k_status, response_sealed = u.k_sealed, holder = null, lease_until = null
-    from ${sql.table(made)} m join input u on u.i = m.i
-    where u.k_holder is not null and k.client_id = u.k_client and k.request_id = u.k_request
+    from input u
+    where u.k_holder is not null and u.i in (select i from ${sql.table(made)}) and k.client_id = u.k_client and k.request_id = u.k_request
   ), keyed as (
     insert into idempotency_keys (client_id, request_id, fingerprint, status_code, response_sealed, signature, created_at)
     select u.k_client, u.k_request, u.k_fingerprint, u.k_status, u.k_sealed, u.k_signature, u.k_at
-    from ${sql.table(made)} m join input u on u.i = m.i
-    where u.k_holder is null and u.k_client is not null
+    from input u
+    where u.k_holder is null and u.k_client is not null and u.i in (select i from ${sql.table(made)})
   )`;
 /** Per item of `input` (as `u`): it did not go because of its request id (see heldItems). */
 export const keyTaken = (): RawBuilder<unknown> => sql`(u.k_client is not null and u.i not in (select i from go))`;
