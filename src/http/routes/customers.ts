@@ -10,8 +10,6 @@ import { actorOf, requireOrganization } from '../plugins/auth.ts';
 /** Customers, and a customer's accounts (the accounts service lists them). */
 export const customerRoutes: FastifyPluginAsyncTypebox<{ customers: CustomersService; accounts: AccountsService }> = async (app, { customers, accounts }) => {
   app.post('/customer/l8v2', {
-    // The customer insert records the request id with the customer (see CustomersService.insertMany): no reservation first.
-    config: { reservesInWrite: true },
     schema: {
       operationId: 'customerAdd', tags: ['Customers'], summary: 'Customer Add: the number is generated when empty or zeros',
       body: AddCustomerRequest, response: responses(AddCustomerResponse, 'business-rule'),

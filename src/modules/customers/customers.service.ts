@@ -6,7 +6,7 @@ import type { Clock } from '../../shared/clock.ts';
 import { refusal as fail } from '../../shared/errors.ts';
 import { pad19, randomRecordNumber, recordNumber } from '../../shared/ids.ts';
 import { auditInsertFrom, auditInsertOfItems, auditRow, recordAudit, type AuditRow } from '../audit/index.ts';
-import { ANSWER_COLUMNS, answerArrays, answeredWrite, answersOf, heldItems, isRequestKeyRace, keyTaken } from '../idempotency/index.ts';
+import { ANSWER_COLUMNS, answerArrays, answeredWrite, answersOf, heldItems, keyTaken } from '../idempotency/index.ts';
 import type { OrganizationsService } from '../organizations/index.ts';
 import type { AddCustomerRequest, DemographicInquiryRequest, UpdateCustomerRequest } from './customers.schemas.ts';
 
@@ -61,12 +61,7 @@ interface CustomerInsert {
 
 export class CustomersService {
   /** Customer adds of concurrent requests go to the database together (one statement, see Batcher). */
-  private readonly inserts = new Batcher((rows: CustomerInsert[]) =>
-    // Sent again once when a run of one of its request ids committed meanwhile: the key is then on file.
-    this.insertMany(rows).catch((err: unknown) => {
-      if (isRequestKeyRace(err)) return this.insertMany(rows);
-      throw err;
-    }));
+  private readonly inserts = new Batcher((rows: CustomerInsert[]) => this.insertMany(rows));
 
   constructor(
     private readonly db: Kysely<DB>,
@@ -115,13 +110,9 @@ export class CustomersService {
       };
       const outcome = await this.inserts.submit(row);
       if (outcome === 'made') return result;
-      // Not made because of its request id: a run that held it lost it; one that did not reserve
-      // it found it on file, and reserve tells why or, freed meanwhile, holds it for the next try.
-      if (outcome === 'request id taken') {
-        if (answer?.holder || !actor.reserve) throw new RequestTakenOver();
-        await actor.reserve();
-        continue;
-      }
+      // Not made because of its request id: this run lost it (a customer add reserves its id first;
+      // not reserving it, as card add, measured a long tail of latency here: see the README).
+      if (outcome === 'request id taken') throw new RequestTakenOver();
       // Not made: the number was taken (drawn again).
       if (given || attempt >= 5) throw fail(CustomerCodes.alreadyExists);
     }
@@ -130,7 +121,7 @@ export class CustomersService {
   /**
    * The customers of concurrent customer adds in one statement, without a transaction: each
    * customer, its audit record and its request's answer commit together, and only while its run
-   * holds the request id, or while its request id is not on file (see heldItems, as for card adds).
+   * holds the request id (see heldItems).
    * Answers, per customer, whether it was made, or not because of its request id, or not because
    * its number was taken.
    */
