@@ -165,22 +165,31 @@ for (const backend of backends) {
       }
     });
 
-    test('a request id whose run died without an answer is "in progress" (409) for the lease only; then a retry runs the request once', async () => {
+    /**
+     * A run of the request at `url` reserved its id and died before it wrote anything: the id is
+     * "in progress" (409) for the lease only, and nothing is made meanwhile; then a retry runs the
+     * request once, and another gets its answer.
+     */
+    async function diedRunTakenOverAfterLease(url: string, body: unknown, made: () => Promise<number>) {
       const requestId = uuid();
-      const body = customerBody();
-      await reservedRun(requestId, 'POST', '/customer/l8v2', body); // its process dies before it writes anything
-      const before = await count('customers');
-      const early = await h.call('POST', '/customer/l8v2', body, { requestId });
-      assert.equal(early.statusCode, 409);
+      await reservedRun(requestId, 'POST', url, body);
+      const before = await made();
+      const early = await h.call('POST', url, body, { requestId });
+      assert.equal(early.statusCode, 409, early.body);
       assert.equal(early.json().errors[0].code, 'EMBA13E');
+      assert.equal(await made(), before, 'nothing made while the id is held');
       h.clock.advance((LEASE_SECONDS + 1) * 1000);
-      const retry = await h.call('POST', '/customer/l8v2', body, { requestId, token: await h.freshToken() });
+      const retry = await h.call('POST', url, body, { requestId, token: await h.freshToken() });
       assert.equal(retry.statusCode, 200, retry.body);
       assert.equal(retry.headers['x-idempotent-replay'], undefined);
-      const again = await h.call('POST', '/customer/l8v2', body, { requestId, token: await h.freshToken() });
+      const again = await h.call('POST', url, body, { requestId, token: await h.freshToken() });
       assert.equal(again.headers['x-idempotent-replay'], 'true');
       assert.equal(again.body, retry.body);
-      assert.equal(await count('customers'), before + 1);
+      assert.equal(await made(), before + 1);
+    }
+
+    test('a request id whose run died without an answer is "in progress" (409) for the lease only; then a retry runs the request once', async () => {
+      await diedRunTakenOverAfterLease('/customer/l8v2', customerBody(), () => count('customers'));
     });
 
     test('a run that outlived its lease cannot commit once a retry took its request id over', async () => {
@@ -270,24 +279,9 @@ for (const backend of backends) {
         assert.equal((await keyOf(requestId))?.status_code, 422);
       });
 
-      test('a request id held by a run that died (a reservation) is in progress for its lease, then taken over: one card', async () => {
+      test('a request id held by a run that died (a reservation, as an earlier version made) is in progress for its lease, then taken over: one card', async () => {
         const { account } = await addCard(h);
-        const requestId = uuid();
-        const body = cardBody(account);
-        await reservedRun(requestId, 'POST', '/cards/embosser/l8vf', body); // a run that reserved first (an earlier version) and died
-        const before = await cardsOf(account);
-        const early = await h.call('POST', '/cards/embosser/l8vf', body, { requestId });
-        assert.equal(early.statusCode, 409, early.body);
-        assert.equal(early.json().errors[0].code, 'EMBA13E');
-        assert.equal(await cardsOf(account), before, 'nothing made while the id is held');
-        h.clock.advance((LEASE_SECONDS + 1) * 1000);
-        const retry = await h.call('POST', '/cards/embosser/l8vf', body, { requestId, token: await h.freshToken() });
-        assert.equal(retry.statusCode, 200, retry.body);
-        assert.equal(retry.headers['x-idempotent-replay'], undefined);
-        const again = await h.call('POST', '/cards/embosser/l8vf', body, { requestId, token: await h.freshToken() });
-        assert.equal(again.headers['x-idempotent-replay'], 'true');
-        assert.equal(again.body, retry.body);
-        assert.equal(await cardsOf(account), before + 1);
+        await diedRunTakenOverAfterLease('/cards/embosser/l8vf', cardBody(account), () => cardsOf(account));
       });
 
       /**
