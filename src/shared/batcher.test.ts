@@ -96,4 +96,8 @@ test('commaList: values joined for string_to_array; an empty value or one with a
   assert.equal(commaList([]), '');
   assert.throws(() => commaList(['a', '']), /empty or holds a comma/);
   assert.throws(() => commaList(['a,b']), /empty or holds a comma/);
+  assert.throws(() => commaList(['a', null]), /is null/);
+  // Asked for, a null is an empty element (string_to_array's null string).
+  assert.equal(commaList([null, 'a', null, true], true), ',a,,true');
+  assert.throws(() => commaList(['a', ''], true), /empty or holds a comma/);
 });

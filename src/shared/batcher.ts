@@ -86,13 +86,21 @@ export class Batcher<I, O> {
  * `string_to_array(…, ',')`, in bulk writes: for PostgreSQL a cheaper parse than an array literal
  * (which it scans for quotes and escapes character by character; array_in was 8 % of its time in
  * a mass issue), and for node-postgres a join instead of quoting every element. A value that is
- * empty or holds a comma would change the list: refused.
+ * empty or holds a comma would change the list: refused. With `nulls`, a null travels as an empty
+ * element, which `string_to_array(…, ',', '')` reads as NULL (a list of one null alone reads as
+ * no element: such a list must have another).
  */
-export function commaList(values: ReadonlyArray<string | number>): string {
+export function commaList(values: ReadonlyArray<string | number | boolean | null>, nulls = false): string {
   let out = '';
   for (let i = 0; i < values.length; i++) {
-    const v = String(values[i]);
-    if (v === '' || v.includes(',')) throw new Error('commaList: a value is empty or holds a comma');
+    const value = values[i];
+    let v = '';
+    if (value === null) {
+      if (!nulls) throw new Error('commaList: a value is null');
+    } else {
+      v = String(value);
+      if (v === '' || v.includes(',')) throw new Error('commaList: a value is empty or holds a comma');
+    }
     out += i === 0 ? v : `,${v}`;
   }
   return out;

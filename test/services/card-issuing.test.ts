@@ -89,6 +89,10 @@ for (const backend of backends) {
       assert.ok(made.every((c) => c.activation_required && c.pin_stored !== null));
       assert.equal((await recordOf(made[0]!.pan_token)).embossLine1, 'MASS CARD');
       assert.equal(await events(), eventsBefore + 2, 'one card.issued event a card');
+      const said = await db.selectFrom('events').select(['card_token', 'data']).where('type', '=', 'card.issued').where('card_token', 'in', made.map((c) => c.pan_token)).execute();
+      assert.deepEqual(made.map((c) => said.find((e) => e.card_token === c.pan_token)?.data), [1, 2].map((position) => ({
+        cause: 'mass.issue', sequence: 1, logo: 1, digital: false, activationRequired: true, massIssue: spec.requestId, position,
+      })));
       // Position 2 is on file: the chunk [2, 3] is refused whole, position 3 not kept.
       await assert.rejects(db.transaction().execute((trx) => issuing.issueMany(trx, { ...spec, positions: [2, 3], accounts: [accounts[2]!, accounts[3]!] })), MassPositionTaken);
       const after = await db.selectFrom('cards').select('mass_seq').where('mass_request_id', '=', spec.requestId).execute();

@@ -1,10 +1,11 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 import type { RecordedAnswer } from '../../shared/actor.ts';
-import { Batcher, byOrdinality, column, commaList } from '../../shared/batcher.ts';
+import { Batcher, byOrdinality, column } from '../../shared/batcher.ts';
 import { auditInsert, auditInsertFrom, auditInsertOfItems, type AuditRow } from '../audit/index.ts';
 import { eventsInsert, eventsInsertFrom, type EventRow } from '../events/index.ts';
-import { ANSWER_COLUMNS, answerArrays, answersOf, heldItems, isRequestKeyRace, keyTaken } from '../idempotency/index.ts';
+import { ANSWER_COLUMNS, answerArrays, answerColumns, answersOf, heldItems, isRequestKeyRace, keyTaken } from '../idempotency/index.ts';
+import { batchInput, type InputColumn } from '../../db/batch-input.ts';
 import { recordsInsertFrom, type OutboxRecord } from '../personalization/index.ts';
 import { toAccount, type Account } from '../accounts/index.ts';
 import type { CardVault } from './card-vault.ts';
@@ -32,7 +33,7 @@ export interface CardInsert {
   createdBy: string;
   /** Its audit record; none for the cards of a mass-issue chunk (audited per chunk). */
   audit: AuditRow | undefined;
-  /** What the card.issued event says besides the card itself (JSON text). */
+  /** What the card.issued event says besides the card itself (JSON text); a mass-issue card's request and position are added to it. */
   eventData: string;
   plastic: OutboxRecord | undefined;
   /** The bureau file its record goes into (a mass issue's planned files). */
@@ -43,6 +44,67 @@ export interface CardInsert {
   /** The request's answer, recorded with the card (card add): see `insert`. */
   answer?: RecordedAnswer | undefined;
 }
+
+/**
+ * The columns of `insert`'s input, one row per card. Values that never hold a comma and are never
+ * empty travel as one comma-separated text each (`list`: cheaper for both sides than an array
+ * literal, which counts in a mass-issue chunk of a thousand cards), the others as arrays; a value
+ * the same for every card of the call travels once (see batchInput).
+ */
+const CARD_INPUT: ReadonlyArray<InputColumn<CardInsert>> = [
+  { name: 'h', type: 'text', value: (r) => r.hash, list: true },
+  { name: 't', type: 'text', value: (r) => r.token, list: true },
+  { name: 'e', type: 'text', value: (r) => r.encrypted, list: true },
+  { name: 'bin', type: 'text', value: (r) => r.bin, list: true },
+  { name: 'l4', type: 'text', value: (r) => r.last4, list: true },
+  { name: 'ex', type: 'boolean', value: (r) => r.existing, list: true },
+  { name: 'org', type: 'int', value: (r) => r.organization, list: true },
+  { name: 'logo', type: 'int', value: (r) => r.logo, list: true },
+  { name: 'seq', type: 'int', value: (r) => r.sequence, list: true },
+  { name: 'acct', type: 'text', value: (r) => r.account, list: true },
+  { name: 'cust', type: 'text', value: (r) => r.customer, list: true },
+  { name: 'exp', type: 'text', value: (r) => r.expiry, list: true },
+  { name: 'sc', type: 'text', value: (r) => r.serviceCode, list: true },
+  { name: 'sdate', type: 'date', value: (r) => r.statusDate, list: true },
+  { name: 'areq', type: 'boolean', value: (r) => r.activationRequired, list: true },
+  { name: 'aat', type: 'timestamptz', value: (r) => r.activatedAt },
+  { name: 'blk', type: 'text', value: (r) => r.blockCode },
+  { name: 'n1', type: 'text', value: (r) => r.embossedName1 },
+  { name: 'n2', type: 'text', value: (r) => r.embossedName2 },
+  { name: 'dig', type: 'boolean', value: (r) => r.digital, list: true },
+  { name: 'pst', type: 'text', value: (r) => r.plasticStatus, list: true },
+  { name: 'psup', type: 'boolean', value: (r) => r.pinSuppressed, list: true },
+  { name: 'pin', type: 'text', value: (r) => r.pinStored, list: true },
+  { name: 'pv', type: 'text', value: (r) => r.pinVerification, list: true },
+  { name: 'prof', type: 'jsonb', value: (r) => r.profile },
+  { name: 'by_', type: 'text', value: (r) => r.createdBy, list: true },
+  { name: 'mreq', type: 'bigint', value: (r) => r.massRequestId, list: true },
+  { name: 'mseq', type: 'int', value: (r) => r.massSeq, list: true },
+  { name: 'evdata', type: 'jsonb', value: (r) => r.eventData },
+  { name: 'p_org', type: 'int', value: (r) => r.plastic?.organization ?? null, list: true },
+  { name: 'p_logo', type: 'int', value: (r) => r.plastic?.logo ?? null, list: true },
+  { name: 'p_reason', type: 'text', value: (r) => r.plastic?.reason ?? null, list: true },
+  { name: 'p_ref', type: 'text', value: (r) => r.plastic?.reference ?? null, list: true },
+  { name: 'p_record', type: 'text', value: (r) => r.plastic?.encrypted_record ?? null, list: true },
+  { name: 'p_cipher', type: 'text', value: (r) => r.plastic?.cipher ?? null, list: true },
+  { name: 'p_kcv', type: 'text', value: (r) => r.plastic?.bureau_kcv ?? null, list: true },
+  { name: 'p_file', type: 'bigint', value: (r) => r.fileId, list: true },
+  ...answerColumns((r: CardInsert) => r.answer),
+];
+
+/**
+ * The failure of an `insert` whose mass-issue card takes a position another run issued meanwhile
+ * (the unique position key): the statement keeps nothing.
+ */
+export function isMassPositionConflict(err: unknown): boolean {
+  const e = err as { code?: unknown; constraint?: unknown };
+  return e?.code === '23505' && e.constraint === 'cards_mass_position';
+}
+
+/** The columns `insert` writes of a card (values in this order: see `cardValues` there). */
+const CARD_COLUMNS = sql.raw(`(pan_hash, card_sequence, pan_token, organization, logo, account_number, customer_number, expiry, service_code,
+  status, status_date, activation_required, activated_at, block_code, embossed_name_1, embossed_name_2, digital,
+  plastic_status, pin_suppressed, pin_stored, pin_verification, profile, created_by, mass_request_id, mass_seq)`);
 
 /**
  * What became of one card of an `insert`: made (with its row, when the insert was asked for rows),
@@ -540,65 +602,53 @@ export class CardRepository {
    * record, all or nothing, with no transaction round trips. Answers, per card, what became of it
    * (InsertOutcome). A number twice in one call is taken by the first.
    *
-   * ON CONFLICT has no target on purpose: with a target, only that index is an arbiter, and a
-   * second transaction inserting the same number at the same moment fails on the pan_token index
-   * (the token is a function of the number) with a unique violation instead of inserting nothing.
-   * Without one, every unique index is an arbiter.
+   * The number's ON CONFLICT has no target on purpose: with a target, only that index is an
+   * arbiter, and a second transaction inserting the same number at the same moment fails on the
+   * pan_token index (the token is a function of the number) with a unique violation instead of
+   * inserting nothing. Without one, every unique index is an arbiter. A card of a number this
+   * statement inserted has no ON CONFLICT at all: nothing else can hold its number, and checking
+   * every unique index before each insert cost a mass-issue chunk about 14 ms a thousand cards.
+   * The one key it can still meet is a mass-issue position another run issued meanwhile: the
+   * statement then fails (isMassPositionConflict), as a chunk must. A new sequence of a number on
+   * file (`existing`) is made unless that sequence is taken.
    *
    * A card that comes with its request's answer (card add) is made only while its run holds the
    * request id — the key's row is locked (FOR UPDATE) for the statement, so no retry can take it
    * over meanwhile — and its answer is recorded in the same statement: the card and the answer of
    * its request commit together.
    *
-   * Values that never hold a comma and are never empty travel as one comma-separated text each
-   * (commaList: cheaper for both sides than array literals, which counts in a mass-issue chunk of
-   * a thousand cards); the others as arrays. `answer: 'outcomes'` leaves the made cards' columns
+   * The cards' values travel as CARD_INPUT says. `answer: 'outcomes'` leaves the made cards' columns
    * out of the answer (a chunk, or a batch of card adds, needs only to know that they were made:
    * parsing a thousand rows of 40 columns is not free).
    */
   async insert(db: Kysely<DB>, rows: CardInsert[], answer: 'cards' | 'outcomes' = 'cards'): Promise<InsertOutcome[]> {
     const seen = new Set<string>();
     const sent = rows.filter((r) => { const key = r.existing ? `${r.hash}.${r.sequence}` : r.hash; return !seen.has(key) && seen.add(key); });
-    const list = <K extends keyof CardInsert>(key: K) => commaList(column(sent, key) as Array<string | number>);
-    const col = <K extends keyof CardInsert>(key: K) => column(sent, key);
-    const plastic = <K extends keyof OutboxRecord>(key: K) => sent.map((r) => r.plastic?.[key] ?? null);
     // Each card's audit record, and its request's own (its reads and refusals, going with its answer: almost always none).
     const auditInsert = auditInsertOfItems(sent.map((r) => [...(r.answer?.audit ?? []) as AuditRow[], ...(r.audit ? [r.audit] : [])]), sql`select i from made`);
-    const text = (key: keyof CardInsert) => sql`string_to_array(${list(key)}, ',')`;
+    const cardValues = sql`h, seq, t, org, logo, acct, cust, exp, sc, ${CardStatus.active}::int, sdate, areq, aat, blk, n1, n2, dig, pst, psup, pin, pv, prof, by_, mreq, mseq`;
+    // What the statement reads of the made cards: all of each, or what its other rows need.
+    const returned = answer === 'cards' ? sql`*` : sql`id, pan_hash, card_sequence, pan_token, organization`;
     const result = await sql<CardRow & { item: string; made_: boolean; number_new: boolean; key_taken: boolean }>`
-      with input as (
-        select * from unnest(${text('hash')}, ${text('token')}, ${col('encrypted')}::text[], ${text('bin')},
-          ${text('last4')}, ${text('existing')}::boolean[], ${text('organization')}::int[], ${text('logo')}::int[], ${text('sequence')}::int[],
-          ${text('account')}, ${text('customer')}, ${text('expiry')}, ${text('serviceCode')}, ${text('statusDate')}::date[],
-          ${text('activationRequired')}::boolean[], ${col('activatedAt')}::timestamptz[], ${col('blockCode')}::text[], ${col('embossedName1')}::text[],
-          ${col('embossedName2')}::text[], ${text('digital')}::boolean[], ${text('plasticStatus')}, ${text('pinSuppressed')}::boolean[],
-          ${col('pinStored')}::text[], ${col('pinVerification')}::text[], ${col('profile')}::jsonb[], ${text('createdBy')},
-          ${col('massRequestId')}::bigint[], ${col('massSeq')}::int[], ${col('eventData')}::jsonb[],
-          ${plastic('organization')}::int[], ${plastic('logo')}::int[], ${plastic('reason')}::text[], ${plastic('reference')}::text[],
-          ${plastic('encrypted_record')}::text[], ${plastic('cipher')}::text[], ${plastic('bureau_kcv')}::text[], ${col('fileId')}::bigint[],
-          ${answerArrays(sent.map((r) => r.answer))})
-          with ordinality as u(h, t, e, bin, l4, ex, org, logo, seq, acct, cust, exp, sc, sdate, areq, aat, blk, n1, n2, dig, pst, psup, pin, pv, prof, by_,
-            mreq, mseq, evdata, p_org, p_logo, p_reason, p_ref, p_record, p_cipher, p_kcv, p_file,
-            ${ANSWER_COLUMNS}, i)
+      with input as (${batchInput(sent, CARD_INPUT)}
       ), ${heldItems()}, n as (
         insert into card_numbers (pan_hash, pan_token, pan_encrypted, bin, last4, organization, logo)
         select h, t, e, bin, l4, org, logo from go where not ex
         on conflict do nothing
         returning pan_hash
       ), c as (
-        insert into cards (
-          pan_hash, card_sequence, pan_token, organization, logo, account_number, customer_number, expiry, service_code,
-          status, status_date, activation_required, activated_at, block_code, embossed_name_1, embossed_name_2, digital,
-          plastic_status, pin_suppressed, pin_stored, pin_verification, profile, created_by, mass_request_id, mass_seq
-        )
-        select h, seq, t, org, logo, acct, cust, exp, sc, ${CardStatus.active}::int, sdate, areq, aat, blk, n1, n2, dig, pst, psup, pin, pv, prof, by_, mreq, mseq
-        from go where ex or h in (select pan_hash from n)
+        insert into cards ${CARD_COLUMNS} select ${cardValues} from go where not ex and h in (select pan_hash from n)
+        returning ${returned}
+      ), c_seq as (
+        insert into cards ${CARD_COLUMNS} select ${cardValues} from go where ex
         on conflict do nothing
-        returning *
+        returning ${returned}
       ), made as (
-        select c.*, go.i from c join go on go.h = c.pan_hash and go.seq = c.card_sequence
+        select c.*, go.i from (select * from c union all select * from c_seq) c join go on go.h = c.pan_hash and go.seq = c.card_sequence
       ), ${answersOf('made')}, audit as (${auditInsert}), ev as (${eventsInsertFrom(sql`
-        select 'card.issued', made.pan_token, made.organization, u.evdata from made join input u using (i) order by made.i`)}
+        select 'card.issued', made.pan_token, made.organization,
+          case when u.mreq is null then u.evdata else u.evdata || jsonb_build_object('massIssue', u.mreq::text, 'position', u.mseq) end
+        from made join input u using (i) order by made.i`)}
       ), p as (${recordsInsertFrom(sql`
         select u.p_org, u.p_logo, made.id, u.p_reason, u.p_ref, u.p_record, u.p_cipher, u.p_kcv, u.p_file from made join input u using (i)
         where u.p_record is not null`)}

@@ -15,7 +15,7 @@ import { outboxRecord, splitName, type OutboxRecord, type PersonalizationOutbox 
 import type { Account, AccountsService } from '../accounts/index.ts';
 import type { CustomersService } from '../customers/index.ts';
 import type { CardVault } from './card-vault.ts';
-import type { CardInsert, CardRepository } from './card-repository.ts';
+import { isMassPositionConflict, type CardInsert, type CardRepository } from './card-repository.ts';
 import {
   CardCodes, accountProblem, amountsStorable, blockCodeOf, expiryDate, pinMethodOf, profileOf, shownCardNumber, yymm, type CardRow,
 } from './card-rules.ts';
@@ -332,8 +332,9 @@ export class CardIssuing {
     const bureau = await this.deps.personalization.bureauKeys({ organization: spec.organization, logo });
     // One face for the whole chunk: the module gets it once, not once per card.
     const face = faceOf(spec, 1);
+    const method = pinMethodOf(logo);
     const work: CardWork[] = [];
-    for (let i = 0; i < n; i++) work.push({ pan: this.draw(logo.bin, logo.panLength), binLength: logo.bin.length, method: pinMethodOf(logo), pvk: spec.pvk, bureau, face });
+    for (let i = 0; i < n; i++) work.push({ pan: this.draw(logo.bin, logo.panLength), binLength: logo.bin.length, method, pvk: spec.pvk, bureau, face });
     const values = await this.makeValues(work);
     return work.map((w, i) => ({ pan: w.pan, values: values[i]! }));
   }
@@ -353,22 +354,26 @@ export class CardIssuing {
     for (let draws = 0; waiting.length > 0; draws++) {
       if (draws >= MAX_NUMBER_DRAWS) throw fail(CardCodes.rangeExhausted);
       if (prepared.length < waiting.length) prepared.push(...await this.prepareMass(spec, waiting.length - prepared.length));
+      const card = {
+        organization: spec.organization, logo, customerNumber: spec.customerNumber, sequence: 1, expiry: spec.expiry, serviceCode: spec.serviceCode,
+        embossedName1: spec.embossedName1, embossedName2: spec.embossedName2, activationRequired: true, pinSuppressed: false, digital: false,
+        blockCode: '', profile: { massIssue: spec.requestId }, action: 'mass.issue',
+      };
       const rows = waiting.map((w, k) => {
         const { pan, values } = prepared[k]!;
-        return this.cardRow(spec.actor, {
-          organization: spec.organization, logo, customerNumber: spec.customerNumber, sequence: 1, expiry: spec.expiry, serviceCode: spec.serviceCode,
-          embossedName1: spec.embossedName1, embossedName2: spec.embossedName2, activationRequired: true, pinSuppressed: false, digital: false,
-          blockCode: '', profile: { massIssue: spec.requestId }, action: 'mass.issue',
-        }, pan, values, values.record && outboxRecord(spec.organization.number, logo.number, `mass.${spec.requestId}`, values.record), now, {
+        return this.cardRow(spec.actor, card, pan, values, values.record && outboxRecord(spec.organization.number, logo.number, `mass.${spec.requestId}`, values.record), now, {
           account: w.account, mass: { requestId: spec.requestId, position: w.position, fileId: w.file },
         });
       });
-      const outcomes = await this.deps.repository.insert(db, rows, 'outcomes');
+      const outcomes = await this.deps.repository.insert(db, rows, 'outcomes').catch((err: unknown) => {
+        throw isMassPositionConflict(err) ? new MassPositionTaken() : err;
+      });
       const again: typeof waiting = [];
       for (let k = 0; k < outcomes.length; k++) {
         const outcome = outcomes[k]!;
         if (outcome.made) made++;
-        // The number was new but the position is issued: another run made it (the caller's 23505).
+        // Not made, its number new: the card itself is taken (not a mass-issue card's way: a
+        // position issued by another run fails the statement, caught above).
         else if (!outcome.numberTaken) throw new MassPositionTaken();
         else again.push(waiting[k]!);
       }
@@ -400,10 +405,8 @@ export class CardIssuing {
       pinStored: pin?.storedPinBlock ?? null, pinVerification: pin ? (pin.pvv ?? pin.offset ?? null) : null,
       profile: JSON.stringify(spec.profile), createdBy: actor.clientId,
       audit,
-      eventData: JSON.stringify({
-        cause: spec.action, sequence: spec.sequence, logo: logo.number, digital: spec.digital, activationRequired: spec.activationRequired,
-        ...(mass ? { massIssue: mass.mass.requestId, position: mass.mass.position } : {}),
-      }),
+      // A mass-issue card's request and position join it in the statement (from massRequestId and massSeq): the rest is the chunk's own.
+      eventData: JSON.stringify({ cause: spec.action, sequence: spec.sequence, logo: logo.number, digital: spec.digital, activationRequired: spec.activationRequired }),
       plastic,
       fileId: mass?.mass.fileId ?? null,
       massRequestId: mass?.mass.requestId ?? null,
@@ -418,10 +421,16 @@ export class CardIssuing {
    */
   private async makeValues(cards: CardWork[]): Promise<IssuedCardValues[]> {
     const groups = new Map<string, number[]>();
+    let group: number[] | undefined;
     cards.forEach((c, k) => {
-      const key = `${c.binLength}|${JSON.stringify(c.method)}|${c.pvk ?? '-'}|${c.bureau?.bur ?? '-'}|${c.bureau?.cvk ?? '-'}`;
-      const group = groups.get(key);
-      if (group) group.push(k); else groups.set(key, [k]);
+      // A card with the very same batch key as the one before (all of a mass-issue chunk) joins its group as is.
+      const before = cards[k - 1];
+      if (!before || c.binLength !== before.binLength || c.method !== before.method || c.pvk !== before.pvk || c.bureau !== before.bureau) {
+        const key = `${c.binLength}|${JSON.stringify(c.method)}|${c.pvk ?? '-'}|${c.bureau?.bur ?? '-'}|${c.bureau?.cvk ?? '-'}`;
+        group = groups.get(key);
+        if (!group) groups.set(key, group = []);
+      }
+      group!.push(k);
     });
     const out: IssuedCardValues[] = new Array(cards.length);
     await Promise.all([...groups.values()].flatMap((members) => {

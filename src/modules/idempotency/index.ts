@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { DB } from '../../db/schema.ts';
+import type { InputColumn } from '../../db/batch-input.ts';
 import { Batcher, column } from '../../shared/batcher.ts';
 import { RequestTakenOver, type Actor, type Outcome, type RecordedAnswer, type RequestKey } from '../../shared/actor.ts';
 import { auditInsert, collectAuditIn, insertAuditRows, storeAuditRows, takeCollectedAudit, type AuditRow } from '../audit/index.ts';
@@ -286,12 +287,23 @@ export async function commitAnswers(trx: Kysely<DB>, answers: RecordedAnswer[]):
  * `input`, that it did not go because of its request id (held by another run, or on file).
  */
 export function answerArrays(answers: ReadonlyArray<RecordedAnswer | undefined>): RawBuilder<unknown> {
-  const of = <K extends keyof RecordedAnswer>(key: K) => answers.map((a) => a?.[key] ?? null);
-  const ofKey = <K extends keyof RequestKey>(key: K) => answers.map((a) => a?.key?.[key] ?? null);
-  return sql`${of('clientId')}::text[], ${of('requestId')}::text[], ${of('holder')}::text[], ${of('statusCode')}::int[], ${of('responseSealed')}::text[],
-    ${ofKey('fingerprint')}::text[], ${ofKey('signature')}::text[], ${ofKey('at')}::timestamptz[]`;
+  return sql.join(ANSWER_INPUT.map((c) => sql`${answers.map(c.value)}::${sql.raw(c.type)}[]`));
 }
-export const ANSWER_COLUMNS = sql.raw('k_client, k_request, k_holder, k_status, k_sealed, k_fingerprint, k_signature, k_at');
+/** The answer columns for a batch statement whose input is a `batchInput`: each item's answer by `answerOf`. */
+export function answerColumns<T>(answerOf: (item: T) => RecordedAnswer | undefined): Array<InputColumn<T>> {
+  return ANSWER_INPUT.map((c) => ({ name: c.name, type: c.type, value: (item: T) => c.value(answerOf(item)) }));
+}
+const ANSWER_INPUT: ReadonlyArray<InputColumn<RecordedAnswer | undefined>> = [
+  { name: 'k_client', type: 'text', value: (a) => a?.clientId ?? null },
+  { name: 'k_request', type: 'text', value: (a) => a?.requestId ?? null },
+  { name: 'k_holder', type: 'text', value: (a) => a?.holder ?? null },
+  { name: 'k_status', type: 'int', value: (a) => a?.statusCode ?? null },
+  { name: 'k_sealed', type: 'text', value: (a) => a?.responseSealed ?? null },
+  { name: 'k_fingerprint', type: 'text', value: (a) => a?.key?.fingerprint ?? null },
+  { name: 'k_signature', type: 'text', value: (a) => a?.key?.signature ?? null },
+  { name: 'k_at', type: 'timestamptz', value: (a) => a?.key?.at ?? null },
+];
+export const ANSWER_COLUMNS = sql.raw(ANSWER_INPUT.map((c) => c.name).join(', '));
 export const heldItems = (): RawBuilder<unknown> => sql`live as (
     select u.i from input u join idempotency_keys k on k.client_id = u.k_client and k.request_id = u.k_request
     where k.holder = u.k_holder and k.status_code is null
