@@ -617,9 +617,9 @@ export class CardRepository {
    * over meanwhile — and its answer is recorded in the same statement: the card and the answer of
    * its request commit together.
    *
-   * The cards' values travel as CARD_INPUT says. `answer: 'outcomes'` leaves the made cards' columns
-   * out of the answer (a chunk, or a batch of card adds, needs only to know that they were made:
-   * parsing a thousand rows of 40 columns is not free).
+   * The cards' values travel as CARD_INPUT says. `answer: 'outcomes'` leaves the made cards out
+   * of the statement's answer (a chunk, or a batch of card adds, needs only to know that they were
+   * made: parsing a thousand rows is not free), which then names only the cards not made.
    */
   async insert(db: Kysely<DB>, rows: CardInsert[], answer: 'cards' | 'outcomes' = 'cards'): Promise<InsertOutcome[]> {
     const seen = new Set<string>();
@@ -655,7 +655,8 @@ export class CardRepository {
       )
       select ${answer === 'cards' ? sql`m.*,` : sql``} u.i as item, m.i is not null as made_, (u.ex or u.h in (select pan_hash from n)) as number_new,
         ${keyTaken()} as key_taken
-      from input u left join made m on m.i = u.i`.execute(db);
+      from input u left join made m on m.i = u.i
+      ${answer === 'cards' ? sql`` : sql`where m.i is null`}`.execute(db);
     const outcomes = new Map<number, InsertOutcome>();
     for (const { item, made_, number_new: numberNew, key_taken: requestIdTaken, ...card } of result.rows) {
       delete (card as { i?: unknown }).i;
@@ -664,7 +665,8 @@ export class CardRepository {
         ...(made_ && answer === 'cards' ? { card: card as CardRow } : {}),
       });
     }
-    const bySent = new Map(sent.map((r, k) => [r, outcomes.get(k + 1)!]));
+    // Asked for outcomes, the statement answers only the cards it did not make: almost always none.
+    const bySent = new Map(sent.map((r, k) => [r, outcomes.get(k + 1) ?? { made: true, numberTaken: false, requestIdTaken: false }]));
     // A row left out as a repeat of an earlier one in this call: its number is taken (by that one).
     return rows.map((r) => bySent.get(r) ?? { made: false, numberTaken: true, requestIdTaken: false });
   }

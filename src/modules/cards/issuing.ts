@@ -305,7 +305,7 @@ export class CardIssuing {
         values = made;
         plastic = made.record && outboxRecord(spec.organization.number, logo.number, spec.action, made.record);
       }
-      const row = this.cardRow(actor, spec, pan, values, plastic, now);
+      const row = this.cardRow(actor, spec, this.cardCommon(actor, spec, now), pan, values, plastic);
       // Outside a transaction (card add), concurrent requests' cards go to the database together.
       if (!db.isTransaction && answerOf && actor.answer) row.answer = await actor.answer({ result: await answerOf({ pan, token: values.token, sequence: spec.sequence }) });
       const outcome = db.isTransaction ? (await this.deps.repository.insert(db, [row]))[0]! : await this.deps.repository.submit(row);
@@ -359,9 +359,10 @@ export class CardIssuing {
         embossedName1: spec.embossedName1, embossedName2: spec.embossedName2, activationRequired: true, pinSuppressed: false, digital: false,
         blockCode: '', profile: { massIssue: spec.requestId }, action: 'mass.issue',
       };
+      const common = this.cardCommon(spec.actor, card, now);
       const rows = waiting.map((w, k) => {
         const { pan, values } = prepared[k]!;
-        return this.cardRow(spec.actor, card, pan, values, values.record && outboxRecord(spec.organization.number, logo.number, `mass.${spec.requestId}`, values.record), now, {
+        return this.cardRow(spec.actor, card, common, pan, values, values.record && outboxRecord(spec.organization.number, logo.number, `mass.${spec.requestId}`, values.record), {
           account: w.account, mass: { requestId: spec.requestId, position: w.position, fileId: w.file },
         });
       });
@@ -383,31 +384,45 @@ export class CardIssuing {
     return made;
   }
 
-  /** A card's rows for the repository's insert. */
-  private cardRow(
-    actor: Actor, spec: Omit<IssueSpec, 'account'> & { account?: Account }, pan: string, values: Pick<IssuedCardValues, 'hash' | 'token' | 'encrypted' | 'pin'>,
-    plastic: OutboxRecord | undefined, now: Date, mass?: { account: string; mass: { requestId: string; position: number; fileId: string | null } },
-  ): CardInsert {
+  /**
+   * What every card of one spec has the same in the repository's insert: one card add's card, or
+   * all of a mass-issue chunk's (made once for the chunk, not once a card).
+   */
+  private cardCommon(actor: Actor, spec: Omit<IssueSpec, 'account'>, now: Date) {
     const { logo } = spec;
-    const account = mass?.account ?? spec.account!.accountNumber;
-    const pin = values.pin;
-    const audit: AuditRow | undefined = mass ? undefined : auditRow(actor, {
-      action: spec.action, entityType: 'card', entityId: values.token, organization: logo.organization,
-      details: { accountNumber: account, sequence: spec.sequence, logo: logo.number, digital: spec.digital, pin: pin ? 'issued' : 'suppressed' },
-    });
     return {
-      hash: values.hash, token: values.token, encrypted: values.encrypted, bin: logo.bin, last4: pan.slice(-4), existing: spec.existing !== undefined,
-      organization: logo.organization, logo: logo.number, sequence: spec.sequence, account,
+      bin: logo.bin, existing: spec.existing !== undefined, organization: logo.organization, logo: logo.number, sequence: spec.sequence,
       customer: spec.customerNumber, expiry: spec.expiry, serviceCode: spec.serviceCode, statusDate: now.toISOString().slice(0, 10),
       activationRequired: spec.activationRequired, activatedAt: spec.activationRequired ? null : now, blockCode: spec.blockCode,
       embossedName1: spec.embossedName1, embossedName2: spec.embossedName2, digital: spec.digital,
       plasticStatus: spec.digital ? 'NONE' : 'PENDING', pinSuppressed: spec.pinSuppressed,
-      pinStored: pin?.storedPinBlock ?? null, pinVerification: pin ? (pin.pvv ?? pin.offset ?? null) : null,
       profile: JSON.stringify(spec.profile), createdBy: actor.clientId,
-      audit,
-      // A mass-issue card's request and position join it in the statement (from massRequestId and massSeq): the rest is the chunk's own.
+      // A mass-issue card's request and position join it in the statement (from massRequestId and massSeq).
       eventData: JSON.stringify({ cause: spec.action, sequence: spec.sequence, logo: logo.number, digital: spec.digital, activationRequired: spec.activationRequired }),
-      plastic,
+    } satisfies Partial<CardInsert>;
+  }
+
+  /** A card's rows for the repository's insert: its spec's common part (cardCommon) and its own values. */
+  private cardRow(
+    actor: Actor, spec: Omit<IssueSpec, 'account'> & { account?: Account }, common: ReturnType<CardIssuing['cardCommon']>, pan: string,
+    values: Pick<IssuedCardValues, 'hash' | 'token' | 'encrypted' | 'pin'>, plastic: OutboxRecord | undefined,
+    mass?: { account: string; mass: { requestId: string; position: number; fileId: string | null } },
+  ): CardInsert {
+    const account = mass?.account ?? spec.account!.accountNumber;
+    const pin = values.pin;
+    const audit: AuditRow | undefined = mass ? undefined : auditRow(actor, {
+      action: spec.action, entityType: 'card', entityId: values.token, organization: spec.logo.organization,
+      details: { accountNumber: account, sequence: spec.sequence, logo: spec.logo.number, digital: spec.digital, pin: pin ? 'issued' : 'suppressed' },
+    });
+    // Written out, not spread: one object shape for every card (a spread's copies were slower to build and to read).
+    const c = common;
+    return {
+      hash: values.hash, token: values.token, encrypted: values.encrypted, bin: c.bin, last4: pan.slice(-4), existing: c.existing,
+      organization: c.organization, logo: c.logo, sequence: c.sequence, account, customer: c.customer, expiry: c.expiry, serviceCode: c.serviceCode,
+      statusDate: c.statusDate, activationRequired: c.activationRequired, activatedAt: c.activatedAt, blockCode: c.blockCode,
+      embossedName1: c.embossedName1, embossedName2: c.embossedName2, digital: c.digital, plasticStatus: c.plasticStatus, pinSuppressed: c.pinSuppressed,
+      pinStored: pin?.storedPinBlock ?? null, pinVerification: pin ? (pin.pvv ?? pin.offset ?? null) : null,
+      profile: c.profile, createdBy: c.createdBy, audit, eventData: c.eventData, plastic,
       fileId: mass?.mass.fileId ?? null,
       massRequestId: mass?.mass.requestId ?? null,
       massSeq: mass?.mass.position ?? null,
