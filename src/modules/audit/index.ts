@@ -95,12 +95,14 @@ export function auditInsert(rows: AuditRow[]): RawBuilder<unknown> {
  * usual case): a no-op, so the statement has no part for it.
  */
 export function auditInsertOfItems(perItem: ReadonlyArray<readonly AuditRow[]>, madeItems: RawBuilder<unknown>): RawBuilder<unknown> {
-  const rows = perItem.flatMap((items, k) => items.map((row) => ({ ...row, item: k + 1 })));
+  const items: number[] = [];
+  const rows: AuditRow[] = [];
+  perItem.forEach((of, k) => { for (const row of of) { items.push(k + 1); rows.push(row); } });
   if (rows.length === 0) return sql`select 1`;
   return sql`
     insert into audit_events (actor, request_id, action, entity_type, entity_id, organization, details)
     select j.actor, j.request_id, j.action, j.entity_type, j.entity_id, j.organization, j.details
-    from unnest(${column(rows, 'item')}::int[], ${column(rows, 'actor')}::text[], ${column(rows, 'request_id')}::text[],
+    from unnest(${items}::int[], ${column(rows, 'actor')}::text[], ${column(rows, 'request_id')}::text[],
       ${column(rows, 'action')}::text[], ${column(rows, 'entity_type')}::text[], ${column(rows, 'entity_id')}::text[],
       ${column(rows, 'organization')}::int[], ${column(rows, 'details')}::jsonb[]) as j(item, actor, request_id, action, entity_type, entity_id, organization, details)
     where j.item in (${madeItems})`;
