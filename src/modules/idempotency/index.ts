@@ -317,10 +317,7 @@ export const heldItems = (): RawBuilder<unknown> => sql`live as (
       and not exists (select 1 from idempotency_keys k where k.signature = u.k_signature)
       and not exists (select 1 from input v where v.i < u.i and v.k_client is not null
         and ((v.k_client = u.k_client and v.k_request = u.k_request) or v.k_signature = u.k_signature))
-  ), go as not materialized (
-    -- Not materialized: each statement reads several columns of go in several places, and a copy
-    -- of input's rows (fifty columns for a card) cost a mass-issue chunk more than reading input
-    -- again through the filter (live and fresh are computed once either way).
+  ), go as (
     select * from input where k_client is null or i in (select i from live) or i in (select i from fresh)
   )`;
 // The items with an answer first, then whether they were made: a chunk of a mass issue (a thousand
