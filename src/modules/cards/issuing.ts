@@ -373,8 +373,8 @@ export class CardIssuing {
       for (let k = 0; k < outcomes.length; k++) {
         const outcome = outcomes[k]!;
         if (outcome.made) made++;
-        // Not made, its number new: the card itself is taken (not a mass-issue card's way: a
-        // position issued by another run fails the statement, caught above).
+        // Not made though its number was new: its position is taken. (A position issued by
+        // another run fails the statement instead, caught above; this guards the same case.)
         else if (!outcome.numberTaken) throw new MassPositionTaken();
         else again.push(waiting[k]!);
       }
