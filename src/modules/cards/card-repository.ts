@@ -6,6 +6,7 @@ import { auditInsert, auditInsertFrom, auditInsertOfItems, type AuditRow } from 
 import { eventsInsert, eventsInsertFrom, type EventRow } from '../events/index.ts';
 import { ANSWER_COLUMNS, answerArrays, answerColumns, answersOf, heldItems, isRequestKeyRace, keyTaken } from '../idempotency/index.ts';
 import { batchInput, type InputColumn } from '../../db/batch-input.ts';
+import { isUniqueViolation } from '../../db/unique-violation.ts';
 import { recordsInsertFrom, type OutboxRecord } from '../personalization/index.ts';
 import { toAccount, type Account } from '../accounts/index.ts';
 import type { CardVault } from './card-vault.ts';
@@ -47,7 +48,7 @@ export interface CardInsert {
 
 /**
  * The columns of `insert`'s input, one row per card. Values that never hold a comma and are never
- * empty travel as one comma-separated text each (`list`: cheaper for both sides than an array
+ * empty (or are null) travel as one comma-separated text each (`list`: cheaper for both sides than an array
  * literal, which counts in a mass-issue chunk of a thousand cards), the others as arrays; a value
  * the same for every card of the call travels once (see batchInput).
  */
@@ -97,8 +98,7 @@ const CARD_INPUT: ReadonlyArray<InputColumn<CardInsert>> = [
  * (the unique position key): the statement keeps nothing.
  */
 export function isMassPositionConflict(err: unknown): boolean {
-  const e = err as { code?: unknown; constraint?: unknown };
-  return e?.code === '23505' && e.constraint === 'cards_mass_position';
+  return isUniqueViolation(err, ['cards_mass_position']);
 }
 
 /** The columns `insert` writes of a card (values in this order: see `cardValues` there). */
@@ -612,10 +612,10 @@ export class CardRepository {
    * statement then fails (isMassPositionConflict), as a chunk must. A new sequence of a number on
    * file (`existing`) is made unless that sequence is taken.
    *
-   * A card that comes with its request's answer (card add) is made only while its run holds the
-   * request id — the key's row is locked (FOR UPDATE) for the statement, so no retry can take it
-   * over meanwhile — and its answer is recorded in the same statement: the card and the answer of
-   * its request commit together.
+   * A card that comes with its request's answer (card add) is made only when the request id is
+   * its own — held by its run (the key's row locked FOR UPDATE for the statement, so no retry can
+   * take it over meanwhile) or, not reserved, not on file (see heldItems) — and its answer is
+   * recorded in the same statement: the card and the answer of its request commit together.
    *
    * The cards' values travel as CARD_INPUT says. `answer: 'outcomes'` leaves the made cards out
    * of the statement's answer (a chunk, or a batch of card adds, needs only to know that they were

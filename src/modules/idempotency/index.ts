@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 import type { InputColumn } from '../../db/batch-input.ts';
+import { isUniqueViolation } from '../../db/unique-violation.ts';
 import { Batcher, column } from '../../shared/batcher.ts';
 import { RequestTakenOver, type Actor, type Outcome, type RecordedAnswer, type RequestKey } from '../../shared/actor.ts';
 import { auditInsert, collectAuditIn, insertAuditRows, storeAuditRows, takeCollectedAudit, type AuditRow } from '../audit/index.ts';
@@ -342,8 +343,7 @@ export const keyTaken = (): RawBuilder<unknown> => sql`(u.k_client is not null a
  * statement was kept; run again, it sees that key on file.
  */
 export function isRequestKeyRace(err: unknown): boolean {
-  const e = err as { code?: unknown; constraint?: unknown };
-  return e?.code === '23505' && (e.constraint === 'idempotency_keys_pk' || e.constraint === 'idempotency_keys_signature');
+  return isUniqueViolation(err, ['idempotency_keys_pk', 'idempotency_keys_signature']);
 }
 
 /**
