@@ -1,4 +1,4 @@
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely } from 'kysely';
 import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { mkdirSync } from 'node:fs';
@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import type { DB } from './schema.ts';
 import { PGliteDialect } from './pglite-dialect.ts';
 import { lockDataDir } from './pglite-lock.ts';
+import { CachingPostgresDialect } from './query-compiler.ts';
 
 export { StoreLockedError } from './pglite-lock.ts';
 
@@ -161,7 +162,7 @@ async function openPostgres(connectionString: string, options: StorageOptions): 
   pool.on('error', (err) => onConnectionError(err));
   pool.on('connect', (client) => { client.on('error', (err) => onConnectionError(err)); });
   // NUMERIC and BIGINT come back as strings from pg; amounts are converted where they are read.
-  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: withPreparedStatements(pool) }) });
+  const db = new Kysely<DB>({ dialect: new CachingPostgresDialect({ pool: withPreparedStatements(pool) }) });
   return {
     kind: 'postgres',
     db,

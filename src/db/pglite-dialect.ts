@@ -2,7 +2,6 @@ import {
   CompiledQuery,
   PostgresAdapter,
   PostgresIntrospector,
-  PostgresQueryCompiler,
   type DatabaseConnection,
   type Dialect,
   type Driver,
@@ -11,6 +10,7 @@ import {
   type TransactionSettings,
 } from 'kysely';
 import type { PGlite, Transaction } from '@electric-sql/pglite';
+import { CachingQueryCompiler } from './query-compiler.ts';
 
 /**
  * Kysely dialect for PGlite.
@@ -24,7 +24,7 @@ export class PGliteDialect implements Dialect {
   constructor(private readonly pglite: PGlite) {}
   createAdapter() { return new PostgresAdapter(); }
   createDriver(): Driver { return new PGliteDriver(this.pglite); }
-  createQueryCompiler() { return new PostgresQueryCompiler(); }
+  createQueryCompiler() { return new CachingQueryCompiler(); }
   createIntrospector(db: Kysely<any>) { return new PostgresIntrospector(db); }
 }
 

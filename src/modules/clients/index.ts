@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 import type { SecurityModule } from '../../security-module/port.ts';
@@ -100,7 +100,7 @@ export interface IssuedToken {
   clientId: string;
 }
 
-const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
+const hashToken = (token: string) => hash('sha256', token, 'hex');
 /**
  * The counter of a (client id, address) pair's wrong secrets. The id is whatever the caller sent,
  * which may be a secret pasted in the wrong field: only its hash is stored.
