@@ -222,8 +222,10 @@ function withPreparedStatements(pool: pg.Pool): pg.Pool {
 /**
  * The name of each statement text: a digest of it, kept for at most `max` texts. Found by length,
  * then by comparing the text with the few of that length: a Map or Set keyed by the text hashes
- * all of its characters on every query (each query's text is a new string), which for the card
- * insert's 9,000 characters cost about 3 % of a card add's API CPU; a comparison is a memcmp.
+ * all of its characters on every query whose text is a new string (the query builder's), which
+ * for the card insert's 9,000 characters cost about 3 % of a card add's API CPU; a comparison is a
+ * memcmp, and none at all for a raw statement, whose text is the same string at every call
+ * (CachingQueryCompiler).
  */
 export class StatementNames {
   private readonly byLength = new Map<number, Array<{ text: string; name: string }>>();

@@ -289,7 +289,7 @@ export async function commitAnswers(trx: Kysely<DB>, answers: RecordedAnswer[]):
  * `input`, that it did not go because of its request id (held by another run, or on file).
  */
 export function answerArrays(answers: ReadonlyArray<RecordedAnswer | undefined>): RawBuilder<unknown> {
-  return sql.join(ANSWER_INPUT.map((c) => sql`${answers.map(c.value)}::${sql.raw(c.type)}[]`));
+  return sql.join(ANSWER_INPUT.map((c, k) => sql`${answers.map(c.value)}::${ANSWER_TYPES[k]}[]`));
 }
 /** The answer columns for a batch statement whose input is a `batchInput`: each item's answer by `answerOf`. */
 export function answerColumns<T>(answerOf: (item: T) => RecordedAnswer | undefined): Array<InputColumn<T>> {
@@ -305,6 +305,8 @@ const ANSWER_INPUT: ReadonlyArray<InputColumn<RecordedAnswer | undefined>> = [
   { name: 'k_signature', type: 'text', value: (a) => a?.key?.signature ?? null },
   { name: 'k_at', type: 'timestamptz', value: (a) => a?.key?.at ?? null },
 ];
+/** The columns' types as SQL, made once: the same nodes at every call (a statement's shape, see CachingQueryCompiler). */
+const ANSWER_TYPES = ANSWER_INPUT.map((c) => sql.raw(c.type));
 export const ANSWER_COLUMNS = sql.raw(ANSWER_INPUT.map((c) => c.name).join(', '));
 export const heldItems = (): RawBuilder<unknown> => sql`live as (
     select u.i from input u join idempotency_keys k on k.client_id = u.k_client and k.request_id = u.k_request
