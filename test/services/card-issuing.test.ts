@@ -1,10 +1,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import { isLuhnValid } from '../../src/crypto/luhn.ts';
 import { decryptPersonalizationRecord, type PersonalizationRecordFields } from '../../src/modules/personalization/index.ts';
 import { MassPositionTaken, type CardAddRequest } from '../../src/modules/cards/index.ts';
 import type { Actor } from '../../src/shared/actor.ts';
+import type { IssueCardsRequest } from '../../src/security-module/port.ts';
+import { SoftwareSecurityModule } from '../../src/security-module/software/software-security-module.ts';
 import { addAccount, addCustomer, startHarness, TEST_BUREAU_HEX, type Harness } from '../helpers/harness.ts';
 import { backends } from '../helpers/storage.ts';
 
@@ -41,9 +44,25 @@ for (const backend of backends) {
     it('concurrent card adds share the security module: 24 cards in fewer than 24 issueCards calls, each card its own number, face and record', async () => {
       const calls = issueCalls();
       const names = Array.from({ length: 24 }, (_, i) => `CARDHOLDER NUMBER${String.fromCharCode(65 + i)}`);
-      const added = await Promise.all(names.map((name, i) => h.container.cards.issuing.add(actor(), body(accounts[i % 4]!, {
-        embossedName1: name, expirationDate: `20${30 + (i % 3)}-0${1 + (i % 9)}-15`,
-      }))));
+      // The software module does a small batch at once, on the calling thread: a card whose look-ups
+      // come back in an event-loop turn of its own (on PostgreSQL they return one connection at a
+      // time) finds no call on its way to join, and whether the 24 overlap is then the host's timing.
+      // A hardware module answers over the network in milliseconds: each call here takes 30 ms, as
+      // such a module's would, so the adds overlap as they do under load. (The audit wrapper looks
+      // the inner module's method up on every call; deleting the own property puts the class's back.)
+      const sm = h.container.sm as unknown as Record<string, unknown>;
+      sm.issueCards = async function slowIssueCards(this: SoftwareSecurityModule, request: IssueCardsRequest) {
+        await delay(30);
+        return SoftwareSecurityModule.prototype.issueCards.call(this, request);
+      };
+      let added: Array<{ cardNumber: string }>;
+      try {
+        added = await Promise.all(names.map((name, i) => h.container.cards.issuing.add(actor(), body(accounts[i % 4]!, {
+          embossedName1: name, expirationDate: `20${30 + (i % 3)}-0${1 + (i % 9)}-15`,
+        }))));
+      } finally {
+        delete sm.issueCards;
+      }
       const used = issueCalls() - calls;
       assert.ok(used >= 1 && used < names.length, `${used} issueCards calls for ${names.length} concurrent card adds`);
       assert.equal(new Set(added.map((a) => a.cardNumber)).size, names.length, 'every card its own token');
