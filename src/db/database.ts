@@ -5,6 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import type { DB } from './schema.ts';
 import { PGliteDialect } from './pglite-dialect.ts';
+import { PGliteStatements, type Serialize } from './pglite-statements.ts';
 import { lockDataDir } from './pglite-lock.ts';
 import { CachingPostgresDialect } from './query-compiler.ts';
 
@@ -82,10 +83,12 @@ async function openPglite(options: StorageOptions): Promise<StorageHandle> {
     lock = lockDataDir(options.dataDir);
   }
   let pglite: PGlite;
+  let serialize: Serialize;
   try {
     // Loaded only when PGlite is the store: on PostgreSQL the process stays without it (its
     // module is large, and every emboss process would carry it).
-    const { PGlite: Embedded } = await import('@electric-sql/pglite');
+    const { PGlite: Embedded, protocol } = await import('@electric-sql/pglite');
+    serialize = protocol.serialize;
     pglite = new Embedded({
       // DATE columns stay 'YYYY-MM-DD' strings: a Date would shift with the process time zone.
       parsers: { [DATE_OID]: (value: string) => value },
@@ -97,7 +100,9 @@ async function openPglite(options: StorageOptions): Promise<StorageHandle> {
     lock?.release();
     throw err;
   }
-  const db = new Kysely<DB>({ dialect: new PGliteDialect(pglite) });
+  // One set of prepared statements for the session: Kysely's statements and pg-boss's share it.
+  const statements = new PGliteStatements(pglite, serialize);
+  const db = new Kysely<DB>({ dialect: new PGliteDialect(pglite, statements) });
   return {
     kind: 'pglite',
     db,
@@ -109,14 +114,14 @@ async function openPglite(options: StorageOptions): Promise<StorageHandle> {
           const results = await pglite.exec(text);
           return { rows: results.at(-1)?.rows ?? [] };
         }
-        const result = await pglite.query(text, values);
+        const result = statements.takes(text) ? await statements.run(text, values, false) : await pglite.query(text, values);
         return { rows: result.rows };
       },
     },
     dumpDataDir: () => pglite.dumpDataDir('none') as Promise<Blob>,
     listen: (channel, onPayload) => pglite.listen(channel, onPayload),
     // PGlite is one session: behind a long transaction (a mass issue chunk) the ping waits its turn.
-    ping: (timeoutMs) => answersWithin(() => pglite.query('select 1'), timeoutMs),
+    ping: (timeoutMs) => answersWithin(() => statements.run('select 1', [], false), timeoutMs),
     async close() {
       try {
         await db.destroy();

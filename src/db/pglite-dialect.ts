@@ -11,6 +11,7 @@ import {
 } from 'kysely';
 import type { PGlite, Transaction } from '@electric-sql/pglite';
 import { CachingQueryCompiler } from './query-compiler.ts';
+import type { PGliteStatements } from './pglite-statements.ts';
 
 /**
  * Kysely dialect for PGlite.
@@ -19,11 +20,13 @@ import { CachingQueryCompiler } from './query-compiler.ts';
  * other user of the same PGlite (pg-boss above all) slip its statements into our transaction.
  * So a Kysely transaction is run inside `pglite.transaction()`, which holds PGlite's exclusive
  * lock until it ends: every other query waits outside instead of joining.
+ *
+ * Statements run prepared (PGliteStatements), parsed and planned once per text, as on PostgreSQL.
  */
 export class PGliteDialect implements Dialect {
-  constructor(private readonly pglite: PGlite) {}
+  constructor(private readonly pglite: PGlite, private readonly statements: PGliteStatements) {}
   createAdapter() { return new PostgresAdapter(); }
-  createDriver(): Driver { return new PGliteDriver(this.pglite); }
+  createDriver(): Driver { return new PGliteDriver(this.pglite, this.statements); }
   createQueryCompiler() { return new CachingQueryCompiler(); }
   createIntrospector(db: Kysely<any>) { return new PostgresIntrospector(db); }
 }
@@ -33,10 +36,12 @@ type Executor = Pick<PGlite, 'query'> | Transaction;
 class PGliteConnection implements DatabaseConnection {
   executor: Executor;
   endTransaction: ((commit: boolean) => Promise<void>) | undefined;
-  constructor(readonly pglite: PGlite) { this.executor = pglite; }
+  constructor(readonly pglite: PGlite, private readonly statements: PGliteStatements) { this.executor = pglite; }
 
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
-    const result = await this.executor.query<R>(compiled.sql, [...compiled.parameters]);
+    const result = this.statements.takes(compiled.sql)
+      ? await this.statements.run<R>(compiled.sql, compiled.parameters, this.executor !== this.pglite)
+      : await this.executor.query<R>(compiled.sql, [...compiled.parameters]);
     return result.affectedRows !== undefined
       ? { rows: result.rows, numAffectedRows: BigInt(result.affectedRows) }
       : { rows: result.rows };
@@ -55,7 +60,7 @@ class PGliteDriver implements Driver {
   private readonly waiting: Array<(c: PGliteConnection) => void> = [];
   private readonly connection: PGliteConnection;
 
-  constructor(pglite: PGlite) { this.connection = new PGliteConnection(pglite); }
+  constructor(pglite: PGlite, statements: PGliteStatements) { this.connection = new PGliteConnection(pglite, statements); }
 
   async init() {}
 
