@@ -96,6 +96,13 @@ async function openPglite(options: StorageOptions): Promise<StorageHandle> {
       ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
     });
     await pglite.waitReady;
+    // Prepared statements (PGliteStatements) are planned at every call, as unnamed ones were: a
+    // plan cached by PostgreSQL's default (generic after five calls) is not made again as a
+    // table grows (nothing analyzes PGlite's tables), so a batch look-up's plan made on a small
+    // table (a hash join over a sequential scan) stayed in use as it grew: PAN token inquiries
+    // on PGlite fell to less than half their req/s. Parsing and the protocol's round trips are
+    // still saved.
+    await pglite.exec('set plan_cache_mode = force_custom_plan');
   } catch (err) {
     lock?.release();
     throw err;

@@ -90,3 +90,31 @@ describe('PGliteStatements: prepared statements on PGlite', () => {
     await assert.rejects(mine.run('select 1', [], false), /^Error: PGlite is closed$/);
   });
 });
+
+test('on the store\'s PGlite, a batch look-up prepared on a small table is planned again once the table grew (index scans, not the first plan\'s sequential scan)', async () => {
+  const { openStorage } = await import('./database.ts');
+  const { sql } = await import('kysely');
+  const storage = await openStorage({});
+  try {
+    const db = storage.db;
+    await sql`create table grows (id serial primary key, k text not null unique, v text)`.execute(db);
+    await sql`create table beside (id int primary key, w text)`.execute(db);
+    await sql`insert into grows (k, v) select 'a' || g, 'x' from generate_series(1, 10) g`.execute(db);
+    await sql`insert into beside select g, 'w' from generate_series(1, 10) g`.execute(db);
+    // As the batch look-ups are written (a PAN token inquiry's card numbers): keys as an array.
+    const lookup = (keys: string[]) => sql<{ id: number }>`select g.id, g.v, b.w from unnest(${keys}::text[]) with ordinality as u(k, i)
+      join grows g on g.k = u.k join beside b on b.id = g.id`.execute(db);
+    for (let i = 1; i <= 10; i++) await lookup([`a${i}`, 'a2', 'a3']);
+    await sql`insert into grows (k, v) select 'b' || g, 'x' from generate_series(1, 20000) g`.execute(db);
+    await sql`insert into beside select g, 'w' from generate_series(11, 20010) g`.execute(db);
+    assert.equal((await lookup(['b777'])).rows.length, 1);
+    const { rows: [statement] } = await sql<{ name: string }>`select name from pg_prepared_statements where statement like ${'select g.id, g.v, b.w from unnest%'}`.execute(db);
+    const plan = await sql<{ 'QUERY PLAN': string }>`explain execute ${sql.raw(statement!.name)}('{b777}')`.execute(db);
+    const text = plan.rows.map((r) => r['QUERY PLAN']).join('\n');
+    // PostgreSQL's default would keep a generic plan made on the small table: a hash join over a
+    // sequential scan of the 20,010 rows, for every look-up.
+    assert.doesNotMatch(text, /Seq Scan on grows/, text);
+  } finally {
+    await storage.close();
+  }
+});
