@@ -269,9 +269,11 @@ for (const backend of backends) {
         organizationNumber: 100, cardNumber: c.token, currPinBlock: clientPinBlock(0, c.pin, c.pan), reqdPinBlock: clientPinBlock(0, fresh, c.pan),
         channel: 'W', keyAssociationNumber: 'IYY',
       });
-      assert.notEqual((await cardOf(c.token)).pin_verification, before.pin_verification);
+      assert.equal((await eventsOf(c.token, 'pin.changed')).length, 1);
       assert.equal(await codeOf(c.validate(fresh)), 'OK');
-      assert.equal(await codeOf(c.validate(c.pin)), 'VPL5SVP26S');
+      // A PVV is four digits: two PINs share one about once in 10,000 cards (the card's PIN is
+      // random), and then the old PIN is as good as the new one (a run failed once that way).
+      if ((await cardOf(c.token)).pin_verification !== before.pin_verification) assert.equal(await codeOf(c.validate(c.pin)), 'VPL5SVP26S');
     });
 
     test('PIN service: dCVV2 on (N) and off (Y) through the mode statement', async () => {
