@@ -21,7 +21,7 @@ import type { PGliteStatements } from './pglite-statements.ts';
  * So a Kysely transaction is run inside `pglite.transaction()`, which holds PGlite's exclusive
  * lock until it ends: every other query waits outside instead of joining.
  *
- * Statements run prepared (PGliteStatements), parsed and planned once per text, as on PostgreSQL.
+ * Statements run prepared (PGliteStatements): parsed once per text, as on PostgreSQL.
  */
 export class PGliteDialect implements Dialect {
   constructor(private readonly pglite: PGlite, private readonly statements: PGliteStatements) {}

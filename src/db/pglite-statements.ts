@@ -17,10 +17,11 @@ const MAX_PREPARED_TEXT = 16_000;
  *
  * `PGlite.query` sends each statement through the whole extended protocol: Parse, Describe the
  * statement, Bind, Describe the portal, Execute, Sync, six calls into PostgreSQL for one
- * statement, which parses and plans it every time. Here a text is parsed and described once (its
+ * statement, which parses it every time. Here a text is parsed and described once (its
  * parameter types and columns kept) under a name of this session; each call after that is one
- * Bind, Execute and Sync sent together. Measured on a card lookup by reference: 390 µs of CPU a
- * statement through `query`, 61 µs prepared; an insert, 294 against 64 µs.
+ * Bind, Execute and Sync sent together (PostgreSQL still plans it at every call: see
+ * database.ts). Measured on a card lookup by reference (PGlite alone, 4,000 statements, warm):
+ * 295 µs of CPU a statement through `query`, 80 µs prepared; an insert, 237 against 74 µs.
  *
  * Values are written and rows read as `query` does, with the store's own serializers and
  * parsers (chosen by the parameter and column types), and errors are PostgreSQL's, as thrown by
