@@ -36,8 +36,10 @@ for (const backend of backends) {
       h.container.customers.add = orig;
       assert.equal(failed.statusCode, 500);
       assert.equal(failed.json().errors[0].code, 'EMBS01E');
-      assert.doesNotMatch(failed.body, /boom|4111/);
-      assert.match(failed.json().data.traceId, /^[0-9a-f-]{36}$/);
+      // The trace id is a random UUID, which holds "4111" about once in 2,300 runs (CI saw it once).
+      const traceId = failed.json().data.traceId as string;
+      assert.match(traceId, /^[0-9a-f-]{36}$/);
+      assert.doesNotMatch(failed.body.replace(traceId, ''), /boom|4111/);
 
       const text = h.logs.join('');
       assert.ok(h.logs.length > 20, 'the scenario produced logs');
