@@ -121,14 +121,14 @@ async function openPglite(options: StorageOptions): Promise<StorageHandle> {
           const results = await pglite.exec(text);
           return { rows: results.at(-1)?.rows ?? [] };
         }
-        const result = statements.takes(text) ? await statements.run(text, values, false) : await pglite.query(text, values);
+        const result = await statements.query(pglite, text, values);
         return { rows: result.rows };
       },
     },
     dumpDataDir: () => pglite.dumpDataDir('none') as Promise<Blob>,
     listen: (channel, onPayload) => pglite.listen(channel, onPayload),
     // PGlite is one session: behind a long transaction (a mass issue chunk) the ping waits its turn.
-    ping: (timeoutMs) => answersWithin(() => statements.run('select 1', [], false), timeoutMs),
+    ping: (timeoutMs) => answersWithin(() => statements.query(pglite, 'select 1', []), timeoutMs),
     async close() {
       try {
         await db.destroy();

@@ -39,12 +39,8 @@ class PGliteConnection implements DatabaseConnection {
   constructor(readonly pglite: PGlite, private readonly statements: PGliteStatements) { this.executor = pglite; }
 
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
-    const result = this.statements.takes(compiled.sql)
-      ? await this.statements.run<R>(compiled.sql, compiled.parameters, this.executor !== this.pglite)
-      : await this.executor.query<R>(compiled.sql, [...compiled.parameters]);
-    return result.affectedRows !== undefined
-      ? { rows: result.rows, numAffectedRows: BigInt(result.affectedRows) }
-      : { rows: result.rows };
+    const result = await this.statements.query<R>(this.executor, compiled.sql, compiled.parameters);
+    return { rows: result.rows, numAffectedRows: BigInt(result.affectedRows) };
   }
 
   async *streamQuery<R>(compiled: CompiledQuery, chunkSize = 1000): AsyncIterableIterator<QueryResult<R>> {

@@ -1,4 +1,4 @@
-import type { PGlite, protocol } from '@electric-sql/pglite';
+import type { PGlite, protocol, Transaction } from '@electric-sql/pglite';
 
 /** PGlite's writer of protocol messages (passed in: PGlite's module is loaded only when it is the store). */
 export type Serialize = typeof protocol.serialize;
@@ -40,16 +40,20 @@ export class PGliteStatements {
 
   constructor(private readonly pglite: PGlite, private readonly serialize: Serialize) {}
 
-  /** Whether `text` is run prepared (or would be, on its first call). */
-  takes(text: string): boolean {
-    return text.length <= MAX_PREPARED_TEXT && (this.prepared.has(text) || this.prepared.size < MAX_PREPARED);
-  }
-
-  /** Runs one statement prepared; `inTransaction`: the caller holds PGlite's transaction (see above). */
-  async run<R>(text: string, values: readonly unknown[], inTransaction: boolean): Promise<StatementResult<R>> {
+  /**
+   * Runs one statement on `on`, PGlite itself or a transaction of it (whose caller then holds
+   * PGlite's transaction, see above): prepared, unless its text is too long or the limit of
+   * statements is reached, then through `on.query` as before.
+   */
+  async query<R>(on: Pick<PGlite, 'query'> | Transaction, text: string, values: readonly unknown[]): Promise<StatementResult<R>> {
+    if (text.length > MAX_PREPARED_TEXT || (!this.prepared.has(text) && this.prepared.size >= MAX_PREPARED)) {
+      const result = await on.query<R>(text, [...values]);
+      return { rows: result.rows, affectedRows: result.affectedRows ?? 0 };
+    }
     // Refused as `query` refuses once PGlite is closing or closed ("PGlite is closed"): its locks
     // and its protocol calls no longer answer then.
     await this.pglite._checkReady();
+    const inTransaction = on !== this.pglite;
     const run = () => this.execute<R>(text, values, !inTransaction);
     if (inTransaction) return this.pglite.runExclusive(run);
     return this.pglite._runExclusiveTransaction(() => this.pglite.runExclusive(run));
@@ -76,6 +80,8 @@ export class PGliteStatements {
       if (code === '0A000' || code === '26000') this.prepared.delete(text);
       throw err;
     }
+    // Rows made here, not by PGlite's parseResults, which copies its whole table of parsers for
+    // every statement.
     const rows: R[] = [];
     let affectedRows = 0;
     for (const message of messages) {
