@@ -21,6 +21,7 @@ import { cardRoutes } from './routes/cards.ts';
 import { pinRoutes } from './routes/pins.ts';
 import { issuanceRoutes } from './routes/issuance.ts';
 import { eventRoutes } from './routes/events.ts';
+import { sharedSchemaCompilers } from './schema-compilers.ts';
 
 export type App = FastifyInstance;
 
@@ -45,6 +46,8 @@ export async function buildApp(container: Container, options: AppOptions = {}): 
     // canonical decimal digits, and refuses the rest. Coercion would turn "Infinity", "1e400",
     // "007" or "" into numbers that pass an integer check.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
+    // Schemas compiled once a process, whatever the number of apps it builds (schema-compilers.ts).
+    schemaController: { compilersFactory: sharedSchemaCompilers },
     // Requests arriving while the app closes get the errors plugin's 503 envelope, not Fastify's own body.
     return503OnClosing: false,
     // Errors Fastify meets before it routes (a path that is not valid percent-encoding, a path

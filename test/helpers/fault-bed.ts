@@ -145,9 +145,12 @@ function nextRequest(pools: Pools, n: number): Pick<Sent, 'op' | 'path' | 'raw'>
 /**
  * `connections` clients send requests one after another (each its own connection and request id,
  * answered or given up after `timeoutMs`) while `fault` runs, and `afterMs` longer. Answers when
- * the fault ended (its promise resolved).
+ * the fault ended (its promise resolved). With `backoffMs`, a client that got a 503 or no answer
+ * waits that long before its next request, as a client that is not a load generator does: the
+ * load stays at full concurrency while the service answers, and a stopped database does not turn
+ * it into thousands of 503s (each retried afterwards).
  */
-export async function loadDuring(bed: FaultBed, pools: Pools, options: { connections: number; leadMs: number; afterMs: number; timeoutMs: number; fault: () => Promise<void> }):
+export async function loadDuring(bed: FaultBed, pools: Pools, options: { connections: number; leadMs: number; afterMs: number; timeoutMs: number; backoffMs?: number; fault: () => Promise<void> }):
   Promise<{ sent: Sent[]; faultEnded: number }> {
   const sent: Sent[] = [];
   let stop = false;
@@ -157,7 +160,9 @@ export async function loadDuring(bed: FaultBed, pools: Pools, options: { connect
       const r = nextRequest(pools, n++);
       const requestId = randomUUID();
       const at = Date.now();
-      sent.push({ ...r, requestId, at, answer: await bed.post(r.path, r.raw, requestId, options.timeoutMs) });
+      const answer = await bed.post(r.path, r.raw, requestId, options.timeoutMs);
+      sent.push({ ...r, requestId, at, answer });
+      if (options.backoffMs && (answer.status === 0 || answer.status === 503)) await new Promise((res) => setTimeout(res, options.backoffMs));
     }
   };
   const clients = Array.from({ length: options.connections }, client);

@@ -25,7 +25,7 @@ describe('fault suite (PostgreSQL of its own, two API processes, mixed load)', {
   after(async () => { await bed?.close(); });
 
   const run = async (name: string, fault: () => Promise<void>): Promise<FaultRow> => {
-    const load = await loadDuring(bed, pools, { connections: CONNECTIONS, leadMs: 1500, afterMs: 2500, timeoutMs: 10_000, fault });
+    const load = await loadDuring(bed, pools, { connections: CONNECTIONS, leadMs: 750, afterMs: 1250, timeoutMs: 10_000, backoffMs: 100, fault });
     return verify(bed, name, load, { deadlineMs: (LEASE_SECONDS + 20) * 1000, connections: CONNECTIONS });
   };
   const holds = (row: FaultRow, t: { diagnostic(m: string): void }) => {
