@@ -3,6 +3,7 @@ import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { sql } from 'kysely';
 import { openStorage, type StorageHandle } from '../../src/db/database.ts';
 import { migrateToLatest } from '../../src/db/migrate.ts';
 
@@ -28,9 +29,17 @@ const migrationsDir = new URL('../../src/db/migrations/', import.meta.url);
  */
 const TEST_SETTINGS = 'shared_buffers = 16MB\n';
 
-/** Changes whenever a migration, the PGlite version or the test settings change, so the template is rebuilt. */
+/**
+ * The databases a store does without: emboss works in \`postgres\`, and nothing here creates a
+ * database. Each is about 300 files, and each test store copies its folder and removes it again:
+ * without them a store is 494 files instead of 1,091, and its copy and removal take 45 ms of CPU
+ * instead of 76.
+ */
+const UNUSED_DATABASES = ['template0', 'template1'];
+
+/** Changes whenever a migration, the PGlite version or how the template is made change, so the template is rebuilt. */
 function templateId(): string {
-  const h = createHash('sha256').update(TEST_SETTINGS);
+  const h = createHash('sha256').update(TEST_SETTINGS).update(UNUSED_DATABASES.join());
   for (const f of readdirSync(migrationsDir).sort()) h.update(f).update(readFileSync(new URL(f, migrationsDir)));
   h.update(readFileSync(new URL('../../node_modules/@electric-sql/pglite/package.json', import.meta.url)));
   return h.digest('hex').slice(0, 16);
@@ -38,7 +47,7 @@ function templateId(): string {
 
 /**
  * Where the test stores' PGlite folders go: memory (tmpfs) where the machine has it, else the
- * temporary folder. Each test file's store is a folder of about 40 MB, removed when it closes.
+ * temporary folder. Each test file's store is a folder of about 25 MB, removed when it closes.
  */
 const storeRoot = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
 
@@ -55,6 +64,10 @@ export async function pgliteTemplateDir(): Promise<string> {
     const tmp = `${dir}.${randomBytes(4).toString('hex')}`;
     const fresh = await openStorage({ dataDir: tmp });
     await migrateToLatest(fresh.db);
+    for (const name of UNUSED_DATABASES) {
+      await sql`alter database ${sql.id(name)} is_template false`.execute(fresh.db);
+      await sql`drop database ${sql.id(name)}`.execute(fresh.db);
+    }
     await fresh.close(); // a clean shut-down: the copies open without recovery
     appendFileSync(join(tmp, 'postgresql.conf'), `\n# emboss tests (test/helpers/storage.ts)\n${TEST_SETTINGS}`);
     try {
@@ -82,7 +95,7 @@ export async function openTestStore(backend: Backend): Promise<TestStore> {
   if (backend === 'pglite') {
     const dataDir = await copyPgliteTemplate();
     // Removed at close, or at the latest when the process ends (a test that closed its store
-    // early, or failed before closing it, leaves no 40 MB folder in memory behind).
+    // early, or failed before closing it, leaves no 25 MB folder in memory behind).
     const remove = () => rmSync(dataDir, { recursive: true, force: true });
     process.once('exit', remove);
     const storage = await openStorage({ dataDir });
