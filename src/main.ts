@@ -1,15 +1,17 @@
-import { loadSettings } from './config/env.ts';
-import { createLogger } from './shared/logger.ts';
 import { ConfigError } from './shared/errors.ts';
-import { isStoreUnavailable } from './shared/store-unavailable.ts';
-import { runCli } from './cli/index.ts';
+import { runCli, type CliContext } from './cli/index.ts';
 
-/** Entry point: `serve` (default), `migrate`, `keys`, `config check` — see `emboss help`. */
-async function main() {
+/**
+ * The settings (from the environment) and the logger, made once a command is to run (runCli):
+ * help and a wrong command line need neither.
+ */
+async function context(command: string): Promise<CliContext> {
+  const [{ loadSettings }, { createLogger }, { isStoreUnavailable }] = await Promise.all([
+    import('./config/env.ts'), import('./shared/logger.ts'), import('./shared/store-unavailable.ts'),
+  ]);
   const settings = loadSettings();
   // Results on stdout, logs on stderr: a command's stdout is its output (data with --json). `serve`
   // (the default command) logs on stdout, as servers do: its logs are its output.
-  const command = process.argv[2] ?? 'serve';
   const logger = createLogger({ level: settings.LOG_LEVEL, stderr: command !== 'serve' });
   // pg-boss records a job's completion or failure without awaiting it: while the database is away
   // that promise rejects with nobody to catch it, and Node would end the process for it. Such a
@@ -22,7 +24,13 @@ async function main() {
     logger.fatal({ err: reason }, 'unhandled promise rejection');
     process.exit(1);
   });
-  const code = await runCli(process.argv.slice(2), { settings, logger });
+  return { settings, logger };
+}
+
+/** Entry point: `serve` (default), `migrate`, `keys`, `config check` — see `emboss help`. */
+async function main() {
+  const argv = process.argv.slice(2);
+  const code = await runCli(argv, () => context(argv[0] ?? 'serve'));
   if (code !== undefined) process.exit(code);
 }
 
