@@ -39,7 +39,7 @@ const concurrency = process.env.TEST_CONCURRENCY ?? '3';
  * HTTP processes), so that waits overlap work instead of ending the run; the short ones end it.
  * Named by file (without .test.ts) or by shared process; the others follow in path order.
  */
-const START_FIRST = ['faults', 'fuzz', 'process-faults', 'http-1', 'database-outage', 'fuzz-random', 'http-2',
+const START_FIRST = ['faults', 'fuzz', 'process-faults', 'http-1', 'fuzz-random', 'database-outage', 'http-2',
   'pglite-lock', 'http-3', 'mass-issue', 'http-4', 'cli', 'units-1'];
 /** Integration files that start no process, server or cluster of their own: a store and an app in this process. */
 const IN_PROCESS = ['card-numbers', 'demo-sandbox', 'doc-examples', 'pins-processes', 'setup', 'storage', 'typed-client', 'webhooks']
