@@ -31,8 +31,8 @@ after(() => {
 
 interface Run { code: number | null; out: string; err: string }
 
-function emboss(dataDir: string, args: string[]): Promise<Run> {
-  const env = { ...process.env, DATABASE_URL: '', EMBOSS_CONFIG: '', EMBOSS_MASTER_KEY: '', EMBOSS_PERSONALIZATION_DIR: '', EMBOSS_DATA_DIR: dataDir, LOG_LEVEL: 'info', PORT: '0' };
+function emboss(dataDir: string, args: string[], extraEnv: Record<string, string> = {}): Promise<Run> {
+  const env = { ...process.env, DATABASE_URL: '', EMBOSS_CONFIG: '', EMBOSS_MASTER_KEY: '', EMBOSS_PERSONALIZATION_DIR: '', EMBOSS_DATA_DIR: dataDir, LOG_LEVEL: 'info', PORT: '0', ...extraEnv };
   const child = spawn(process.execPath, [...TEST_NODE_FLAGS, entry, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   let out = '';
@@ -121,6 +121,29 @@ test('a wrong command line exits 64 with one line on stderr naming what is wrong
       assert.equal(run.err.split('\n').length, 2, `one line: ${run.err}`);
       assert.equal(run.out, '', args.join(' '));
     });
+    assert.equal(existsSync(folder.data), false, 'nothing was opened');
+  } finally {
+    folder.done();
+  }
+});
+
+test('help and a wrong command line do not read the environment; a command that runs refuses a wrong setting with exit 78 and one line naming it', async () => {
+  const folder = freshFolder();
+  try {
+    const wrong = { EMBOSS_API_PROCESSES: 'many' };
+    const [help, usage, keys, serve] = await Promise.all([
+      emboss(folder.data, ['keys', '--help'], wrong), emboss(folder.data, ['keys', '--bogus'], wrong),
+      emboss(folder.data, ['keys'], wrong), emboss(folder.data, ['serve'], wrong),
+    ]);
+    assert.deepEqual([help.code, help.err], [0, '']);
+    assert.match(help.out, /^usage: emboss keys /);
+    assert.equal(usage.code, 64, usage.err);
+    assert.match(usage.err, /^emboss keys: unknown option --bogus /);
+    for (const run of [keys, serve]) {
+      assert.equal(run.code, 78, run.err);
+      assert.match(run.err, /^emboss: configuration error: environment variable EMBOSS_API_PROCESSES: .*\n$/);
+      assert.equal(run.out, '');
+    }
     assert.equal(existsSync(folder.data), false, 'nothing was opened');
   } finally {
     folder.done();
