@@ -1,7 +1,7 @@
-import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 /**
  * PGlite is PostgreSQL in this process, on files: nothing stops a second process from opening the
@@ -100,14 +100,47 @@ export interface DataDirLock {
   release(): void;
 }
 
+/** Waits `ms` milliseconds, synchronously (opening a store is synchronous up to PGlite). */
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * Removes the stale lock `file` whose text is `staleText`, unless another opener is at it. Only
+ * the opener that creates the marker `<file>.takeover-<digest of that text>` exclusively may remove
+ * that lock, and only while the file still holds that very text: no other opener ever removes a
+ * lock, and a lock made since holds a nonce of its own, so it never has that text. (Renaming the
+ * stale lock aside instead, as before, moved away a live lock when a slower opener had read the
+ * stale one first; a third opener could then take the folder while the second put the first
+ * one's lock back: two openers of one folder.) A marker whose opener died while at it is stale in
+ * turn, and removed the same way.
+ */
+function removeStale(file: string, staleText: string, me: { text: string; nonce: string }, pauseMs: number): void {
+  const marker = `${file}.takeover-${createHash('sha256').update(staleText).digest('hex').slice(0, 16)}`;
+  if (createExclusive(marker, me.text, me.nonce)) {
+    try {
+      if (readHolder(file)?.text === staleText) unlinkSync(file);
+    } finally {
+      unlinkSync(marker);
+    }
+    return;
+  }
+  const taker = readHolder(marker);
+  if (taker === undefined) return; // done meanwhile: look at the lock again
+  if (!taker.holder || holderAlive(taker.holder)) {
+    pause(pauseMs); // another opener is removing it: a moment, then look again
+    return;
+  }
+  removeStale(marker, taker.text, me, pauseMs);
+}
+
 /**
  * Takes the data folder's lock, or throws StoreLockedError naming the live holder. A stale lock
- * (its holder is dead) is replaced: it is renamed to a name of this opener's own (an atomic step
- * only one of several openers can make on the same file), checked to be the very lock found stale,
- * and removed; then the lock is created exclusively again, so a newcomer that got in meanwhile wins
- * and this opener is refused.
+ * (its holder is dead) is removed (removeStale), then the lock is created exclusively again: of
+ * several openers, the one that creates it wins and the others are refused. `patience`: how many
+ * times to look again, and how long to wait while another opener removes a stale lock.
  */
-export function lockDataDir(dataDir: string): DataDirLock {
+export function lockDataDir(dataDir: string, patience = { attempts: 100, pauseMs: 2 }): DataDirLock {
   const file = join(dataDir, LOCK_FILE);
   const me: LockHolder = {
     pid: process.pid, host: hostname(), started: new Date(Date.now() - Math.round(process.uptime() * 1000)).toISOString(),
@@ -120,23 +153,8 @@ export function lockDataDir(dataDir: string): DataDirLock {
     const found = readHolder(file);
     if (found === undefined) continue; // released meanwhile: try again
     if (found.holder && holderAlive(found.holder)) throw new StoreLockedError(dataDir, found.holder);
-    if (attempt >= 5) throw new Error(`could not take the lock ${file}: other openers keep replacing it`);
-    const aside = `${file}.stale-${me.nonce}`;
-    try {
-      renameSync(file, aside);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // another opener moved it first
-      throw err;
-    }
-    const moved = readHolder(aside);
-    if (moved && moved.text !== found.text) {
-      // Another opener replaced the stale lock between our read and our rename: that lock is live.
-      // Put back (link: never over a lock made meanwhile), then read again what holds the folder.
-      try { linkSync(aside, file); } catch { /* a newer lock is in place */ }
-      try { unlinkSync(aside); } catch { /* gone already */ }
-      continue;
-    }
-    try { unlinkSync(aside); } catch { /* removed already */ }
+    if (attempt >= patience.attempts) throw new Error(`could not take the lock ${file}: other openers keep replacing it`);
+    removeStale(file, found.text, { text, nonce: me.nonce }, patience.pauseMs);
   }
   let released = false;
   const release = () => {
