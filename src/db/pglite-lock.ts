@@ -119,7 +119,9 @@ function removeStale(file: string, staleText: string, me: { text: string; nonce:
   const marker = `${file}.takeover-${createHash('sha256').update(staleText).digest('hex').slice(0, 16)}`;
   if (createExclusive(marker, me.text, me.nonce)) {
     try {
-      if (readHolder(file)?.text === staleText) unlinkSync(file);
+      if (readHolder(file)?.text === staleText) {
+        try { unlinkSync(file); } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; }
+      }
     } finally {
       unlinkSync(marker);
     }
@@ -127,7 +129,7 @@ function removeStale(file: string, staleText: string, me: { text: string; nonce:
   }
   const taker = readHolder(marker);
   if (taker === undefined) return; // done meanwhile: look at the lock again
-  if (!taker.holder || holderAlive(taker.holder)) {
+  if (taker.holder && holderAlive(taker.holder)) {
     pause(pauseMs); // another opener is removing it: a moment, then look again
     return;
   }
