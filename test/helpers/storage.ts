@@ -30,7 +30,7 @@ const migrationsDir = new URL('../../src/db/migrations/', import.meta.url);
 const TEST_SETTINGS = 'shared_buffers = 16MB\n';
 
 /**
- * The databases a store does without: emboss works in \`postgres\`, and nothing here creates a
+ * The databases a store does without: emboss works in `postgres`, and nothing here creates a
  * database. Each is about 300 files, and each test store copies its folder and removes it again:
  * without them a store is 494 files instead of 1,091, and its copy and removal take 45 ms of CPU
  * instead of 76.
