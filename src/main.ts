@@ -29,8 +29,7 @@ async function context(command: string): Promise<CliContext> {
 
 /** Entry point: `serve` (default), `migrate`, `keys`, `config check` — see `emboss help`. */
 async function main() {
-  const argv = process.argv.slice(2);
-  const code = await runCli(argv, () => context(argv[0] ?? 'serve'));
+  const code = await runCli(process.argv.slice(2), context);
   if (code !== undefined) process.exit(code);
 }
 

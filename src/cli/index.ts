@@ -141,14 +141,14 @@ export const EXIT_REFUSED = 65;
 export interface CliContext { settings: Settings; logger: Logger }
 
 /**
- * Runs a command line. `context` makes the settings and the logger, and is called only once a
- * command is to run: help and a wrong command line load neither (nor the packages behind them),
- * and answer in a third of the time.
+ * Runs a command line. `context` makes the settings and the logger for the command (its first
+ * word, `serve` by default), and is called only once a command is to run: help and a wrong
+ * command line load neither (nor the packages behind them), and answer in a third of the time.
  */
-export async function runCli(argv: string[], context: () => Promise<CliContext>): Promise<number | undefined> {
+export async function runCli(argv: string[], context: (command: string) => Promise<CliContext>): Promise<number | undefined> {
   const command = argv[0] ?? 'serve';
   try {
-    return await runCommand(command, argv.slice(1), context);
+    return await runCommand(command, argv.slice(1), () => context(command));
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`emboss ${err.command}: ${err.message} (see: emboss ${err.command} --help)\n`);
